@@ -1,0 +1,220 @@
+//! Codelists: named sets of codes in one code system.
+//!
+//! Matching is exact for SNOMED CT and dm+d. For ICD-10 and OPCS-4 it is by prefix after
+//! [normalisation](CodeSystem::normalise): `J45` in a codelist matches `J450`, `J45.0` and
+//! `J45X` in the data. Codelists are matched by joining the events to a table of
+//! (code, variable) pairs, so a list of thousands of codes costs one hash join.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CaasError, Result};
+use crate::model::CodelistSpec;
+
+/// A clinical code system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeSystem {
+    /// SNOMED CT concept ids (GP records). Exact match.
+    SnomedCt,
+    /// Dictionary of medicines and devices ids. Exact match.
+    Dmd,
+    /// ICD-10 diagnoses (hospital records). Prefix match after normalisation.
+    Icd10,
+    /// OPCS-4 procedures (hospital records). Prefix match after normalisation.
+    Opcs4,
+}
+
+impl fmt::Display for CodeSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CodeSystem::SnomedCt => "SNOMED CT",
+            CodeSystem::Dmd => "dm+d",
+            CodeSystem::Icd10 => "ICD-10",
+            CodeSystem::Opcs4 => "OPCS-4",
+        })
+    }
+}
+
+impl CodeSystem {
+    /// Whether codes of this system match by prefix (ICD-10, OPCS-4) rather than exactly.
+    pub fn matches_by_prefix(self) -> bool {
+        matches!(self, CodeSystem::Icd10 | CodeSystem::Opcs4)
+    }
+
+    /// The form in which codes of this system are compared.
+    ///
+    /// Surrounding spaces are always removed. ICD-10 and OPCS-4 codes are upper-cased,
+    /// lose their `.` and any trailing `X` filler after the third character.
+    ///
+    /// ```
+    /// use caas_core::CodeSystem;
+    /// assert_eq!(CodeSystem::Icd10.normalise(" j45.x "), "J45");
+    /// assert_eq!(CodeSystem::Icd10.normalise("X59"), "X59");
+    /// assert_eq!(CodeSystem::SnomedCt.normalise(" 195967001 "), "195967001");
+    /// ```
+    pub fn normalise(self, code: &str) -> String {
+        let code = code.trim();
+        if !self.matches_by_prefix() {
+            return code.to_string();
+        }
+        let mut out: String = code
+            .chars()
+            .filter(|c| *c != '.')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        while out.len() > 3 && out.ends_with('X') {
+            out.pop();
+        }
+        out
+    }
+}
+
+/// A codelist ready for matching: normalised, de-duplicated, sorted codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Codelist {
+    /// The codelist's name in the definition.
+    pub name: String,
+    /// Its code system.
+    pub system: CodeSystem,
+    codes: Vec<String>,
+}
+
+impl Codelist {
+    /// Builds a codelist from codes as written; they are normalised for `system`.
+    ///
+    /// ```
+    /// use caas_core::{CodeSystem, Codelist};
+    /// let list = Codelist::new("asthma_admission", CodeSystem::Icd10, ["J45", "j46.x", "J45.0"]);
+    /// assert_eq!(list.codes(), ["J45", "J46"]);
+    /// ```
+    pub fn new<S: AsRef<str>>(
+        name: impl Into<String>,
+        system: CodeSystem,
+        codes: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let normalised: BTreeSet<String> = codes
+            .into_iter()
+            .map(|c| system.normalise(c.as_ref()))
+            .filter(|c| !c.is_empty())
+            .collect();
+        let codes = if system.matches_by_prefix() {
+            // A code that extends another code of the list adds nothing to prefix matching
+            // and would make an event match twice. Sorted, a code's extensions follow it.
+            let mut kept: Vec<String> = Vec::new();
+            for code in normalised {
+                if kept.last().is_none_or(|k| !code.starts_with(k.as_str())) {
+                    kept.push(code);
+                }
+            }
+            kept
+        } else {
+            normalised.into_iter().collect()
+        };
+        Codelist {
+            name: name.into(),
+            system,
+            codes,
+        }
+    }
+
+    /// The codes used for matching (normalised; for prefix systems, no code is a prefix of
+    /// another).
+    pub fn codes(&self) -> &[String] {
+        &self.codes
+    }
+
+    /// Whether a code from the data matches this codelist.
+    pub fn matches(&self, code: &str) -> bool {
+        let code = self.system.normalise(code);
+        if self.system.matches_by_prefix() {
+            self.codes.iter().any(|c| code.starts_with(c.as_str()))
+        } else {
+            self.codes.binary_search(&code).is_ok()
+        }
+    }
+
+    /// Loads a codelist from its specification; `base_dir` resolves a relative `file`.
+    pub fn load(name: &str, spec: &CodelistSpec, base_dir: &Path) -> Result<Self> {
+        let place = || crate::Place::Codelist(name.to_string());
+        match (&spec.codes, &spec.file) {
+            (Some(codes), None) => {
+                if spec.category_column.is_some() || spec.categories.is_some() {
+                    return Err(CaasError::invalid(
+                        place(),
+                        "`category_column` and `categories` apply only to a `file`",
+                    ));
+                }
+                Ok(Codelist::new(name, spec.system, codes))
+            }
+            (None, Some(file)) => {
+                if spec.categories.is_some() && spec.category_column.is_none() {
+                    return Err(CaasError::invalid(
+                        place(),
+                        "`categories` needs a `category_column`",
+                    ));
+                }
+                let codes = read_csv(name, spec, &base_dir.join(file))?;
+                Ok(Codelist::new(name, spec.system, codes))
+            }
+            _ => Err(CaasError::invalid(
+                place(),
+                "give exactly one of `codes` (inline) and `file` (CSV)",
+            )),
+        }
+    }
+}
+
+/// Reads the codes of an OpenCodelists-style CSV file (a header row, RFC 4180 quoting).
+fn read_csv(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>> {
+    let error = |message: String| CaasError::Codelist {
+        codelist: name.to_string(),
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(source) => CaasError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => error(format!("{other:?}")),
+        })?;
+    let headers = reader
+        .headers()
+        .map_err(|e| error(format!("cannot read the header row: {e}")))?
+        .clone();
+    let find = |column: &str| {
+        headers.iter().position(|h| h.trim() == column).ok_or_else(|| {
+            error(format!(
+                "no column `{column}`; the file has: {}",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    };
+    let code_index = find(spec.code_column.as_deref().unwrap_or("code"))?;
+    let category_index = spec.category_column.as_deref().map(find).transpose()?;
+    let mut codes = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| error(format!("line {line}: {e}")))?;
+        let code = record.get(code_index).unwrap_or("").trim();
+        if code.is_empty() {
+            return Err(error(format!("line {line}: empty code")));
+        }
+        if let (Some(index), Some(wanted)) = (category_index, &spec.categories) {
+            let category = record.get(index).unwrap_or("").trim();
+            if !wanted.iter().any(|w| w == category) {
+                continue;
+            }
+        }
+        codes.push(code.to_string());
+    }
+    Ok(codes)
+}

@@ -1,0 +1,420 @@
+//! The per-person aggregates over event and period tables: one scan of each table for all
+//! the variables that read it.
+//!
+//! For an event table, the rows are first brought to one code per row (several code
+//! columns, a list column and a delimited column are unnested; with `primary_code_only`
+//! only the first code is kept). Variables with codelists are served by joining those rows
+//! once to a table of (code, variable) pairs — for ICD-10 and OPCS-4 through the normalised
+//! prefixes of each code — and then grouping by person with one aggregate per variable,
+//! filtered to that variable's pairs, window, value range and condition. Variables without
+//! codelists aggregate the rows directly, in a second grouped aggregate.
+//!
+//! Events without a date cannot be placed in time and are not selected.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrame;
+use datafusion::functions::expr_fn::{btrim, split_part};
+use datafusion::functions_aggregate::count::count_udaf;
+use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
+use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
+use datafusion::functions_nested::expr_fn::{array_element, make_array, string_to_array};
+use datafusion::logical_expr::{Expr as DfExpr, ExprFunctionExt, JoinType, SortExpr, cast, lit};
+use indexmap::IndexMap;
+
+use super::expr::{Scope, column, type_of, value_literal};
+use super::udf::code_prefixes_expr;
+use super::Compiler;
+use crate::engine::Table;
+use crate::error::{CaasError, Place, Result};
+use crate::model::expr::{Type, eval_constant, infer_type};
+use crate::model::{Aggregation, Cohort, EventSelection, Value, VariableKind};
+use crate::source::{CodeLayout, Role};
+
+/// A grouped plan with `person_id` and one column per variable it serves.
+pub(crate) struct AggregatePlan {
+    pub data: DataFrame,
+    /// (variable, column) pairs.
+    pub columns: Vec<(String, String)>,
+}
+
+/// The aggregate plans of every event and period table the cohort reads.
+pub(crate) fn plans(
+    compiler: &mut Compiler<'_>,
+    cohort: &Cohort,
+    parameters: &IndexMap<String, Value>,
+) -> Result<Vec<AggregatePlan>> {
+    let mut by_events: IndexMap<&str, Vec<(&str, &EventSelection)>> = IndexMap::new();
+    let mut by_periods: IndexMap<&str, Vec<(&str, &VariableKind)>> = IndexMap::new();
+    for var in cohort.variables() {
+        match &var.kind {
+            VariableKind::Events(ev) => by_events.entry(&ev.table).or_default().push((&var.name, ev)),
+            VariableKind::Registered { table, .. } | VariableKind::Practice { table, .. } => {
+                by_periods.entry(table).or_default().push((&var.name, &var.kind))
+            }
+            _ => {}
+        }
+    }
+    let mut plans = Vec::new();
+    for (table, vars) in by_events {
+        let place = Place::Variable(vars[0].0.to_string());
+        let table = compiler.table(table, &place, Role::Events)?;
+        plans.extend(event_plans(compiler, table, &vars, cohort, parameters)?);
+    }
+    for (table, vars) in by_periods {
+        let place = Place::Variable(vars[0].0.to_string());
+        let table = compiler.table(table, &place, Role::Periods)?;
+        plans.push(period_plan(compiler, table, &vars, parameters)?);
+    }
+    Ok(plans)
+}
+
+/// The event rows with one code per row, in canonical columns: `person_id`, `date`,
+/// `code`, `value` and `end_date` where the table has them, and the other columns by name.
+fn long_events(compiler: &Compiler<'_>, table: &Table) -> Result<DataFrame> {
+    let shape = &table.shape;
+    let schema = table.data.schema().as_arrow().clone();
+    let mut exprs = vec![compiler.person_id(table).alias("person_id")];
+    let code_sources: Vec<&str> = match &shape.codes {
+        Some(CodeLayout::Single(c) | CodeLayout::List(c) | CodeLayout::Delimited(c, _)) => {
+            vec![c.as_str()]
+        }
+        Some(CodeLayout::Columns(cs)) => cs.iter().map(String::as_str).collect(),
+        None => vec![],
+    };
+    let mapped_parts: Vec<&str> = shape.parts.iter().map(|(p, _)| *p).collect();
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        if code_sources.contains(&name) {
+            continue;
+        }
+        let part = shape.parts.iter().find(|(_, c)| c == name).map(|(p, _)| *p);
+        match part {
+            Some("person_id") => {}
+            Some(p @ ("date" | "end_date")) => exprs.push(cast(column(name), DataType::Date32).alias(p)),
+            Some(p @ "value") => exprs.push(cast(column(name), DataType::Float64).alias(p)),
+            Some(p) => exprs.push(column(name).alias(p)),
+            None if mapped_parts.contains(&name) || name == "code" => {}
+            None => exprs.push(column(name)),
+        }
+    }
+    let code_type = if shape.integer_codes { DataType::Int64 } else { DataType::Utf8 };
+    let primary = shape.primary_code_only;
+    let (code, unnest) = match &shape.codes {
+        Some(CodeLayout::Single(c)) => (cast(column(c), code_type.clone()), false),
+        Some(CodeLayout::Columns(cs)) if primary => (cast(column(&cs[0]), code_type.clone()), false),
+        Some(CodeLayout::Columns(cs)) => (
+            make_array(cs.iter().map(|c| cast(column(c), code_type.clone())).collect()),
+            true,
+        ),
+        Some(CodeLayout::List(c)) if primary => {
+            (cast(array_element(column(c), lit(1i64)), code_type.clone()), false)
+        }
+        Some(CodeLayout::List(c)) => (column(c), true),
+        Some(CodeLayout::Delimited(c, d)) if primary => (
+            btrim(vec![split_part(cast(column(c), DataType::Utf8), lit(d.clone()), lit(1i64))]),
+            false,
+        ),
+        Some(CodeLayout::Delimited(c, d)) => (
+            string_to_array(cast(column(c), DataType::Utf8), lit(d.clone()), lit(datafusion::common::ScalarValue::Utf8(None))),
+            true,
+        ),
+        None => {
+            return Err(CaasError::Registration {
+                table: table.name.clone(),
+                message: "an event table needs a code column".to_string(),
+            });
+        }
+    };
+    let mut df = table.data.clone();
+    if unnest {
+        exprs.push(code.alias("__codes"));
+        df = df.select(exprs)?.unnest_columns(&["__codes"])?;
+        let mut cols: Vec<DfExpr> = df
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "__codes")
+            .map(|f| column(f.name()))
+            .collect();
+        let mut code = cast(column("__codes"), code_type.clone());
+        if matches!(shape.codes, Some(CodeLayout::Delimited(..))) {
+            code = btrim(vec![code]);
+        }
+        cols.push(code.alias("code"));
+        df = df.select(cols)?;
+    } else {
+        exprs.push(code.alias("code"));
+        df = df.select(exprs)?;
+    }
+    Ok(df.filter(column("code").is_not_null().and(column("date").is_not_null()))?)
+}
+
+/// The bounds, value range and condition of one variable, as a filter over long events.
+fn selection_filter(
+    name: &str,
+    ev: &EventSelection,
+    events: &DataFrame,
+    table: &Table,
+    parameters: &IndexMap<String, Value>,
+) -> Result<DfExpr> {
+    let place = Place::Variable(name.to_string());
+    let mut filter = lit(true);
+    for (bound, is_from) in [(&ev.from, true), (&ev.to, false)] {
+        let Some(bound) = bound else { continue };
+        match eval_constant(bound, parameters, &place)? {
+            Some(v @ Value::Date(_)) => {
+                let b = value_literal(&v);
+                filter = filter.and(if is_from {
+                    column("date").gt_eq(b)
+                } else {
+                    column("date").lt_eq(b)
+                });
+            }
+            // An unknown bound selects nothing, as a comparison with null would.
+            None => filter = filter.and(lit(false)),
+            Some(other) => {
+                return Err(CaasError::type_mismatch(
+                    &place,
+                    format!("a window bound must be a date, found {}", other.data_type()),
+                ));
+            }
+        }
+    }
+    let has_value = events.schema().has_column_with_unqualified_name("value");
+    if (ev.min_value.is_some() || ev.max_value.is_some() || ev.returns.needs_value()) && !has_value {
+        return Err(CaasError::MissingColumn {
+            table: table.name.clone(),
+            column: "value".to_string(),
+            needed_as: format!("the value of {place}"),
+        });
+    }
+    if let Some(min) = ev.min_value {
+        filter = filter.and(column("value").gt_eq(lit(min)));
+    }
+    if let Some(max) = ev.max_value {
+        filter = filter.and(column("value").lt_eq(lit(max)));
+    }
+    if let Some(condition) = &ev.condition {
+        let schema = events.schema().as_arrow().clone();
+        let col_type = |n: &str| {
+            schema
+                .field_with_name(n)
+                .ok()
+                .and_then(|f| type_of(f.data_type()))
+        };
+        let resolve = |n: &str| col_type(n).or_else(|| parameters.get(n).map(Value::data_type));
+        let t = infer_type(condition, &resolve, &place)?;
+        if !matches!(t, Type::Bool | Type::Null | Type::Any) {
+            return Err(CaasError::type_mismatch(
+                &place,
+                format!("`where` must be a boolean, found {t}"),
+            ));
+        }
+        let columns = |n: &str| col_type(n).map(|_| n.to_string());
+        let scope = Scope {
+            parameters,
+            columns: &columns,
+            types: &resolve,
+            place: &place,
+        };
+        filter = filter.and(scope.lower(condition)?);
+    }
+    Ok(filter)
+}
+
+/// The aggregate of one variable over rows already restricted by `filter`.
+fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfExpr> {
+    let mut order: Vec<SortExpr> = vec![column("date").sort(true, false), column("code").sort(true, false)];
+    if has_value {
+        order.push(column("value").sort(true, true));
+    }
+    let expr = match ev.returns {
+        Aggregation::Exists | Aggregation::Count => count_udaf().call(vec![lit(1i64)]),
+        Aggregation::FirstDate => min_udaf().call(vec![column("date")]),
+        Aggregation::LastDate => max_udaf().call(vec![column("date")]),
+        Aggregation::MinValue => min_udaf().call(vec![column("value")]),
+        Aggregation::MaxValue => max_udaf().call(vec![column("value")]),
+        Aggregation::FirstValue => {
+            return Ok(first_value_udaf().call(vec![column("value")]).order_by(order).filter(filter).build()?);
+        }
+        Aggregation::LastValue => {
+            return Ok(last_value_udaf().call(vec![column("value")]).order_by(order).filter(filter).build()?);
+        }
+        Aggregation::FirstCode => {
+            return Ok(first_value_udaf().call(vec![column("code")]).order_by(order).filter(filter).build()?);
+        }
+        Aggregation::LastCode => {
+            return Ok(last_value_udaf().call(vec![column("code")]).order_by(order).filter(filter).build()?);
+        }
+    };
+    Ok(expr.filter(filter).build()?)
+}
+
+fn event_plans(
+    compiler: &mut Compiler<'_>,
+    table: &Table,
+    vars: &[(&str, &EventSelection)],
+    cohort: &Cohort,
+    parameters: &IndexMap<String, Value>,
+) -> Result<Vec<AggregatePlan>> {
+    let system = table.shape.code_system;
+    for (name, ev) in vars {
+        for list in &ev.codelists {
+            let Some(codelist) = cohort.codelists().get(list) else {
+                continue;
+            };
+            if Some(codelist.system) != system {
+                return Err(CaasError::CodeSystemMismatch {
+                    place: Place::Variable(name.to_string()),
+                    codelist: list.clone(),
+                    codelist_system: codelist.system.to_string(),
+                    table: table.name.clone(),
+                    table_system: system.map_or_else(|| "no".to_string(), |s| s.to_string()),
+                });
+            }
+        }
+    }
+    let events = long_events(compiler, table)?;
+    let has_value = events.schema().has_column_with_unqualified_name("value");
+    let (with_lists, without): (Vec<_>, Vec<_>) = vars.iter().partition(|(_, ev)| !ev.codelists.is_empty());
+    let mut plans = Vec::new();
+
+    if !with_lists.is_empty() {
+        let mut pairs: BTreeSet<(String, i32)> = BTreeSet::new();
+        let mut aggs = Vec::new();
+        let mut columns = Vec::new();
+        for (index, (name, ev)) in with_lists.iter().enumerate() {
+            let id = i32::try_from(index).map_err(|_| CaasError::Engine("too many variables".into()))?;
+            for list in &ev.codelists {
+                if let Some(codelist) = cohort.codelists().get(list) {
+                    pairs.extend(codelist.codes().iter().map(|c| (c.clone(), id)));
+                }
+            }
+            let filter = column("__var")
+                .eq(lit(id))
+                .and(selection_filter(name, ev, &events, table, parameters)?);
+            let col = compiler.fresh("e");
+            aggs.push(aggregate(ev, filter, has_value)?.alias(&col));
+            columns.push((name.to_string(), col));
+        }
+        let map = code_map(&pairs, table.shape.integer_codes)?;
+        let map = compiler.ctx.read_batch(map)?;
+        let prefix_system = system.filter(|s| s.matches_by_prefix());
+        let joined = if let Some(system) = prefix_system {
+            let lengths: Vec<usize> = pairs.iter().map(|(c, _)| c.len()).collect();
+            let mut cols: Vec<DfExpr> = events.schema().fields().iter().map(|f| column(f.name())).collect();
+            cols.push(code_prefixes_expr(column("code"), system, lengths).alias("__prefix"));
+            events
+                .clone()
+                .select(cols)?
+                .unnest_columns(&["__prefix"])?
+                .join_on(map, JoinType::Inner, [column("__prefix").eq(column("__map_code"))])?
+        } else {
+            events
+                .clone()
+                .join_on(map, JoinType::Inner, [column("code").eq(column("__map_code"))])?
+        };
+        let data = joined.aggregate(vec![column("person_id")], aggs)?;
+        plans.push(AggregatePlan { data, columns });
+    }
+
+    if !without.is_empty() {
+        let mut aggs = Vec::new();
+        let mut columns = Vec::new();
+        for (name, ev) in &without {
+            let filter = selection_filter(name, ev, &events, table, parameters)?;
+            let col = compiler.fresh("e");
+            aggs.push(aggregate(ev, filter, has_value)?.alias(&col));
+            columns.push((name.to_string(), col));
+        }
+        let data = events.clone().aggregate(vec![column("person_id")], aggs)?;
+        plans.push(AggregatePlan { data, columns });
+    }
+    Ok(plans)
+}
+
+/// The (code, variable) table that the events are joined to.
+fn code_map(pairs: &BTreeSet<(String, i32)>, integer_codes: bool) -> Result<RecordBatch> {
+    let (codes, vars): (ArrayRef, Int32Array) = if integer_codes {
+        // Integer codes in the data can only equal codelist codes that are integers.
+        let parsed: Vec<(i64, i32)> = pairs
+            .iter()
+            .filter_map(|(c, v)| c.parse::<i64>().ok().map(|c| (c, *v)))
+            .collect();
+        (
+            Arc::new(parsed.iter().map(|(c, _)| *c).collect::<Int64Array>()),
+            parsed.iter().map(|(_, v)| *v).collect(),
+        )
+    } else {
+        (
+            Arc::new(pairs.iter().map(|(c, _)| Some(c.as_str())).collect::<StringArray>()),
+            pairs.iter().map(|(_, v)| *v).collect(),
+        )
+    };
+    let schema = Schema::new(vec![
+        Field::new("__map_code", codes.data_type().clone(), false),
+        Field::new("__var", DataType::Int32, false),
+    ]);
+    Ok(RecordBatch::try_new(Arc::new(schema), vec![codes, Arc::new(vars)])?)
+}
+
+/// The per-person aggregate of a period table for `registered` and `practice` variables.
+fn period_plan(
+    compiler: &mut Compiler<'_>,
+    table: &Table,
+    vars: &[(&str, &VariableKind)],
+    parameters: &IndexMap<String, Value>,
+) -> Result<AggregatePlan> {
+    let shape = &table.shape;
+    let col = |part: &str| shape.column(part).map(column);
+    let start = col("start_date").map(|c| cast(c, DataType::Date32));
+    let end = col("end_date").map(|c| cast(c, DataType::Date32));
+    let mut exprs = vec![compiler.person_id(table).alias("person_id")];
+    exprs.push(start.unwrap_or(lit(datafusion::common::ScalarValue::Date32(None))).alias("start_date"));
+    exprs.push(end.unwrap_or(lit(datafusion::common::ScalarValue::Date32(None))).alias("end_date"));
+    let has_practice = col("practice").is_some();
+    if let Some(p) = col("practice") {
+        exprs.push(cast(p, DataType::Utf8).alias("practice"));
+    }
+    let periods = table.data.clone().select(exprs)?;
+    let mut aggs = Vec::new();
+    let mut columns = Vec::new();
+    for (name, kind) in vars {
+        let place = Place::Variable(name.to_string());
+        let (VariableKind::Registered { on, .. } | VariableKind::Practice { on, .. }) = kind else {
+            continue;
+        };
+        let on = match eval_constant(on, parameters, &place)? {
+            Some(v @ Value::Date(_)) => value_literal(&v),
+            _ => lit(datafusion::common::ScalarValue::Date32(None)),
+        };
+        let covers = column("start_date")
+            .lt_eq(on.clone())
+            .and(column("end_date").is_null().or(column("end_date").gt_eq(on)));
+        let out = compiler.fresh("r");
+        let agg = if matches!(kind, VariableKind::Practice { .. }) {
+            if !has_practice {
+                return Err(CaasError::MissingColumn {
+                    table: table.name.clone(),
+                    column: "practice".to_string(),
+                    needed_as: format!("{place}"),
+                });
+            }
+            last_value_udaf()
+                .call(vec![column("practice")])
+                .order_by(vec![column("start_date").sort(true, false), column("practice").sort(true, true)])
+                .filter(covers)
+                .build()?
+        } else {
+            count_udaf().call(vec![lit(1i64)]).filter(covers).build()?
+        };
+        aggs.push(agg.alias(&out));
+        columns.push((name.to_string(), out));
+    }
+    let data = periods.aggregate(vec![column("person_id")], aggs)?;
+    Ok(AggregatePlan { data, columns })
+}

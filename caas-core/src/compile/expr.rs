@@ -1,0 +1,198 @@
+//! Lowering of definition expressions to DataFusion expressions.
+
+use arrow::datatypes::{DataType, IntervalMonthDayNano};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
+use indexmap::IndexMap;
+
+use super::udf::{date32, years_between_expr};
+use crate::error::{CaasError, Place, Result};
+use crate::model::Value;
+use crate::model::expr::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type};
+
+/// An unqualified column reference that keeps the name's case.
+pub(crate) fn column(name: &str) -> DfExpr {
+    DfExpr::Column(Column::new_unqualified(name))
+}
+
+/// A constant.
+pub(crate) fn value_literal(value: &Value) -> DfExpr {
+    match value {
+        Value::Bool(b) => lit(*b),
+        Value::Int(n) => lit(*n),
+        Value::Float(x) => lit(*x),
+        Value::Date(d) => lit(ScalarValue::Date32(Some(date32(*d)))),
+        Value::Text(s) => lit(s.clone()),
+    }
+}
+
+/// The caas type of an Arrow type, if caas can use it in expressions.
+pub(crate) fn type_of(data_type: &DataType) -> Option<Type> {
+    Some(match data_type {
+        DataType::Boolean => Type::Bool,
+        t if t.is_integer() => Type::Int,
+        t if t.is_floating() || matches!(t, DataType::Decimal128(_, _)) => Type::Float,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => Type::Date,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::Text,
+        DataType::Dictionary(_, v) => return type_of(v),
+        DataType::Null => Type::Null,
+        _ => return None,
+    })
+}
+
+/// Resolves the names of an expression: to a column, or to a parameter's value.
+pub(crate) struct Scope<'a> {
+    /// Parameters bound for the run.
+    pub parameters: &'a IndexMap<String, Value>,
+    /// Names that are columns of the plan, mapped to their column names.
+    pub columns: &'a dyn Fn(&str) -> Option<String>,
+    /// The type of every name the expression may use.
+    pub types: &'a dyn Fn(&str) -> Option<Type>,
+    /// Where the expression is, for errors.
+    pub place: &'a Place,
+}
+
+impl Scope<'_> {
+    /// Lowers `expr`.
+    pub fn lower(&self, expr: &Expr) -> Result<DfExpr> {
+        Ok(match expr {
+            Expr::Literal(l) => match l {
+                Literal::Null => lit(ScalarValue::Null),
+                Literal::Bool(b) => lit(*b),
+                Literal::Int(n) => lit(*n),
+                Literal::Float(x) => lit(*x),
+                Literal::Text(s) => lit(s.clone()),
+                Literal::Date(d) => lit(ScalarValue::Date32(Some(date32(*d)))),
+                Literal::Duration(d) => {
+                    let (months, days) = d.months_days();
+                    let months = i32::try_from(months).map_err(|_| self.too_large())?;
+                    let days = i32::try_from(days).map_err(|_| self.too_large())?;
+                    lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
+                        months, days, 0,
+                    ))))
+                }
+            },
+            Expr::Name(name) => {
+                if let Some(col) = (self.columns)(name) {
+                    column(&col)
+                } else if let Some(v) = self.parameters.get(name) {
+                    value_literal(v)
+                } else {
+                    return Err(CaasError::UnknownReference {
+                        place: self.place.clone(),
+                        what: "variable, parameter or column",
+                        name: name.clone(),
+                    });
+                }
+            }
+            Expr::Unary { op, expr } => {
+                let e = self.lower(expr)?;
+                match op {
+                    UnaryOp::Not => DfExpr::Not(Box::new(e)),
+                    UnaryOp::Neg => DfExpr::Negative(Box::new(e)),
+                }
+            }
+            Expr::Binary { op, left, right } => self.binary(*op, left, right)?,
+            Expr::IsNull { expr, negated } => {
+                let e = self.lower(expr)?;
+                if *negated { e.is_not_null() } else { e.is_null() }
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let e = self.lower(expr)?;
+                let items = list.iter().map(|i| self.lower(i)).collect::<Result<Vec<_>>>()?;
+                e.in_list(items, *negated)
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let e = self.lower(expr)?;
+                let (lo, hi) = (self.lower(low)?, self.lower(high)?);
+                if *negated {
+                    e.not_between(lo, hi)
+                } else {
+                    e.between(lo, hi)
+                }
+            }
+            Expr::Call { func, args } => {
+                let args = args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>>>()?;
+                match func {
+                    Function::Coalesce => coalesce(args),
+                    Function::YearsBetween => {
+                        let mut it = args.into_iter();
+                        match (it.next(), it.next()) {
+                            (Some(from), Some(to)) => years_between_expr(
+                                cast(from, DataType::Date32),
+                                cast(to, DataType::Date32),
+                            ),
+                            _ => return Err(CaasError::invalid(
+                                self.place.clone(),
+                                "years_between takes two dates",
+                            )),
+                        }
+                    }
+                }
+            }
+            Expr::Case {
+                branches,
+                otherwise,
+            } => {
+                let mut builder: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+                for (w, t) in branches {
+                    let (w, t) = (self.lower(w)?, self.lower(t)?);
+                    builder = Some(match builder {
+                        None => when(w, t),
+                        Some(mut b) => {
+                            b.when(w, t);
+                            b
+                        }
+                    });
+                }
+                let Some(mut builder) = builder else {
+                    return Err(CaasError::invalid(self.place.clone(), "CASE without WHEN"));
+                };
+                match otherwise {
+                    Some(e) => builder.otherwise(self.lower(e)?)?,
+                    None => builder.end()?,
+                }
+            }
+        })
+    }
+
+    fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<DfExpr> {
+        let is_date_diff = op == BinaryOp::Minus
+            && infer_type(left, self.types, self.place)? == Type::Date
+            && infer_type(right, self.types, self.place)? == Type::Date;
+        let (l, r) = (self.lower(left)?, self.lower(right)?);
+        Ok(match op {
+            BinaryOp::And => l.and(r),
+            BinaryOp::Or => l.or(r),
+            BinaryOp::Eq => l.eq(r),
+            BinaryOp::NotEq => l.not_eq(r),
+            BinaryOp::Lt => l.lt(r),
+            BinaryOp::LtEq => l.lt_eq(r),
+            BinaryOp::Gt => l.gt(r),
+            BinaryOp::GtEq => l.gt_eq(r),
+            BinaryOp::Plus => l + r,
+            BinaryOp::Minus if is_date_diff => {
+                // Days between two dates: Date32 holds days since the epoch.
+                cast(cast(l, DataType::Int32), DataType::Int64)
+                    - cast(cast(r, DataType::Int32), DataType::Int64)
+            }
+            BinaryOp::Minus => l - r,
+            BinaryOp::Multiply => l * r,
+            BinaryOp::Divide => cast(l, DataType::Float64) / cast(r, DataType::Float64),
+        })
+    }
+
+    fn too_large(&self) -> CaasError {
+        CaasError::invalid(self.place.clone(), "duration too large")
+    }
+}

@@ -1,0 +1,158 @@
+//! Scalar functions that DataFusion lacks, with the exact semantics the definition promises.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, Int64Array, ListBuilder, StringBuilder};
+use arrow::datatypes::{DataType, Date32Type, Field};
+use chrono::{Datelike, NaiveDate};
+use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+use crate::codelist::CodeSystem;
+
+/// Whole years from `from` to `to`, counted like an age: the count goes up on the
+/// anniversary, and a 29 February anniversary falls on 1 March in non-leap years.
+pub fn years_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    let mut years = i64::from(to.year()) - i64::from(from.year());
+    if (to.month(), to.day()) < (from.month(), from.day()) {
+        years -= 1;
+    }
+    years
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct YearsBetween {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for YearsBetween {
+    fn name(&self) -> &str {
+        "caas_years_between"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let [from, to] = args.args.as_slice() else {
+            return exec_err!("caas_years_between takes two dates");
+        };
+        let (from, to) = (from.to_array(n)?, to.to_array(n)?);
+        let from = from.as_primitive::<Date32Type>();
+        let to = to.as_primitive::<Date32Type>();
+        let out: Int64Array = from
+            .iter()
+            .zip(to.iter())
+            .map(|(f, t)| match (f, t) {
+                (Some(f), Some(t)) => Some(years_between(
+                    Date32Type::to_naive_date_opt(f)?,
+                    Date32Type::to_naive_date_opt(t)?,
+                )),
+                _ => None,
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `caas_years_between(from, to)` over Date32 columns.
+pub fn years_between_expr(from: Expr, to: Expr) -> Expr {
+    let udf = ScalarUDF::new_from_impl(YearsBetween {
+        signature: Signature::exact(vec![DataType::Date32, DataType::Date32], Volatility::Immutable),
+    });
+    udf.call(vec![from, to])
+}
+
+/// The normalised prefixes of a code that a codelist of prefix codes could match: one per
+/// length in `lengths` that the normalised code reaches, so an event joins each matching
+/// codelist code exactly once.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CodePrefixes {
+    signature: Signature,
+    system: CodeSystem,
+    lengths: Vec<usize>,
+}
+
+impl ScalarUDFImpl for CodePrefixes {
+    fn name(&self) -> &str {
+        "caas_code_prefixes"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let [codes] = args.args.as_slice() else {
+            return exec_err!("caas_code_prefixes takes one argument");
+        };
+        let codes = codes.to_array(n)?;
+        let codes = arrow::compute::cast(&codes, &DataType::Utf8)?;
+        let codes = codes.as_string::<i32>();
+        let mut builder = ListBuilder::new(StringBuilder::new());
+        for code in codes.iter() {
+            if let Some(code) = code {
+                let normalised = self.system.normalise(code);
+                for &len in &self.lengths {
+                    if let Some(prefix) = normalised.get(..len) {
+                        builder.values().append_value(prefix);
+                    }
+                }
+                builder.append(true);
+            } else {
+                builder.append(false);
+            }
+        }
+        let out: ArrayRef = Arc::new(builder.finish());
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// `caas_code_prefixes(code)`: the prefixes of the normalised code of the given lengths.
+pub fn code_prefixes_expr(code: Expr, system: CodeSystem, mut lengths: Vec<usize>) -> Expr {
+    lengths.sort_unstable();
+    lengths.dedup();
+    let udf = ScalarUDF::new_from_impl(CodePrefixes {
+        signature: Signature::any(1, Volatility::Immutable),
+        system,
+        lengths,
+    });
+    udf.call(vec![code])
+}
+
+/// Days since the Unix epoch of a date, as Arrow's Date32 holds it.
+pub fn date32(date: NaiveDate) -> i32 {
+    Date32Type::from_naive_date(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn leap_day_birthdays_count_on_first_of_march() {
+        let born = d(2008, 2, 29);
+        assert_eq!(years_between(born, d(2025, 2, 28)), 16);
+        assert_eq!(years_between(born, d(2025, 3, 1)), 17);
+        assert_eq!(years_between(born, d(2024, 2, 29)), 16);
+        assert_eq!(years_between(born, d(2024, 2, 28)), 15);
+        assert_eq!(years_between(d(2000, 6, 1), d(2000, 5, 31)), -1);
+    }
+}

@@ -1,0 +1,323 @@
+//! The one error type of caas.
+//!
+//! Every fallible function in the crate returns [`Result`]. Each variant names the place
+//! that is wrong (a line and column, a variable, a rule, a codelist, a table, a column) so
+//! that a user can fix it without reading the engine's source. Messages never contain
+//! values read from patient data: they name columns and types, never cells.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result type of every fallible caas function.
+pub type Result<T, E = CaasError> = std::result::Result<T, E>;
+
+/// A place in a cohort definition, used by errors to say where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Place {
+    /// The definition as a whole (e.g. its metadata or output).
+    Definition,
+    /// A named parameter.
+    Parameter(String),
+    /// A named codelist.
+    Codelist(String),
+    /// A named variable.
+    Variable(String),
+    /// A rule, by its 1-based position and its name.
+    Rule {
+        /// 1-based position in the rule list.
+        index: usize,
+        /// The rule's name (given, or derived from its position).
+        name: String,
+    },
+    /// The output section.
+    Output,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Definition => write!(f, "definition"),
+            Place::Parameter(name) => write!(f, "parameter `{name}`"),
+            Place::Codelist(name) => write!(f, "codelist `{name}`"),
+            Place::Variable(name) => write!(f, "variable `{name}`"),
+            Place::Rule { index, name } => write!(f, "rule {index} (`{name}`)"),
+            Place::Output => write!(f, "output"),
+        }
+    }
+}
+
+/// The format a definition was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// YAML text.
+    Yaml,
+    /// JSON text.
+    Json,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Yaml => "YAML",
+            Format::Json => "JSON",
+        })
+    }
+}
+
+/// Everything that can go wrong in caas.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaasError {
+    /// The definition text is not valid YAML/JSON, or does not fit the definition's shape
+    /// (an unknown field, a missing field, a value of the wrong kind). Line and column are
+    /// 1-based.
+    #[error("{format} error at line {line}, column {column}: {message}")]
+    Syntax {
+        /// YAML or JSON.
+        format: Format,
+        /// 1-based line, 0 when the parser could not tell.
+        line: usize,
+        /// 1-based column, 0 when the parser could not tell.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+
+    /// An expression (a rule, a derived variable, a window bound) could not be parsed.
+    /// `column` is the 1-based character position inside the expression text.
+    #[error("{place}: cannot parse expression at character {column}: {message}")]
+    ExpressionSyntax {
+        /// Where the expression is.
+        place: Place,
+        /// 1-based character position in the expression.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A name refers to nothing: a variable, parameter, codelist, table, column or cohort
+    /// that does not exist.
+    #[error("{place}: unknown {what} `{name}`")]
+    UnknownReference {
+        /// Where the reference is.
+        place: Place,
+        /// What kind of thing was expected ("variable or parameter", "codelist", ...).
+        what: &'static str,
+        /// The name that was not found.
+        name: String,
+    },
+
+    /// Values of incompatible types meet, e.g. a date compared with a number.
+    #[error("{place}: type mismatch: {message}")]
+    TypeMismatch {
+        /// Where the mismatch is.
+        place: Place,
+        /// What was expected and what was found.
+        message: String,
+    },
+
+    /// Variables depend on each other in a circle, or cohorts are members of each other.
+    #[error("cycle between {what}: {}", path.join(" -> "))]
+    Cycle {
+        /// "variables" or "cohorts".
+        what: &'static str,
+        /// The names along the cycle, the first repeated at the end.
+        path: Vec<String>,
+    },
+
+    /// A date window ends before it starts.
+    #[error("{place}: window ends ({to}) before it starts ({from})")]
+    EmptyWindow {
+        /// The variable with the window.
+        place: Place,
+        /// The start of the window, resolved.
+        from: String,
+        /// The end of the window, resolved.
+        to: String,
+    },
+
+    /// A run-time parameter is not declared by the definition.
+    #[error("unknown parameter `{name}`: the definition declares {declared}")]
+    UnknownParameter {
+        /// The name given at run time.
+        name: String,
+        /// The declared names, for the message.
+        declared: String,
+    },
+
+    /// A codelist's code system does not fit the table a variable reads.
+    #[error(
+        "{place}: codelist `{codelist}` is {codelist_system} but table `{table}` holds {table_system} codes"
+    )]
+    CodeSystemMismatch {
+        /// The variable.
+        place: Place,
+        /// The codelist.
+        codelist: String,
+        /// The codelist's system.
+        codelist_system: String,
+        /// The table the variable reads.
+        table: String,
+        /// The table's system.
+        table_system: String,
+    },
+
+    /// The definition is well-formed but says something impossible (two rules with one
+    /// name, a rule that neither includes nor excludes, an output column that is not a
+    /// variable, ...).
+    #[error("{place}: {message}")]
+    InvalidDefinition {
+        /// Where the problem is.
+        place: Place,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A codelist file could not be read.
+    #[error("codelist `{codelist}` ({}): {message}", path.display())]
+    Codelist {
+        /// The codelist's name.
+        codelist: String,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with the CSV line where known).
+        message: String,
+    },
+
+    /// A table is not registered, or is registered with another role.
+    #[error("{place}: table `{table}` {problem}")]
+    Table {
+        /// Where the table is needed.
+        place: Place,
+        /// The table's name.
+        table: String,
+        /// "is not registered", "is a person table, not an event table", ...
+        problem: String,
+    },
+
+    /// A table cannot be registered under this name or with this specification.
+    #[error("table `{table}`: {message}")]
+    Registration {
+        /// The table's name.
+        table: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A column that the mapping or the definition needs is missing from a table.
+    #[error("table `{table}` has no column `{column}` (needed as {needed_as})")]
+    MissingColumn {
+        /// The table.
+        table: String,
+        /// The missing column.
+        column: String,
+        /// The role the column was to play ("person_id", "date", "a code column", ...).
+        needed_as: String,
+    },
+
+    /// A column has a type that caas cannot use for its role.
+    #[error("table `{table}`, column `{column}`: expected {expected}, found {actual}")]
+    ColumnType {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The types that would do.
+        expected: String,
+        /// The column's type.
+        actual: String,
+    },
+
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// Evaluation failed inside DataFusion or Arrow.
+    #[error("evaluation failed: {0}")]
+    Engine(String),
+}
+
+impl CaasError {
+    /// A stable snake_case name for the kind of error, for front ends and tests that
+    /// match on errors without parsing messages.
+    ///
+    /// ```
+    /// use caas_core::Cohort;
+    /// let err = Cohort::from_yaml_str("id: [unclosed").unwrap_err();
+    /// assert_eq!(err.code(), "syntax");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaasError::Syntax { .. } => "syntax",
+            CaasError::ExpressionSyntax { .. } => "expression_syntax",
+            CaasError::UnknownReference { .. } => "unknown_reference",
+            CaasError::TypeMismatch { .. } => "type_mismatch",
+            CaasError::Cycle { .. } => "cycle",
+            CaasError::EmptyWindow { .. } => "empty_window",
+            CaasError::UnknownParameter { .. } => "unknown_parameter",
+            CaasError::CodeSystemMismatch { .. } => "code_system_mismatch",
+            CaasError::InvalidDefinition { .. } => "invalid_definition",
+            CaasError::Codelist { .. } => "codelist",
+            CaasError::Table { .. } => "table",
+            CaasError::Registration { .. } => "registration",
+            CaasError::MissingColumn { .. } => "missing_column",
+            CaasError::ColumnType { .. } => "column_type",
+            CaasError::Io { .. } => "io",
+            CaasError::Engine(_) => "engine",
+        }
+    }
+
+    /// Line and column (1-based) in the definition text, for syntax errors.
+    pub fn line_column(&self) -> Option<(usize, usize)> {
+        match self {
+            CaasError::Syntax { line, column, .. } if *line > 0 => Some((*line, *column)),
+            _ => None,
+        }
+    }
+
+    /// The place in the definition the error is about, when it is about one.
+    pub fn place(&self) -> Option<&Place> {
+        match self {
+            CaasError::ExpressionSyntax { place, .. }
+            | CaasError::UnknownReference { place, .. }
+            | CaasError::TypeMismatch { place, .. }
+            | CaasError::EmptyWindow { place, .. }
+            | CaasError::CodeSystemMismatch { place, .. }
+            | CaasError::InvalidDefinition { place, .. }
+            | CaasError::Table { place, .. } => Some(place),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(place: Place, message: impl Into<String>) -> Self {
+        CaasError::InvalidDefinition {
+            place,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn type_mismatch(place: &Place, message: impl Into<String>) -> Self {
+        CaasError::TypeMismatch {
+            place: place.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for CaasError {
+    fn from(err: datafusion::error::DataFusionError) -> Self {
+        CaasError::Engine(err.to_string())
+    }
+}
+
+impl From<arrow::error::ArrowError> for CaasError {
+    fn from(err: arrow::error::ArrowError) -> Self {
+        CaasError::Engine(err.to_string())
+    }
+}

@@ -1,0 +1,720 @@
+//! A checked cohort definition: parsed, its codelists loaded, its expressions parsed and
+//! typed, its variables ordered so that each comes after those it uses.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use super::definition::{Aggregation, Definition, Variable};
+use super::expr::{Expr, Type, eval_constant, infer_type, parse};
+use super::value::{Parameters, Value};
+use crate::codelist::Codelist;
+use crate::error::{CaasError, Format, Place, Result};
+
+/// A cohort definition that has been read and checked.
+///
+/// ```
+/// use caas_core::Cohort;
+/// let cohort = Cohort::from_yaml_str(r#"
+/// id: older
+/// title: People aged 65 or over
+/// purpose: direct_care
+/// parameters:
+///   index_date: 2026-03-31
+/// variables:
+///   age: { kind: age, on: index_date }
+/// rules:
+///   - include: age >= 65
+/// output:
+///   columns: [age]
+/// "#).unwrap();
+/// assert_eq!(cohort.id(), "older");
+///
+/// let err = Cohort::from_yaml_str("id: x\ntitle: y\npurpose: care\n").unwrap_err();
+/// assert_eq!(err.line_column(), Some((3, 10)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    definition: Definition,
+    codelists: IndexMap<String, Codelist>,
+    parameters: IndexMap<String, Value>,
+    variables: IndexMap<String, VariableDef>,
+    rules: Vec<RuleDef>,
+}
+
+/// A checked variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariableDef {
+    /// Its name.
+    pub name: String,
+    /// What it computes.
+    pub kind: VariableKind,
+    /// Its type ([`Type::Any`] for person columns, whose type comes from the data).
+    pub data_type: Type,
+    /// The variables it uses directly.
+    pub depends_on: Vec<String>,
+}
+
+/// What a checked variable computes; expressions are parsed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum VariableKind {
+    /// Age in whole years on a date.
+    Age {
+        /// The date.
+        on: Expr,
+    },
+    /// The `sex` column.
+    Sex,
+    /// Born on or before, and not dead on or before, a date.
+    Alive {
+        /// The date.
+        on: Expr,
+    },
+    /// Has a period covering a date.
+    Registered {
+        /// The period table.
+        table: String,
+        /// The date (constant).
+        on: Expr,
+    },
+    /// The practice of the period covering a date.
+    Practice {
+        /// The period table.
+        table: String,
+        /// The date (constant).
+        on: Expr,
+    },
+    /// A person-table column.
+    PersonColumn {
+        /// The column's mapped name.
+        column: String,
+    },
+    /// An aggregate over events.
+    Events(EventSelection),
+    /// An expression over variables and parameters.
+    Derived {
+        /// The expression.
+        expr: Expr,
+    },
+    /// Membership of another cohort.
+    MemberOf {
+        /// The other cohort's id.
+        cohort: String,
+    },
+}
+
+/// The events an event variable selects, and what it computes from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSelection {
+    /// The event table.
+    pub table: String,
+    /// Codelists (any of them); empty means every event.
+    pub codelists: Vec<String>,
+    /// First day of the window (constant), inclusive.
+    pub from: Option<Expr>,
+    /// Last day of the window (constant), inclusive.
+    pub to: Option<Expr>,
+    /// Smallest value, inclusive.
+    pub min_value: Option<f64>,
+    /// Largest value, inclusive.
+    pub max_value: Option<f64>,
+    /// Extra condition over the event's columns and parameters.
+    pub condition: Option<Expr>,
+    /// The aggregate.
+    pub returns: Aggregation,
+}
+
+/// A checked rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleDef {
+    /// The rule's name (given, or `rule N`).
+    pub name: String,
+    /// `exclude` (true) or `include` (false).
+    pub exclude: bool,
+    /// The condition.
+    pub expr: Expr,
+    /// The place, for errors.
+    pub place: Place,
+}
+
+impl Cohort {
+    /// Reads a definition from YAML text; codelist files are resolved from the current
+    /// directory.
+    pub fn from_yaml_str(text: &str) -> Result<Self> {
+        Self::from_str_in(text, Format::Yaml, Path::new("."))
+    }
+
+    /// Reads a definition from JSON text; codelist files are resolved from the current
+    /// directory.
+    pub fn from_json_str(text: &str) -> Result<Self> {
+        Self::from_str_in(text, Format::Json, Path::new("."))
+    }
+
+    /// Reads a definition file (`.json` is JSON, anything else YAML); codelist files are
+    /// resolved from the file's folder.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| CaasError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            _ => Format::Yaml,
+        };
+        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Self::from_str_in(&text, format, &base)
+    }
+
+    /// Reads a definition from text in the given format, resolving codelist files from
+    /// `base_dir`.
+    pub fn from_str_in(text: &str, format: Format, base_dir: &Path) -> Result<Self> {
+        let definition = match format {
+            Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| {
+                let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+                syntax_error(format, line, column, e.to_string())
+            })?,
+            Format::Json => serde_json::from_str(text)
+                .map_err(|e| syntax_error(format, e.line(), e.column(), e.to_string()))?,
+        };
+        Self::from_definition_in(definition, base_dir)
+    }
+
+    /// Checks a definition built in code (e.g. by a builder); codelist files are resolved
+    /// from `base_dir`.
+    pub fn from_definition_in(definition: Definition, base_dir: &Path) -> Result<Self> {
+        check(definition, base_dir)
+    }
+
+    /// The definition as written.
+    pub fn definition(&self) -> &Definition {
+        &self.definition
+    }
+
+    /// The cohort's id.
+    pub fn id(&self) -> &str {
+        &self.definition.id
+    }
+
+    /// The loaded codelists.
+    pub fn codelists(&self) -> &IndexMap<String, Codelist> {
+        &self.codelists
+    }
+
+    /// The parameters' default values.
+    pub fn parameter_defaults(&self) -> &IndexMap<String, Value> {
+        &self.parameters
+    }
+
+    /// The checked variables, each after the variables it uses.
+    pub fn variables(&self) -> impl Iterator<Item = &VariableDef> {
+        self.variables.values()
+    }
+
+    /// A checked variable by name.
+    pub fn variable(&self, name: &str) -> Option<&VariableDef> {
+        self.variables.get(name)
+    }
+
+    /// The checked rules, in order.
+    pub fn rules(&self) -> &[RuleDef] {
+        &self.rules
+    }
+
+    /// The output columns besides `person_id`.
+    pub fn output_columns(&self) -> &[String] {
+        &self.definition.output.columns
+    }
+
+    /// The parameter values for a run: the defaults overridden by `overrides`, which must
+    /// be declared and of the declared type (a whole number may stand for a decimal one).
+    /// Window bounds are checked with the resulting values.
+    pub fn bind(&self, overrides: &Parameters) -> Result<IndexMap<String, Value>> {
+        let mut values = self.parameters.clone();
+        for (name, value) in overrides.iter() {
+            let Some(default) = values.get_mut(name) else {
+                return Err(CaasError::UnknownParameter {
+                    name: name.to_string(),
+                    declared: declared_list(self.parameters.keys()),
+                });
+            };
+            *default = match (&*default, value) {
+                (Value::Float(_), Value::Int(n)) => Value::Float(n as f64),
+                (d, v) if d.data_type() == v.data_type() => v,
+                (d, v) => {
+                    return Err(CaasError::type_mismatch(
+                        &Place::Parameter(name.to_string()),
+                        format!("declared as {}, given {}", d.data_type(), v.data_type()),
+                    ));
+                }
+            };
+        }
+        check_windows(self.variables.values(), &values)?;
+        Ok(values)
+    }
+
+    /// Types of the variables when the person table's columns have the given types.
+    pub fn variable_types(
+        &self,
+        person_column: &dyn Fn(&str) -> Option<Type>,
+    ) -> Result<IndexMap<String, Type>> {
+        let mut types: IndexMap<String, Type> = IndexMap::new();
+        for var in self.variables.values() {
+            let t = match &var.kind {
+                VariableKind::PersonColumn { column } => person_column(column).unwrap_or(Type::Any),
+                VariableKind::Derived { expr } => {
+                    let resolve = |n: &str| {
+                        types.get(n).copied().or_else(|| self.parameters.get(n).map(Value::data_type))
+                    };
+                    infer_type(expr, &resolve, &Place::Variable(var.name.clone()))?
+                }
+                _ => var.data_type,
+            };
+            types.insert(var.name.clone(), t);
+        }
+        Ok(types)
+    }
+}
+
+fn syntax_error(format: Format, line: usize, column: usize, message: String) -> CaasError {
+    let message = match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    };
+    CaasError::Syntax {
+        format,
+        line,
+        column,
+        message,
+    }
+}
+
+fn declared_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+    if names.is_empty() {
+        "no parameters".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+const KEYWORDS: [&str; 19] = [
+    "and", "or", "not", "is", "null", "in", "between", "true", "false", "case", "when", "then",
+    "else", "end", "date", "day", "days", "month", "months",
+];
+
+fn check_name(name: &str, place: Place) -> Result<()> {
+    let mut chars = name.chars();
+    let starts_well = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let valid = starts_well && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let lower = name.to_ascii_lowercase();
+    if !valid || KEYWORDS.contains(&lower.as_str()) || lower == "year" || lower == "years" {
+        return Err(CaasError::invalid(
+            place,
+            "a name must start with a letter or `_`, hold only letters, digits and `_`, and not be a keyword",
+        ));
+    }
+    Ok(())
+}
+
+fn check(definition: Definition, base_dir: &Path) -> Result<Cohort> {
+    let mut parameters = IndexMap::new();
+    for (name, raw) in &definition.parameters {
+        check_name(name, Place::Parameter(name.clone()))?;
+        parameters.insert(name.clone(), Value::from(raw));
+    }
+
+    let mut codelists = IndexMap::new();
+    for (name, spec) in &definition.codelists {
+        codelists.insert(name.clone(), Codelist::load(name, spec, base_dir)?);
+    }
+
+    let mut parsed: IndexMap<String, (VariableKind, Vec<String>)> = IndexMap::new();
+    for (name, var) in &definition.variables {
+        let place = Place::Variable(name.clone());
+        check_name(name, place.clone())?;
+        if parameters.contains_key(name) {
+            return Err(CaasError::invalid(place, "a parameter has the same name"));
+        }
+        let kind = parse_variable(var, &place, &codelists)?;
+        let names = kind_names(&kind);
+        parsed.insert(name.clone(), (kind, names));
+    }
+
+    for (name, (_, names)) in &parsed {
+        for n in names {
+            if !parsed.contains_key(n) && !parameters.contains_key(n) {
+                return Err(CaasError::UnknownReference {
+                    place: Place::Variable(name.clone()),
+                    what: "variable or parameter",
+                    name: n.clone(),
+                });
+            }
+        }
+    }
+
+    let order = topological_order(&parsed)?;
+    let mut variables: IndexMap<String, VariableDef> = IndexMap::new();
+    for name in order {
+        let Some((kind, names)) = parsed.shift_remove(&name) else {
+            continue;
+        };
+        let place = Place::Variable(name.clone());
+        let resolve = |n: &str| {
+            variables
+                .get(n)
+                .map(|v| v.data_type)
+                .or_else(|| parameters.get(n).map(Value::data_type))
+        };
+        let data_type = variable_type(&kind, &resolve, &parameters, &place, &definition.id)?;
+        let depends_on = names
+            .into_iter()
+            .filter(|n| variables.contains_key(n))
+            .collect::<Vec<_>>();
+        variables.insert(
+            name.clone(),
+            VariableDef {
+                name,
+                kind,
+                data_type,
+                depends_on,
+            },
+        );
+    }
+
+    let rules = check_rules(&definition, &variables, &parameters)?;
+    check_output(&definition, &variables)?;
+    check_windows(variables.values(), &parameters)?;
+    Ok(Cohort {
+        definition,
+        codelists,
+        parameters,
+        variables,
+        rules,
+    })
+}
+
+fn parse_opt(text: &Option<String>, place: &Place) -> Result<Option<Expr>> {
+    text.as_deref().map(|t| parse(t, place)).transpose()
+}
+
+fn parse_variable(
+    var: &Variable,
+    place: &Place,
+    codelists: &IndexMap<String, Codelist>,
+) -> Result<VariableKind> {
+    Ok(match var {
+        Variable::Age { on } => VariableKind::Age {
+            on: parse(on, place)?,
+        },
+        Variable::Sex => VariableKind::Sex,
+        Variable::Alive { on } => VariableKind::Alive {
+            on: parse(on, place)?,
+        },
+        Variable::Registered { table, on } => VariableKind::Registered {
+            table: table.clone(),
+            on: parse(on, place)?,
+        },
+        Variable::Practice { table, on } => VariableKind::Practice {
+            table: table.clone(),
+            on: parse(on, place)?,
+        },
+        Variable::PersonColumn { column } => VariableKind::PersonColumn {
+            column: column.clone(),
+        },
+        Variable::Events(ev) => {
+            for list in &ev.codelists {
+                if !codelists.contains_key(list) {
+                    return Err(CaasError::UnknownReference {
+                        place: place.clone(),
+                        what: "codelist",
+                        name: list.clone(),
+                    });
+                }
+            }
+            if let (Some(lo), Some(hi)) = (ev.min_value, ev.max_value)
+                && lo > hi
+            {
+                return Err(CaasError::invalid(
+                    place.clone(),
+                    format!("min_value {lo} is greater than max_value {hi}"),
+                ));
+            }
+            VariableKind::Events(EventSelection {
+                table: ev.table.clone(),
+                codelists: ev.codelists.clone(),
+                from: parse_opt(&ev.from, place)?,
+                to: parse_opt(&ev.to, place)?,
+                min_value: ev.min_value,
+                max_value: ev.max_value,
+                condition: parse_opt(&ev.condition, place)?,
+                returns: ev.returns,
+            })
+        }
+        Variable::Derived { expr } => VariableKind::Derived {
+            expr: parse(expr, place)?,
+        },
+        Variable::MemberOf { cohort } => VariableKind::MemberOf {
+            cohort: cohort.clone(),
+        },
+    })
+}
+
+/// Names of variables or parameters a variable's expressions use (not those of an event
+/// condition, which name the event's columns).
+fn kind_names(kind: &VariableKind) -> Vec<String> {
+    let exprs: Vec<&Expr> = match kind {
+        VariableKind::Age { on }
+        | VariableKind::Alive { on }
+        | VariableKind::Registered { on, .. }
+        | VariableKind::Practice { on, .. } => vec![on],
+        VariableKind::Events(ev) => ev.from.iter().chain(ev.to.iter()).collect(),
+        VariableKind::Derived { expr } => vec![expr],
+        VariableKind::Sex | VariableKind::PersonColumn { .. } | VariableKind::MemberOf { .. } => {
+            vec![]
+        }
+    };
+    let mut names: Vec<String> = Vec::new();
+    for e in exprs {
+        for n in e.names() {
+            if !names.iter().any(|x| x == n) {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn topological_order(parsed: &IndexMap<String, (VariableKind, Vec<String>)>) -> Result<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit(
+        name: &str,
+        parsed: &IndexMap<String, (VariableKind, Vec<String>)>,
+        marks: &mut HashMap<String, Mark>,
+        stack: &mut Vec<String>,
+        order: &mut Vec<String>,
+    ) -> Result<()> {
+        match marks.get(name) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                let start = stack.iter().position(|n| n == name).unwrap_or(0);
+                let mut path = stack[start..].to_vec();
+                path.push(name.to_string());
+                return Err(CaasError::Cycle {
+                    what: "variables",
+                    path,
+                });
+            }
+            None => {}
+        }
+        let Some((_, deps)) = parsed.get(name) else {
+            return Ok(());
+        };
+        marks.insert(name.to_string(), Mark::Visiting);
+        stack.push(name.to_string());
+        for dep in deps {
+            if parsed.contains_key(dep) {
+                visit(dep, parsed, marks, stack, order)?;
+            }
+        }
+        stack.pop();
+        marks.insert(name.to_string(), Mark::Done);
+        order.push(name.to_string());
+        Ok(())
+    }
+    let mut marks = HashMap::new();
+    let mut order = Vec::new();
+    for name in parsed.keys() {
+        visit(name, parsed, &mut marks, &mut Vec::new(), &mut order)?;
+    }
+    Ok(order)
+}
+
+fn expect_type(expr: &Expr, wanted: Type, resolve: &dyn Fn(&str) -> Option<Type>, place: &Place, what: &str) -> Result<()> {
+    let t = infer_type(expr, resolve, place)?;
+    if t == wanted || matches!(t, Type::Null | Type::Any) {
+        Ok(())
+    } else {
+        Err(CaasError::type_mismatch(
+            place,
+            format!("{what} must be a {wanted}, found {t}"),
+        ))
+    }
+}
+
+/// A date that must be known before any data is read: only parameters and literals.
+fn expect_constant(
+    expr: &Expr,
+    parameters: &IndexMap<String, Value>,
+    place: &Place,
+    what: &str,
+) -> Result<()> {
+    let resolve = |n: &str| parameters.get(n).map(Value::data_type);
+    expect_type(expr, Type::Date, &resolve, place, what)?;
+    eval_constant(expr, parameters, place)?;
+    Ok(())
+}
+
+fn variable_type(
+    kind: &VariableKind,
+    resolve: &dyn Fn(&str) -> Option<Type>,
+    parameters: &IndexMap<String, Value>,
+    place: &Place,
+    own_id: &str,
+) -> Result<Type> {
+    Ok(match kind {
+        VariableKind::Age { on } => {
+            expect_type(on, Type::Date, resolve, place, "`on`")?;
+            Type::Int
+        }
+        VariableKind::Sex => Type::Text,
+        VariableKind::Alive { on } => {
+            expect_type(on, Type::Date, resolve, place, "`on`")?;
+            Type::Bool
+        }
+        VariableKind::Registered { on, .. } => {
+            expect_constant(on, parameters, place, "`on`")?;
+            Type::Bool
+        }
+        VariableKind::Practice { on, .. } => {
+            expect_constant(on, parameters, place, "`on`")?;
+            Type::Text
+        }
+        VariableKind::PersonColumn { .. } => Type::Any,
+        VariableKind::Events(ev) => {
+            for bound in ev.from.iter().chain(ev.to.iter()) {
+                expect_constant(bound, parameters, place, "a window bound")?;
+            }
+            match ev.returns {
+                Aggregation::Exists => Type::Bool,
+                Aggregation::Count => Type::Int,
+                Aggregation::FirstDate | Aggregation::LastDate => Type::Date,
+                Aggregation::FirstCode | Aggregation::LastCode => Type::Text,
+                Aggregation::FirstValue
+                | Aggregation::LastValue
+                | Aggregation::MinValue
+                | Aggregation::MaxValue => Type::Float,
+            }
+        }
+        VariableKind::Derived { expr } => {
+            let t = infer_type(expr, resolve, place)?;
+            if t == Type::Duration {
+                return Err(CaasError::type_mismatch(
+                    place,
+                    "a duration is not a value; add it to a date",
+                ));
+            }
+            t
+        }
+        VariableKind::MemberOf { cohort } => {
+            if cohort == own_id {
+                return Err(CaasError::Cycle {
+                    what: "cohorts",
+                    path: vec![own_id.to_string(), own_id.to_string()],
+                });
+            }
+            Type::Bool
+        }
+    })
+}
+
+fn check_rules(
+    definition: &Definition,
+    variables: &IndexMap<String, VariableDef>,
+    parameters: &IndexMap<String, Value>,
+) -> Result<Vec<RuleDef>> {
+    let resolve = |n: &str| {
+        variables
+            .get(n)
+            .map(|v| v.data_type)
+            .or_else(|| parameters.get(n).map(Value::data_type))
+    };
+    let mut names = HashSet::new();
+    let mut rules = Vec::new();
+    for (i, rule) in definition.rules.iter().enumerate() {
+        let index = i + 1;
+        let name = rule.name.clone().unwrap_or_else(|| format!("rule {index}"));
+        let place = Place::Rule {
+            index,
+            name: name.clone(),
+        };
+        if !names.insert(name.clone()) {
+            return Err(CaasError::invalid(place, "another rule has the same name"));
+        }
+        let (text, exclude) = match (&rule.include, &rule.exclude) {
+            (Some(t), None) => (t, false),
+            (None, Some(t)) => (t, true),
+            _ => {
+                return Err(CaasError::invalid(
+                    place,
+                    "a rule gives exactly one of `include` and `exclude`",
+                ));
+            }
+        };
+        let expr = parse(text, &place)?;
+        expect_type(&expr, Type::Bool, &resolve, &place, "a rule")?;
+        rules.push(RuleDef {
+            name,
+            exclude,
+            expr,
+            place,
+        });
+    }
+    Ok(rules)
+}
+
+fn check_output(definition: &Definition, variables: &IndexMap<String, VariableDef>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for column in &definition.output.columns {
+        if !variables.contains_key(column) {
+            return Err(CaasError::UnknownReference {
+                place: Place::Output,
+                what: "variable",
+                name: column.clone(),
+            });
+        }
+        if !seen.insert(column) {
+            return Err(CaasError::invalid(
+                Place::Output,
+                format!("column `{column}` is listed twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Windows must not end before they start, with the parameters of the run.
+fn check_windows<'a>(
+    variables: impl Iterator<Item = &'a VariableDef>,
+    parameters: &IndexMap<String, Value>,
+) -> Result<()> {
+    for var in variables {
+        let VariableKind::Events(ev) = &var.kind else {
+            continue;
+        };
+        let (Some(from), Some(to)) = (&ev.from, &ev.to) else {
+            continue;
+        };
+        let place = Place::Variable(var.name.clone());
+        let from = eval_constant(from, parameters, &place)?;
+        let to = eval_constant(to, parameters, &place)?;
+        if let (Some(Value::Date(f)), Some(Value::Date(t))) = (&from, &to)
+            && t < f
+        {
+            return Err(CaasError::EmptyWindow {
+                place,
+                from: f.to_string(),
+                to: t.to_string(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! The cohort definition document, as written in YAML or JSON.
+//!
+//! These types are the single source of truth for the definition format: the JSON Schema
+//! in `schema/cohort-definition.schema.json` is generated from them, and the Python and C
+//! front ends pass definitions through them unchanged.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::codelist::CodeSystem;
+
+/// A cohort definition: metadata, parameters, codelists, variables, rules and output.
+///
+/// Expressions (rules, derived variables, window bounds) are kept as text here and parsed
+/// by [`crate::Cohort`], which also resolves codelist files and checks the whole document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    /// Stable identifier, used to refer to this cohort from others (`member_of`).
+    pub id: String,
+    /// Human-readable title.
+    pub title: String,
+    /// Version of this definition (free text, e.g. `2025.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// What the cohort is for, in plain English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Owner or commissioner of the cohort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Why the data is processed; decides which opt-outs apply.
+    pub purpose: Purpose,
+    /// Legal basis for the processing (e.g. a direction or a regulation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// Reference of the data protection impact assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpia_reference: Option<String>,
+    /// Clinical assurance sign-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assurance: Option<Assurance>,
+    /// Named values (dates, numbers, text) that expressions may use; each has a default
+    /// that can be overridden at run time. Dates are written `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub parameters: IndexMap<String, ParameterValue>,
+    /// Named sets of codes.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub codelists: IndexMap<String, CodelistSpec>,
+    /// Named per-person values.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub variables: IndexMap<String, Variable>,
+    /// Ordered inclusion and exclusion steps; their order defines the attrition table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// What the members table holds.
+    #[serde(default)]
+    pub output: Output,
+}
+
+/// Why the data is processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Care of the individual: opt-outs do not apply.
+    DirectCare,
+    /// Research: the national data opt-out and type 1 opt-outs apply.
+    Research,
+    /// Planning: the national data opt-out and type 1 opt-outs apply.
+    Planning,
+}
+
+/// Who signed the definition off clinically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assurance {
+    /// Name of the clinical safety officer or clinician.
+    pub signed_off_by: String,
+    /// Their role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Date of the sign-off (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// Reference of the safety case or hazard log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// The default value of a parameter. Text of the form `YYYY-MM-DD` is a date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ParameterValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A decimal number.
+    Float(f64),
+    /// A date (`YYYY-MM-DD`) or other text.
+    Text(String),
+}
+
+/// A named set of codes in one code system, written inline or read from an
+/// OpenCodelists-format CSV file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodelistSpec {
+    /// The code system of the codes.
+    pub system: CodeSystem,
+    /// Inline codes. Give either `codes` or `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<String>>,
+    /// Path of a CSV file, relative to the definition file. Give either `codes` or `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Column of the CSV file that holds the codes (default `code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_column: Option<String>,
+    /// Column of the CSV file that holds a category for each code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_column: Option<String>,
+    /// Keep only the rows whose category is one of these (needs `category_column`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// What the codelist is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A named per-person value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Variable {
+    /// Age in whole years on a date. A 29 February birthday counts on 1 March in
+    /// non-leap years. Negative before birth.
+    Age {
+        /// The date (an expression, e.g. `index_date` or `latest_bmi_date`).
+        on: String,
+    },
+    /// The person table's `sex` column.
+    Sex,
+    /// Born on or before the date and not dead on or before it.
+    Alive {
+        /// The date (an expression).
+        on: String,
+    },
+    /// Has a period in a period table (e.g. practice registrations) that covers the date:
+    /// `start_date <= on` and (`end_date` is null or `end_date >= on`).
+    Registered {
+        /// The period table.
+        table: String,
+        /// The date (parameters and literals only).
+        on: String,
+    },
+    /// The `practice` of the period covering the date (the latest-starting one if several
+    /// do; then the greatest practice code).
+    Practice {
+        /// The period table.
+        table: String,
+        /// The date (parameters and literals only).
+        on: String,
+    },
+    /// Any column of the person table, by its (mapped) name.
+    PersonColumn {
+        /// The column.
+        column: String,
+    },
+    /// An aggregate over a person's events filtered by codelist, window, value and condition.
+    Events(EventVariable),
+    /// An expression over other variables and parameters.
+    Derived {
+        /// The expression, e.g. `age >= 65 or at_risk`.
+        expr: String,
+    },
+    /// Whether the person is a member of another cohort (registered with the engine).
+    MemberOf {
+        /// The other cohort's `id`.
+        cohort: String,
+    },
+}
+
+/// An aggregate over a person's events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventVariable {
+    /// The event table.
+    pub table: String,
+    /// Codelists whose codes select events (any of them). Without codelists every event
+    /// of the table counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codelists: Vec<String>,
+    /// First day of the window, inclusive (parameters and literals only, e.g.
+    /// `index_date - 12 months`). Open if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Last day of the window, inclusive. Open if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Smallest `value` to count, inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<f64>,
+    /// Largest `value` to count, inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<f64>,
+    /// An extra condition over the event's columns and parameters.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// What to compute from the selected events.
+    pub returns: Aggregation,
+}
+
+/// What an event variable computes from the selected events.
+///
+/// Ties: `first_*` takes the event that is smallest by (date, code, value) and `last_*`
+/// the one that is greatest by (date, code, value), a null value counting as smallest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregation {
+    /// Whether any event is selected (never null).
+    Exists,
+    /// How many events are selected (never null).
+    Count,
+    /// Date of the earliest selected event.
+    FirstDate,
+    /// Date of the latest selected event.
+    LastDate,
+    /// Value of the earliest selected event.
+    FirstValue,
+    /// Value of the latest selected event.
+    LastValue,
+    /// Code of the earliest selected event.
+    FirstCode,
+    /// Code of the latest selected event.
+    LastCode,
+    /// Smallest value of the selected events.
+    MinValue,
+    /// Largest value of the selected events.
+    MaxValue,
+}
+
+impl Aggregation {
+    /// Whether the aggregate reads the events' `value` column.
+    pub fn needs_value(self) -> bool {
+        matches!(
+            self,
+            Aggregation::FirstValue
+                | Aggregation::LastValue
+                | Aggregation::MinValue
+                | Aggregation::MaxValue
+        )
+    }
+}
+
+/// One inclusion or exclusion step. Exactly one of `include` and `exclude` is given.
+///
+/// A rule whose value is null (unknown) is not satisfied: an `include` drops the person, an
+/// `exclude` keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Name shown in the attrition table (default `rule N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Keep only the people for whom this expression is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
+    /// Remove the people for whom this expression is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<String>,
+    /// The clinical intent, in plain English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// What the members table holds besides `person_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// Variables to return, in this order (data minimisation: nothing else leaves).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+}

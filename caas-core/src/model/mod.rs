@@ -1,0 +1,16 @@
+//! The cohort definition: the document ([`Definition`]), its expression language
+//! ([`expr`]), and its checked form ([`Cohort`]).
+
+mod cohort;
+mod definition;
+pub mod expr;
+mod schema;
+mod value;
+
+pub use cohort::{Cohort, EventSelection, RuleDef, VariableDef, VariableKind};
+pub use definition::{
+    Aggregation, Assurance, CodelistSpec, Definition, EventVariable, Output, ParameterValue,
+    Purpose, Rule, Variable,
+};
+pub use schema::definition_schema;
+pub use value::{Parameters, Value};

@@ -1,0 +1,144 @@
+//! What an evaluation returns: the members and the attrition, as Arrow data.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::{and, concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::dataframe::DataFrame;
+use futures::StreamExt;
+
+use crate::compile::rule_column;
+use crate::error::{CaasError, Result};
+use crate::model::Cohort;
+
+/// The result of evaluating a cohort.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// One row per member, sorted by `person_id`: `person_id` and the output columns.
+    pub members: RecordBatch,
+    /// One row per rule, in order: `step` (1-based), `rule`, `action` (`include` or
+    /// `exclude`), `before`, `after` and `removed` (people).
+    pub attrition: RecordBatch,
+    /// People in the person table.
+    pub population: u64,
+}
+
+impl Evaluation {
+    /// How many people are in the cohort.
+    pub fn member_count(&self) -> usize {
+        self.members.num_rows()
+    }
+
+    /// The attrition as a text table.
+    pub fn attrition_table(&self) -> Result<String> {
+        Ok(arrow::util::pretty::pretty_format_batches(std::slice::from_ref(&self.attrition))?.to_string())
+    }
+}
+
+fn attrition_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("step", DataType::Int64, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("action", DataType::Utf8, false),
+        Field::new("before", DataType::Int64, false),
+        Field::new("after", DataType::Int64, false),
+        Field::new("removed", DataType::Int64, false),
+    ]))
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Runs the per-person plan once, counting the attrition and keeping the members.
+pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Evaluation> {
+    let rules = cohort.rules();
+    let plan_schema = plan.schema().as_arrow().clone();
+    let mut output: Vec<usize> = vec![index_of(&plan_schema, "person_id")?];
+    for c in cohort.output_columns() {
+        output.push(index_of(&plan_schema, c)?);
+    }
+    let members_schema = Arc::new(plan_schema.project(&output)?);
+    let rule_indexes = (0..rules.len())
+        .map(|i| index_of(&plan_schema, &rule_column(i)))
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut passed = vec![0u64; rules.len()];
+    let mut population = 0u64;
+    let mut members = Vec::new();
+    let mut stream = plan.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        population += batch.num_rows() as u64;
+        let mut mask = BooleanArray::from(vec![true; batch.num_rows()]);
+        for (i, index) in rule_indexes.iter().enumerate() {
+            let pass = batch.column(*index).as_boolean_opt().ok_or_else(|| {
+                CaasError::Engine(format!("rule column {} is not boolean", i + 1))
+            })?;
+            mask = and(&mask, pass)?;
+            passed[i] += mask.true_count() as u64;
+        }
+        members.push(filter_record_batch(&batch.project(&output)?, &mask)?);
+    }
+    let members = sort_by_person(members_schema, &members)?;
+
+    let mut before = population;
+    let mut rows: (Vec<i64>, Vec<String>, Vec<&str>, Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
+    for (i, rule) in rules.iter().enumerate() {
+        let after = passed[i];
+        rows.0.push(as_i64(i as u64 + 1));
+        rows.1.push(rule.name.clone());
+        rows.2.push(if rule.exclude { "exclude" } else { "include" });
+        rows.3.push(as_i64(before));
+        rows.4.push(as_i64(after));
+        rows.5.push(as_i64(before - after));
+        before = after;
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.0)),
+        Arc::new(StringArray::from(rows.1)),
+        Arc::new(StringArray::from(rows.2)),
+        Arc::new(Int64Array::from(rows.3)),
+        Arc::new(Int64Array::from(rows.4)),
+        Arc::new(Int64Array::from(rows.5)),
+    ];
+    let attrition = RecordBatch::try_new(attrition_schema(), columns)?;
+    Ok(Evaluation {
+        members,
+        attrition,
+        population,
+    })
+}
+
+/// Runs the per-person plan and keeps `person_id` and the variables, in definition order.
+pub(crate) async fn variables(cohort: &Cohort, plan: DataFrame) -> Result<RecordBatch> {
+    let schema = plan.schema().as_arrow().clone();
+    let mut keep = vec![index_of(&schema, "person_id")?];
+    for name in cohort.definition().variables.keys() {
+        keep.push(index_of(&schema, name)?);
+    }
+    let projected = Arc::new(schema.project(&keep)?);
+    let mut batches = Vec::new();
+    let mut stream = plan.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        batches.push(batch?.project(&keep)?);
+    }
+    sort_by_person(projected, &batches)
+}
+
+fn index_of(schema: &Schema, name: &str) -> Result<usize> {
+    schema
+        .index_of(name)
+        .map_err(|_| CaasError::Engine(format!("the plan lost column `{name}`")))
+}
+
+fn sort_by_person(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let all = concat_batches(&schema, batches)?;
+    if all.num_rows() == 0 {
+        return Ok(all);
+    }
+    let ids = all.column(0);
+    let order = sort_to_indices(ids.as_ref(), None, None)?;
+    Ok(take_record_batch(&all, &order)?)
+}

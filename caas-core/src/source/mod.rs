@@ -1,0 +1,414 @@
+//! Tables: what a registered table is for ([`Role`]), which of its columns play which part
+//! ([`ColumnMapping`]), and the checks that its columns fit.
+//!
+//! Column names are mapped, not imposed. After mapping, every table is seen through the
+//! canonical names below; other columns keep their own names.
+//!
+//! | role | canonical columns |
+//! |---|---|
+//! | person | `person_id`, `date_of_birth`, `sex`, `date_of_death`, any other |
+//! | events | `person_id`, `date`, `code`, `value` (optional), `end_date` (optional), any other |
+//! | periods | `person_id`, `start_date`, `end_date`, `practice` (optional) |
+
+mod read;
+
+pub use read::{FileFormat, SourceFile};
+
+use arrow::datatypes::{DataType, Schema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::codelist::CodeSystem;
+use crate::error::{CaasError, Result};
+
+/// What a table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// One row per person (like the Personal Demographics Service).
+    Person,
+    /// Many rows per person, each with a date and one or more codes.
+    Events,
+    /// Many rows per person, each a period from `start_date` to `end_date`.
+    Periods,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Person => "a person table",
+            Role::Events => "an event table",
+            Role::Periods => "a period table",
+        })
+    }
+}
+
+/// How a table is to be read: its role, its code system (event tables) and which of its
+/// columns play which part.
+///
+/// ```
+/// use caas_core::{CodeSystem, ColumnMapping, TableSpec};
+/// let spec: TableSpec = serde_json::from_str(r#"{
+///     "role": "events",
+///     "code_system": "icd10",
+///     "mapping": {"person_id": "patient", "date": "admidate",
+///                 "codes": ["DIAG_4_01", "DIAG_4_02"]}
+/// }"#).unwrap();
+/// let built = TableSpec::events(CodeSystem::Icd10).with_mapping(ColumnMapping {
+///     person_id: Some("patient".into()),
+///     date: Some("admidate".into()),
+///     codes: Some(vec!["DIAG_4_01".into(), "DIAG_4_02".into()]),
+///     ..ColumnMapping::default()
+/// });
+/// assert_eq!(spec, built);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// The table's role.
+    pub role: Role,
+    /// The code system of an event table's codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_system: Option<CodeSystem>,
+    /// Which columns play which part; unmapped parts use their canonical names.
+    #[serde(default)]
+    pub mapping: ColumnMapping,
+}
+
+/// Which columns of a table play which part. Every field is optional: an absent field means
+/// the column has the canonical name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnMapping {
+    /// The person identifier (an integer or text column). All tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    /// Date of birth. Person table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
+    /// Sex. Person table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<String>,
+    /// Date of death. Person table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_death: Option<String>,
+    /// The event date. Event table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The code column of an event table: a text or integer column, a list column, or a
+    /// delimited text column (with `code_delimiter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Several code columns of an event table, primary first (e.g. `DIAG_4_01`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<String>>,
+    /// The delimiter of a delimited code column (e.g. `,`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_delimiter: Option<String>,
+    /// Use only the primary (first) code of each row.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary_code_only: bool,
+    /// A numeric value of the event (e.g. a BMI). Event table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Start of a period. Period table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// End of a period (event or period table); null means still open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// The practice of a period. Period table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<String>,
+}
+
+impl TableSpec {
+    /// A person table with canonical column names.
+    pub fn person() -> Self {
+        Self::new(Role::Person, None)
+    }
+
+    /// An event table of the given code system with canonical column names.
+    pub fn events(code_system: CodeSystem) -> Self {
+        Self::new(Role::Events, Some(code_system))
+    }
+
+    /// A period table with canonical column names.
+    pub fn periods() -> Self {
+        Self::new(Role::Periods, None)
+    }
+
+    fn new(role: Role, code_system: Option<CodeSystem>) -> Self {
+        TableSpec {
+            role,
+            code_system,
+            mapping: ColumnMapping::default(),
+        }
+    }
+
+    /// Sets which columns play which part.
+    pub fn with_mapping(mut self, mapping: ColumnMapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+}
+
+/// How the codes of an event table are laid out in its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeLayout {
+    /// One code per row.
+    Single(String),
+    /// Several code columns, primary first.
+    Columns(Vec<String>),
+    /// A list column, primary first.
+    List(String),
+    /// A text column of codes separated by a delimiter, primary first.
+    Delimited(String, String),
+}
+
+/// The checked shape of a registered table: which columns play which part.
+#[derive(Debug, Clone)]
+pub struct TableShape {
+    /// The role.
+    pub role: Role,
+    /// The code system (event tables).
+    pub code_system: Option<CodeSystem>,
+    /// Source column of each canonical part that the table has.
+    pub parts: Vec<(&'static str, String)>,
+    /// The code layout (event tables).
+    pub codes: Option<CodeLayout>,
+    /// Whether only the primary code counts.
+    pub primary_code_only: bool,
+    /// Whether person ids are integers (else text).
+    pub integer_person_id: bool,
+    /// Whether codes are integers (else text).
+    pub integer_codes: bool,
+}
+
+impl TableShape {
+    /// The source column of a canonical part, if the table has it.
+    pub fn column(&self, part: &str) -> Option<&str> {
+        self.parts
+            .iter()
+            .find(|(p, _)| *p == part)
+            .map(|(_, c)| c.as_str())
+    }
+}
+
+fn is_integer(t: &DataType) -> bool {
+    t.is_integer()
+}
+
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_text(v),
+        _ => false,
+    }
+}
+
+fn is_date(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) | DataType::Null
+    )
+}
+
+fn is_code_list(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) => {
+            is_text(f.data_type()) || is_integer(f.data_type())
+        }
+        _ => false,
+    }
+}
+
+impl TableSpec {
+    /// Checks the spec against a table's schema: every mapped column exists with a usable
+    /// type. Errors name the table, the column, the expected and the actual type.
+    pub fn check(&self, table: &str, schema: &Schema) -> Result<TableShape> {
+        let m = &self.mapping;
+        let err = |message: String| CaasError::Registration {
+            table: table.to_string(),
+            message,
+        };
+        let given: [(&'static str, &Option<String>); 10] = [
+            ("person_id", &m.person_id),
+            ("date_of_birth", &m.date_of_birth),
+            ("sex", &m.sex),
+            ("date_of_death", &m.date_of_death),
+            ("date", &m.date),
+            ("code", &m.code),
+            ("value", &m.value),
+            ("start_date", &m.start_date),
+            ("end_date", &m.end_date),
+            ("practice", &m.practice),
+        ];
+        let (required, optional): (&[&'static str], &[&'static str]) = match self.role {
+            Role::Person => (&["person_id"], &["date_of_birth", "sex", "date_of_death"]),
+            Role::Events => (&["person_id", "date"], &["value", "end_date"]),
+            Role::Periods => (&["person_id", "start_date"], &["end_date", "practice"]),
+        };
+        let allowed = |part: &str| {
+            required.contains(&part) || optional.contains(&part) || (self.role == Role::Events && part == "code")
+        };
+        for (part, column) in given {
+            if column.is_some() && !allowed(part) {
+                return Err(err(format!("`{part}` cannot be mapped in {}", self.role)));
+            }
+        }
+        let events_only = m.codes.is_some() || m.code_delimiter.is_some() || m.primary_code_only;
+        if self.role != Role::Events && (events_only || self.code_system.is_some()) {
+            return Err(err(format!(
+                "codes and a code system belong to event tables, not to {}",
+                self.role
+            )));
+        }
+        if self.role == Role::Events && self.code_system.is_none() {
+            return Err(err("an event table needs a `code_system`".to_string()));
+        }
+
+        let field_type = |column: &str, needed_as: &str| {
+            schema
+                .field_with_name(column)
+                .map(|f| f.data_type().clone())
+                .map_err(|_| CaasError::MissingColumn {
+                    table: table.to_string(),
+                    column: column.to_string(),
+                    needed_as: needed_as.to_string(),
+                })
+        };
+        let wrong_type = |column: &str, expected: &str, actual: &DataType| CaasError::ColumnType {
+            table: table.to_string(),
+            column: column.to_string(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        };
+
+        let mut parts = Vec::new();
+        let mut integer_person_id = false;
+        for (part, mapped) in given {
+            if !required.contains(&part) && !optional.contains(&part) {
+                continue;
+            }
+            let column = mapped.clone().unwrap_or_else(|| part.to_string());
+            let present = schema.field_with_name(&column).is_ok();
+            if !present && mapped.is_none() && optional.contains(&part) {
+                continue;
+            }
+            let t = field_type(&column, part)?;
+            match part {
+                "person_id" => {
+                    if !(is_integer(&t) || is_text(&t)) {
+                        return Err(wrong_type(&column, "an integer or text", &t));
+                    }
+                    integer_person_id = is_integer(&t);
+                }
+                "value" => {
+                    if !(t.is_numeric() || t == DataType::Null) {
+                        return Err(wrong_type(&column, "a number", &t));
+                    }
+                }
+                "sex" | "practice" => {
+                    if !(is_text(&t) || t == DataType::Null) {
+                        return Err(wrong_type(&column, "text", &t));
+                    }
+                }
+                _ => {
+                    if !is_date(&t) {
+                        return Err(wrong_type(&column, "a date (Date32, Date64 or Timestamp)", &t));
+                    }
+                }
+            }
+            parts.push((part, column));
+        }
+
+        let (codes, integer_codes) = if self.role == Role::Events {
+            let (layout, integer) = self.code_layout(table, &field_type, &wrong_type)?;
+            (Some(layout), integer)
+        } else {
+            (None, false)
+        };
+        if integer_codes && self.code_system.is_some_and(CodeSystem::matches_by_prefix) {
+            return Err(CaasError::ColumnType {
+                table: table.to_string(),
+                column: m.code.clone().unwrap_or_else(|| "code".into()),
+                expected: "text (ICD-10 and OPCS-4 codes are matched by prefix)".to_string(),
+                actual: "integers".to_string(),
+            });
+        }
+        Ok(TableShape {
+            role: self.role,
+            code_system: self.code_system,
+            parts,
+            codes,
+            primary_code_only: m.primary_code_only,
+            integer_person_id,
+            integer_codes,
+        })
+    }
+
+    fn code_layout(
+        &self,
+        table: &str,
+        field_type: &dyn Fn(&str, &str) -> Result<DataType>,
+        wrong_type: &dyn Fn(&str, &str, &DataType) -> CaasError,
+    ) -> Result<(CodeLayout, bool)> {
+        let m = &self.mapping;
+        let err = |message: &str| CaasError::Registration {
+            table: table.to_string(),
+            message: message.to_string(),
+        };
+        if let Some(columns) = &m.codes {
+            if m.code.is_some() || m.code_delimiter.is_some() {
+                return Err(err("give either `codes` (several columns) or `code`, not both"));
+            }
+            if columns.is_empty() {
+                return Err(err("`codes` lists no column"));
+            }
+            let mut integer = None;
+            for column in columns {
+                let t = field_type(column, "a code column")?;
+                let this = if is_integer(&t) {
+                    true
+                } else if is_text(&t) || t == DataType::Null {
+                    false
+                } else {
+                    return Err(wrong_type(column, "text or an integer", &t));
+                };
+                if integer.is_some_and(|i| i != this) {
+                    return Err(wrong_type(column, "the same type as the other code columns", &t));
+                }
+                integer = Some(this);
+            }
+            return Ok((CodeLayout::Columns(columns.clone()), integer.unwrap_or(false)));
+        }
+        let column = m.code.clone().unwrap_or_else(|| "code".to_string());
+        let t = field_type(&column, "code")?;
+        if let Some(delimiter) = &m.code_delimiter {
+            if !is_text(&t) {
+                return Err(wrong_type(&column, "text (it has a `code_delimiter`)", &t));
+            }
+            if delimiter.is_empty() {
+                return Err(err("`code_delimiter` is empty"));
+            }
+            return Ok((CodeLayout::Delimited(column, delimiter.clone()), false));
+        }
+        if is_code_list(&t) {
+            let integer = match &t {
+                DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) => {
+                    is_integer(f.data_type())
+                }
+                _ => false,
+            };
+            return Ok((CodeLayout::List(column), integer));
+        }
+        if is_integer(&t) {
+            return Ok((CodeLayout::Single(column), true));
+        }
+        if is_text(&t) || t == DataType::Null {
+            return Ok((CodeLayout::Single(column), false));
+        }
+        Err(wrong_type(&column, "text, an integer, or a list of codes", &t))
+    }
+}

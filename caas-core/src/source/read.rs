@@ -1,0 +1,168 @@
+//! Reading tables from Parquet, CSV and Arrow IPC files or folders.
+
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::file_format::options::ArrowReadOptions;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Role, TableSpec};
+use crate::error::{CaasError, Result};
+
+/// A file format caas reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// Apache Parquet (`.parquet`).
+    Parquet,
+    /// CSV with a header row (`.csv`); empty fields are null.
+    Csv,
+    /// Arrow IPC file (`.arrow`, `.ipc`, `.feather`).
+    Arrow,
+}
+
+impl FileFormat {
+    fn from_extension(ext: &str) -> Option<(Self, &'static str)> {
+        match ext.to_ascii_lowercase().as_str() {
+            "parquet" => Some((FileFormat::Parquet, ".parquet")),
+            "csv" => Some((FileFormat::Csv, ".csv")),
+            "arrow" => Some((FileFormat::Arrow, ".arrow")),
+            "ipc" => Some((FileFormat::Arrow, ".ipc")),
+            "feather" => Some((FileFormat::Arrow, ".feather")),
+            _ => None,
+        }
+    }
+}
+
+/// A file, or a folder of files of one format, to read a table from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The file or folder.
+    pub path: PathBuf,
+}
+
+impl SourceFile {
+    /// A file or folder; the format comes from the file extension (in a folder, from the
+    /// first file with a known extension).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SourceFile { path: path.into() }
+    }
+
+    fn detect(&self, table: &str) -> Result<(FileFormat, &'static str)> {
+        let path = &self.path;
+        let metadata = std::fs::metadata(path).map_err(|source| CaasError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let from_path = |p: &Path| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .and_then(FileFormat::from_extension)
+        };
+        let found = if metadata.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|source| CaasError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            entries.iter().find_map(|p| from_path(p))
+        } else {
+            from_path(path)
+        };
+        found.ok_or_else(|| CaasError::Registration {
+            table: table.to_string(),
+            message: format!(
+                "{} is not a .parquet, .csv, .arrow, .ipc or .feather file, or a folder holding them",
+                path.display()
+            ),
+        })
+    }
+
+    /// Reads the file(s) as a DataFrame. CSV columns that the spec maps are read with the
+    /// type their part needs, so that an empty or all-null column still fits.
+    pub(crate) async fn read(
+        &self,
+        ctx: &SessionContext,
+        table: &str,
+        spec: &TableSpec,
+    ) -> Result<DataFrame> {
+        let (format, extension) = self.detect(table)?;
+        let path = self.path.to_string_lossy().to_string();
+        let df = match format {
+            FileFormat::Parquet => {
+                let options = ParquetReadOptions {
+                    file_extension: extension,
+                    ..Default::default()
+                };
+                ctx.read_parquet(path, options).await?
+            }
+            FileFormat::Arrow => {
+                let options = ArrowReadOptions {
+                    file_extension: extension,
+                    ..Default::default()
+                };
+                ctx.read_arrow(path, options).await?
+            }
+            FileFormat::Csv => {
+                let options = || {
+                    CsvReadOptions::new()
+                        .file_extension(extension)
+                        .null_regex(Some("^$".to_string()))
+                };
+                let inferred = ctx.read_csv(path.clone(), options()).await?;
+                let schema = csv_schema(inferred.schema().as_arrow(), spec);
+                ctx.read_csv(path, options().schema(&schema)).await?
+            }
+        };
+        Ok(df)
+    }
+}
+
+/// The inferred CSV schema with the mapped columns given the type their part needs.
+fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
+    let m = &spec.mapping;
+    let name = |mapped: &Option<String>, part: &str| mapped.clone().unwrap_or_else(|| part.to_string());
+    let mut wanted: Vec<(String, Option<DataType>)> = vec![(name(&m.person_id, "person_id"), None)];
+    let dates: &[(&Option<String>, &str)] = match spec.role {
+        Role::Person => &[(&m.date_of_birth, "date_of_birth"), (&m.date_of_death, "date_of_death")],
+        Role::Events => &[(&m.date, "date"), (&m.end_date, "end_date")],
+        Role::Periods => &[(&m.start_date, "start_date"), (&m.end_date, "end_date")],
+    };
+    for (mapped, part) in dates {
+        wanted.push((name(mapped, part), Some(DataType::Date32)));
+    }
+    match spec.role {
+        Role::Person => wanted.push((name(&m.sex, "sex"), Some(DataType::Utf8))),
+        Role::Periods => wanted.push((name(&m.practice, "practice"), Some(DataType::Utf8))),
+        Role::Events => {
+            wanted.push((name(&m.value, "value"), Some(DataType::Float64)));
+            let codes = m.codes.clone().unwrap_or_else(|| vec![name(&m.code, "code")]);
+            let text_only = m.code_delimiter.is_some()
+                || spec.code_system.is_some_and(|s| s.matches_by_prefix());
+            for code in codes {
+                wanted.push((code, text_only.then_some(DataType::Utf8)));
+            }
+        }
+    }
+    let fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|field| {
+            let Some((_, target)) = wanted.iter().find(|(n, _)| n == field.name()) else {
+                return field.as_ref().clone();
+            };
+            let target = target.clone().unwrap_or(match field.data_type() {
+                DataType::Int64 => DataType::Int64,
+                _ => DataType::Utf8,
+            });
+            Field::new(field.name(), target, true)
+        })
+        .collect();
+    Schema::new(fields)
+}
