@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::codelist::CodeSystem;
+
 /// Result type of every fallible caas function.
 pub type Result<T, E = CaasError> = std::result::Result<T, E>;
 
@@ -156,11 +158,11 @@ pub enum CaasError {
         /// The codelist.
         codelist: String,
         /// The codelist's system.
-        codelist_system: String,
+        codelist_system: CodeSystem,
         /// The table the variable reads.
         table: String,
         /// The table's system.
-        table_system: String,
+        table_system: CodeSystem,
     },
 
     /// The definition is well-formed but says something impossible (two rules with one

@@ -191,12 +191,15 @@ fn read_csv(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>>
         .map_err(|e| error(format!("cannot read the header row: {e}")))?
         .clone();
     let find = |column: &str| {
-        headers.iter().position(|h| h.trim() == column).ok_or_else(|| {
-            error(format!(
-                "no column `{column}`; the file has: {}",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })
+        headers
+            .iter()
+            .position(|h| h.trim() == column)
+            .ok_or_else(|| {
+                error(format!(
+                    "no column `{column}`; the file has: {}",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ))
+            })
     };
     let code_index = find(spec.code_column.as_deref().unwrap_or("code"))?;
     let category_index = spec.category_column.as_deref().map(find).transpose()?;

@@ -25,9 +25,10 @@ use datafusion::functions_nested::expr_fn::{array_element, make_array, string_to
 use datafusion::logical_expr::{Expr as DfExpr, ExprFunctionExt, JoinType, SortExpr, cast, lit};
 use indexmap::IndexMap;
 
+use super::Compiler;
 use super::expr::{Scope, column, type_of, value_literal};
 use super::udf::code_prefixes_expr;
-use super::Compiler;
+use crate::codelist::Codelist;
 use crate::engine::Table;
 use crate::error::{CaasError, Place, Result};
 use crate::model::expr::{Type, eval_constant, infer_type};
@@ -51,9 +52,15 @@ pub(crate) fn plans(
     let mut by_periods: IndexMap<&str, Vec<(&str, &VariableKind)>> = IndexMap::new();
     for var in cohort.variables() {
         match &var.kind {
-            VariableKind::Events(ev) => by_events.entry(&ev.table).or_default().push((&var.name, ev)),
+            VariableKind::Events(ev) => by_events
+                .entry(&ev.table)
+                .or_default()
+                .push((&var.name, ev)),
             VariableKind::Registered { table, .. } | VariableKind::Practice { table, .. } => {
-                by_periods.entry(table).or_default().push((&var.name, &var.kind))
+                by_periods
+                    .entry(table)
+                    .or_default()
+                    .push((&var.name, &var.kind))
             }
             _ => {}
         }
@@ -94,32 +101,53 @@ fn long_events(compiler: &Compiler<'_>, table: &Table) -> Result<DataFrame> {
         let part = shape.parts.iter().find(|(_, c)| c == name).map(|(p, _)| *p);
         match part {
             Some("person_id") => {}
-            Some(p @ ("date" | "end_date")) => exprs.push(cast(column(name), DataType::Date32).alias(p)),
+            Some(p @ ("date" | "end_date")) => {
+                exprs.push(cast(column(name), DataType::Date32).alias(p))
+            }
             Some(p @ "value") => exprs.push(cast(column(name), DataType::Float64).alias(p)),
             Some(p) => exprs.push(column(name).alias(p)),
             None if mapped_parts.contains(&name) || name == "code" => {}
             None => exprs.push(column(name)),
         }
     }
-    let code_type = if shape.integer_codes { DataType::Int64 } else { DataType::Utf8 };
+    let code_type = if shape.integer_codes {
+        DataType::Int64
+    } else {
+        DataType::Utf8
+    };
     let primary = shape.primary_code_only;
     let (code, unnest) = match &shape.codes {
         Some(CodeLayout::Single(c)) => (cast(column(c), code_type.clone()), false),
-        Some(CodeLayout::Columns(cs)) if primary => (cast(column(&cs[0]), code_type.clone()), false),
+        Some(CodeLayout::Columns(cs)) if primary => {
+            (cast(column(&cs[0]), code_type.clone()), false)
+        }
         Some(CodeLayout::Columns(cs)) => (
-            make_array(cs.iter().map(|c| cast(column(c), code_type.clone())).collect()),
+            make_array(
+                cs.iter()
+                    .map(|c| cast(column(c), code_type.clone()))
+                    .collect(),
+            ),
             true,
         ),
-        Some(CodeLayout::List(c)) if primary => {
-            (cast(array_element(column(c), lit(1i64)), code_type.clone()), false)
-        }
+        Some(CodeLayout::List(c)) if primary => (
+            cast(array_element(column(c), lit(1i64)), code_type.clone()),
+            false,
+        ),
         Some(CodeLayout::List(c)) => (column(c), true),
         Some(CodeLayout::Delimited(c, d)) if primary => (
-            btrim(vec![split_part(cast(column(c), DataType::Utf8), lit(d.clone()), lit(1i64))]),
+            btrim(vec![split_part(
+                cast(column(c), DataType::Utf8),
+                lit(d.clone()),
+                lit(1i64),
+            )]),
             false,
         ),
         Some(CodeLayout::Delimited(c, d)) => (
-            string_to_array(cast(column(c), DataType::Utf8), lit(d.clone()), lit(datafusion::common::ScalarValue::Utf8(None))),
+            string_to_array(
+                cast(column(c), DataType::Utf8),
+                lit(d.clone()),
+                lit(datafusion::common::ScalarValue::Utf8(None)),
+            ),
             true,
         ),
         None => {
@@ -150,7 +178,11 @@ fn long_events(compiler: &Compiler<'_>, table: &Table) -> Result<DataFrame> {
         exprs.push(code.alias("code"));
         df = df.select(exprs)?;
     }
-    Ok(df.filter(column("code").is_not_null().and(column("date").is_not_null()))?)
+    Ok(df.filter(
+        column("code")
+            .is_not_null()
+            .and(column("date").is_not_null()),
+    )?)
 }
 
 /// The bounds, value range and condition of one variable, as a filter over long events.
@@ -185,7 +217,8 @@ fn selection_filter(
         }
     }
     let has_value = events.schema().has_column_with_unqualified_name("value");
-    if (ev.min_value.is_some() || ev.max_value.is_some() || ev.returns.needs_value()) && !has_value {
+    if (ev.min_value.is_some() || ev.max_value.is_some() || ev.returns.needs_value()) && !has_value
+    {
         return Err(CaasError::MissingColumn {
             table: table.name.clone(),
             column: "value".to_string(),
@@ -228,7 +261,10 @@ fn selection_filter(
 
 /// The aggregate of one variable over rows already restricted by `filter`.
 fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfExpr> {
-    let mut order: Vec<SortExpr> = vec![column("date").sort(true, false), column("code").sort(true, false)];
+    let mut order: Vec<SortExpr> = vec![
+        column("date").sort(true, false),
+        column("code").sort(true, false),
+    ];
     if has_value {
         order.push(column("value").sort(true, true));
     }
@@ -239,16 +275,32 @@ fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfE
         Aggregation::MinValue => min_udaf().call(vec![column("value")]),
         Aggregation::MaxValue => max_udaf().call(vec![column("value")]),
         Aggregation::FirstValue => {
-            return Ok(first_value_udaf().call(vec![column("value")]).order_by(order).filter(filter).build()?);
+            return Ok(first_value_udaf()
+                .call(vec![column("value")])
+                .order_by(order)
+                .filter(filter)
+                .build()?);
         }
         Aggregation::LastValue => {
-            return Ok(last_value_udaf().call(vec![column("value")]).order_by(order).filter(filter).build()?);
+            return Ok(last_value_udaf()
+                .call(vec![column("value")])
+                .order_by(order)
+                .filter(filter)
+                .build()?);
         }
         Aggregation::FirstCode => {
-            return Ok(first_value_udaf().call(vec![column("code")]).order_by(order).filter(filter).build()?);
+            return Ok(first_value_udaf()
+                .call(vec![column("code")])
+                .order_by(order)
+                .filter(filter)
+                .build()?);
         }
         Aggregation::LastCode => {
-            return Ok(last_value_udaf().call(vec![column("code")]).order_by(order).filter(filter).build()?);
+            return Ok(last_value_udaf()
+                .call(vec![column("code")])
+                .order_by(order)
+                .filter(filter)
+                .build()?);
         }
     };
     Ok(expr.filter(filter).build()?)
@@ -261,26 +313,32 @@ fn event_plans(
     cohort: &Cohort,
     parameters: &IndexMap<String, Value>,
 ) -> Result<Vec<AggregatePlan>> {
-    let system = table.shape.code_system;
+    let Some(system) = table.shape.code_system else {
+        return Err(CaasError::Registration {
+            table: table.name.clone(),
+            message: "an event table needs a `code_system`".to_string(),
+        });
+    };
     for (name, ev) in vars {
         for list in &ev.codelists {
             let Some(codelist) = cohort.codelists().get(list) else {
                 continue;
             };
-            if Some(codelist.system) != system {
+            if codelist.system != system {
                 return Err(CaasError::CodeSystemMismatch {
                     place: Place::Variable(name.to_string()),
                     codelist: list.clone(),
-                    codelist_system: codelist.system.to_string(),
+                    codelist_system: codelist.system,
                     table: table.name.clone(),
-                    table_system: system.map_or_else(|| "no".to_string(), |s| s.to_string()),
+                    table_system: system,
                 });
             }
         }
     }
     let events = long_events(compiler, table)?;
     let has_value = events.schema().has_column_with_unqualified_name("value");
-    let (with_lists, without): (Vec<_>, Vec<_>) = vars.iter().partition(|(_, ev)| !ev.codelists.is_empty());
+    let (with_lists, without): (Vec<_>, Vec<_>) =
+        vars.iter().partition(|(_, ev)| !ev.codelists.is_empty());
     let mut plans = Vec::new();
 
     if !with_lists.is_empty() {
@@ -288,12 +346,17 @@ fn event_plans(
         let mut aggs = Vec::new();
         let mut columns = Vec::new();
         for (index, (name, ev)) in with_lists.iter().enumerate() {
-            let id = i32::try_from(index).map_err(|_| CaasError::Engine("too many variables".into()))?;
-            for list in &ev.codelists {
-                if let Some(codelist) = cohort.codelists().get(list) {
-                    pairs.extend(codelist.codes().iter().map(|c| (c.clone(), id)));
-                }
-            }
+            let id =
+                i32::try_from(index).map_err(|_| CaasError::Engine("too many variables".into()))?;
+            // The union of the variable's codelists, pruned again as one list so that an
+            // event matches the variable once even when two of its lists hold the code.
+            let codes = ev
+                .codelists
+                .iter()
+                .filter_map(|list| cohort.codelists().get(list))
+                .flat_map(|codelist| codelist.codes().iter());
+            let union = Codelist::new(*name, system, codes);
+            pairs.extend(union.codes().iter().map(|c| (c.clone(), id)));
             let filter = column("__var")
                 .eq(lit(id))
                 .and(selection_filter(name, ev, &events, table, parameters)?);
@@ -303,20 +366,30 @@ fn event_plans(
         }
         let map = code_map(&pairs, table.shape.integer_codes)?;
         let map = compiler.ctx.read_batch(map)?;
-        let prefix_system = system.filter(|s| s.matches_by_prefix());
-        let joined = if let Some(system) = prefix_system {
+        let joined = if system.matches_by_prefix() {
             let lengths: Vec<usize> = pairs.iter().map(|(c, _)| c.len()).collect();
-            let mut cols: Vec<DfExpr> = events.schema().fields().iter().map(|f| column(f.name())).collect();
+            let mut cols: Vec<DfExpr> = events
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| column(f.name()))
+                .collect();
             cols.push(code_prefixes_expr(column("code"), system, lengths).alias("__prefix"));
             events
                 .clone()
                 .select(cols)?
                 .unnest_columns(&["__prefix"])?
-                .join_on(map, JoinType::Inner, [column("__prefix").eq(column("__map_code"))])?
+                .join_on(
+                    map,
+                    JoinType::Inner,
+                    [column("__prefix").eq(column("__map_code"))],
+                )?
         } else {
-            events
-                .clone()
-                .join_on(map, JoinType::Inner, [column("code").eq(column("__map_code"))])?
+            events.clone().join_on(
+                map,
+                JoinType::Inner,
+                [column("code").eq(column("__map_code"))],
+            )?
         };
         let data = joined.aggregate(vec![column("person_id")], aggs)?;
         plans.push(AggregatePlan { data, columns });
@@ -351,7 +424,12 @@ fn code_map(pairs: &BTreeSet<(String, i32)>, integer_codes: bool) -> Result<Reco
         )
     } else {
         (
-            Arc::new(pairs.iter().map(|(c, _)| Some(c.as_str())).collect::<StringArray>()),
+            Arc::new(
+                pairs
+                    .iter()
+                    .map(|(c, _)| Some(c.as_str()))
+                    .collect::<StringArray>(),
+            ),
             pairs.iter().map(|(_, v)| *v).collect(),
         )
     };
@@ -359,7 +437,10 @@ fn code_map(pairs: &BTreeSet<(String, i32)>, integer_codes: bool) -> Result<Reco
         Field::new("__map_code", codes.data_type().clone(), false),
         Field::new("__var", DataType::Int32, false),
     ]);
-    Ok(RecordBatch::try_new(Arc::new(schema), vec![codes, Arc::new(vars)])?)
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        vec![codes, Arc::new(vars)],
+    )?)
 }
 
 /// The per-person aggregate of a period table for `registered` and `practice` variables.
@@ -374,8 +455,15 @@ fn period_plan(
     let start = col("start_date").map(|c| cast(c, DataType::Date32));
     let end = col("end_date").map(|c| cast(c, DataType::Date32));
     let mut exprs = vec![compiler.person_id(table).alias("person_id")];
-    exprs.push(start.unwrap_or(lit(datafusion::common::ScalarValue::Date32(None))).alias("start_date"));
-    exprs.push(end.unwrap_or(lit(datafusion::common::ScalarValue::Date32(None))).alias("end_date"));
+    exprs.push(
+        start
+            .unwrap_or(lit(datafusion::common::ScalarValue::Date32(None)))
+            .alias("start_date"),
+    );
+    exprs.push(
+        end.unwrap_or(lit(datafusion::common::ScalarValue::Date32(None)))
+            .alias("end_date"),
+    );
     let has_practice = col("practice").is_some();
     if let Some(p) = col("practice") {
         exprs.push(cast(p, DataType::Utf8).alias("practice"));
@@ -392,9 +480,11 @@ fn period_plan(
             Some(v @ Value::Date(_)) => value_literal(&v),
             _ => lit(datafusion::common::ScalarValue::Date32(None)),
         };
-        let covers = column("start_date")
-            .lt_eq(on.clone())
-            .and(column("end_date").is_null().or(column("end_date").gt_eq(on)));
+        let covers = column("start_date").lt_eq(on.clone()).and(
+            column("end_date")
+                .is_null()
+                .or(column("end_date").gt_eq(on)),
+        );
         let out = compiler.fresh("r");
         let agg = if matches!(kind, VariableKind::Practice { .. }) {
             if !has_practice {
@@ -406,7 +496,10 @@ fn period_plan(
             }
             last_value_udaf()
                 .call(vec![column("practice")])
-                .order_by(vec![column("start_date").sort(true, false), column("practice").sort(true, true)])
+                .order_by(vec![
+                    column("start_date").sort(true, false),
+                    column("practice").sort(true, true),
+                ])
                 .filter(covers)
                 .build()?
         } else {

@@ -68,9 +68,9 @@ impl Scope<'_> {
                     let (months, days) = d.months_days();
                     let months = i32::try_from(months).map_err(|_| self.too_large())?;
                     let days = i32::try_from(days).map_err(|_| self.too_large())?;
-                    lit(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
-                        months, days, 0,
-                    ))))
+                    lit(ScalarValue::IntervalMonthDayNano(Some(
+                        IntervalMonthDayNano::new(months, days, 0),
+                    )))
                 }
             },
             Expr::Name(name) => {
@@ -96,7 +96,11 @@ impl Scope<'_> {
             Expr::Binary { op, left, right } => self.binary(*op, left, right)?,
             Expr::IsNull { expr, negated } => {
                 let e = self.lower(expr)?;
-                if *negated { e.is_not_null() } else { e.is_null() }
+                if *negated {
+                    e.is_not_null()
+                } else {
+                    e.is_null()
+                }
             }
             Expr::InList {
                 expr,
@@ -104,7 +108,10 @@ impl Scope<'_> {
                 negated,
             } => {
                 let e = self.lower(expr)?;
-                let items = list.iter().map(|i| self.lower(i)).collect::<Result<Vec<_>>>()?;
+                let items = list
+                    .iter()
+                    .map(|i| self.lower(i))
+                    .collect::<Result<Vec<_>>>()?;
                 e.in_list(items, *negated)
             }
             Expr::Between {
@@ -122,7 +129,10 @@ impl Scope<'_> {
                 }
             }
             Expr::Call { func, args } => {
-                let args = args.iter().map(|a| self.lower(a)).collect::<Result<Vec<_>>>()?;
+                let args = args
+                    .iter()
+                    .map(|a| self.lower(a))
+                    .collect::<Result<Vec<_>>>()?;
                 match func {
                     Function::Coalesce => coalesce(args),
                     Function::YearsBetween => {
@@ -132,10 +142,12 @@ impl Scope<'_> {
                                 cast(from, DataType::Date32),
                                 cast(to, DataType::Date32),
                             ),
-                            _ => return Err(CaasError::invalid(
-                                self.place.clone(),
-                                "years_between takes two dates",
-                            )),
+                            _ => {
+                                return Err(CaasError::invalid(
+                                    self.place.clone(),
+                                    "years_between takes two dates",
+                                ));
+                            }
                         }
                     }
                 }
@@ -144,7 +156,9 @@ impl Scope<'_> {
                 branches,
                 otherwise,
             } => {
-                let mut builder: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+                let mut builder: Option<
+                    datafusion::logical_expr::conditional_expressions::CaseBuilder,
+                > = None;
                 for (w, t) in branches {
                     let (w, t) = (self.lower(w)?, self.lower(t)?);
                     builder = Some(match builder {

@@ -64,7 +64,11 @@ impl<'a> Compiler<'a> {
             ctx,
             tables,
             cohorts,
-            person_id_type: if integer { DataType::Int64 } else { DataType::Utf8 },
+            person_id_type: if integer {
+                DataType::Int64
+            } else {
+                DataType::Utf8
+            },
             stack: Vec::new(),
             counter: 0,
         }
@@ -109,7 +113,11 @@ impl<'a> Compiler<'a> {
     }
 
     /// The per-person plan of `cohort` with bound `parameters`.
-    pub fn compile(&mut self, cohort: &Cohort, parameters: &IndexMap<String, Value>) -> Result<DataFrame> {
+    pub fn compile(
+        &mut self,
+        cohort: &Cohort,
+        parameters: &IndexMap<String, Value>,
+    ) -> Result<DataFrame> {
         if let Some(start) = self.stack.iter().position(|id| id == cohort.id()) {
             let mut path = self.stack[start..].to_vec();
             path.push(cohort.id().to_string());
@@ -124,7 +132,11 @@ impl<'a> Compiler<'a> {
         result
     }
 
-    fn compile_inner(&mut self, cohort: &Cohort, parameters: &IndexMap<String, Value>) -> Result<DataFrame> {
+    fn compile_inner(
+        &mut self,
+        cohort: &Cohort,
+        parameters: &IndexMap<String, Value>,
+    ) -> Result<DataFrame> {
         let person = self.person_table()?;
         let (mut df, person_columns) = self.person_base(person)?;
 
@@ -157,7 +169,8 @@ impl<'a> Compiler<'a> {
         }
         for var in cohort.variables() {
             if let VariableKind::MemberOf { cohort: other } = &var.kind {
-                let (plan, col) = self.membership(other, &Place::Variable(var.name.clone()), parameters)?;
+                let (plan, col) =
+                    self.membership(other, &Place::Variable(var.name.clone()), parameters)?;
                 sources.insert(var.name.clone(), col);
                 aggregates.push(plan);
             }
@@ -171,10 +184,15 @@ impl<'a> Compiler<'a> {
                 }
             }
             let aggregate = aggregate.select(exprs)?;
-            df = df.join_on(aggregate, JoinType::Left, [column("person_id").eq(column(&pid))])?;
+            df = df.join_on(
+                aggregate,
+                JoinType::Left,
+                [column("person_id").eq(column(&pid))],
+            )?;
         }
 
-        let computed = self.variable_exprs(cohort, parameters, &types, &sources, &person_columns)?;
+        let computed =
+            self.variable_exprs(cohort, parameters, &types, &sources, &person_columns)?;
         df = add_in_layers(df, cohort, computed)?;
 
         let scope_columns = |n: &str| types.contains_key(n).then(|| n.to_string());
@@ -190,7 +208,11 @@ impl<'a> Compiler<'a> {
                 place: &rule.place,
             };
             let value = coalesce(vec![scope.lower(&rule.expr)?, lit(false)]);
-            let pass = if rule.exclude { DfExpr::Not(Box::new(value)) } else { value };
+            let pass = if rule.exclude {
+                DfExpr::Not(Box::new(value))
+            } else {
+                value
+            };
             outputs.push(pass.alias(rule_column(i)));
         }
         Ok(df.select(outputs)?)
@@ -205,7 +227,12 @@ impl<'a> Compiler<'a> {
         let mapped_parts: Vec<&str> = person.shape.parts.iter().map(|(p, _)| *p).collect();
         for field in schema.fields() {
             let name = field.name();
-            let part = person.shape.parts.iter().find(|(_, c)| c == name).map(|(p, _)| *p);
+            let part = person
+                .shape
+                .parts
+                .iter()
+                .find(|(_, c)| c == name)
+                .map(|(p, _)| *p);
             let canonical = match part {
                 Some("person_id") => continue,
                 Some(p) => p,
@@ -219,7 +246,11 @@ impl<'a> Compiler<'a> {
             } else {
                 column(name)
             };
-            let t = if is_date { Some(Type::Date) } else { type_of(field.data_type()) };
+            let t = if is_date {
+                Some(Type::Date)
+            } else {
+                type_of(field.data_type())
+            };
             if let Some(t) = t {
                 types.insert(canonical.to_string(), t);
                 exprs.push(expr.alias(format!("__p_{canonical}")));
@@ -235,14 +266,20 @@ impl<'a> Compiler<'a> {
         place: &Place,
         outer: &IndexMap<String, Value>,
     ) -> Result<(DataFrame, String)> {
-        let cohort = self.cohorts.get(other).ok_or_else(|| CaasError::UnknownReference {
-            place: place.clone(),
-            what: "cohort (register it with the engine first)",
-            name: other.to_string(),
-        })?;
+        let cohort = self
+            .cohorts
+            .get(other)
+            .ok_or_else(|| CaasError::UnknownReference {
+                place: place.clone(),
+                what: "cohort (register it with the engine first)",
+                name: other.to_string(),
+            })?;
         let mut parameters = cohort.parameter_defaults().clone();
         for (name, value) in parameters.iter_mut() {
-            if let Some(v) = outer.get(name).filter(|v| v.data_type() == value.data_type()) {
+            if let Some(v) = outer
+                .get(name)
+                .filter(|v| v.data_type() == value.data_type())
+            {
                 *value = v.clone();
             }
         }
@@ -310,7 +347,8 @@ impl<'a> Compiler<'a> {
                     let on = cast(scope.lower(on)?, DataType::Date32);
                     let dob = person_col("date_of_birth", &needed_as)?;
                     let dod = person_col("date_of_death", &needed_as)?;
-                    dob.lt_eq(on.clone()).and(dod.clone().is_null().or(dod.gt(on)))
+                    dob.lt_eq(on.clone())
+                        .and(dod.clone().is_null().or(dod.gt(on)))
                 }
                 VariableKind::PersonColumn { column: c } => person_col(c, &needed_as)?,
                 VariableKind::Registered { .. } => {

@@ -66,7 +66,10 @@ impl ScalarUDFImpl for YearsBetween {
 /// `caas_years_between(from, to)` over Date32 columns.
 pub fn years_between_expr(from: Expr, to: Expr) -> Expr {
     let udf = ScalarUDF::new_from_impl(YearsBetween {
-        signature: Signature::exact(vec![DataType::Date32, DataType::Date32], Volatility::Immutable),
+        signature: Signature::exact(
+            vec![DataType::Date32, DataType::Date32],
+            Volatility::Immutable,
+        ),
     });
     udf.call(vec![from, to])
 }
@@ -91,7 +94,10 @@ impl ScalarUDFImpl for CodePrefixes {
     }
 
     fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))))
+        Ok(DataType::List(Arc::new(Field::new_list_field(
+            DataType::Utf8,
+            true,
+        ))))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {

@@ -106,7 +106,9 @@ impl Default for Engine {
 impl Engine {
     /// An engine with default options.
     pub fn new() -> Self {
-        Self::from_context(SessionContext::new_with_config(Self::config(&EngineOptions::default())))
+        Self::from_context(SessionContext::new_with_config(Self::config(
+            &EngineOptions::default(),
+        )))
     }
 
     /// An engine with the given options.
@@ -147,22 +149,35 @@ impl Engine {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<()> {
-        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| CaasError::Registration {
-            table: name.to_string(),
-            message: format!("the batches do not match the schema: {e}"),
-        })?;
+        let table =
+            MemTable::try_new(schema, vec![batches]).map_err(|e| CaasError::Registration {
+                table: name.to_string(),
+                message: format!("the batches do not match the schema: {e}"),
+            })?;
         let data = self.ctx.read_table(Arc::new(table))?;
         self.add(name, spec, data)
     }
 
     /// Registers a table from a Parquet, CSV or Arrow IPC file, or a folder of them.
-    pub async fn register_file(&self, name: &str, path: impl AsRef<Path>, spec: TableSpec) -> Result<()> {
-        let data = SourceFile::new(path.as_ref()).read(&self.ctx, name, &spec).await?;
+    pub async fn register_file(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        spec: TableSpec,
+    ) -> Result<()> {
+        let data = SourceFile::new(path.as_ref())
+            .read(&self.ctx, name, &spec)
+            .await?;
         self.add(name, spec, data)
     }
 
     /// [`Engine::register_file`], blocking the calling thread.
-    pub fn register_file_blocking(&self, name: &str, path: impl AsRef<Path>, spec: TableSpec) -> Result<()> {
+    pub fn register_file_blocking(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        spec: TableSpec,
+    ) -> Result<()> {
         block_on(self.register_file(name, path, spec))?
     }
 
@@ -170,7 +185,9 @@ impl Engine {
         let shape = spec.check(name, data.schema().as_arrow())?;
         let mut tables = self.tables.write().map_err(|_| poisoned())?;
         if shape.role == Role::Person
-            && let Some(other) = tables.values().find(|t| t.shape.role == Role::Person && t.name != name)
+            && let Some(other) = tables
+                .values()
+                .find(|t| t.shape.role == Role::Person && t.name != name)
         {
             return Err(CaasError::Registration {
                 table: name.to_string(),
@@ -190,12 +207,23 @@ impl Engine {
 
     /// Removes a table; returns whether it was registered.
     pub fn deregister(&self, name: &str) -> Result<bool> {
-        Ok(self.tables.write().map_err(|_| poisoned())?.shift_remove(name).is_some())
+        Ok(self
+            .tables
+            .write()
+            .map_err(|_| poisoned())?
+            .shift_remove(name)
+            .is_some())
     }
 
     /// The names of the registered tables.
     pub fn table_names(&self) -> Result<Vec<String>> {
-        Ok(self.tables.read().map_err(|_| poisoned())?.keys().cloned().collect())
+        Ok(self
+            .tables
+            .read()
+            .map_err(|_| poisoned())?
+            .keys()
+            .cloned()
+            .collect())
     }
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).
@@ -220,7 +248,11 @@ impl Engine {
     }
 
     /// [`Engine::evaluate`], blocking the calling thread.
-    pub fn evaluate_blocking(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Evaluation> {
+    pub fn evaluate_blocking(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+    ) -> Result<Evaluation> {
         block_on(self.evaluate(cohort, parameters))?
     }
 
@@ -232,7 +264,11 @@ impl Engine {
     }
 
     /// [`Engine::variables`], blocking the calling thread.
-    pub fn variables_blocking(&self, cohort: &Cohort, parameters: &Parameters) -> Result<RecordBatch> {
+    pub fn variables_blocking(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+    ) -> Result<RecordBatch> {
         block_on(self.variables(cohort, parameters))?
     }
 
@@ -250,10 +286,12 @@ fn poisoned() -> CaasError {
 
 /// Runs a future to completion on the process-wide runtime.
 fn block_on<F: Future>(future: F) -> Result<F::Output> {
-    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        OnceLock::new();
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(CaasError::Engine(
-            "a blocking call was made inside an async runtime; await the async method instead".to_string(),
+            "a blocking call was made inside an async runtime; await the async method instead"
+                .to_string(),
         ));
     }
     let runtime = RUNTIME.get_or_init(|| {
@@ -265,6 +303,8 @@ fn block_on<F: Future>(future: F) -> Result<F::Output> {
     });
     match runtime {
         Ok(rt) => Ok(rt.block_on(future)),
-        Err(e) => Err(CaasError::Engine(format!("cannot start the async runtime: {e}"))),
+        Err(e) => Err(CaasError::Engine(format!(
+            "cannot start the async runtime: {e}"
+        ))),
     }
 }

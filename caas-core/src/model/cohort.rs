@@ -164,7 +164,9 @@ impl Cohort {
             Some("json") => Format::Json,
             _ => Format::Yaml,
         };
-        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let base = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Self::from_str_in(&text, format, &base)
     }
 
@@ -266,7 +268,10 @@ impl Cohort {
                 VariableKind::PersonColumn { column } => person_column(column).unwrap_or(Type::Any),
                 VariableKind::Derived { expr } => {
                     let resolve = |n: &str| {
-                        types.get(n).copied().or_else(|| self.parameters.get(n).map(Value::data_type))
+                        types
+                            .get(n)
+                            .copied()
+                            .or_else(|| self.parameters.get(n).map(Value::data_type))
                     };
                     infer_type(expr, &resolve, &Place::Variable(var.name.clone()))?
                 }
@@ -489,7 +494,9 @@ fn kind_names(kind: &VariableKind) -> Vec<String> {
     names
 }
 
-fn topological_order(parsed: &IndexMap<String, (VariableKind, Vec<String>)>) -> Result<Vec<String>> {
+fn topological_order(
+    parsed: &IndexMap<String, (VariableKind, Vec<String>)>,
+) -> Result<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
@@ -538,7 +545,13 @@ fn topological_order(parsed: &IndexMap<String, (VariableKind, Vec<String>)>) -> 
     Ok(order)
 }
 
-fn expect_type(expr: &Expr, wanted: Type, resolve: &dyn Fn(&str) -> Option<Type>, place: &Place, what: &str) -> Result<()> {
+fn expect_type(
+    expr: &Expr,
+    wanted: Type,
+    resolve: &dyn Fn(&str) -> Option<Type>,
+    place: &Place,
+    what: &str,
+) -> Result<()> {
     let t = infer_type(expr, resolve, place)?;
     if t == wanted || matches!(t, Type::Null | Type::Any) {
         Ok(())

@@ -12,8 +12,8 @@ use crate::codelist::CodeSystem;
 
 /// A cohort definition: metadata, parameters, codelists, variables, rules and output.
 ///
-/// Expressions (rules, derived variables, window bounds) are kept as text here and parsed
-/// by [`crate::Cohort`], which also resolves codelist files and checks the whole document.
+/// Expressions (rules, derived variables, window bounds) are kept as text here; a `Cohort`
+/// parses them, loads the codelist files and checks the whole document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Definition {

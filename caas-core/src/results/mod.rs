@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
-use arrow::compute::{and, concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
+use arrow::compute::{
+    and, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use futures::StreamExt;
@@ -32,7 +34,10 @@ impl Evaluation {
 
     /// The attrition as a text table.
     pub fn attrition_table(&self) -> Result<String> {
-        Ok(arrow::util::pretty::pretty_format_batches(std::slice::from_ref(&self.attrition))?.to_string())
+        Ok(
+            arrow::util::pretty::pretty_format_batches(std::slice::from_ref(&self.attrition))?
+                .to_string(),
+        )
     }
 }
 
@@ -83,25 +88,37 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Evaluati
     }
     let members = sort_by_person(members_schema, &members)?;
 
+    let mut befores = Vec::with_capacity(rules.len());
     let mut before = population;
-    let mut rows: (Vec<i64>, Vec<String>, Vec<&str>, Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
-    for (i, rule) in rules.iter().enumerate() {
-        let after = passed[i];
-        rows.0.push(as_i64(i as u64 + 1));
-        rows.1.push(rule.name.clone());
-        rows.2.push(if rule.exclude { "exclude" } else { "include" });
-        rows.3.push(as_i64(before));
-        rows.4.push(as_i64(after));
-        rows.5.push(as_i64(before - after));
-        before = after;
+    for after in &passed {
+        befores.push(before);
+        before = *after;
     }
+    let count = |values: &[u64]| -> ArrayRef {
+        Arc::new(values.iter().map(|n| as_i64(*n)).collect::<Int64Array>())
+    };
+    let removed: Vec<u64> = befores.iter().zip(&passed).map(|(b, a)| b - a).collect();
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(rows.0)),
-        Arc::new(StringArray::from(rows.1)),
-        Arc::new(StringArray::from(rows.2)),
-        Arc::new(Int64Array::from(rows.3)),
-        Arc::new(Int64Array::from(rows.4)),
-        Arc::new(Int64Array::from(rows.5)),
+        Arc::new(
+            (1..=rules.len())
+                .map(|i| as_i64(i as u64))
+                .collect::<Int64Array>(),
+        ),
+        Arc::new(
+            rules
+                .iter()
+                .map(|r| Some(r.name.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            rules
+                .iter()
+                .map(|r| Some(if r.exclude { "exclude" } else { "include" }))
+                .collect::<StringArray>(),
+        ),
+        count(&befores),
+        count(&passed),
+        count(&removed),
     ];
     let attrition = RecordBatch::try_new(attrition_schema(), columns)?;
     Ok(Evaluation {

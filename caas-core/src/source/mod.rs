@@ -250,7 +250,9 @@ impl TableSpec {
             Role::Periods => (&["person_id", "start_date"], &["end_date", "practice"]),
         };
         let allowed = |part: &str| {
-            required.contains(&part) || optional.contains(&part) || (self.role == Role::Events && part == "code")
+            required.contains(&part)
+                || optional.contains(&part)
+                || (self.role == Role::Events && part == "code")
         };
         for (part, column) in given {
             if column.is_some() && !allowed(part) {
@@ -316,7 +318,11 @@ impl TableSpec {
                 }
                 _ => {
                     if !is_date(&t) {
-                        return Err(wrong_type(&column, "a date (Date32, Date64 or Timestamp)", &t));
+                        return Err(wrong_type(
+                            &column,
+                            "a date (Date32, Date64 or Timestamp)",
+                            &t,
+                        ));
                     }
                 }
             }
@@ -361,7 +367,9 @@ impl TableSpec {
         };
         if let Some(columns) = &m.codes {
             if m.code.is_some() || m.code_delimiter.is_some() {
-                return Err(err("give either `codes` (several columns) or `code`, not both"));
+                return Err(err(
+                    "give either `codes` (several columns) or `code`, not both",
+                ));
             }
             if columns.is_empty() {
                 return Err(err("`codes` lists no column"));
@@ -377,11 +385,18 @@ impl TableSpec {
                     return Err(wrong_type(column, "text or an integer", &t));
                 };
                 if integer.is_some_and(|i| i != this) {
-                    return Err(wrong_type(column, "the same type as the other code columns", &t));
+                    return Err(wrong_type(
+                        column,
+                        "the same type as the other code columns",
+                        &t,
+                    ));
                 }
                 integer = Some(this);
             }
-            return Ok((CodeLayout::Columns(columns.clone()), integer.unwrap_or(false)));
+            return Ok((
+                CodeLayout::Columns(columns.clone()),
+                integer.unwrap_or(false),
+            ));
         }
         let column = m.code.clone().unwrap_or_else(|| "code".to_string());
         let t = field_type(&column, "code")?;
@@ -409,6 +424,10 @@ impl TableSpec {
         if is_text(&t) || t == DataType::Null {
             return Ok((CodeLayout::Single(column), false));
         }
-        Err(wrong_type(&column, "text, an integer, or a list of codes", &t))
+        Err(wrong_type(
+            &column,
+            "text, an integer, or a list of codes",
+            &t,
+        ))
     }
 }

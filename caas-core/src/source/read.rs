@@ -127,10 +127,14 @@ impl SourceFile {
 /// The inferred CSV schema with the mapped columns given the type their part needs.
 fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
     let m = &spec.mapping;
-    let name = |mapped: &Option<String>, part: &str| mapped.clone().unwrap_or_else(|| part.to_string());
+    let name =
+        |mapped: &Option<String>, part: &str| mapped.clone().unwrap_or_else(|| part.to_string());
     let mut wanted: Vec<(String, Option<DataType>)> = vec![(name(&m.person_id, "person_id"), None)];
     let dates: &[(&Option<String>, &str)] = match spec.role {
-        Role::Person => &[(&m.date_of_birth, "date_of_birth"), (&m.date_of_death, "date_of_death")],
+        Role::Person => &[
+            (&m.date_of_birth, "date_of_birth"),
+            (&m.date_of_death, "date_of_death"),
+        ],
         Role::Events => &[(&m.date, "date"), (&m.end_date, "end_date")],
         Role::Periods => &[(&m.start_date, "start_date"), (&m.end_date, "end_date")],
     };
@@ -142,7 +146,10 @@ fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
         Role::Periods => wanted.push((name(&m.practice, "practice"), Some(DataType::Utf8))),
         Role::Events => {
             wanted.push((name(&m.value, "value"), Some(DataType::Float64)));
-            let codes = m.codes.clone().unwrap_or_else(|| vec![name(&m.code, "code")]);
+            let codes = m
+                .codes
+                .clone()
+                .unwrap_or_else(|| vec![name(&m.code, "code")]);
             let text_only = m.code_delimiter.is_some()
                 || spec.code_system.is_some_and(|s| s.matches_by_prefix());
             for code in codes {

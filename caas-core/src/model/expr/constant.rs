@@ -78,9 +78,7 @@ pub fn eval_constant(
                         None => Ok(None),
                         Some(Value::Date(date)) => add_duration(date, d)
                             .map(|x| Some(Value::Date(x)))
-                            .ok_or_else(|| {
-                                CaasError::invalid(place.clone(), "date out of range")
-                            }),
+                            .ok_or_else(|| CaasError::invalid(place.clone(), "date out of range")),
                         Some(other) => Err(CaasError::type_mismatch(
                             place,
                             format!("cannot add a duration to {}", other.data_type()),

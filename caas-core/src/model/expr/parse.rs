@@ -128,9 +128,10 @@ fn tokenize(text: &str, place: &Place) -> Result<Vec<Token>> {
             });
         } else {
             let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
-            let symbol = SYMBOLS.iter().find(|s| rest.starts_with(**s)).ok_or_else(|| {
-                error(column, &format!("unexpected character `{c}`"))
-            })?;
+            let symbol = SYMBOLS
+                .iter()
+                .find(|s| rest.starts_with(**s))
+                .ok_or_else(|| error(column, &format!("unexpected character `{c}`")))?;
             i += symbol.chars().count();
             tokens.push(Token {
                 tok: Tok::Sym(symbol),
@@ -401,7 +402,9 @@ impl Parser<'_> {
                     ..
                 }) = self.peek().cloned()
                 else {
-                    return Err(self.error("expected a quoted date after DATE, e.g. DATE '2025-03-31'"));
+                    return Err(
+                        self.error("expected a quoted date after DATE, e.g. DATE '2025-03-31'")
+                    );
                 };
                 self.pos += 1;
                 let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
@@ -410,8 +413,7 @@ impl Parser<'_> {
                 return Ok(Expr::Literal(Literal::Date(date)));
             }
             "case" => return self.case(),
-            "and" | "or" | "not" | "is" | "in" | "between" | "when" | "then" | "else"
-            | "end" => {
+            "and" | "or" | "not" | "is" | "in" | "between" | "when" | "then" | "else" | "end" => {
                 return Err(self.error_at(column, format!("unexpected keyword `{word}`")));
             }
             _ => {}
@@ -525,26 +527,49 @@ mod tests {
     #[test]
     fn errors_carry_the_character_position() {
         let err = p("age >= ").unwrap_err();
-        assert!(matches!(err, CaasError::ExpressionSyntax { column: 8, .. }), "{err}");
+        assert!(
+            matches!(err, CaasError::ExpressionSyntax { column: 8, .. }),
+            "{err}"
+        );
         let err = p("age >= 65 65").unwrap_err();
-        assert!(matches!(err, CaasError::ExpressionSyntax { column: 11, .. }), "{err}");
+        assert!(
+            matches!(err, CaasError::ExpressionSyntax { column: 11, .. }),
+            "{err}"
+        );
         let err = p("DATE '2023-02-29'").unwrap_err();
-        assert!(matches!(err, CaasError::ExpressionSyntax { column: 6, .. }), "{err}");
+        assert!(
+            matches!(err, CaasError::ExpressionSyntax { column: 6, .. }),
+            "{err}"
+        );
         let err = p("x = 'open").unwrap_err();
-        assert!(matches!(err, CaasError::ExpressionSyntax { column: 5, .. }), "{err}");
+        assert!(
+            matches!(err, CaasError::ExpressionSyntax { column: 5, .. }),
+            "{err}"
+        );
         let err = p("frobnicate(x)").unwrap_err();
-        assert!(matches!(err, CaasError::ExpressionSyntax { column: 1, .. }), "{err}");
+        assert!(
+            matches!(err, CaasError::ExpressionSyntax { column: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn case_in_between_is_null() {
-        let e = p("CASE WHEN x BETWEEN 1 AND 5 THEN 'a' WHEN y NOT IN (1, 2) THEN 'b' ELSE 'c' END")
-            .unwrap();
-        let Expr::Case { branches, otherwise } = e else {
+        let e =
+            p("CASE WHEN x BETWEEN 1 AND 5 THEN 'a' WHEN y NOT IN (1, 2) THEN 'b' ELSE 'c' END")
+                .unwrap();
+        let Expr::Case {
+            branches,
+            otherwise,
+        } = e
+        else {
             panic!("not a case")
         };
         assert_eq!(branches.len(), 2);
         assert!(otherwise.is_some());
-        assert!(matches!(p("x is not null").unwrap(), Expr::IsNull { negated: true, .. }));
+        assert!(matches!(
+            p("x is not null").unwrap(),
+            Expr::IsNull { negated: true, .. }
+        ));
     }
 }

@@ -110,12 +110,8 @@ pub fn infer_type(
         }
         Expr::Binary { op, left, right } => {
             let (l, r) = (ty(left)?, ty(right)?);
-            binary_type(*op, l, r).ok_or_else(|| {
-                mismatch(format!(
-                    "cannot apply `{}` to {l} and {r}",
-                    op.symbol()
-                ))
-            })
+            binary_type(*op, l, r)
+                .ok_or_else(|| mismatch(format!("cannot apply `{}` to {l} and {r}", op.symbol())))
         }
         Expr::IsNull { expr, .. } => {
             ty(expr)?;
@@ -146,9 +142,8 @@ pub fn infer_type(
                 let mut t = Type::Null;
                 for arg in args {
                     let at = ty(arg)?;
-                    t = value_unify(t, at).ok_or_else(|| {
-                        mismatch(format!("`coalesce` mixes {t} and {at}"))
-                    })?;
+                    t = value_unify(t, at)
+                        .ok_or_else(|| mismatch(format!("`coalesce` mixes {t} and {at}")))?;
                 }
                 Ok(t)
             }

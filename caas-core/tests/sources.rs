@@ -1,0 +1,263 @@
+//! Registration from every kind of source, and the errors of registration.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Date32Array, Float64Array, Int64Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::ipc::writer::FileWriter;
+use caas_core::{
+    CaasError, CodeSystem, Cohort, ColumnMapping, Engine, Parameters, TableSpec,
+};
+use datafusion::parquet::arrow::ArrowWriter;
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+fn day(text: &str) -> i32 {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+fn persons() -> (SchemaRef, RecordBatch) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("date_of_birth", DataType::Date32, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+            Arc::new(Date32Array::from(vec![day("1950-01-01"); 4])),
+        ],
+    )
+    .unwrap();
+    (schema, batch)
+}
+
+fn gp_events() -> (SchemaRef, RecordBatch) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("date", DataType::Date32, true),
+        Field::new("code", DataType::Utf8, true),
+        Field::new("value", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 1, 2, 3])),
+            Arc::new(Date32Array::from(vec![
+                day("2024-01-01"),
+                day("2024-06-01"),
+                day("2023-01-01"),
+                day("2024-02-02"),
+            ])),
+            Arc::new(StringArray::from(vec!["60621009", "60621009", "60621009", "999"])),
+            Arc::new(Float64Array::from(vec![Some(41.0), Some(39.9), None, Some(50.0)])),
+        ],
+    )
+    .unwrap();
+    (schema, batch)
+}
+
+fn bmi_cohort() -> Cohort {
+    Cohort::from_yaml_str(
+        r#"
+id: bmi
+title: Latest BMI of 40 or more
+purpose: direct_care
+parameters: { index_date: 2025-01-01 }
+codelists:
+  bmi: { system: snomed_ct, codes: ["60621009"] }
+variables:
+  bmi_last: { kind: events, table: gp, codelists: [bmi], to: index_date, returns: last_value }
+  bmi_count: { kind: events, table: gp, codelists: [bmi], returns: count }
+rules:
+  - include: bmi_count > 0
+output: { columns: [bmi_last, bmi_count] }
+"#,
+    )
+    .unwrap()
+}
+
+/// (person_id, bmi_last, bmi_count) of the members.
+fn bmi_rows(engine: &Engine) -> Vec<(i64, Option<f64>, i64)> {
+    let result = engine.evaluate_blocking(&bmi_cohort(), &Parameters::new()).unwrap();
+    let m = &result.members;
+    let ids = m.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let bmi = m.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+    let count = m.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+    (0..m.num_rows())
+        .map(|i| (ids.value(i), (!bmi.is_null(i)).then(|| bmi.value(i)), count.value(i)))
+        .collect()
+}
+
+const BMI_EXPECTED: [(i64, Option<f64>, i64); 2] = [(1, Some(39.9), 2), (2, None, 1)];
+
+#[test]
+fn in_memory_batches() {
+    let engine = Engine::new();
+    let (schema, batch) = persons();
+    engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
+    let (schema, batch) = gp_events();
+    engine
+        .register_batches("gp", TableSpec::events(CodeSystem::SnomedCt), schema, vec![batch])
+        .unwrap();
+    assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
+}
+
+#[test]
+fn parquet_folder_and_arrow_ipc_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (schema, batch) = gp_events();
+    let folder = dir.path().join("gp");
+    std::fs::create_dir(&folder).unwrap();
+    // Two files: the folder is one table.
+    for (i, range) in [(0, 0..2), (1, 2..4)] {
+        let file = File::create(folder.join(format!("part-{i}.parquet"))).unwrap();
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+        writer.write(&batch.slice(range.start, range.len())).unwrap();
+        writer.close().unwrap();
+    }
+    let (pschema, pbatch) = persons();
+    let ipc = dir.path().join("persons.arrow");
+    let mut writer = FileWriter::try_new(File::create(&ipc).unwrap(), &pschema).unwrap();
+    writer.write(&pbatch).unwrap();
+    writer.finish().unwrap();
+
+    let engine = Engine::new();
+    engine.register_file_blocking("persons", &ipc, TableSpec::person()).unwrap();
+    engine
+        .register_file_blocking("gp", &folder, TableSpec::events(CodeSystem::SnomedCt))
+        .unwrap();
+    assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
+}
+
+#[test]
+fn integer_codes_match_text_codelists() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("date", DataType::Date32, true),
+        Field::new("code", DataType::Int64, true),
+        Field::new("value", DataType::Float64, true),
+    ]));
+    let (_, text) = gp_events();
+    let codes: Int64Array = vec![60621009i64, 60621009, 60621009, 999].into();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![text.column(0).clone(), text.column(1).clone(), Arc::new(codes), text.column(3).clone()],
+    )
+    .unwrap();
+    let engine = Engine::new();
+    let (pschema, pbatch) = persons();
+    engine.register_batches("persons", TableSpec::person(), pschema, vec![pbatch]).unwrap();
+    engine
+        .register_batches("gp", TableSpec::events(CodeSystem::SnomedCt), schema, vec![batch])
+        .unwrap();
+    assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
+}
+
+fn code_list(rows: &[&[&str]]) -> ArrayRef {
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    for row in rows {
+        for code in *row {
+            builder.values().append_value(code);
+        }
+        builder.append(true);
+    }
+    Arc::new(builder.finish())
+}
+
+#[test]
+fn list_column_of_codes_with_and_without_primary_only() {
+    let list = code_list(&[&["I10X", "J45X"], &["J450"], &["E119", "J46X", "J45.9"]]);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("patient", DataType::Utf8, false),
+        Field::new("admidate", DataType::Date32, true),
+        Field::new("diagnoses", list.data_type().clone(), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["1", "2", "3"])),
+            Arc::new(Date32Array::from(vec![day("2020-01-01"); 3])),
+            list,
+        ],
+    )
+    .unwrap();
+    let cohort = Cohort::from_yaml_str(
+        r#"
+id: asthma_admissions
+title: Asthma admissions
+purpose: direct_care
+codelists:
+  asthma: { system: icd10, codes: ["J45", "J46"] }
+variables:
+  n: { kind: events, table: apc, codelists: [asthma], returns: count }
+output: { columns: [n] }
+"#,
+    )
+    .unwrap();
+    let mapping = ColumnMapping {
+        person_id: Some("patient".into()),
+        date: Some("admidate".into()),
+        code: Some("diagnoses".into()),
+        ..ColumnMapping::default()
+    };
+    let counts = |primary_only: bool| -> Vec<i64> {
+        let engine = Engine::new();
+        let (pschema, pbatch) = persons();
+        engine.register_batches("persons", TableSpec::person(), pschema, vec![pbatch]).unwrap();
+        let mut spec = TableSpec::events(CodeSystem::Icd10).with_mapping(mapping.clone());
+        spec.mapping.primary_code_only = primary_only;
+        engine.register_batches("apc", spec, schema.clone(), vec![batch.clone()]).unwrap();
+        let members = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap().members;
+        let n = members.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        n.values().to_vec()
+    };
+    // Person ids are text in one table and integers in the other: compared as text.
+    assert_eq!(counts(false), vec![1, 1, 2, 0]);
+    assert_eq!(counts(true), vec![0, 1, 0, 0]);
+}
+
+#[test]
+fn registration_errors_name_table_column_and_types() {
+    let engine = Engine::new();
+    let (schema, batch) = persons();
+    let spec = TableSpec::person().with_mapping(ColumnMapping {
+        date_of_birth: Some("dob".into()),
+        ..ColumnMapping::default()
+    });
+    let err = engine.register_batches("pds", spec, schema.clone(), vec![batch.clone()]).unwrap_err();
+    assert_eq!(err.to_string(), "table `pds` has no column `dob` (needed as date_of_birth)");
+
+    let spec = TableSpec::person().with_mapping(ColumnMapping {
+        sex: Some("date_of_birth".into()),
+        ..ColumnMapping::default()
+    });
+    let err = engine.register_batches("pds", spec, schema.clone(), vec![batch.clone()]).unwrap_err();
+    assert_eq!(err.to_string(), "table `pds`, column `date_of_birth`: expected text, found Date32");
+
+    engine.register_batches("pds", TableSpec::person(), schema.clone(), vec![batch.clone()]).unwrap();
+    let err = engine.register_batches("pds2", TableSpec::person(), schema, vec![batch]).unwrap_err();
+    assert!(matches!(err, CaasError::Registration { .. }), "{err}");
+    assert_eq!(err.to_string(), "table `pds2`: `pds` is already the person table");
+}
+
+#[test]
+fn missing_file_is_an_io_error() {
+    let engine = Engine::new();
+    let err = engine
+        .register_file_blocking("persons", "/nonexistent/persons.parquet", TableSpec::person())
+        .unwrap_err();
+    assert_eq!(err.code(), "io");
+}
+
+#[tokio::test]
+async fn blocking_call_inside_a_runtime_is_an_error_not_a_panic() {
+    let engine = Engine::new();
+    let err = engine.evaluate_blocking(&bmi_cohort(), &Parameters::new()).unwrap_err();
+    assert_eq!(err.code(), "engine");
+    assert!(err.to_string().contains("await the async method"), "{err}");
+}
