@@ -1,12 +1,14 @@
 //! The cohort definition: the document ([`Definition`]), its expression language
 //! ([`expr`]), and its checked form ([`Cohort`]).
 
+mod builder;
 mod cohort;
 mod definition;
 pub mod expr;
 mod schema;
 mod value;
 
+pub use builder::DefinitionBuilder;
 pub use cohort::{Cohort, EventSelection, RuleDef, VariableDef, VariableKind};
 pub use definition::{
     Aggregation, Assurance, CodelistSpec, Definition, EventVariable, Output, ParameterValue,

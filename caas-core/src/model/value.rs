@@ -63,6 +63,18 @@ impl From<&ParameterValue> for Value {
     }
 }
 
+impl From<Value> for ParameterValue {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Bool(b) => ParameterValue::Bool(b),
+            Value::Int(n) => ParameterValue::Int(n),
+            Value::Float(x) => ParameterValue::Float(x),
+            Value::Date(d) => ParameterValue::Text(d.format("%Y-%m-%d").to_string()),
+            Value::Text(s) => ParameterValue::Text(s),
+        }
+    }
+}
+
 impl From<NaiveDate> for Value {
     fn from(date: NaiveDate) -> Self {
         Value::Date(date)
@@ -116,14 +128,8 @@ impl Parameters {
 
     /// Sets a parameter.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
-        let raw = match value.into() {
-            Value::Bool(b) => ParameterValue::Bool(b),
-            Value::Int(n) => ParameterValue::Int(n),
-            Value::Float(x) => ParameterValue::Float(x),
-            Value::Date(d) => ParameterValue::Text(d.format("%Y-%m-%d").to_string()),
-            Value::Text(s) => ParameterValue::Text(s),
-        };
-        self.0.insert(name.into(), raw);
+        self.0
+            .insert(name.into(), ParameterValue::from(value.into()));
     }
 
     /// The overrides, as resolved values.

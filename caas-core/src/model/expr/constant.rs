@@ -20,15 +20,17 @@ use crate::model::Value;
 /// ```
 pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
     let (months, days) = duration.months_days();
-    let date = if months >= 0 {
-        date.checked_add_months(Months::new(u32::try_from(months).ok()?))?
+    let months = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+    let date = if duration.amount >= 0 {
+        date.checked_add_months(months)?
     } else {
-        date.checked_sub_months(Months::new(u32::try_from(-months).ok()?))?
+        date.checked_sub_months(months)?
     };
-    if days >= 0 {
-        date.checked_add_days(Days::new(u64::try_from(days).ok()?))
+    let days = Days::new(days.unsigned_abs());
+    if duration.amount >= 0 {
+        date.checked_add_days(days)
     } else {
-        date.checked_sub_days(Days::new(u64::try_from(-days).ok()?))
+        date.checked_sub_days(days)
     }
 }
 
