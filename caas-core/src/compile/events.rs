@@ -240,6 +240,13 @@ fn selection_filter(
                 .and_then(|f| type_of(f.data_type()))
         };
         let resolve = |n: &str| col_type(n).or_else(|| parameters.get(n).map(Value::data_type));
+        if let Some(unknown) = condition.names().into_iter().find(|n| resolve(n).is_none()) {
+            return Err(CaasError::UnknownReference {
+                place,
+                what: "column or parameter in `where`",
+                name: unknown.to_string(),
+            });
+        }
         let t = infer_type(condition, &resolve, &place)?;
         if !matches!(t, Type::Bool | Type::Null | Type::Any) {
             return Err(CaasError::type_mismatch(

@@ -9,6 +9,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -272,11 +273,22 @@ impl Engine {
         block_on(self.variables(cohort, parameters))?
     }
 
-    /// The DataFusion logical plan of a cohort, optimised, as text (for inspection).
-    pub fn explain_plan(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
+    /// The optimised DataFusion logical plan and the physical plan of a cohort, as text:
+    /// what will run, for inspection and for tests of the plan's shape.
+    pub async fn explain(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
         let plan = self.compile(cohort, parameters)?;
-        let optimised = plan.into_optimized_plan()?;
-        Ok(optimised.display_indent().to_string())
+        let logical = plan.clone().into_optimized_plan()?;
+        let physical = plan.create_physical_plan().await?;
+        Ok(format!(
+            "logical plan:\n{}\n\nphysical plan:\n{}",
+            logical.display_indent(),
+            displayable(physical.as_ref()).indent(true)
+        ))
+    }
+
+    /// [`Engine::explain`], blocking the calling thread.
+    pub fn explain_blocking(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
+        block_on(self.explain(cohort, parameters))?
     }
 }
 
