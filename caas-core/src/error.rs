@@ -166,8 +166,8 @@ pub enum CaasError {
     },
 
     /// The definition is well-formed but says something impossible (two rules with one
-    /// name, a rule that neither includes nor excludes, an output column that is not a
-    /// variable, ...).
+    /// name, a rule that neither includes nor excludes, an output column listed twice, a
+    /// window bound that uses a variable, ...).
     #[error("{place}: {message}")]
     InvalidDefinition {
         /// Where the problem is.
@@ -320,6 +320,12 @@ impl From<datafusion::error::DataFusionError> for CaasError {
 
 impl From<arrow::error::ArrowError> for CaasError {
     fn from(err: arrow::error::ArrowError) -> Self {
+        CaasError::Engine(err.to_string())
+    }
+}
+
+impl From<datafusion::parquet::errors::ParquetError> for CaasError {
+    fn from(err: datafusion::parquet::errors::ParquetError) -> Self {
         CaasError::Engine(err.to_string())
     }
 }

@@ -423,7 +423,11 @@ fn code_map(pairs: &BTreeSet<(String, i32)>, integer_codes: bool) -> Result<Reco
         // Integer codes in the data can only equal codelist codes that are integers.
         let parsed: Vec<(i64, i32)> = pairs
             .iter()
-            .filter_map(|(c, v)| c.parse::<i64>().ok().map(|c| (c, *v)))
+            .filter_map(|(c, v)| {
+                // Exact matching: `0123` or `+123` is not the integer code 123.
+                let n = c.parse::<i64>().ok().filter(|n| n.to_string() == *c)?;
+                Some((n, *v))
+            })
             .collect();
         (
             Arc::new(parsed.iter().map(|(c, _)| *c).collect::<Int64Array>()),

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr as DfExpr, JoinType, cast, lit};
+use datafusion::logical_expr::{Expr as DfExpr, JoinType, cast, lit, try_cast};
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
@@ -45,7 +45,7 @@ pub(crate) struct Compiler<'a> {
     pub ctx: &'a SessionContext,
     pub tables: &'a IndexMap<String, Arc<Table>>,
     pub cohorts: &'a IndexMap<String, Arc<Cohort>>,
-    /// Person ids are compared as Int64 when every table has integer ids, else as text.
+    /// Person ids are compared in the person table's type: Int64 for integer ids, else text.
     pub person_id_type: DataType,
     /// Cohorts being compiled, outermost first, to find membership cycles.
     stack: Vec<String>,
@@ -59,7 +59,10 @@ impl<'a> Compiler<'a> {
         tables: &'a IndexMap<String, Arc<Table>>,
         cohorts: &'a IndexMap<String, Arc<Cohort>>,
     ) -> Self {
-        let integer = tables.values().all(|t| t.shape.integer_person_id);
+        let integer = tables
+            .values()
+            .find(|t| t.shape.role == Role::Person)
+            .is_some_and(|t| t.shape.integer_person_id);
         Compiler {
             ctx,
             tables,
@@ -106,10 +109,17 @@ impl<'a> Compiler<'a> {
             })
     }
 
-    /// The person id of a table, as the canonical type.
+    /// The person id of a table, in the person table's type. Ids of the other kind (text
+    /// where the person table has integers) that cannot be converted are null: they match
+    /// nobody, and no value is ever printed in an error.
     pub(crate) fn person_id(&self, table: &Table) -> DfExpr {
-        let source = table.shape.column("person_id").unwrap_or("person_id");
-        cast(column(source), self.person_id_type.clone())
+        let source = column(table.shape.column("person_id").unwrap_or("person_id"));
+        let integer = self.person_id_type == DataType::Int64;
+        if table.shape.integer_person_id == integer {
+            cast(source, self.person_id_type.clone())
+        } else {
+            try_cast(source, self.person_id_type.clone())
+        }
     }
 
     /// The per-person plan of `cohort` with bound `parameters`.

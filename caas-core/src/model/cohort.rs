@@ -305,9 +305,9 @@ fn declared_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-const KEYWORDS: [&str; 19] = [
+const KEYWORDS: [&str; 22] = [
     "and", "or", "not", "is", "null", "in", "between", "true", "false", "case", "when", "then",
-    "else", "end", "date", "day", "days", "month", "months",
+    "else", "end", "day", "days", "week", "weeks", "month", "months", "year", "years",
 ];
 
 fn check_name(name: &str, place: Place) -> Result<()> {
@@ -317,7 +317,7 @@ fn check_name(name: &str, place: Place) -> Result<()> {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     let valid = starts_well && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     let lower = name.to_ascii_lowercase();
-    if !valid || KEYWORDS.contains(&lower.as_str()) || lower == "year" || lower == "years" {
+    if !valid || KEYWORDS.contains(&lower.as_str()) {
         return Err(CaasError::invalid(
             place,
             "a name must start with a letter or `_`, hold only letters, digits and `_`, and not be a keyword",
@@ -570,6 +570,12 @@ fn expect_constant(
     place: &Place,
     what: &str,
 ) -> Result<()> {
+    if let Some(name) = expr.names().into_iter().find(|n| !parameters.contains_key(*n)) {
+        return Err(CaasError::invalid(
+            place.clone(),
+            format!("{what} may use only parameters and literals, not `{name}`"),
+        ));
+    }
     let resolve = |n: &str| parameters.get(n).map(Value::data_type);
     expect_type(expr, Type::Date, &resolve, place, what)?;
     eval_constant(expr, parameters, place)?;

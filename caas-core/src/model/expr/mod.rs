@@ -120,7 +120,7 @@ pub struct Duration {
 /// The unit of a [`Duration`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DurationUnit {
-    /// Days (`week` is 7 days).
+    /// Days (`2 weeks` is read as 14 days).
     Days,
     /// Calendar months.
     Months,

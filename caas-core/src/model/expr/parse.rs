@@ -358,7 +358,12 @@ impl Parser<'_> {
         self.pos += 1;
         match token.tok {
             Tok::Int(n) => Ok(match self.duration_unit() {
-                Some(unit) => Expr::Literal(Literal::Duration(Duration { amount: n, unit })),
+                Some((unit, factor)) => {
+                    let amount = n
+                        .checked_mul(factor)
+                        .ok_or_else(|| self.error_at(token.column, "duration too large"))?;
+                    Expr::Literal(Literal::Duration(Duration { amount, unit }))
+                }
                 None => Expr::Literal(Literal::Int(n)),
             }),
             Tok::Float(x) => Ok(Expr::Literal(Literal::Float(x))),
@@ -373,7 +378,8 @@ impl Parser<'_> {
         }
     }
 
-    fn duration_unit(&mut self) -> Option<DurationUnit> {
+    /// A duration unit after a number, with the factor that turns the number into it.
+    fn duration_unit(&mut self) -> Option<(DurationUnit, i64)> {
         let Some(Token {
             tok: Tok::Word(w), ..
         }) = self.peek()
@@ -381,9 +387,10 @@ impl Parser<'_> {
             return None;
         };
         let unit = match w.to_ascii_lowercase().as_str() {
-            "day" | "days" => DurationUnit::Days,
-            "month" | "months" => DurationUnit::Months,
-            "year" | "years" => DurationUnit::Years,
+            "day" | "days" => (DurationUnit::Days, 1),
+            "week" | "weeks" => (DurationUnit::Days, 7),
+            "month" | "months" => (DurationUnit::Months, 1),
+            "year" | "years" => (DurationUnit::Years, 1),
             _ => return None,
         };
         self.pos += 1;
@@ -395,7 +402,8 @@ impl Parser<'_> {
             "true" => return Ok(Expr::Literal(Literal::Bool(true))),
             "false" => return Ok(Expr::Literal(Literal::Bool(false))),
             "null" => return Ok(Expr::Literal(Literal::Null)),
-            "date" => {
+            // `DATE '2025-03-31'` is a date; `date` alone is a name (an event's date).
+            "date" if matches!(self.peek(), Some(Token { tok: Tok::Text(_), .. })) => {
                 let text_column = self.column();
                 let Some(Token {
                     tok: Tok::Text(text),
