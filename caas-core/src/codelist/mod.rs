@@ -128,13 +128,23 @@ impl Codelist {
         &self.codes
     }
 
-    /// Whether a code from the data matches this codelist.
+    /// Whether a code from the data matches this codelist: exactly, as written, for SNOMED
+    /// CT and dm+d; by prefix after normalisation for ICD-10 and OPCS-4.
+    ///
+    /// ```
+    /// use caas_core::{CodeSystem, Codelist};
+    /// let asthma = Codelist::new("asthma", CodeSystem::Icd10, ["J45"]);
+    /// assert!(asthma.matches("j45.9"));
+    /// let bmi = Codelist::new("bmi", CodeSystem::SnomedCt, [" 60621009 "]);
+    /// assert!(bmi.matches("60621009"));
+    /// assert!(!bmi.matches("60621009 ")); // data codes are not trimmed
+    /// ```
     pub fn matches(&self, code: &str) -> bool {
-        let code = self.system.normalise(code);
         if self.system.matches_by_prefix() {
+            let code = self.system.normalise(code);
             self.codes.iter().any(|c| code.starts_with(c.as_str()))
         } else {
-            self.codes.binary_search(&code).is_ok()
+            self.codes.binary_search_by(|c| c.as_str().cmp(code)).is_ok()
         }
     }
 
@@ -169,8 +179,9 @@ impl Codelist {
     }
 }
 
-/// Reads the codes of an OpenCodelists-style CSV file (a header row, RFC 4180 quoting).
-fn read_csv(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>> {
+/// Reads the codes, as written, of an OpenCodelists-style CSV file (a header row, RFC 4180
+/// quoting).
+pub(crate) fn read_csv(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>> {
     let error = |message: String| CaasError::Codelist {
         codelist: name.to_string(),
         path: path.to_path_buf(),

@@ -107,12 +107,19 @@ impl Scope<'_> {
                 list,
                 negated,
             } => {
+                // `x IN (a, b)` is `x = a OR x = b` in three-valued logic. Lowered so rather
+                // than to DataFusion's IN list, which compares decimals bitwise (0.0 is not
+                // -0.0 there) and may evaluate non-constant items only once.
                 let e = self.lower(expr)?;
-                let items = list
-                    .iter()
-                    .map(|i| self.lower(i))
-                    .collect::<Result<Vec<_>>>()?;
-                e.in_list(items, *negated)
+                let mut any = lit(false);
+                for item in list {
+                    any = any.or(e.clone().eq(self.lower(item)?));
+                }
+                if *negated {
+                    DfExpr::Not(Box::new(any))
+                } else {
+                    any
+                }
             }
             Expr::Between {
                 expr,
@@ -156,11 +163,17 @@ impl Scope<'_> {
                 branches,
                 otherwise,
             } => {
+                // Branches of whole and decimal numbers meet as decimals.
+                let decimal = infer_type(expr, self.types, self.place)? == Type::Float;
+                let value = |e: &Expr| -> Result<DfExpr> {
+                    let v = self.lower(e)?;
+                    Ok(if decimal { cast(v, DataType::Float64) } else { v })
+                };
                 let mut builder: Option<
                     datafusion::logical_expr::conditional_expressions::CaseBuilder,
                 > = None;
                 for (w, t) in branches {
-                    let (w, t) = (self.lower(w)?, self.lower(t)?);
+                    let (w, t) = (self.lower(w)?, value(t)?);
                     builder = Some(match builder {
                         None => when(w, t),
                         Some(mut b) => {
@@ -173,7 +186,7 @@ impl Scope<'_> {
                     return Err(CaasError::invalid(self.place.clone(), "CASE without WHEN"));
                 };
                 match otherwise {
-                    Some(e) => builder.otherwise(self.lower(e)?)?,
+                    Some(e) => builder.otherwise(value(e)?)?,
                     None => builder.end()?,
                 }
             }
