@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use caas_core::{CaasError, CodeSystem, Cohort, ColumnMapping, Engine, Format, Parameters, Role, TableSpec};
+use caas_core::{
+    CaasError, CodeSystem, Cohort, ColumnMapping, Engine, Format, Parameters, Role, TableSpec,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -81,10 +83,20 @@ fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
         .has_headers(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let header = reader.headers().expect("expected CSV header").iter().map(String::from).collect();
+    let header = reader
+        .headers()
+        .expect("expected CSV header")
+        .iter()
+        .map(String::from)
+        .collect();
     let rows = reader
         .records()
-        .map(|r| r.expect("expected CSV row").iter().map(String::from).collect())
+        .map(|r| {
+            r.expect("expected CSV row")
+                .iter()
+                .map(String::from)
+                .collect()
+        })
         .collect();
     (header, rows)
 }
@@ -105,11 +117,12 @@ fn compare_table(what: &str, batch: &RecordBatch, expected: &str) -> Result<(), 
     let schema = batch.schema();
     let mut indexes = Vec::new();
     for name in &header {
-        indexes.push(
-            schema
-                .index_of(name)
-                .map_err(|_| format!("{what}: no column `{name}` (have {:?})", schema.fields().iter().map(|f| f.name()).collect::<Vec<_>>()))?,
-        );
+        indexes.push(schema.index_of(name).map_err(|_| {
+            format!(
+                "{what}: no column `{name}` (have {:?})",
+                schema.fields().iter().map(|f| f.name()).collect::<Vec<_>>()
+            )
+        })?);
     }
     if what == "members" {
         let actual: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
@@ -117,7 +130,12 @@ fn compare_table(what: &str, batch: &RecordBatch, expected: &str) -> Result<(), 
             return Err(format!("members: columns {actual:?}, expected {header:?}"));
         }
     }
-    let render = |r: usize| -> Vec<String> { indexes.iter().map(|&i| cell(batch.column(i).as_ref(), r)).collect() };
+    let render = |r: usize| -> Vec<String> {
+        indexes
+            .iter()
+            .map(|&i| cell(batch.column(i).as_ref(), r))
+            .collect()
+    };
     let actual_rows: Vec<Vec<String>> = (0..batch.num_rows()).map(render).collect();
     let same = actual_rows.len() == rows.len()
         && actual_rows.iter().zip(&rows).all(|(a, e)| {
@@ -129,14 +147,20 @@ fn compare_table(what: &str, batch: &RecordBatch, expected: &str) -> Result<(), 
     if same {
         Ok(())
     } else {
-        Err(format!("{what} differ\n  expected: {rows:?}\n  actual:   {actual_rows:?}"))
+        Err(format!(
+            "{what} differ\n  expected: {rows:?}\n  actual:   {actual_rows:?}"
+        ))
     }
 }
 
 fn check_error(err: &CaasError, expected: &ExpectedError) -> Result<(), String> {
     let message = err.to_string();
     if err.code() != expected.code {
-        return Err(format!("expected a `{}` error, got `{}`: {message}", expected.code, err.code()));
+        return Err(format!(
+            "expected a `{}` error, got `{}`: {message}",
+            expected.code,
+            err.code()
+        ));
     }
     for part in &expected.message_contains {
         if !message.contains(part.as_str()) {
@@ -150,7 +174,10 @@ fn check_error(err: &CaasError, expected: &ExpectedError) -> Result<(), String> 
             _ => None,
         };
         if expected.line.is_some_and(|l| l != line) {
-            return Err(format!("expected line {:?}, got {line}: {message}", expected.line));
+            return Err(format!(
+                "expected line {:?}, got {line}: {message}",
+                expected.line
+            ));
         }
         if let Some(c) = expected.column
             && c != column
@@ -173,11 +200,16 @@ async fn run_case(path: &Path) -> Result<(), String> {
         let engine = Engine::new();
         for (name, table) in &case.tables {
             let file = dir.path().join(format!("{name}.csv"));
-            std::fs::write(&file, &table.csv).map_err(|source| CaasError::Io { path: file.clone(), source })?;
+            std::fs::write(&file, &table.csv).map_err(|source| CaasError::Io {
+                path: file.clone(),
+                source,
+            })?;
             let mut spec = match table.role {
                 Role::Person => TableSpec::person(),
                 Role::Periods => TableSpec::periods(),
-                Role::Events => TableSpec::events(table.code_system.unwrap_or(CodeSystem::SnomedCt)),
+                Role::Events => {
+                    TableSpec::events(table.code_system.unwrap_or(CodeSystem::SnomedCt))
+                }
             };
             spec.code_system = table.code_system;
             spec = spec.with_mapping(table.mapping.clone());
@@ -208,7 +240,10 @@ async fn run_case(path: &Path) -> Result<(), String> {
             }
             Ok(())
         }
-        (Ok(_), Some(e)) => Err(format!("expected a `{}` error, but evaluation succeeded", e.code)),
+        (Ok(_), Some(e)) => Err(format!(
+            "expected a `{}` error, but evaluation succeeded",
+            e.code
+        )),
         (Err(err), Some(expected)) => check_error(&err, expected),
         (Err(err), None) => Err(format!("unexpected error `{}`: {err}", err.code())),
     }
@@ -224,12 +259,25 @@ async fn conformance_cases() {
     paths.sort();
     let mut failures = Vec::new();
     for path in &paths {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if let Err(message) = run_case(path).await {
             failures.push(format!("{name}: {message}"));
         }
     }
-    println!("conformance: {} cases, {} failed", paths.len(), failures.len());
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), paths.len(), failures.join("\n\n"));
+    println!(
+        "conformance: {} cases, {} failed",
+        paths.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        paths.len(),
+        failures.join("\n\n")
+    );
     assert!(paths.len() >= 40, "only {} conformance cases", paths.len());
 }

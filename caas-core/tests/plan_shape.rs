@@ -38,12 +38,26 @@ variables:
 "#,
     )
     .unwrap();
-    let plan = engine.explain_blocking(&cohort, &Parameters::new()).unwrap();
+    let plan = engine
+        .explain_blocking(&cohort, &Parameters::new())
+        .unwrap();
     let physical = plan.split("physical plan:").nth(1).unwrap();
     let scans = physical.matches("gp_events.csv").count();
     assert_eq!(scans, 1, "{physical}");
-    assert_eq!(physical.matches("HashJoinExec: mode=CollectLeft, join_type=Inner").count(), 1, "{physical}");
+    assert_eq!(
+        physical
+            .matches("HashJoinExec: mode=CollectLeft, join_type=Inner")
+            .count(),
+        1,
+        "{physical}"
+    );
     assert!(!physical.contains("SortExec"), "{physical}");
     assert!(!physical.contains("WindowAggExec"), "{physical}");
-    assert_eq!(physical.matches("AggregateExec: mode=FinalPartitioned").count(), 1, "{physical}");
+    assert_eq!(
+        physical
+            .matches("AggregateExec: mode=FinalPartitioned")
+            .count(),
+        1,
+        "{physical}"
+    );
 }

@@ -6,9 +6,30 @@ use caas_core::{Cohort, Place};
 use proptest::prelude::*;
 
 const FRAGMENTS: [&str; 24] = [
-    "age", " >= ", "65", " and ", " or ", "not ", "(", ")", "'x'", "DATE '2024-02-29'", " - ",
-    "12 months", " + ", "CASE WHEN ", " THEN ", " ELSE ", " END", "coalesce(", ", ", " IN (",
-    " BETWEEN ", " IS NULL", "-9223372036854775807 years", "years_between(",
+    "age",
+    " >= ",
+    "65",
+    " and ",
+    " or ",
+    "not ",
+    "(",
+    ")",
+    "'x'",
+    "DATE '2024-02-29'",
+    " - ",
+    "12 months",
+    " + ",
+    "CASE WHEN ",
+    " THEN ",
+    " ELSE ",
+    " END",
+    "coalesce(",
+    ", ",
+    " IN (",
+    " BETWEEN ",
+    " IS NULL",
+    "-9223372036854775807 years",
+    "years_between(",
 ];
 
 proptest! {

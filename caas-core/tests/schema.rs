@@ -5,7 +5,8 @@ use std::path::Path;
 
 #[test]
 fn committed_schema_is_current() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/cohort-definition.schema.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/cohort-definition.schema.json");
     let generated = caas_core::model::definition_schema();
     if std::env::var_os("CAAS_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).expect("write the schema");

@@ -9,9 +9,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::writer::FileWriter;
-use caas_core::{
-    CaasError, CodeSystem, Cohort, ColumnMapping, Engine, Parameters, TableSpec,
-};
+use caas_core::{CaasError, CodeSystem, Cohort, ColumnMapping, Engine, Parameters, TableSpec};
 use datafusion::parquet::arrow::ArrowWriter;
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
@@ -53,8 +51,15 @@ fn gp_events() -> (SchemaRef, RecordBatch) {
                 day("2023-01-01"),
                 day("2024-02-02"),
             ])),
-            Arc::new(StringArray::from(vec!["60621009", "60621009", "60621009", "999"])),
-            Arc::new(Float64Array::from(vec![Some(41.0), Some(39.9), None, Some(50.0)])),
+            Arc::new(StringArray::from(vec![
+                "60621009", "60621009", "60621009", "999",
+            ])),
+            Arc::new(Float64Array::from(vec![
+                Some(41.0),
+                Some(39.9),
+                None,
+                Some(50.0),
+            ])),
         ],
     )
     .unwrap();
@@ -83,13 +88,21 @@ output: { columns: [bmi_last, bmi_count] }
 
 /// (person_id, bmi_last, bmi_count) of the members.
 fn bmi_rows(engine: &Engine) -> Vec<(i64, Option<f64>, i64)> {
-    let result = engine.evaluate_blocking(&bmi_cohort(), &Parameters::new()).unwrap();
+    let result = engine
+        .evaluate_blocking(&bmi_cohort(), &Parameters::new())
+        .unwrap();
     let m = &result.members;
     let ids = m.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
     let bmi = m.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
     let count = m.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
     (0..m.num_rows())
-        .map(|i| (ids.value(i), (!bmi.is_null(i)).then(|| bmi.value(i)), count.value(i)))
+        .map(|i| {
+            (
+                ids.value(i),
+                (!bmi.is_null(i)).then(|| bmi.value(i)),
+                count.value(i),
+            )
+        })
         .collect()
 }
 
@@ -99,10 +112,17 @@ const BMI_EXPECTED: [(i64, Option<f64>, i64); 2] = [(1, Some(39.9), 2), (2, None
 fn in_memory_batches() {
     let engine = Engine::new();
     let (schema, batch) = persons();
-    engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
+    engine
+        .register_batches("persons", TableSpec::person(), schema, vec![batch])
+        .unwrap();
     let (schema, batch) = gp_events();
     engine
-        .register_batches("gp", TableSpec::events(CodeSystem::SnomedCt), schema, vec![batch])
+        .register_batches(
+            "gp",
+            TableSpec::events(CodeSystem::SnomedCt),
+            schema,
+            vec![batch],
+        )
         .unwrap();
     assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
 }
@@ -117,7 +137,9 @@ fn parquet_folder_and_arrow_ipc_file() {
     for (i, range) in [(0, 0..2), (1, 2..4)] {
         let file = File::create(folder.join(format!("part-{i}.parquet"))).unwrap();
         let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
-        writer.write(&batch.slice(range.start, range.len())).unwrap();
+        writer
+            .write(&batch.slice(range.start, range.len()))
+            .unwrap();
         writer.close().unwrap();
     }
     let (pschema, pbatch) = persons();
@@ -127,7 +149,9 @@ fn parquet_folder_and_arrow_ipc_file() {
     writer.finish().unwrap();
 
     let engine = Engine::new();
-    engine.register_file_blocking("persons", &ipc, TableSpec::person()).unwrap();
+    engine
+        .register_file_blocking("persons", &ipc, TableSpec::person())
+        .unwrap();
     engine
         .register_file_blocking("gp", &folder, TableSpec::events(CodeSystem::SnomedCt))
         .unwrap();
@@ -146,14 +170,26 @@ fn integer_codes_match_text_codelists() {
     let codes: Int64Array = vec![60621009i64, 60621009, 60621009, 999].into();
     let batch = RecordBatch::try_new(
         schema.clone(),
-        vec![text.column(0).clone(), text.column(1).clone(), Arc::new(codes), text.column(3).clone()],
+        vec![
+            text.column(0).clone(),
+            text.column(1).clone(),
+            Arc::new(codes),
+            text.column(3).clone(),
+        ],
     )
     .unwrap();
     let engine = Engine::new();
     let (pschema, pbatch) = persons();
-    engine.register_batches("persons", TableSpec::person(), pschema, vec![pbatch]).unwrap();
     engine
-        .register_batches("gp", TableSpec::events(CodeSystem::SnomedCt), schema, vec![batch])
+        .register_batches("persons", TableSpec::person(), pschema, vec![pbatch])
+        .unwrap();
+    engine
+        .register_batches(
+            "gp",
+            TableSpec::events(CodeSystem::SnomedCt),
+            schema,
+            vec![batch],
+        )
         .unwrap();
     assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
 }
@@ -208,12 +244,23 @@ output: { columns: [n] }
     let counts = |primary_only: bool| -> Vec<i64> {
         let engine = Engine::new();
         let (pschema, pbatch) = persons();
-        engine.register_batches("persons", TableSpec::person(), pschema, vec![pbatch]).unwrap();
+        engine
+            .register_batches("persons", TableSpec::person(), pschema, vec![pbatch])
+            .unwrap();
         let mut spec = TableSpec::events(CodeSystem::Icd10).with_mapping(mapping.clone());
         spec.mapping.primary_code_only = primary_only;
-        engine.register_batches("apc", spec, schema.clone(), vec![batch.clone()]).unwrap();
-        let members = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap().members;
-        let n = members.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        engine
+            .register_batches("apc", spec, schema.clone(), vec![batch.clone()])
+            .unwrap();
+        let members = engine
+            .evaluate_blocking(&cohort, &Parameters::new())
+            .unwrap()
+            .members;
+        let n = members
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
         n.values().to_vec()
     };
     // Person ids are text in one table and integers in the other: compared as text.
@@ -229,27 +276,53 @@ fn registration_errors_name_table_column_and_types() {
         date_of_birth: Some("dob".into()),
         ..ColumnMapping::default()
     });
-    let err = engine.register_batches("pds", spec, schema.clone(), vec![batch.clone()]).unwrap_err();
-    assert_eq!(err.to_string(), "table `pds` has no column `dob` (needed as date_of_birth)");
+    let err = engine
+        .register_batches("pds", spec, schema.clone(), vec![batch.clone()])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "table `pds` has no column `dob` (needed as date_of_birth)"
+    );
 
     let spec = TableSpec::person().with_mapping(ColumnMapping {
         sex: Some("date_of_birth".into()),
         ..ColumnMapping::default()
     });
-    let err = engine.register_batches("pds", spec, schema.clone(), vec![batch.clone()]).unwrap_err();
-    assert_eq!(err.to_string(), "table `pds`, column `date_of_birth`: expected text, found Date32");
+    let err = engine
+        .register_batches("pds", spec, schema.clone(), vec![batch.clone()])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "table `pds`, column `date_of_birth`: expected text, found Date32"
+    );
 
-    engine.register_batches("pds", TableSpec::person(), schema.clone(), vec![batch.clone()]).unwrap();
-    let err = engine.register_batches("pds2", TableSpec::person(), schema, vec![batch]).unwrap_err();
+    engine
+        .register_batches(
+            "pds",
+            TableSpec::person(),
+            schema.clone(),
+            vec![batch.clone()],
+        )
+        .unwrap();
+    let err = engine
+        .register_batches("pds2", TableSpec::person(), schema, vec![batch])
+        .unwrap_err();
     assert!(matches!(err, CaasError::Registration { .. }), "{err}");
-    assert_eq!(err.to_string(), "table `pds2`: `pds` is already the person table");
+    assert_eq!(
+        err.to_string(),
+        "table `pds2`: `pds` is already the person table"
+    );
 }
 
 #[test]
 fn missing_file_is_an_io_error() {
     let engine = Engine::new();
     let err = engine
-        .register_file_blocking("persons", "/nonexistent/persons.parquet", TableSpec::person())
+        .register_file_blocking(
+            "persons",
+            "/nonexistent/persons.parquet",
+            TableSpec::person(),
+        )
         .unwrap_err();
     assert_eq!(err.code(), "io");
 }
@@ -257,7 +330,9 @@ fn missing_file_is_an_io_error() {
 #[tokio::test]
 async fn blocking_call_inside_a_runtime_is_an_error_not_a_panic() {
     let engine = Engine::new();
-    let err = engine.evaluate_blocking(&bmi_cohort(), &Parameters::new()).unwrap_err();
+    let err = engine
+        .evaluate_blocking(&bmi_cohort(), &Parameters::new())
+        .unwrap_err();
     assert_eq!(err.code(), "engine");
     assert!(err.to_string().contains("await the async method"), "{err}");
 }

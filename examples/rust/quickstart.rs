@@ -12,7 +12,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
 
     let engine = Engine::new();
-    engine.register_file_blocking("persons", root.join("data/persons.csv"), TableSpec::person())?;
+    engine.register_file_blocking(
+        "persons",
+        root.join("data/persons.csv"),
+        TableSpec::person(),
+    )?;
     engine.register_file_blocking(
         "gp_events",
         root.join("data/gp_events.csv"),
