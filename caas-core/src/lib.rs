@@ -84,8 +84,10 @@ mod compile;
 mod engine;
 pub mod error;
 pub mod model;
+pub mod nhs;
 pub mod results;
 pub mod source;
+pub mod synth;
 
 pub use codelist::{CodeSystem, Codelist};
 pub use engine::{Engine, EngineOptions};

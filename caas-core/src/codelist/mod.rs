@@ -144,7 +144,9 @@ impl Codelist {
             let code = self.system.normalise(code);
             self.codes.iter().any(|c| code.starts_with(c.as_str()))
         } else {
-            self.codes.binary_search_by(|c| c.as_str().cmp(code)).is_ok()
+            self.codes
+                .binary_search_by(|c| c.as_str().cmp(code))
+                .is_ok()
         }
     }
 

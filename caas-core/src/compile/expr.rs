@@ -167,7 +167,11 @@ impl Scope<'_> {
                 let decimal = infer_type(expr, self.types, self.place)? == Type::Float;
                 let value = |e: &Expr| -> Result<DfExpr> {
                     let v = self.lower(e)?;
-                    Ok(if decimal { cast(v, DataType::Float64) } else { v })
+                    Ok(if decimal {
+                        cast(v, DataType::Float64)
+                    } else {
+                        v
+                    })
                 };
                 let mut builder: Option<
                     datafusion::logical_expr::conditional_expressions::CaseBuilder,

@@ -570,7 +570,11 @@ fn expect_constant(
     place: &Place,
     what: &str,
 ) -> Result<()> {
-    if let Some(name) = expr.names().into_iter().find(|n| !parameters.contains_key(*n)) {
+    if let Some(name) = expr
+        .names()
+        .into_iter()
+        .find(|n| !parameters.contains_key(*n))
+    {
         return Err(CaasError::invalid(
             place.clone(),
             format!("{what} may use only parameters and literals, not `{name}`"),

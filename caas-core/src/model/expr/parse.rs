@@ -403,7 +403,15 @@ impl Parser<'_> {
             "false" => return Ok(Expr::Literal(Literal::Bool(false))),
             "null" => return Ok(Expr::Literal(Literal::Null)),
             // `DATE '2025-03-31'` is a date; `date` alone is a name (an event's date).
-            "date" if matches!(self.peek(), Some(Token { tok: Tok::Text(_), .. })) => {
+            "date"
+                if matches!(
+                    self.peek(),
+                    Some(Token {
+                        tok: Tok::Text(_),
+                        ..
+                    })
+                ) =>
+            {
                 let text_column = self.column();
                 let Some(Token {
                     tok: Tok::Text(text),
