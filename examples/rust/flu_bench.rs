@@ -24,7 +24,9 @@ fn value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("caas-core has a parent folder")?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let data = PathBuf::from(value(&args, "--data").ok_or("--data DIR is required")?);
     match args.first().map(String::as_str) {

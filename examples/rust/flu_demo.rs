@@ -45,8 +45,10 @@ fn parse_args(root: &Path) -> Result<Args, String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let args = parse_args(&root)?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("caas-core has a parent folder")?;
+    let args = parse_args(root)?;
     let config = SynthConfig {
         persons: args.persons,
         seed: args.seed,
