@@ -185,6 +185,9 @@ impl<'a> Compiler<'a> {
                 aggregates.push(plan);
             }
         }
+        // Narrow aggregates first: the person side of each join grows with every join, and
+        // the widest aggregate then joins a person side that is still narrow.
+        aggregates.sort_by_key(|a| a.schema().fields().len());
         for aggregate in aggregates {
             let pid = self.fresh("pid");
             let mut exprs = vec![column("person_id").alias(&pid)];
@@ -193,11 +196,12 @@ impl<'a> Compiler<'a> {
                     exprs.push(column(field.name()));
                 }
             }
-            let aggregate = aggregate.select(exprs)?;
-            df = df.join_on(
-                aggregate,
-                JoinType::Left,
-                [column("person_id").eq(column(&pid))],
+            // The aggregate is the build side and the growing person table streams through
+            // as the probe side, so no join copies the accumulated columns into a hash table.
+            df = aggregate.select(exprs)?.join_on(
+                df,
+                JoinType::Right,
+                [column(&pid).eq(column("person_id"))],
             )?;
         }
 

@@ -125,6 +125,12 @@ impl Engine {
 
     fn config(options: &EngineOptions) -> SessionConfig {
         let mut config = SessionConfig::new();
+        // Event tables are joined to a few thousand codes out of millions of rows: decoding
+        // the code column first and the others only for matching rows (late
+        // materialisation, with the join's dynamic filter) saves most of the scan.
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
         if let Some(n) = options.target_partitions {
             config = config.with_target_partitions(n.max(1));
         }
@@ -284,6 +290,18 @@ impl Engine {
             logical.display_indent(),
             displayable(physical.as_ref()).indent(true)
         ))
+    }
+
+    /// Runs the cohort's plan and returns it annotated with what each operator did (rows,
+    /// time, memory): for finding where an evaluation spends its time.
+    pub async fn explain_analyze(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+    ) -> Result<String> {
+        let plan = self.compile(cohort, parameters)?;
+        let batches = plan.explain(false, true)?.collect().await?;
+        Ok(arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
     }
 
     /// [`Engine::explain`], blocking the calling thread.
