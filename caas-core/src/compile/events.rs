@@ -268,6 +268,7 @@ fn selection_filter(
 
 /// The aggregate of one variable over rows already restricted by `filter`.
 fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfExpr> {
+    // First and last take the event smallest or greatest by (date, code, value).
     let mut order: Vec<SortExpr> = vec![
         column("date").sort(true, false),
         column("code").sort(true, false),
@@ -275,42 +276,24 @@ fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfE
     if has_value {
         order.push(column("value").sort(true, true));
     }
-    let expr = match ev.returns {
-        Aggregation::Exists | Aggregation::Count => count_udaf().call(vec![lit(1i64)]),
-        Aggregation::FirstDate => min_udaf().call(vec![column("date")]),
-        Aggregation::LastDate => max_udaf().call(vec![column("date")]),
-        Aggregation::MinValue => min_udaf().call(vec![column("value")]),
-        Aggregation::MaxValue => max_udaf().call(vec![column("value")]),
-        Aggregation::FirstValue => {
-            return Ok(first_value_udaf()
-                .call(vec![column("value")])
-                .order_by(order)
-                .filter(filter)
-                .build()?);
-        }
-        Aggregation::LastValue => {
-            return Ok(last_value_udaf()
-                .call(vec![column("value")])
-                .order_by(order)
-                .filter(filter)
-                .build()?);
-        }
-        Aggregation::FirstCode => {
-            return Ok(first_value_udaf()
-                .call(vec![column("code")])
-                .order_by(order)
-                .filter(filter)
-                .build()?);
-        }
-        Aggregation::LastCode => {
-            return Ok(last_value_udaf()
-                .call(vec![column("code")])
-                .order_by(order)
-                .filter(filter)
-                .build()?);
-        }
+    let (udaf, argument, ordered) = match ev.returns {
+        Aggregation::Exists | Aggregation::Count => (count_udaf(), lit(1i64), false),
+        Aggregation::FirstDate => (min_udaf(), column("date"), false),
+        Aggregation::LastDate => (max_udaf(), column("date"), false),
+        Aggregation::MinValue => (min_udaf(), column("value"), false),
+        Aggregation::MaxValue => (max_udaf(), column("value"), false),
+        Aggregation::FirstValue => (first_value_udaf(), column("value"), true),
+        Aggregation::LastValue => (last_value_udaf(), column("value"), true),
+        Aggregation::FirstCode => (first_value_udaf(), column("code"), true),
+        Aggregation::LastCode => (last_value_udaf(), column("code"), true),
     };
-    Ok(expr.filter(filter).build()?)
+    let call = udaf.call(vec![argument]);
+    let built = if ordered {
+        call.order_by(order).filter(filter).build()?
+    } else {
+        call.filter(filter).build()?
+    };
+    Ok(built)
 }
 
 fn event_plans(

@@ -12,7 +12,7 @@
 
 mod read;
 
-pub use read::{FileFormat, SourceFile};
+pub(crate) use read::SourceFile;
 
 use arrow::datatypes::{DataType, Schema};
 use schemars::JsonSchema;

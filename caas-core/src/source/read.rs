@@ -6,16 +6,13 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::options::ArrowReadOptions;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 use super::{Role, TableSpec};
 use crate::error::{CaasError, Result};
 
 /// A file format caas reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FileFormat {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileFormat {
     /// Apache Parquet (`.parquet`).
     Parquet,
     /// CSV with a header row (`.csv`); empty fields are null.
@@ -39,9 +36,8 @@ impl FileFormat {
 
 /// A file, or a folder of files of one format, to read a table from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
-    /// The file or folder.
-    pub path: PathBuf,
+pub(crate) struct SourceFile {
+    path: PathBuf,
 }
 
 impl SourceFile {
