@@ -24,6 +24,9 @@
 //!    conveniences).
 //! 6. [`results`] — members and attrition as Arrow record batches.
 //!
+//! Beside that path: [`synth`] generates a synthetic NHS-like population (Parquet) for
+//! demonstrations, tests and benchmarks, and [`nhs`] checks NHS numbers.
+//!
 //! Every fallible function returns [`CaasError`], whose variants name the place at fault.
 //!
 //! ## Example
