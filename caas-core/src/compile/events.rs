@@ -17,7 +17,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::dataframe::DataFrame;
-use datafusion::functions::expr_fn::{btrim, split_part};
+use datafusion::functions::expr_fn::{btrim, concat, lpad, nullif, split_part, substr};
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
@@ -437,6 +437,29 @@ fn code_map(pairs: &BTreeSet<(String, i32)>, integer_codes: bool) -> Result<Reco
     )?)
 }
 
+/// Width of the start date in a [`practice_key`]: days since 1970 plus 10^10 fit in 11 digits
+/// for every Date32.
+const START_DIGITS: i64 = 11;
+
+/// A text that sorts like (start date, practice), a null practice first: the greatest key
+/// is the practice of the latest-starting period, ties to the greatest practice. A `max`
+/// over it costs far less than a `last_value` ordered by two columns.
+fn practice_key() -> DfExpr {
+    let start = cast(
+        cast(column("start_date"), DataType::Int64) + lit(10_000_000_000i64),
+        DataType::Utf8,
+    );
+    concat(vec![
+        lpad(vec![start, lit(START_DIGITS), lit("0")]),
+        column("practice"),
+    ])
+}
+
+/// The practice in a [`practice_key`] (null for a null practice).
+pub(crate) fn practice_of_key(key: DfExpr) -> DfExpr {
+    nullif(substr(key, lit(START_DIGITS + 1)), lit(""))
+}
+
 /// The per-person aggregate of a period table for `registered` and `practice` variables.
 fn period_plan(
     compiler: &mut Compiler<'_>,
@@ -488,12 +511,8 @@ fn period_plan(
                     needed_as: format!("{place}"),
                 });
             }
-            last_value_udaf()
-                .call(vec![column("practice")])
-                .order_by(vec![
-                    column("start_date").sort(true, false),
-                    column("practice").sort(true, true),
-                ])
+            max_udaf()
+                .call(vec![practice_key()])
                 .filter(covers)
                 .build()?
         } else {

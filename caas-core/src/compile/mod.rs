@@ -369,7 +369,7 @@ impl<'a> Compiler<'a> {
                     coalesce(vec![aggregate()?, lit(0i64)]).gt(lit(0i64))
                 }
                 VariableKind::MemberOf { .. } => coalesce(vec![aggregate()?, lit(false)]),
-                VariableKind::Practice { .. } => aggregate()?,
+                VariableKind::Practice { .. } => events::practice_of_key(aggregate()?),
                 VariableKind::Events(ev) => match ev.returns {
                     Aggregation::Exists => coalesce(vec![aggregate()?, lit(0i64)]).gt(lit(0i64)),
                     Aggregation::Count => coalesce(vec![aggregate()?, lit(0i64)]),
