@@ -28,10 +28,7 @@ DRIVER = ROOT / "target" / "release" / "examples" / "flu_bench"
 DATA_ROOT = ROOT / "target" / "caas-bench"
 TABLES = ("persons", "registrations", "gp_events", "gp_medications", "apc")
 THREADS = 2
-BARE_PASS = """
-    SELECT count(*), sum(person_id), max(date), sum(code)
-    FROM read_parquet('{data}/gp_events/*.parquet')
-"""
+BARE_PASS = "SELECT count(*), sum(person_id), max(date), sum(code) FROM gp_events"
 COLUMNS = (
     ("persons", "{:>10,}"),
     ("caas s", "{:.3f}"),
@@ -40,7 +37,7 @@ COLUMNS = (
     ("bare pass s", "{:.3f}"),
     ("caas RSS MiB", "{:.0f}"),
     ("DuckDB RSS MiB", "{:.0f}"),
-    ("members", "{:,}"),
+    ("members", "{}"),
 )
 
 
@@ -116,7 +113,7 @@ def run_caas(data, repeat, members):
             str(THREADS),
         ]
     )
-    return {"seconds": report["seconds"], "members": report["members"], "rss": rss}
+    return {**report, "rss": rss}
 
 
 def run_duckdb(data, repeat, members):
@@ -138,11 +135,14 @@ def run_duckdb(data, repeat, members):
 
 def load_codelists(con):
     """Creates the table codelists(cluster, system, code) from the codelist files named in
-    flu.yaml: one row per code as written (trimmed), the cluster being the codelist's name."""
+    flu.yaml: one row per code as written (trimmed), the cluster being the codelist's name.
+    """
     import yaml
 
     definition = yaml.safe_load(FLU.read_text())
-    con.execute("CREATE TABLE codelists (cluster VARCHAR, system VARCHAR, code VARCHAR)")
+    con.execute(
+        "CREATE TABLE codelists (cluster VARCHAR, system VARCHAR, code VARCHAR)"
+    )
     for name, spec in definition["codelists"].items():
         column = spec.get("code_column", "code")
         con.execute(
@@ -179,46 +179,57 @@ def duckdb_worker(data, members, repeat):
     bare = []
     for _ in range(repeat):
         started = time.perf_counter()
-        con.execute(BARE_PASS.format(data=data)).fetchall()
+        con.execute(BARE_PASS).fetchall()
         bare.append(time.perf_counter() - started)
-    (count,) = con.execute("SELECT count(*) FROM members").fetchone()
-    print(json.dumps({"seconds": seconds, "bare_seconds": bare, "members": count}))
+    print(json.dumps({"seconds": seconds, "bare_seconds": bare}))
 
 
 def compare_members(caas, duckdb_members):
-    """Checks that two members files hold the same columns (names and types) and rows;
-    exits with an error showing a few differing rows if not."""
+    """Compares two members files: the same columns (names and types) and the same rows.
+    Returns the member count of each engine and a description of each difference, with a
+    few of the differing rows."""
     import duckdb
 
     con = duckdb.connect()
-    left = f"read_parquet('{caas}')"
-    right = f"read_parquet('{duckdb_members}')"
-    schemas = [
-        con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        for source in (left, right)
-    ]
-    columns = [[(c[0], c[1]) for c in schema] for schema in schemas]
-    if columns[0] != columns[1]:
-        sys.exit(f"members differ in columns:\n  caas:   {columns[0]}\n  DuckDB: {columns[1]}")
-    counts = [con.execute(f"SELECT count(*) FROM {s}").fetchone()[0] for s in (left, right)]
+    sources = {
+        "caas": f"read_parquet('{caas}')",
+        "DuckDB": f"read_parquet('{duckdb_members}')",
+    }
+    columns = {
+        name: con.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})"
+        ).fetchall()
+        for name, source in sources.items()
+    }
+    counts = {
+        name: con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
+        for name, source in sources.items()
+    }
+    if columns["caas"] != columns["DuckDB"]:
+        return counts, [
+            f"columns differ: caas {columns['caas']}, DuckDB {columns['DuckDB']}"
+        ]
     problems = []
-    if counts[0] != counts[1]:
-        problems.append(f"caas has {counts[0]:,} members, DuckDB {counts[1]:,}")
-    for name, first, second in (("caas", left, right), ("DuckDB", right, left)):
-        query = f"SELECT * FROM {first} EXCEPT SELECT * FROM {second}"
-        (only,) = con.execute(f"SELECT count(*) FROM ({query})").fetchone()
-        if only:
-            rows = con.execute(f"{query} ORDER BY person_id LIMIT 5").fetchall()
-            shown = "\n".join(f"    {row}" for row in rows)
-            problems.append(f"{only:,} rows only in {name}'s members, e.g.:\n{shown}")
-    if problems:
-        names = ", ".join(name for name, _ in columns[0])
-        sys.exit("members differ (" + names + "):\n  " + "\n  ".join(problems))
-    return counts[0]
+    if counts["caas"] != counts["DuckDB"]:
+        problems.append(
+            f"caas has {counts['caas']:,} members, DuckDB {counts['DuckDB']:,}"
+        )
+    header = ", ".join(name for name, _ in columns["caas"])
+    for name, other in (("caas", "DuckDB"), ("DuckDB", "caas")):
+        only = f"SELECT * FROM {sources[name]} EXCEPT SELECT * FROM {sources[other]}"
+        (count,) = con.execute(f"SELECT count(*) FROM ({only})").fetchone()
+        if count:
+            rows = con.execute(f"{only} ORDER BY person_id LIMIT 5").fetchall()
+            shown = "".join(f"\n    {row}" for row in rows)
+            problems.append(
+                f"{count:,} rows only in {name}'s members ({header}), e.g.:{shown}"
+            )
+    return counts, problems
 
 
 def measure(persons, repeat):
-    """Generates (once) and benchmarks one population size; returns a row of the table."""
+    """Generates (once) and benchmarks one population size. Returns a row of the table and
+    the differences found between the two engines' members."""
     data = population(persons)
     with tempfile.TemporaryDirectory(prefix="caas-bench-") as tmp:
         caas_members = Path(tmp) / "caas.parquet"
@@ -227,10 +238,14 @@ def measure(persons, repeat):
         caas = run_caas(data, repeat, caas_members)
         log(f"DuckDB: {repeat} runs over {persons:,} people")
         duck = run_duckdb(data, repeat, duckdb_members)
-        members = compare_members(caas_members, duckdb_members)
+        counts, problems = compare_members(caas_members, duckdb_members)
     caas_median = statistics.median(caas["seconds"])
     duckdb_median = statistics.median(duck["seconds"])
-    return (
+    if counts["caas"] == counts["DuckDB"]:
+        members = f"{counts['caas']:,}"
+    else:
+        members = f"caas {counts['caas']:,} / DuckDB {counts['DuckDB']:,}"
+    row = (
         persons,
         caas_median,
         duckdb_median,
@@ -240,6 +255,7 @@ def measure(persons, repeat):
         duck["rss"],
         members,
     )
+    return row, problems
 
 
 def cells(row):
@@ -292,13 +308,17 @@ def main():
     started = time.perf_counter()
     install_dependencies()
     build_driver()
-    rows = []
+    rows, failures = [], []
     for persons in args.persons:
-        rows.append(measure(persons, args.repeat))
-        print_table(rows[-1:])
+        row, problems = measure(persons, args.repeat)
+        rows.append(row)
+        print_table([row])
+        failures += [f"{persons:,} people: {problem}" for problem in problems]
     print(f"\nmedians of {args.repeat} runs, {THREADS} threads each:\n")
     print_markdown(rows)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    if failures:
+        sys.exit("caas and DuckDB found different members:\n" + "\n".join(failures))
 
 
 if __name__ == "__main__":

@@ -45,12 +45,13 @@ hospital_clusters AS (
     )
 ),
 
--- GP clinical events: one join, one pass, one aggregate per variable. Every window ends on
--- or before the index date.
+-- GP clinical events: one join, one pass, one aggregate per variable (CASE inside the
+-- aggregate runs faster in DuckDB than FILTER). Every window ends on or before the index
+-- date.
 gp AS (
     SELECT
         e.person_id,
-        max(e.date) FILTER (WHERE c.cluster = 'ast') AS ast_dat,
+        max(CASE WHEN c.cluster = 'ast' THEN e.date END) AS ast_dat,
         bool_or(c.cluster = 'resp') AS resp,
         bool_or(c.cluster = 'chd') AS chd,
         bool_or(c.cluster = 'cld') AS cld,
@@ -58,33 +59,45 @@ gp AS (
         bool_or(c.cluster = 'spln') AS spln,
         bool_or(c.cluster = 'learndis') AS learndis,
         bool_or(c.cluster = 'ckd') AS ckd_dx,
-        max(e.date) FILTER (WHERE c.cluster = 'ckd15') AS ckd15_dat,
-        max(e.date) FILTER (WHERE c.cluster = 'ckd35') AS ckd35_dat,
-        max(e.date) FILTER (WHERE c.cluster = 'diab') AS diab_dat,
-        max(e.date) FILTER (WHERE c.cluster = 'dmres') AS dmres_dat,
+        max(CASE WHEN c.cluster = 'ckd15' THEN e.date END) AS ckd15_dat,
+        max(CASE WHEN c.cluster = 'ckd35' THEN e.date END) AS ckd35_dat,
+        max(CASE WHEN c.cluster = 'diab' THEN e.date END) AS diab_dat,
+        max(CASE WHEN c.cluster = 'dmres' THEN e.date END) AS dmres_dat,
         bool_or(c.cluster = 'addis') AS addis,
         bool_or(c.cluster = 'immdx') AS immdx,
         bool_or(c.cluster = 'dxt_chemo' AND e.date >= DATE '2025-07-31') AS chemo_6m,
-        max(e.date) FILTER (WHERE c.cluster = 'sev_obesity') AS sevob_dat,
-        max(e.date) FILTER (
-            WHERE c.cluster = 'bmi' AND e.value BETWEEN 10 AND 100
+        max(CASE WHEN c.cluster = 'sev_obesity' THEN e.date END) AS sevob_dat,
+        max(
+            CASE WHEN c.cluster = 'bmi' AND e.value BETWEEN 10 AND 100 THEN e.date END
         ) AS bmi_dat,
-        arg_max(e.value, (e.date, e.code, e.value)) FILTER (
-            WHERE c.cluster = 'bmi' AND e.value BETWEEN 10 AND 100
+        -- The value of the latest BMI by (date, code, value); rows whose key is null (other
+        -- clusters, values out of range) are ignored.
+        arg_max(
+            e.value,
+            CASE
+                WHEN c.cluster = 'bmi' AND e.value BETWEEN 10 AND 100
+                THEN (e.date, e.code, e.value)
+            END
         ) AS bmi_val,
         bool_or(c.cluster = 'preg' AND e.date >= DATE '2025-09-01') AS preg_season,
-        max(e.date) FILTER (
-            WHERE c.cluster = 'preg'
-            AND e.date BETWEEN DATE '2024-12-01' AND DATE '2025-08-31'
+        max(
+            CASE
+                WHEN c.cluster = 'preg'
+                    AND e.date BETWEEN DATE '2024-12-01' AND DATE '2025-08-31'
+                THEN e.date
+            END
         ) AS preg_pre_dat,
-        max(e.date) FILTER (
-            WHERE c.cluster IN ('preg', 'pregdel')
-            AND e.date BETWEEN DATE '2024-12-01' AND DATE '2025-08-31'
+        max(
+            CASE
+                WHEN c.cluster IN ('preg', 'pregdel')
+                    AND e.date BETWEEN DATE '2024-12-01' AND DATE '2025-08-31'
+                THEN e.date
+            END
         ) AS pregdel_pre_dat,
-        max(e.date) FILTER (WHERE c.cluster = 'carer') AS carer_dat,
-        max(e.date) FILTER (WHERE c.cluster = 'notcarer') AS notcarer_dat,
-        max(e.date) FILTER (WHERE c.cluster IN ('reside', 'longres')) AS reside_dat,
-        max(e.date) FILTER (WHERE c.cluster = 'longres') AS longres_dat,
+        max(CASE WHEN c.cluster = 'carer' THEN e.date END) AS carer_dat,
+        max(CASE WHEN c.cluster = 'notcarer' THEN e.date END) AS notcarer_dat,
+        max(CASE WHEN c.cluster IN ('reside', 'longres') THEN e.date END) AS reside_dat,
+        max(CASE WHEN c.cluster = 'longres' THEN e.date END) AS longres_dat,
         bool_or(c.cluster = 'hcworker') AS hcworker,
         bool_or(c.cluster = 'hhld_imdef') AS hhld_imdef,
         bool_or(c.cluster = 'fluvax' AND e.date >= DATE '2025-09-01') AS fluvax_season,
@@ -205,19 +218,25 @@ person AS (
     LEFT JOIN hospital ON hospital.person_id = p.person_id
 ),
 
--- The derived conditions (SQL's three-valued logic, as in caas).
+-- The derived conditions (SQL's three-valued logic, as in caas). As in flu.yaml, the date
+-- comparisons are wrapped in coalesce(..., false): a missing code means "not in the
+-- group", not "unknown".
 conditions AS (
     SELECT
         *,
         dob <= DATE '2025-07-31' AS aged_6_months,
         astadm OR (ast_dat IS NOT NULL AND astrx_12m) AS asthma,
-        ckd_dx OR ckd35_dat >= ckd15_dat AS ckd,
-        addis OR diab_dat >= coalesce(dmres_dat, DATE '1900-01-01') AS diabetes,
+        ckd_dx OR coalesce(ckd35_dat >= ckd15_dat, false) AS ckd,
+        addis
+            OR coalesce(diab_dat >= coalesce(dmres_dat, DATE '1900-01-01'), false)
+            AS diabetes,
         immdx OR immrx_6m OR chemo_6m OR chemo_hes_6m AS immuno,
-        sevob_dat >= coalesce(bmi_dat, DATE '1900-01-01') OR bmi_val >= 40 AS severe_obesity,
-        preg_season OR preg_pre_dat >= pregdel_pre_dat AS pregnant,
-        carer_dat > coalesce(notcarer_dat, DATE '1900-01-01') AS carer,
-        longres_dat >= reside_dat AS care_home
+        coalesce(
+            sevob_dat >= coalesce(bmi_dat, DATE '1900-01-01') OR bmi_val >= 40, false
+        ) AS severe_obesity,
+        preg_season OR coalesce(preg_pre_dat >= pregdel_pre_dat, false) AS pregnant,
+        coalesce(carer_dat > coalesce(notcarer_dat, DATE '1900-01-01'), false) AS carer,
+        coalesce(longres_dat >= reside_dat, false) AS care_home
     FROM person
 ),
 
@@ -246,7 +265,10 @@ carers AS (
     FROM groups
 ),
 
-eligibility AS (
+-- Materialised: otherwise DuckDB inlines every layer above into the rules' filter, where
+-- `eligible` and `age` are expanded and evaluated dozens of times per person (which more
+-- than doubles the run time of the whole query at 1M people).
+eligibility AS MATERIALIZED (
     SELECT
         *,
         grp_65_plus OR grp_child_2_3 OR grp_risk OR grp_pregnant OR grp_care_home
@@ -267,6 +289,7 @@ SELECT
     grp_hcw,
     grp_household
 FROM eligibility
+-- The 15 rules in order: an include needs TRUE, an exclude removes only TRUE.
 WHERE alive IS TRUE
     AND registered IS TRUE
     AND (dob IS NULL) IS NOT TRUE

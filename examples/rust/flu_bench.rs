@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release -p caas-core --example flu_bench -- generate --persons N --data DIR
-//! cargo run --release -p caas-core --example flu_bench -- run --data DIR --repeat K --members FILE
+//! cargo run --release -p caas-core --example flu_bench -- run --data DIR --repeat K --members FILE \
+//!     [--threads N] [--batch-size ROWS]
 //! ```
 //!
 //! `run` prints one JSON object: `{"seconds": [...], "members": n, "population": n}`.
@@ -49,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let repeat: usize = value(&args, "--repeat").unwrap_or("3").parse()?;
             let options = EngineOptions {
                 target_partitions: value(&args, "--threads").map(str::parse).transpose()?,
+                batch_size: value(&args, "--batch-size").map(str::parse).transpose()?,
                 ..EngineOptions::default()
             };
             let engine = Engine::with_options(&options)?;
