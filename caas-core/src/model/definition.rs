@@ -220,7 +220,8 @@ pub struct EventVariable {
 pub enum Aggregation {
     /// Whether any event is selected (never null).
     Exists,
-    /// How many events are selected (never null).
+    /// How many events are selected (never null). In a table with several codes per row
+    /// (e.g. 20 diagnosis columns), each matching code is an event.
     Count,
     /// Date of the earliest selected event.
     FirstDate,
