@@ -1053,103 +1053,93 @@ fn text_cell(s: Option<&str>) -> Cell {
     s.map(|s| Value::Text(s.to_string()))
 }
 
-fn columns(spec: &[(&str, Type)]) -> Vec<(String, Type)> {
-    spec.iter().map(|(n, t)| (n.to_string(), *t)).collect()
+/// A table of the given columns with one row per item.
+fn table<T>(columns: &[(&str, Type)], items: &[T], row: impl Fn(&T) -> Vec<Cell>) -> Table {
+    Table {
+        columns: columns.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+        rows: items.iter().map(row).collect(),
+    }
 }
 
 fn tables(raw: &RawCase) -> Vec<TestTable> {
     let mut ids: Vec<i64> = raw.persons.iter().map(|p| p.id).collect();
     ids.sort_unstable();
-    let person = Table {
-        columns: columns(&[
+    let person = table(
+        &[
             ("person_id", Type::Int),
             ("date_of_birth", Type::Date),
             ("date_of_death", Type::Date),
             ("sex", Type::Text),
             ("region", Type::Text),
             ("score", Type::Int),
-        ]),
-        rows: raw
-            .persons
-            .iter()
-            .map(|p| {
-                vec![
-                    Some(Value::Int(p.id)),
-                    date_cell(p.dob),
-                    date_cell(p.dod),
-                    text_cell(p.sex),
-                    text_cell(p.region),
-                    p.score.map(Value::Int),
-                ]
-            })
-            .collect(),
-    };
-    let gp = Table {
-        columns: columns(&[
+        ],
+        &raw.persons,
+        |p| {
+            vec![
+                Some(Value::Int(p.id)),
+                date_cell(p.dob),
+                date_cell(p.dod),
+                text_cell(p.sex),
+                text_cell(p.region),
+                p.score.map(Value::Int),
+            ]
+        },
+    );
+    let gp = table(
+        &[
             ("person_id", Type::Int),
             ("date", Type::Date),
             ("code", Type::Text),
             ("value", Type::Float),
             ("priority", Type::Int),
-        ]),
-        rows: raw
-            .gp
-            .iter()
-            .map(|e| {
-                vec![
-                    Some(Value::Int(person_for(e.slot, &ids))),
-                    date_cell(e.date),
-                    text_cell(e.code),
-                    e.value.map(Value::Float),
-                    e.priority.map(Value::Int),
-                ]
-            })
-            .collect(),
-    };
-    let hes = Table {
-        columns: columns(&[
+        ],
+        &raw.gp,
+        |e| {
+            vec![
+                Some(Value::Int(person_for(e.slot, &ids))),
+                date_cell(e.date),
+                text_cell(e.code),
+                e.value.map(Value::Float),
+                e.priority.map(Value::Int),
+            ]
+        },
+    );
+    let hes = table(
+        &[
             ("person_id", Type::Int),
             ("date", Type::Date),
             ("code", Type::Text),
-        ]),
-        rows: raw
-            .hes
-            .iter()
-            .map(|e| {
-                vec![
-                    Some(Value::Int(person_for(e.slot, &ids))),
-                    date_cell(e.date),
-                    text_cell(e.code),
-                ]
-            })
-            .collect(),
-    };
-    let registrations = Table {
-        columns: columns(&[
+        ],
+        &raw.hes,
+        |e| {
+            vec![
+                Some(Value::Int(person_for(e.slot, &ids))),
+                date_cell(e.date),
+                text_cell(e.code),
+            ]
+        },
+    );
+    let registrations = table(
+        &[
             ("person_id", Type::Int),
             ("start_date", Type::Date),
             ("end_date", Type::Date),
             ("practice", Type::Text),
-        ]),
-        rows: raw
-            .periods
-            .iter()
-            .map(|p| {
-                let end = p.end.map(|end| match end {
-                    PeriodEnd::On(date) => date,
-                    PeriodEnd::After(days) => {
-                        shift_days(p.start.unwrap_or(ymd((2020, 1, 1))), days)
-                    }
-                });
-                vec![
-                    Some(Value::Int(person_for(p.slot, &ids))),
-                    date_cell(p.start),
-                    date_cell(end),
-                    text_cell(p.practice),
-                ]
-            })
-            .collect(),
-    };
+        ],
+        &raw.periods,
+        |p| {
+            let end = p.end.map(|end| match end {
+                PeriodEnd::On(date) => date,
+                PeriodEnd::After(days) => shift_days(p.start.unwrap_or(ymd((2020, 1, 1))), days),
+            });
+            vec![
+                Some(Value::Int(person_for(p.slot, &ids))),
+                date_cell(p.start),
+                date_cell(end),
+                text_cell(p.practice),
+            ]
+        },
+    );
     vec![
         TestTable {
             name: "persons",

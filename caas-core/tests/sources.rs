@@ -263,39 +263,42 @@ output: { columns: [n] }
             .unwrap();
         n.values().to_vec()
     };
-    // Person ids are text in one table and integers in the other: compared as text.
+    // Person ids are text here and integers in the person table: compared as integers.
     assert_eq!(counts(false), vec![1, 1, 2, 0]);
     assert_eq!(counts(true), vec![0, 1, 0, 0]);
+}
+
+/// The error of registering the person table with `mapping`.
+fn person_error(engine: &Engine, mapping: ColumnMapping) -> String {
+    let (schema, batch) = persons();
+    let spec = TableSpec::person().with_mapping(mapping);
+    engine
+        .register_batches("pds", spec, schema, vec![batch])
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn registration_errors_name_table_column_and_types() {
     let engine = Engine::new();
-    let (schema, batch) = persons();
-    let spec = TableSpec::person().with_mapping(ColumnMapping {
+    let missing = ColumnMapping {
         date_of_birth: Some("dob".into()),
         ..ColumnMapping::default()
-    });
-    let err = engine
-        .register_batches("pds", spec, schema.clone(), vec![batch.clone()])
-        .unwrap_err();
+    };
     assert_eq!(
-        err.to_string(),
+        person_error(&engine, missing),
         "table `pds` has no column `dob` (needed as date_of_birth)"
     );
-
-    let spec = TableSpec::person().with_mapping(ColumnMapping {
+    let wrong_type = ColumnMapping {
         sex: Some("date_of_birth".into()),
         ..ColumnMapping::default()
-    });
-    let err = engine
-        .register_batches("pds", spec, schema.clone(), vec![batch.clone()])
-        .unwrap_err();
+    };
     assert_eq!(
-        err.to_string(),
+        person_error(&engine, wrong_type),
         "table `pds`, column `date_of_birth`: expected text, found Date32"
     );
 
+    let (schema, batch) = persons();
     engine
         .register_batches(
             "pds",
