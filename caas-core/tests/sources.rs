@@ -106,16 +106,20 @@ fn bmi_rows(engine: &Engine) -> Vec<(i64, Option<f64>, i64)> {
         .collect()
 }
 
-const BMI_EXPECTED: [(i64, Option<f64>, i64); 2] = [(1, Some(39.9), 2), (2, None, 1)];
-
-#[test]
-fn in_memory_batches() {
+/// An engine with the person table registered from memory.
+fn engine_with_persons() -> Engine {
     let engine = Engine::new();
     let (schema, batch) = persons();
     engine
         .register_batches("persons", TableSpec::person(), schema, vec![batch])
         .unwrap();
-    let (schema, batch) = gp_events();
+    engine
+}
+
+/// The BMI cohort's (person_id, bmi_last, bmi_count) once `gp` is registered as SNOMED CT
+/// events from memory.
+fn bmi_rows_with_gp(schema: SchemaRef, batch: RecordBatch) -> Vec<(i64, Option<f64>, i64)> {
+    let engine = engine_with_persons();
     engine
         .register_batches(
             "gp",
@@ -124,7 +128,15 @@ fn in_memory_batches() {
             vec![batch],
         )
         .unwrap();
-    assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
+    bmi_rows(&engine)
+}
+
+const BMI_EXPECTED: [(i64, Option<f64>, i64); 2] = [(1, Some(39.9), 2), (2, None, 1)];
+
+#[test]
+fn in_memory_batches() {
+    let (schema, batch) = gp_events();
+    assert_eq!(bmi_rows_with_gp(schema, batch), BMI_EXPECTED);
 }
 
 #[test]
@@ -178,20 +190,7 @@ fn integer_codes_match_text_codelists() {
         ],
     )
     .unwrap();
-    let engine = Engine::new();
-    let (pschema, pbatch) = persons();
-    engine
-        .register_batches("persons", TableSpec::person(), pschema, vec![pbatch])
-        .unwrap();
-    engine
-        .register_batches(
-            "gp",
-            TableSpec::events(CodeSystem::SnomedCt),
-            schema,
-            vec![batch],
-        )
-        .unwrap();
-    assert_eq!(bmi_rows(&engine), BMI_EXPECTED);
+    assert_eq!(bmi_rows_with_gp(schema, batch), BMI_EXPECTED);
 }
 
 fn code_list(rows: &[&[&str]]) -> ArrayRef {
@@ -242,11 +241,7 @@ output: { columns: [n] }
         ..ColumnMapping::default()
     };
     let counts = |primary_only: bool| -> Vec<i64> {
-        let engine = Engine::new();
-        let (pschema, pbatch) = persons();
-        engine
-            .register_batches("persons", TableSpec::person(), pschema, vec![pbatch])
-            .unwrap();
+        let engine = engine_with_persons();
         let mut spec = TableSpec::events(CodeSystem::Icd10).with_mapping(mapping.clone());
         spec.mapping.primary_code_only = primary_only;
         engine
