@@ -93,7 +93,7 @@ pub mod source;
 pub mod synth;
 
 pub use codelist::{CodeSystem, Codelist};
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions, runtime};
 pub use error::{CaasError, Format, Place, Result};
 pub use model::{Cohort, Definition, Parameters, Value};
 pub use results::Evaluation;

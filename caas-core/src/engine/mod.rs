@@ -263,6 +263,24 @@ impl Engine {
         block_on(self.evaluate(cohort, parameters))?
     }
 
+    /// Evaluates several cohorts concurrently; the results come in the order of `runs`.
+    /// Fails with the first error of any of them.
+    pub async fn evaluate_many(&self, runs: &[(&Cohort, &Parameters)]) -> Result<Vec<Evaluation>> {
+        futures::future::try_join_all(
+            runs.iter()
+                .map(|(cohort, parameters)| self.evaluate(cohort, parameters)),
+        )
+        .await
+    }
+
+    /// [`Engine::evaluate_many`], blocking the calling thread.
+    pub fn evaluate_many_blocking(
+        &self,
+        runs: &[(&Cohort, &Parameters)],
+    ) -> Result<Vec<Evaluation>> {
+        block_on(self.evaluate_many(runs))?
+    }
+
     /// Every person's value of every variable (one row per person, sorted by person id):
     /// what the rules were evaluated on.
     pub async fn variables(&self, cohort: &Cohort, parameters: &Parameters) -> Result<RecordBatch> {
@@ -314,16 +332,14 @@ fn poisoned() -> CaasError {
     CaasError::Engine("a thread panicked while holding the engine's registry".to_string())
 }
 
-/// Runs a future to completion on the process-wide runtime.
-fn block_on<F: Future>(future: F) -> Result<F::Output> {
+/// The process-wide async runtime on which the blocking methods run, started on first use.
+///
+/// Front ends that must stay responsive while an evaluation runs (the Python package checks
+/// for Ctrl-C; the C library keeps one runtime for the process) spawn the async methods on
+/// it instead of starting runtimes of their own.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
         OnceLock::new();
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(CaasError::Engine(
-            "a blocking call was made inside an async runtime; await the async method instead"
-                .to_string(),
-        ));
-    }
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -331,10 +347,18 @@ fn block_on<F: Future>(future: F) -> Result<F::Output> {
             .build()
             .map_err(|e| e.to_string())
     });
-    match runtime {
-        Ok(rt) => Ok(rt.block_on(future)),
-        Err(e) => Err(CaasError::Engine(format!(
-            "cannot start the async runtime: {e}"
-        ))),
+    runtime
+        .as_ref()
+        .map_err(|e| CaasError::Engine(format!("cannot start the async runtime: {e}")))
+}
+
+/// Runs a future to completion on the process-wide runtime.
+fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(CaasError::Engine(
+            "a blocking call was made inside an async runtime; await the async method instead"
+                .to_string(),
+        ));
     }
+    Ok(runtime()?.block_on(future))
 }
