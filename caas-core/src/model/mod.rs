@@ -4,6 +4,7 @@
 mod builder;
 mod cohort;
 mod definition;
+mod describe;
 pub mod expr;
 mod schema;
 mod value;
@@ -14,5 +15,6 @@ pub use definition::{
     Aggregation, Assurance, CodelistSpec, Definition, EventVariable, Output, ParameterValue,
     Purpose, Rule, Variable,
 };
+pub use describe::Description;
 pub use schema::definition_schema;
 pub use value::{Parameters, Value};
