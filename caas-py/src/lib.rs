@@ -1,1 +1,40 @@
-//! Python bindings of caas-core.
+//! Python bindings of caas-core: the compiled module `caas._caas`.
+//!
+//! This module converts and delegates; the semantics live in `caas-core`. The pure-Python
+//! package `caas` (in `python/caas`) wraps it in the documented API: `caas.Cohort`,
+//! `caas.Engine`, `caas.Result`, the exception classes and the `caas` command.
+//!
+//! - `cohort`: reading, checking, describing and serialising definitions.
+//! - `engine`: registering tables (files, or any Arrow C stream without copying) and
+//!   evaluating cohorts.
+//! - `evaluation`: members and attrition handed to Python as Arrow tables.
+//! - `errors`: `caas_core::CaasError` raised as the `caas.errors` exception classes, with
+//!   the place at fault as attributes.
+//! - `wait`: running async work on the process-wide runtime with the GIL released, and
+//!   cancelling it on Ctrl-C.
+//! - `synthetic` and `examples`: the synthetic population and the embedded flu example
+//!   behind `caas demo`.
+
+mod cohort;
+mod engine;
+mod errors;
+mod evaluation;
+mod examples;
+mod synthetic;
+mod wait;
+
+use pyo3::prelude::*;
+
+/// The compiled core of the `caas` package.
+#[pymodule]
+fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<cohort::PyCohort>()?;
+    m.add_class::<engine::PyEngine>()?;
+    m.add_class::<evaluation::PyEvaluation>()?;
+    m.add_function(wrap_pyfunction!(engine::read_tables_file, m)?)?;
+    m.add_function(wrap_pyfunction!(synthetic::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(synthetic::table_specs, m)?)?;
+    m.add_function(wrap_pyfunction!(examples::example_files, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Cohort definitions: read from YAML, JSON or a document built in Python, checked by the
+//! core, described in plain English and written back out.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use caas_core::model::ParameterValue;
+use caas_core::{Cohort, Definition, Format, Parameters, Value};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+
+use crate::errors::{check, definition_error};
+
+/// A checked cohort definition.
+#[pyclass(name = "Cohort", module = "caas._caas", frozen)]
+pub struct PyCohort {
+    pub inner: Arc<Cohort>,
+}
+
+fn base(base_dir: Option<PathBuf>) -> PathBuf {
+    base_dir.unwrap_or_else(|| PathBuf::from("."))
+}
+
+impl PyCohort {
+    fn new(cohort: Cohort) -> Self {
+        PyCohort {
+            inner: Arc::new(cohort),
+        }
+    }
+}
+
+#[pymethods]
+impl PyCohort {
+    /// Reads a definition from YAML text; codelist files are resolved from `base_dir`.
+    #[staticmethod]
+    #[pyo3(signature = (text, base_dir=None))]
+    fn from_yaml(py: Python<'_>, text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
+        let base = base(base_dir);
+        check(py, Cohort::from_str_in(text, Format::Yaml, &base)).map(Self::new)
+    }
+
+    /// Reads a definition from JSON text; codelist files are resolved from `base_dir`.
+    #[staticmethod]
+    #[pyo3(signature = (text, base_dir=None))]
+    fn from_json(py: Python<'_>, text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
+        let base = base(base_dir);
+        check(py, Cohort::from_str_in(text, Format::Json, &base)).map(Self::new)
+    }
+
+    /// Reads a definition file (`.json` is JSON, anything else YAML).
+    #[staticmethod]
+    fn from_path(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        check(py, Cohort::from_path(&path)).map(Self::new)
+    }
+
+    /// Checks a definition document given as JSON text made from a Python mapping. The text
+    /// is not the user's, so shape errors name the field but no line.
+    #[staticmethod]
+    #[pyo3(signature = (json, base_dir=None))]
+    fn from_document(py: Python<'_>, json: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
+        let definition: Definition = serde_json::from_str(json).map_err(|e| {
+            let message = e.to_string();
+            let message = match message.rfind(" at line ") {
+                Some(at) => &message[..at],
+                None => &message,
+            };
+            definition_error(py, "syntax", &format!("definition: {message}"))
+        })?;
+        let base = base(base_dir);
+        check(py, Cohort::from_definition_in(definition, &base)).map(Self::new)
+    }
+
+    /// The cohort's id.
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    /// The cohort's title.
+    #[getter]
+    fn title(&self) -> &str {
+        &self.inner.definition().title
+    }
+
+    /// Names of the rules, in order.
+    #[getter]
+    fn rule_names(&self) -> Vec<String> {
+        self.inner.rules().iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// The members table's columns besides `person_id`.
+    #[getter]
+    fn output_columns(&self) -> Vec<String> {
+        self.inner.output_columns().to_vec()
+    }
+
+    /// The definition as JSON text (the canonical document, as a builder would make it).
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        serde_json::to_string_pretty(self.inner.definition())
+            .map_err(|e| definition_error(py, "syntax", &e.to_string()))
+    }
+
+    /// The definition as YAML text.
+    fn to_yaml(&self, py: Python<'_>) -> PyResult<String> {
+        serde_yaml_ng::to_string(self.inner.definition())
+            .map_err(|e| definition_error(py, "syntax", &e.to_string()))
+    }
+
+    /// The plain-English description as JSON text (see `caas_core::model::Description`).
+    fn describe_json(&self, py: Python<'_>) -> PyResult<String> {
+        serde_json::to_string(&self.inner.describe())
+            .map_err(|e| definition_error(py, "syntax", &e.to_string()))
+    }
+
+    /// The plain-English description as text.
+    fn summary(&self) -> String {
+        self.inner.describe().to_string()
+    }
+
+    /// Checks run-time parameter values against the definition: declared, of the declared
+    /// type, and giving windows that do not end before they start.
+    #[pyo3(signature = (parameters=None))]
+    fn check_parameters(
+        &self,
+        py: Python<'_>,
+        parameters: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let parameters = to_parameters(parameters)?;
+        check(py, self.inner.bind(&parameters)).map(|_| ())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Cohort(id={:?}, title={:?})",
+            self.inner.id(),
+            self.inner.definition().title
+        )
+    }
+}
+
+/// Run-time parameters from a Python mapping of names to booleans, integers, floats or
+/// text (dates as `YYYY-MM-DD` text; the Python layer converts `datetime.date`).
+pub fn to_parameters(values: Option<&Bound<'_, PyDict>>) -> PyResult<Parameters> {
+    let mut parameters = Parameters::new();
+    let Some(values) = values else {
+        return Ok(parameters);
+    };
+    for (key, value) in values.iter() {
+        let name: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("parameter names must be text"))?;
+        let value = if value.is_instance_of::<PyBool>() {
+            Value::Bool(value.extract()?)
+        } else if value.is_instance_of::<PyInt>() {
+            Value::Int(value.extract()?)
+        } else if value.is_instance_of::<PyFloat>() {
+            Value::Float(value.extract()?)
+        } else if value.is_instance_of::<PyString>() {
+            Value::from(&ParameterValue::Text(value.extract()?))
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "parameter `{name}`: expected a date, a number, a boolean or text, got {}",
+                value.get_type().name()?
+            )));
+        };
+        parameters.set(name, value);
+    }
+    Ok(parameters)
+}

@@ -1,0 +1,292 @@
+//! The engine: registering tables from files or Arrow streams, and evaluating cohorts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use caas_core::{
+    CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Format, Role, TableSpec,
+};
+use indexmap::IndexMap;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyTable;
+use pyo3_arrow::input::AnyRecordBatch;
+use serde::Deserialize;
+
+use crate::cohort::{PyCohort, to_parameters};
+use crate::errors::{check, to_py};
+use crate::evaluation::PyEvaluation;
+use crate::wait::run;
+
+/// Evaluates cohort definitions over registered tables; shared between threads.
+#[pyclass(name = "Engine", module = "caas._caas", frozen)]
+pub struct PyEngine {
+    inner: Arc<Engine>,
+}
+
+/// A table specification given as JSON text by the Python layer.
+fn table_spec(py: Python<'_>, table: &str, spec: &str) -> PyResult<TableSpec> {
+    serde_json::from_str(spec).map_err(|e| {
+        let message = e.to_string();
+        let message = match message.rfind(" at line ") {
+            Some(at) => message[..at].to_string(),
+            None => message,
+        };
+        to_py(
+            py,
+            CaasError::Registration {
+                table: table.to_string(),
+                message,
+            },
+        )
+    })
+}
+
+#[pymethods]
+impl PyEngine {
+    /// An engine; unset options take the engine's defaults.
+    #[new]
+    #[pyo3(signature = (target_partitions=None, memory_limit=None, batch_size=None))]
+    fn new(
+        py: Python<'_>,
+        target_partitions: Option<usize>,
+        memory_limit: Option<usize>,
+        batch_size: Option<usize>,
+    ) -> PyResult<Self> {
+        let options = EngineOptions {
+            target_partitions,
+            memory_limit,
+            batch_size,
+        };
+        let engine = check(py, Engine::with_options(&options))?;
+        Ok(PyEngine {
+            inner: Arc::new(engine),
+        })
+    }
+
+    /// Registers a Parquet, CSV or Arrow IPC file, or a folder of them; `spec` is a
+    /// `TableSpec` as JSON text.
+    #[pyo3(signature = (name, path, spec, progress=None))]
+    fn register_file(
+        &self,
+        py: Python<'_>,
+        name: String,
+        path: PathBuf,
+        spec: &str,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let spec = table_spec(py, &name, spec)?;
+        let engine = Arc::clone(&self.inner);
+        run(
+            py,
+            async move { engine.register_file(&name, &path, spec).await },
+            progress,
+        )
+    }
+
+    /// Registers any object exposing the Arrow PyCapsule interface (`__arrow_c_stream__`
+    /// or `__arrow_c_array__`). The batches are imported without copying their buffers.
+    fn register_arrow(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        data: AnyRecordBatch,
+        spec: &str,
+    ) -> PyResult<()> {
+        let spec = table_spec(py, name, spec)?;
+        let reader = data.into_reader()?;
+        let schema = reader.schema();
+        // A producer that needs the GIL (a Python iterator of batches) takes it itself.
+        let batches = py
+            .detach(move || reader.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                to_py(
+                    py,
+                    CaasError::Registration {
+                        table: name.to_string(),
+                        message: format!("cannot read the Arrow stream: {e}"),
+                    },
+                )
+            })?;
+        check(py, self.inner.register_batches(name, spec, schema, batches))
+    }
+
+    /// Registers a cohort so that others can use its membership (`kind: member_of`).
+    fn register_cohort(&self, py: Python<'_>, cohort: &PyCohort) -> PyResult<()> {
+        check(
+            py,
+            self.inner.register_cohort(cohort.inner.as_ref().clone()),
+        )
+    }
+
+    /// Removes a table; returns whether it was registered.
+    fn deregister(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        check(py, self.inner.deregister(name))
+    }
+
+    /// The names of the registered tables, in registration order.
+    fn table_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        check(py, self.inner.table_names())
+    }
+
+    /// Evaluates a cohort with run-time parameters.
+    #[pyo3(signature = (cohort, parameters=None, progress=None))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        cohort: &PyCohort,
+        parameters: Option<&Bound<'_, PyDict>>,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyEvaluation> {
+        let parameters = to_parameters(parameters)?;
+        let engine = Arc::clone(&self.inner);
+        let cohort = Arc::clone(&cohort.inner);
+        let result = run(
+            py,
+            async move { engine.evaluate(&cohort, &parameters).await },
+            progress,
+        )?;
+        Ok(PyEvaluation::new(result))
+    }
+
+    /// Evaluates several cohorts concurrently: a list of (cohort, parameters or None).
+    #[pyo3(signature = (runs, progress=None))]
+    fn evaluate_many(
+        &self,
+        py: Python<'_>,
+        runs: Vec<(PyRef<'_, PyCohort>, Option<Bound<'_, PyDict>>)>,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<PyEvaluation>> {
+        let owned = runs
+            .iter()
+            .map(|(cohort, parameters)| {
+                Ok((
+                    Arc::clone(&cohort.inner),
+                    to_parameters(parameters.as_ref())?,
+                ))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let engine = Arc::clone(&self.inner);
+        let results = run(
+            py,
+            async move {
+                let refs: Vec<_> = owned.iter().map(|(c, p)| (c.as_ref(), p)).collect();
+                engine.evaluate_many(&refs).await
+            },
+            progress,
+        )?;
+        Ok(results.into_iter().map(PyEvaluation::new).collect())
+    }
+
+    /// Every person's value of every variable, as a pyarrow Table.
+    #[pyo3(signature = (cohort, parameters=None))]
+    fn variables<'py>(
+        &self,
+        py: Python<'py>,
+        cohort: &PyCohort,
+        parameters: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let parameters = to_parameters(parameters)?;
+        let engine = Arc::clone(&self.inner);
+        let cohort = Arc::clone(&cohort.inner);
+        let batch = run(
+            py,
+            async move { engine.variables(&cohort, &parameters).await },
+            None,
+        )?;
+        PyTable::try_new(vec![batch.clone()], batch.schema())?.into_pyarrow(py)
+    }
+
+    /// The DataFusion logical and physical plans of a cohort, as text.
+    #[pyo3(signature = (cohort, parameters=None))]
+    fn plan(
+        &self,
+        py: Python<'_>,
+        cohort: &PyCohort,
+        parameters: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<String> {
+        let parameters = to_parameters(parameters)?;
+        let engine = Arc::clone(&self.inner);
+        let cohort = Arc::clone(&cohort.inner);
+        run(
+            py,
+            async move { engine.explain(&cohort, &parameters).await },
+            None,
+        )
+    }
+}
+
+/// One table of a tables file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableEntry {
+    path: String,
+    role: Role,
+    #[serde(default)]
+    code_system: Option<CodeSystem>,
+    #[serde(default)]
+    mapping: ColumnMapping,
+}
+
+/// A tables file: how the files of a data folder are registered.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TablesFile {
+    tables: IndexMap<String, TableEntry>,
+}
+
+/// Reads a tables file (YAML, or JSON when `json`): a `tables` mapping of table names to
+/// `{path, role, code_system, mapping}`. Returns (name, path, spec as JSON text) per table.
+#[pyfunction]
+pub fn read_tables_file(
+    py: Python<'_>,
+    text: &str,
+    json: bool,
+) -> PyResult<Vec<(String, String, String)>> {
+    let (format, parsed) = if json {
+        let parsed = serde_json::from_str::<TablesFile>(text)
+            .map_err(|e| (e.line(), e.column(), e.to_string()));
+        (Format::Json, parsed)
+    } else {
+        let parsed = serde_yaml_ng::from_str::<TablesFile>(text).map_err(|e| {
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            (line, column, e.to_string())
+        });
+        (Format::Yaml, parsed)
+    };
+    let file = parsed.map_err(|(line, column, message)| {
+        let message = match message.rfind(" at line ") {
+            Some(at) => message[..at].to_string(),
+            None => message,
+        };
+        to_py(
+            py,
+            CaasError::Syntax {
+                format,
+                line,
+                column,
+                message,
+            },
+        )
+    })?;
+    file.tables
+        .into_iter()
+        .map(|(name, entry)| {
+            let spec = TableSpec {
+                role: entry.role,
+                code_system: entry.code_system,
+                mapping: entry.mapping,
+            };
+            let spec = serde_json::to_string(&spec).map_err(|e| {
+                to_py(
+                    py,
+                    CaasError::Registration {
+                        table: name.clone(),
+                        message: e.to_string(),
+                    },
+                )
+            })?;
+            Ok((name, entry.path, spec))
+        })
+        .collect()
+}

@@ -1,0 +1,318 @@
+"""The ``caas`` command.
+
+::
+
+    caas demo [--persons N] [--seed S] [--data DIR] [--out FILE]
+    caas synth --persons N --out DIR [--seed S]
+    caas run DEFINITION --data DIR --out FILE [--param NAME=VALUE ...] [--tables FILE]
+    caas validate DEFINITION [--param NAME=VALUE ...]
+
+Exit codes: 0 done; 1 the definition, the data or the evaluation is at fault (the message
+says where); 2 the command line is wrong; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from . import _caas, examples, synth
+from .cohort import Cohort
+from .engine import Engine, Result
+from .errors import CaasError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+TABLES_FILES = ("tables.yaml", "tables.yml", "tables.json")
+OUTPUT_FORMATS = (".parquet", ".csv", ".arrow", ".ipc", ".feather")
+
+
+class UsageError(Exception):
+    """A wrong command line that argparse cannot see (a bad --param, an unknown format)."""
+
+
+class Progress:
+    """Shows how long a step has been running, on one line of a terminal's stderr; stays
+    silent when stderr is not a terminal (logs and pipes get the step lines only)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.live = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, seconds: float) -> None:
+        if self.live and int(seconds) != self.shown:
+            self.shown = int(seconds)
+            sys.stderr.write(f"\r  {self.label} ... {self.shown} s")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.live and self.shown >= 0:
+            sys.stderr.write("\r" + " " * (len(self.label) + 16) + "\r")
+            sys.stderr.flush()
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE``: integers, decimals and ``true``/``false`` are numbers and booleans,
+    anything else is text (``YYYY-MM-DD`` is a date)."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"--param takes NAME=VALUE, got {text!r}")
+    raw = raw.strip()
+    value: Any = raw
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
+    return name.strip(), value
+
+
+def _params(items: Sequence[str] | None) -> dict[str, Any]:
+    return dict(parse_param(p) for p in items or [])
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Writes ``table`` in the format of ``path``'s extension."""
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+    elif suffix == ".csv":
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, path)
+    else:
+        import pyarrow.feather as feather
+
+        feather.write_feather(table, path, compression="uncompressed")
+
+
+def _check_output(path: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in OUTPUT_FORMATS:
+        raise UsageError(
+            f"--out {path}: the file's extension names its format, one of "
+            + ", ".join(OUTPUT_FORMATS)
+        )
+    return out
+
+
+def register_folder(engine: Engine, data: Path, tables_file: Path | None) -> None:
+    """Registers the tables of a data folder: those its tables file lists, or those of a
+    synthetic population."""
+    if tables_file is None:
+        found = [data / n for n in TABLES_FILES if (data / n).is_file()]
+        tables_file = found[0] if found else None
+    if tables_file is not None:
+        text = tables_file.read_text(encoding="utf-8")
+        try:
+            entries = _caas.read_tables_file(text, tables_file.suffix.lower() == ".json")
+        except CaasError as err:
+            raise type(err)(f"{tables_file}: {err}", **err.location()) from None
+        base = tables_file.parent
+        for name, path, spec in entries:
+            progress = Progress(f"reading {name}")
+            engine._raw.register_file(name, base / path, spec, progress)
+            progress.done()
+        return
+    if synth.is_population(data):
+        engine.register_synthetic(data)
+        return
+    raise UsageError(
+        f"{data} has no tables file ({', '.join(TABLES_FILES)}) and is not a synthetic "
+        "population (see `caas synth`); write a tables.yaml such as:\n"
+        "  tables:\n"
+        "    persons: { path: persons.parquet, role: person }\n"
+        "    gp_events: { path: gp/, role: events, code_system: snomed_ct,\n"
+        "                 mapping: { code: snomed_code } }"
+    )
+
+
+def _evaluate(engine: Engine, cohort: Cohort, parameters: dict[str, Any]) -> tuple[Result, float]:
+    progress = Progress(f"evaluating {cohort.id}")
+    started = time.perf_counter()
+    result = engine.evaluate(cohort, parameters or None, progress=progress)
+    progress.done()
+    return result, time.perf_counter() - started
+
+
+def _report(result: Result, seconds: float) -> None:
+    _say(f"\n{result.cohort.title} — attrition")
+    _say(result.attrition_text())
+    _say(
+        f"{result.member_count:,} of {result.population:,} people in the cohort; "
+        f"evaluated in {seconds:.2f} s"
+    )
+
+
+def _generate(persons: int, out: Path, seed: int | None) -> None:
+    _say(f"Generating {persons:,} synthetic people into {out} ...")
+    progress = Progress("generating")
+    summary = synth.generate(persons, out, seed=seed, progress=progress)
+    progress.done()
+    for table, rows in summary["rows"].items():
+        _say(f"  {table:<16} {rows:>13,} rows")
+    _say(f"  {summary['seconds']:.1f} s")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    seed = args.seed if args.seed is not None else 20250901
+    if args.data is not None:
+        data = Path(args.data)
+    else:
+        data = examples._cache_root() / "demo" / f"synthetic-{args.persons}-seed{seed}"
+    out = _check_output(args.out) if args.out else data / "out" / "flu_members.parquet"
+    marker = data / "complete"
+    if marker.exists():
+        _say(f"Synthetic population: {data} (cached)")
+    else:
+        _generate(args.persons, data, seed)
+        marker.write_text(f"persons={args.persons} seed={seed}\n")
+    engine = Engine()
+    engine.register_synthetic(data)
+    cohort = Cohort.from_path(examples.flu_definition())
+    result, seconds = _evaluate(engine, cohort, {})
+    _report(result, seconds)
+    write_table(result.members, out)
+    _say(f"Members written to {out}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    _generate(args.persons, Path(args.out), args.seed)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    out = _check_output(args.out)
+    parameters = _params(args.param)
+    data = Path(args.data)
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: not a folder")
+    cohort = Cohort.from_path(args.definition)
+    cohort.validate(parameters)
+    engine = Engine()
+    register_folder(engine, data, Path(args.tables) if args.tables else None)
+    result, seconds = _evaluate(engine, cohort, parameters)
+    _report(result, seconds)
+    write_table(result.members, out)
+    _say(f"Members written to {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    cohort = Cohort.from_path(args.definition)
+    cohort.validate(_params(args.param))
+    _say(cohort.summary())
+    _say(f"\n{args.definition}: valid")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
+    top = argparse.ArgumentParser(
+        prog="caas",
+        description="Cohorting as a service: find cohorts in health data and show how "
+        "they were built.",
+    )
+    top.add_argument("--version", action="version", version=f"caas {_caas.__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="the flu cohort on a synthetic population",
+        description="Generates a synthetic population (once; it is cached), evaluates the "
+        "seasonal flu cohort on it, prints the attrition and writes the members.",
+    )
+    demo.add_argument("--persons", type=_positive, default=100_000, help="default 100000")
+    demo.add_argument("--seed", type=int, help="the population's seed")
+    demo.add_argument("--data", help="where the population is kept (default: a cache folder)")
+    demo.add_argument("--out", help="the members file (.parquet, .csv, .arrow)")
+    demo.set_defaults(run=cmd_demo)
+
+    gen = commands.add_parser(
+        "synth",
+        help="generate a synthetic population",
+        description="Writes a synthetic NHS-like population as Parquet, one folder per table.",
+    )
+    gen.add_argument("--persons", type=_positive, required=True)
+    gen.add_argument("--out", required=True, help="the folder to write")
+    gen.add_argument("--seed", type=int)
+    gen.set_defaults(run=cmd_synth)
+
+    run = commands.add_parser(
+        "run",
+        help="evaluate a definition over a data folder",
+        description="Evaluates DEFINITION over the tables of a data folder (listed in its "
+        "tables.yaml, or a synthetic population) and writes the members.",
+    )
+    run.add_argument("definition", metavar="DEFINITION")
+    run.add_argument("--data", required=True, help="the data folder")
+    run.add_argument("--out", required=True, help="the members file (.parquet, .csv, .arrow)")
+    run.add_argument("--param", action="append", metavar="NAME=VALUE")
+    run.add_argument("--tables", help="the tables file (default: DATA/tables.yaml)")
+    run.set_defaults(run=cmd_run)
+
+    check = commands.add_parser(
+        "validate",
+        help="check a definition",
+        description="Checks DEFINITION and prints it in plain English.",
+    )
+    check.add_argument("definition", metavar="DEFINITION")
+    check.add_argument("--param", action="append", metavar="NAME=VALUE")
+    check.set_defaults(run=cmd_validate)
+    return top
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command; returns the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except UsageError as err:
+        print(f"caas {args.command}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except CaasError as err:
+        print(f"caas {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as err:
+        print(f"caas {args.command}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"caas {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
