@@ -1,0 +1,103 @@
+//! The cohort handle: a definition read from text and checked.
+
+use std::ffi::{CString, c_char};
+use std::path::Path;
+
+use caas_core::{Cohort, Format};
+
+use crate::args;
+use crate::error::{CaasStatus, Error, c_string, guard, guard_value};
+
+/// The format of a definition's text: YAML.
+pub const CAAS_FORMAT_YAML: u32 = 0;
+/// The format of a definition's text: JSON.
+pub const CAAS_FORMAT_JSON: u32 = 1;
+
+/// A checked cohort definition: every name resolved, every expression typed, the codelist
+/// files read.
+///
+/// Made by `caas_cohort_parse`, freed by `caas_cohort_free`. A cohort is immutable: it may
+/// be evaluated by several threads at once.
+pub struct CaasCohort {
+    pub(crate) cohort: Cohort,
+    id: CString,
+}
+
+/// Reads and checks a cohort definition.
+///
+/// `text`: the definition (YAML or JSON). `format`: `CAAS_FORMAT_YAML` or
+/// `CAAS_FORMAT_JSON`. `base_dir`: the folder that codelist files named in the definition
+/// (`file: ...`) are read from; NULL for the working directory.
+///
+/// On success `*out` is a new cohort that the caller owns and frees with
+/// `caas_cohort_free`; on failure `*out` is NULL and the last error says what is wrong and
+/// where (for YAML/JSON errors, `caas_last_error_line` and `caas_last_error_column`; for
+/// expression errors, the column inside the expression). The library does not keep the
+/// argument pointers.
+///
+/// # Safety
+///
+/// `text` and `base_dir` are NULL or NUL-terminated strings; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_cohort_parse(
+    text: *const c_char,
+    format: u32,
+    base_dir: *const c_char,
+    out: *mut *mut CaasCohort,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let out = unsafe { args::out_handle(out, "out") }?;
+        let text = unsafe { args::text(text, "text") }?;
+        let base_dir = unsafe { args::optional_text(base_dir, "base_dir") }?.unwrap_or(".");
+        let format = match format {
+            CAAS_FORMAT_YAML => Format::Yaml,
+            CAAS_FORMAT_JSON => Format::Json,
+            other => {
+                return Err(Error::Invalid {
+                    argument: "format",
+                    problem: format!(
+                        "is {other}, neither CAAS_FORMAT_YAML (0) nor CAAS_FORMAT_JSON (1)"
+                    ),
+                });
+            }
+        };
+        let cohort = Cohort::from_str_in(text, format, Path::new(base_dir))?;
+        let id = c_string(cohort.id());
+        *out = Box::into_raw(Box::new(CaasCohort { cohort, id }));
+        Ok(())
+    })
+}
+
+/// The cohort's id (its definition's `id`), the name by which other definitions use its
+/// membership. NULL when `cohort` is NULL.
+///
+/// Ownership: the string belongs to the cohort and is valid until `caas_cohort_free`.
+///
+/// # Safety
+///
+/// `cohort` is NULL or a live cohort.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_cohort_id(cohort: *const CaasCohort) -> *const c_char {
+    // SAFETY: NULL or a live cohort, by the caller's contract.
+    guard_value(std::ptr::null(), || match unsafe { cohort.as_ref() } {
+        Some(cohort) => cohort.id.as_ptr(),
+        None => std::ptr::null(),
+    })
+}
+
+/// Frees a cohort. NULL is ignored. Engines it was registered with keep their own copy,
+/// and results of evaluating it stay valid.
+///
+/// # Safety
+///
+/// `cohort` is NULL or a cohort from `caas_cohort_parse` not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_cohort_free(cohort: *mut CaasCohort) {
+    guard_value((), || {
+        if !cohort.is_null() {
+            // SAFETY: made by `Box::into_raw` in `caas_cohort_parse`, freed once by contract.
+            drop(unsafe { Box::from_raw(cohort) });
+        }
+    });
+}

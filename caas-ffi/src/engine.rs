@@ -1,0 +1,212 @@
+//! The engine handle: creation, registration of tables and cohorts.
+
+use std::ffi::c_char;
+
+use arrow::ffi_stream::FFI_ArrowArrayStream;
+use caas_core::{Engine, EngineOptions, Parameters, TableSpec};
+
+use crate::args;
+use crate::cohort::CaasCohort;
+use crate::error::{CaasStatus, Error, guard, guard_value};
+use crate::result::CaasResult;
+use crate::stream;
+
+/// An engine: registered tables and cohorts, and the evaluation of cohorts over them.
+///
+/// Made by `caas_engine_new`, freed by `caas_engine_free`. An engine may be used by several
+/// threads at once (registration and evaluation are thread-safe); it must not be freed
+/// while another thread uses it.
+pub struct CaasEngine {
+    pub(crate) engine: Engine,
+}
+
+/// Creates an engine.
+///
+/// `options_json`: NULL for the defaults, or a JSON object with any of
+/// `target_partitions` (threads per evaluation; default the machine's cores),
+/// `memory_limit` (bytes; over it, evaluation spills to disk) and `batch_size` (rows), e.g.
+/// `{"target_partitions": 2}`. Unknown fields are an error.
+///
+/// On success `*out` is a new engine that the caller owns and frees with
+/// `caas_engine_free`; on failure `*out` is NULL. All engines share one process-wide pool
+/// of threads, started by the first engine.
+///
+/// # Safety
+///
+/// `options_json` is NULL or a NUL-terminated string; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_new(
+    options_json: *const c_char,
+    out: *mut *mut CaasEngine,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let out = unsafe { args::out_handle(out, "out") }?;
+        let options: EngineOptions =
+            unsafe { args::json_or_default(options_json, "options_json") }?;
+        let engine = Engine::with_options(&options)?;
+        // Start the runtime now, so that a failure to start it shows here.
+        caas_core::runtime()?;
+        *out = Box::into_raw(Box::new(CaasEngine { engine }));
+        Ok(())
+    })
+}
+
+/// Frees an engine and what it holds (its tables and cohorts). NULL is ignored. Results
+/// and streams obtained from the engine stay valid: they own their data.
+///
+/// # Safety
+///
+/// `engine` is NULL or an engine from `caas_engine_new` not yet freed; no other thread is
+/// using it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_free(engine: *mut CaasEngine) {
+    guard_value((), || {
+        if !engine.is_null() {
+            // SAFETY: made by `Box::into_raw` in `caas_engine_new`, freed once by contract.
+            drop(unsafe { Box::from_raw(engine) });
+        }
+    });
+}
+
+/// Registers a table from an Arrow C stream, read to its end now (the data is held in
+/// memory). A table of the same name is replaced.
+///
+/// Each batch is validated as far as the C Data interface allows (offsets in order and
+/// within the data their lengths imply, UTF-8 text, dictionary keys): a batch that fails
+/// is a `CAAS_ERR_DATA` error. The interface does not carry buffer sizes, so buffers
+/// shorter than the producer's lengths and offsets say cannot be detected by any consumer.
+///
+/// `name`: the table's name, as definitions refer to it. `spec_json`: the table's role,
+/// code system and column mapping as JSON, e.g. `{"role": "person"}`,
+/// `{"role": "events", "code_system": "snomed_ct"}` or
+/// `{"role": "events", "code_system": "icd10", "mapping": {"date": "admidate",
+/// "codes": ["DIAG_4_01", "DIAG_4_02"]}}` (roles: `person`, `events`, `periods`; code
+/// systems: `snomed_ct`, `dmd`, `icd10`, `opcs4`; mapping parts: `person_id`,
+/// `date_of_birth`, `sex`, `date_of_death`, `date`, `code`, `codes`, `code_delimiter`,
+/// `primary_code_only`, `value`, `start_date`, `end_date`, `practice`).
+///
+/// Ownership: the library takes ownership of `*stream` whatever the outcome (unless
+/// `stream` is NULL or already released): it reads it, releases it, and leaves `*stream`
+/// marked released (`stream->release == NULL`), as the Arrow C Stream interface's move
+/// semantics say. The caller must not release it again. A stream that is already released
+/// is an invalid argument.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; `name` and `spec_json` are NULL or NUL-terminated
+/// strings; `stream` is NULL or points to an initialised `struct ArrowArrayStream`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_register_stream(
+    engine: *mut CaasEngine,
+    name: *const c_char,
+    stream: *mut FFI_ArrowArrayStream,
+    spec_json: *const c_char,
+) -> CaasStatus {
+    guard(|| {
+        if stream.is_null() {
+            return Err(Error::Null("stream"));
+        }
+        // The stream is consumed before anything else is checked, so that it is released
+        // on every path, as documented.
+        // SAFETY: the caller's contract, passed on.
+        let name_arg = unsafe { args::text(name, "name") };
+        let table = name_arg.as_ref().map_or("?", |name| *name);
+        // SAFETY: not NULL, initialised by the caller's contract.
+        let data = unsafe { stream::import(stream, table) };
+        // SAFETY: the caller's contract, passed on.
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        let name = name_arg?;
+        let spec: TableSpec = unsafe { args::json(spec_json, "spec_json") }?;
+        let (schema, batches) = data?;
+        engine
+            .engine
+            .register_batches(name, spec, schema, batches)?;
+        Ok(())
+    })
+}
+
+/// Registers a table from a Parquet, CSV or Arrow IPC file, or a folder of them (the
+/// format is told by the file extension: `.parquet`, `.csv`, `.arrow`/`.ipc`/`.feather`).
+/// The data is read when cohorts are evaluated. `name` and `spec_json` are as for
+/// `caas_engine_register_stream`; `path` is the file or folder (relative to the working
+/// directory). The library does not keep the argument pointers.
+///
+/// # Safety
+///
+/// `engine` is NULL or a live engine; the strings are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_register_file(
+    engine: *mut CaasEngine,
+    name: *const c_char,
+    path: *const c_char,
+    spec_json: *const c_char,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        let name = unsafe { args::text(name, "name") }?;
+        let path = unsafe { args::text(path, "path") }?;
+        let spec: TableSpec = unsafe { args::json(spec_json, "spec_json") }?;
+        engine.engine.register_file_blocking(name, path, spec)?;
+        Ok(())
+    })
+}
+
+/// Registers a cohort so that definitions evaluated later can use its membership
+/// (`kind: member_of`, by the cohort's id). The engine keeps its own copy: the caller
+/// still owns `cohort` and may free it at once.
+///
+/// # Safety
+///
+/// `engine` and `cohort` are NULL or live handles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_register_cohort(
+    engine: *mut CaasEngine,
+    cohort: *const CaasCohort,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        engine.engine.register_cohort(cohort.cohort.clone())?;
+        Ok(())
+    })
+}
+
+/// Evaluates a cohort over the registered tables: its members and attrition.
+///
+/// `parameters_json`: NULL for the definition's defaults, or a JSON object overriding
+/// some of its parameters, e.g. `{"index_date": "2025-08-31", "min_age": 65}` (dates as
+/// `YYYY-MM-DD` text). Blocks the calling thread until the evaluation ends; the work runs on
+/// the process-wide thread pool.
+///
+/// On success `*out` is a new result that the caller owns and frees with
+/// `caas_result_free`; on failure `*out` is NULL. A failed evaluation leaves the engine
+/// usable. The library does not keep the argument pointers.
+///
+/// # Safety
+///
+/// `engine` and `cohort` are NULL or live handles; `parameters_json` is NULL or a
+/// NUL-terminated string; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_evaluate(
+    engine: *const CaasEngine,
+    cohort: *const CaasCohort,
+    parameters_json: *const c_char,
+    out: *mut *mut CaasResult,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let out = unsafe { args::out_handle(out, "out") }?;
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        let parameters: Parameters =
+            unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
+        let evaluation = engine
+            .engine
+            .evaluate_blocking(&cohort.cohort, &parameters)?;
+        *out = Box::into_raw(Box::new(CaasResult { evaluation }));
+        Ok(())
+    })
+}

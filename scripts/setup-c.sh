@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the C layer's checks need beyond the Rust toolchain and gcc: the pinned
+# cbindgen (into target/tools, so a fresh clone gets the same header generator), valgrind
+# and PyYAML (for the conversion of the conformance cases), each only if missing.
+# Usage: bash scripts/setup-c.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CBINDGEN_VERSION=0.29.4
+cbindgen=target/tools/bin/cbindgen
+if [[ ! -x $cbindgen ]] || [[ "$($cbindgen --version)" != "cbindgen $CBINDGEN_VERSION" ]]; then
+    echo "== installing cbindgen $CBINDGEN_VERSION into target/tools"
+    # cbindgen builds in a target folder of its own: installing it never touches the
+    # workspace's build of arrow and DataFusion.
+    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --root target/tools
+fi
+
+if ! command -v valgrind >/dev/null; then
+    echo "== installing valgrind"
+    apt-get update
+    apt-get install -y valgrind
+fi
+
+if ! python3 -c "import yaml" 2>/dev/null; then
+    echo "== installing PyYAML"
+    python3 -m pip install --quiet pyyaml
+fi
