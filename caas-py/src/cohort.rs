@@ -59,7 +59,9 @@ impl PyCohort {
     #[staticmethod]
     #[pyo3(signature = (json, base_dir=None))]
     fn from_document(py: Python<'_>, json: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
-        let definition: Definition = serde_json::from_str(json).map_err(|e| {
+        // JSON is YAML; the YAML reader parses decimals exactly, where serde_json (without
+        // its `float_roundtrip` feature) may be one unit in the last place off.
+        let definition: Definition = serde_yaml_ng::from_str(json).map_err(|e| {
             let message = e.to_string();
             let message = match message.rfind(" at line ") {
                 Some(at) => &message[..at],

@@ -6,7 +6,7 @@ The public API is the pure-Python package around it (``caas.Cohort``, ``caas.Eng
 
 from collections.abc import Callable
 from os import PathLike
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -14,8 +14,8 @@ from .synth import SynthSummary
 
 __version__: str
 
-_Progress = Callable[[float], None] | None
-_Parameters = dict[str, bool | int | float | str] | None
+_Progress: TypeAlias = Callable[[float], None] | None
+_Parameters: TypeAlias = dict[str, bool | int | float | str] | None
 
 class Cohort:
     @staticmethod

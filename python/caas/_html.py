@@ -64,8 +64,10 @@ def funnel_svg(population: int, steps: Sequence[dict[str, Any]], width: int = 56
     top = max(population, 1)
     height = len(rows) * (bar_height + gap) + gap
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="attrition funnel">'
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            'role="img" aria-label="attrition funnel">'
+        )
     ]
     for i, (label, count) in enumerate(rows):
         y = gap + i * (bar_height + gap)

@@ -14,7 +14,6 @@ says where); 2 the command line is wrong; 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -102,7 +101,7 @@ def write_table(table: pa.Table, path: Path) -> None:
 
         pcsv.write_csv(table, path)
     else:
-        import pyarrow.feather as feather
+        from pyarrow import feather
 
         feather.write_feather(table, path, compression="uncompressed")
 

@@ -34,8 +34,7 @@ def _plain(value: Any) -> Any:
     """A document value with dates as ``YYYY-MM-DD`` text, as the definition format has them."""
     if isinstance(value, _dt.datetime):
         raise TypeError(
-            f"{value!r} is a date and time; definitions hold dates (datetime.date or "
-            "'YYYY-MM-DD')"
+            f"{value!r} is a date and time; definitions hold dates (datetime.date or 'YYYY-MM-DD')"
         )
     if isinstance(value, _dt.date):
         return value.isoformat()
@@ -56,9 +55,7 @@ def parameter_values(parameters: Mapping[str, Any] | None) -> dict[str, Any] | N
     for name, value in parameters.items():
         if isinstance(value, _dt.datetime):
             if value.time() != _dt.time(0) or value.tzinfo is not None:
-                raise TypeError(
-                    f"parameter `{name}`: {value!r} has a time of day; give a date"
-                )
+                raise TypeError(f"parameter `{name}`: {value!r} has a time of day; give a date")
             value = value.date()
         if isinstance(value, _dt.date):
             value = value.isoformat()
@@ -277,7 +274,7 @@ class CohortBuilder:
         self._doc["assurance"] = _plain({k: v for k, v in sign_off.items() if v is not None})
         return self
 
-    def parameter(self, name: str, default: bool | int | float | str | _dt.date) -> CohortBuilder:
+    def parameter(self, name: str, default: bool | float | str | _dt.date) -> CohortBuilder:
         """Declares a parameter with its default value."""
         self._doc.setdefault("parameters", {})[name] = _plain(default)
         return self
@@ -400,7 +397,8 @@ class CohortBuilder:
 
     def output(self, *columns: str) -> CohortBuilder:
         """Sets the members table's columns (after ``person_id``)."""
-        self._doc["output"] = {"columns": list(columns)}
+        # An empty list is the document's default, which the engine writes as no key.
+        self._doc["output"] = {"columns": list(columns)} if columns else {}
         return self
 
     def to_dict(self) -> dict[str, Any]:

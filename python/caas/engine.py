@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from . import _caas
 from ._html import result_html
-from .cohort import Cohort, CodeSystem, parameter_values
+from .cohort import CodeSystem, Cohort, parameter_values
 
 if TYPE_CHECKING:
     import pandas

@@ -101,10 +101,22 @@ class CaasError(Exception):
 
     def location(self) -> dict[str, object]:
         """The attributes that say where the error is, without those that are ``None``."""
-        names = (
-            "code line column place variable rule rule_index parameter codelist reference "
-            "cycle table column_name path"
-        ).split()
+        names = [
+            "code",
+            "line",
+            "column",
+            "place",
+            "variable",
+            "rule",
+            "rule_index",
+            "parameter",
+            "codelist",
+            "reference",
+            "cycle",
+            "table",
+            "column_name",
+            "path",
+        ]
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 

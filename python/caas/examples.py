@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import _caas
 
-__all__ = ["flu_folder", "flu_definition"]
+__all__ = ["flu_definition", "flu_folder"]
 
 
 def _cache_root() -> Path:

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Tests the Python package as users get it: builds the wheel with the dev profile (reusing
+# the target/debug build of `cargo test --workspace`), installs it into a virtual environment
+# with the pinned test dependencies, checks that it imports in a clean environment too, and
+# runs ruff and pytest (the conformance suite, sources, errors, threads, HTML, the command
+# line, Ctrl-C, and the examples in the package's docstrings).
+# Usage: bash scripts/test-python.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+venv=target/py-venv
+wheels=target/py-wheels
+requirements=tests/python/requirements.txt
+
+echo "== python: test environment ($venv)"
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+# Reinstall only when the pinned versions change.
+stamp="$venv/requirements.sha256"
+if ! sha256sum --status -c "$stamp" 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    sha256sum "$requirements" > "$stamp"
+fi
+
+echo "== python: wheel (dev profile)"
+rm -rf "$wheels"
+"$venv/bin/maturin" build --profile dev --locked --interpreter "$venv/bin/python" \
+    --out "$wheels" --quiet
+wheel=$(ls "$wheels"/caas-*.whl)
+"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+
+echo "== python: the wheel in a clean environment"
+clean=target/py-clean
+"$python" -m venv --clear "$clean"
+"$clean/bin/pip" install --quiet --disable-pip-version-check "$wheel"
+(cd "$clean" && bin/caas validate "$(bin/python -c 'import caas; print(caas.examples.flu_definition())')" > /dev/null)
+echo "caas $("$clean/bin/python" -c 'import caas; print(caas.__version__)') imports and runs"
+
+echo "== python: format and lint"
+"$venv/bin/ruff" format --check python tests/python examples/python
+"$venv/bin/ruff" check python tests/python examples/python
+
+echo "== python: tests"
+"$venv/bin/python" -m pytest tests/python --doctest-modules --pyargs caas -p no:cacheprovider "$@"

@@ -1,0 +1,154 @@
+"""Shared set-up of the Python tests: paths of the repository, small tables in memory and a
+small synthetic population (generated once per session)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import caas
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ROOT / "tests" / "conformance" / "cases"
+FLU = ROOT / "examples" / "flu"
+QUICKSTART = ROOT / "examples" / "definitions" / "quickstart.yaml"
+EXAMPLE_DATA = ROOT / "examples" / "data"
+
+
+def pytest_report_header() -> list[str]:
+    # The tests must run against the installed wheel, never against python/ in the tree.
+    return [f"caas {caas.__version__} from {Path(caas.__file__).parent}"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed_package() -> None:
+    assert not Path(caas.__file__).is_relative_to(ROOT / "python"), (
+        "tests must import the installed wheel, not the source tree"
+    )
+
+
+def caas_command() -> list[str]:
+    """The installed console script, beside the interpreter running the tests."""
+    script = Path(sys.executable).parent / "caas"
+    assert script.exists(), f"no console script at {script}"
+    return [str(script)]
+
+
+@pytest.fixture()
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment of CLI subprocesses: a private cache folder."""
+    env = dict(os.environ)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return env
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def small_tables() -> tuple[pa.Table, pa.Table]:
+    """Six people and their GP events, hand-made so that the expected members are known:
+    the cohort of ``SMALL_COHORT`` holds people 1, 2 and 4."""
+    persons = pa.table(
+        {
+            "person_id": pa.array([1, 2, 3, 4, 5, 6], pa.int64()),
+            "date_of_birth": pa.array(
+                [
+                    d("1950-06-01"),
+                    d("1990-06-01"),
+                    d("1985-06-01"),
+                    d("1940-01-01"),
+                    d("2001-02-03"),
+                    d("1930-05-05"),
+                ],
+                pa.date32(),
+            ),
+            "sex": ["F", "M", "F", "M", None, "F"],
+            "date_of_death": pa.array([None, None, None, None, None, d("2024-01-01")], pa.date32()),
+        }
+    )
+    events = pa.table(
+        {
+            "person_id": pa.array([2, 2, 3, 4, 5, 5], pa.int64()),
+            "date": pa.array(
+                [
+                    d("2024-10-04"),
+                    d("2023-01-01"),
+                    d("2019-01-01"),
+                    d("2025-01-01"),
+                    d("2025-06-01"),
+                    None,
+                ],
+                pa.date32(),
+            ),
+            "code": ["195967001", "22298006", "195967001", "195967001", "195967001", "195967001"],
+            "value": pa.array([None, 1.5, None, 2.0, None, None], pa.float64()),
+        }
+    )
+    return persons, events
+
+
+SMALL_COHORT = """
+id: small
+title: Aged 65 or over, or asthma in the last year
+purpose: direct_care
+parameters: { index_date: 2025-03-31 }
+codelists:
+  asthma: { system: snomed_ct, codes: ["195967001"] }
+variables:
+  age: { kind: age, on: index_date }
+  alive: { kind: alive, on: index_date }
+  asthma_recent:
+    kind: events
+    table: gp_events
+    codelists: [asthma]
+    from: index_date - 12 months
+    to: index_date
+    returns: exists
+  asthma_count: { kind: events, table: gp_events, codelists: [asthma], returns: count }
+rules:
+  - { name: alive, include: alive }
+  - { name: eligible, include: age >= 65 or asthma_recent }
+output: { columns: [age, asthma_recent, asthma_count] }
+"""
+
+#: Members of SMALL_COHORT over small_tables(), worked out by hand.
+SMALL_MEMBERS = [
+    {"person_id": 1, "age": 74, "asthma_recent": False, "asthma_count": 0},
+    {"person_id": 2, "age": 34, "asthma_recent": True, "asthma_count": 1},
+    {"person_id": 4, "age": 85, "asthma_recent": True, "asthma_count": 1},
+]
+
+
+@pytest.fixture(scope="session")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic population of 1,000 people, generated once."""
+    out = tmp_path_factory.mktemp("population")
+    caas.synth.generate(1000, out, seed=11)
+    return out
+
+
+@pytest.fixture(scope="session")
+def flu_cohort() -> caas.Cohort:
+    return caas.Cohort.from_path(caas.examples.flu_definition())
+
+
+@pytest.fixture()
+def quickstart_data(tmp_path: Path) -> Path:
+    """The quickstart's CSV files in a folder with a tables file."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("persons.csv", "gp_events.csv"):
+        shutil.copy(EXAMPLE_DATA / name, data / name)
+    (data / "tables.yaml").write_text(
+        "tables:\n"
+        "  persons: { path: persons.csv, role: person }\n"
+        "  gp_events: { path: gp_events.csv, role: events, code_system: snomed_ct }\n"
+    )
+    return data

@@ -1,0 +1,131 @@
+"""The conformance suite (tests/conformance/cases, format in its README) through Python:
+every case must give exactly the members, attrition or error its file expects, as it does
+through the Rust runner (caas-core/tests/conformance.rs), which these rules mirror."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import yaml
+
+import caas
+from conftest import CASES
+
+CASE_FILES = sorted(CASES.glob("*.yaml"))
+
+
+def test_the_suite_is_there() -> None:
+    assert len(CASE_FILES) >= 100
+
+
+def parse_csv(text: str) -> tuple[list[str], list[list[str]]]:
+    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text)) if row]
+    return rows[0], rows[1:]
+
+
+def canonical(value: Any) -> str:
+    """A cell as text: empty for null, true/false, ISO dates, plain numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def same_cell(actual: Any, expected: str, floating: bool) -> bool:
+    if floating and actual is not None and expected != "":
+        try:
+            return math.isclose(float(actual), float(expected), rel_tol=0, abs_tol=1e-9)
+        except ValueError:
+            return False
+    return canonical(actual) == expected
+
+
+def compare(what: str, table: pa.Table, expected: str) -> None:
+    header, rows = parse_csv(expected)
+    missing = [name for name in header if name not in table.column_names]
+    assert not missing, f"{what}: no column {missing} (have {table.column_names})"
+    if what == "members":
+        assert table.column_names == header, f"members: columns {table.column_names}"
+    columns = [table.column(name).to_pylist() for name in header]
+    floating = [pa.types.is_floating(table.schema.field(name).type) for name in header]
+    actual = [[columns[c][r] for c in range(len(header))] for r in range(table.num_rows)]
+    same = len(actual) == len(rows) and all(
+        same_cell(a, e, f)
+        for arow, erow in zip(actual, rows)
+        for a, e, f in zip(arow, erow, floating)
+    )
+    assert same, (
+        f"{what} differ\n  expected: {rows}\n  actual:   "
+        f"{[[canonical(v) for v in row] for row in actual]}"
+    )
+
+
+def run_case(path: Path, tmp_path: Path) -> caas.Result:
+    case = yaml.safe_load(path.read_text())
+    engine = caas.Engine()
+    for name, table in case.get("tables", {}).items():
+        file = tmp_path / f"{name}.csv"
+        file.write_text(table["csv"])
+        engine.register(
+            name,
+            file,
+            role=table["role"],
+            mapping=table.get("mapping"),
+            code_system=table.get("code_system"),
+        )
+    for other in case.get("cohorts", []):
+        engine.register_cohort(caas.Cohort.from_yaml(other, base_dir=CASES))
+    if case.get("format") == "json":
+        cohort = caas.Cohort.from_json(case["definition"], base_dir=CASES)
+    else:
+        cohort = caas.Cohort.from_yaml(case["definition"], base_dir=CASES)
+    return engine.evaluate(cohort, case.get("parameters"))
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_case(path: Path, tmp_path: Path) -> None:
+    case = yaml.safe_load(path.read_text())
+    assert case["description"]
+    # YAML 1.1 (PyYAML) reads some bare words as booleans; no case may rely on that.
+    for table in case.get("tables", {}).values():
+        assert all(isinstance(k, str) for k in table.get("mapping", {}) or {})
+    expect = case["expect"]
+    error = expect.get("error")
+    if error is None:
+        result = run_case(path, tmp_path)
+        assert "members" in expect or "attrition" in expect, "the case expects nothing"
+        if "members" in expect:
+            compare("members", result.members, expect["members"])
+        if "attrition" in expect:
+            compare("attrition", result.attrition, expect["attrition"])
+        return
+    with pytest.raises(caas.CaasError) as raised:
+        run_case(path, tmp_path)
+    err = raised.value
+    assert err.code == error["code"], f"expected a `{error['code']}` error, got {err!r}"
+    for part in error.get("message_contains", []):
+        assert part in str(err)
+    if "line" in error:
+        assert (err.line or 0) == error["line"], str(err)
+    if "column" in error:
+        assert err.column == error["column"], str(err)
+    # The class follows the code.
+    data_codes = {"table", "registration", "missing_column", "column_type", "io"}
+    expected_class = (
+        caas.EngineError
+        if err.code == "engine"
+        else caas.DataError
+        if err.code in data_codes
+        else caas.DefinitionError
+    )
+    assert type(err) is expected_class

@@ -1,0 +1,188 @@
+"""Bad input raises the documented exception class, with the place at fault as attributes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import caas
+from conftest import SMALL_COHORT, small_tables
+
+
+def test_yaml_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml("id: x\ntitle: y\npurpose: care\n")
+    err = raised.value
+    assert (err.code, err.line, err.column) == ("syntax", 3, 10)
+    assert "unknown variant `care`" in str(err)
+    assert isinstance(err, caas.CaasError)
+
+
+def test_json_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_json('{\n  "id": "x",\n  "title": "y",\n  "purpose": 3\n}')
+    assert (raised.value.code, raised.value.line) == ("syntax", 4)
+
+
+def test_unknown_field_in_a_dict_names_the_field() -> None:
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_dict({"id": "x", "title": "y", "purpose": "direct_care", "rulez": []})
+    err = raised.value
+    assert err.code == "syntax"
+    assert "unknown field `rulez`" in str(err)
+    assert err.line is None
+
+
+def test_expression_error_names_the_rule_and_the_character() -> None:
+    text = SMALL_COHORT.replace("age >= 65 or asthma_recent", "age >= or asthma_recent")
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml(text)
+    err = raised.value
+    assert err.code == "expression_syntax"
+    assert (err.rule, err.rule_index) == ("eligible", 2)
+    assert err.place == "rule 2 (`eligible`)"
+    assert err.column == 8
+
+
+def test_unknown_reference_names_the_variable_and_the_name() -> None:
+    text = SMALL_COHORT.replace("codelists: [asthma]\n    from", "codelists: [asthmaa]\n    from")
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml(text)
+    err = raised.value
+    assert (err.code, err.variable, err.reference) == (
+        "unknown_reference",
+        "asthma_recent",
+        "asthmaa",
+    )
+
+
+def test_type_mismatch_names_the_rule() -> None:
+    text = SMALL_COHORT.replace("age >= 65 or asthma_recent", "age >= index_date")
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml(text)
+    assert (raised.value.code, raised.value.rule) == ("type_mismatch", "eligible")
+
+
+def test_cycle_lists_the_names() -> None:
+    doc = {
+        "id": "c",
+        "title": "cycle",
+        "purpose": "direct_care",
+        "variables": {
+            "a": {"kind": "derived", "expr": "b"},
+            "b": {"kind": "derived", "expr": "a"},
+        },
+    }
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_dict(doc)
+    assert raised.value.code == "cycle"
+    assert raised.value.cycle in (["a", "b", "a"], ["b", "a", "b"])
+
+
+def test_parameters_are_checked() -> None:
+    cohort = caas.Cohort.from_yaml(SMALL_COHORT)
+    cohort.validate({"index_date": dt.date(2024, 1, 1)})
+    cohort.validate({"index_date": dt.datetime(2024, 1, 1)})
+    with pytest.raises(caas.DefinitionError) as raised:
+        cohort.validate({"index_dat": "2024-01-01"})
+    assert (raised.value.code, raised.value.parameter) == ("unknown_parameter", "index_dat")
+    with pytest.raises(caas.DefinitionError) as raised:
+        cohort.validate({"index_date": 3})
+    assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "index_date")
+    with pytest.raises(TypeError, match="time of day"):
+        cohort.validate({"index_date": dt.datetime(2024, 1, 1, 12)})
+    with pytest.raises(TypeError, match="parameter `index_date`"):
+        cohort.validate({"index_date": [2024]})
+
+
+def test_missing_column_names_the_table_and_column() -> None:
+    persons, _ = small_tables()
+    engine = caas.Engine()
+    with pytest.raises(caas.DataError) as raised:
+        engine.register("persons", persons, role="person", mapping={"date_of_birth": "dob"})
+    err = raised.value
+    assert (err.code, err.table, err.column_name) == ("missing_column", "persons", "dob")
+
+
+def test_column_type_names_the_table_and_column() -> None:
+    engine = caas.Engine()
+    table = pa.table({"person_id": [1.5], "date_of_birth": ["x"]})
+    with pytest.raises(caas.DataError) as raised:
+        engine.register("persons", table, role="person")
+    err = raised.value
+    assert (err.code, err.table, err.column_name) == ("column_type", "persons", "person_id")
+
+
+def test_bad_specifications_are_registration_errors() -> None:
+    persons, events = small_tables()
+    engine = caas.Engine()
+    with pytest.raises(caas.DataError) as raised:
+        engine.register("gp", events, role="events")
+    assert (raised.value.code, raised.value.table) == ("registration", "gp")
+    with pytest.raises(caas.DataError) as raised:
+        engine.register("persons", persons, role="persn")  # type: ignore[arg-type]
+    assert (raised.value.code, raised.value.table) == ("registration", "persons")
+    assert "persn" in str(raised.value)
+
+
+def test_missing_file_is_an_io_error(tmp_path: Path) -> None:
+    engine = caas.Engine()
+    with pytest.raises(caas.DataError) as raised:
+        engine.register("persons", tmp_path / "nowhere.parquet", role="person")
+    assert raised.value.code == "io"
+    assert raised.value.path == str(tmp_path / "nowhere.parquet")
+
+
+def test_codelist_files_are_read_from_the_base_folder(tmp_path: Path) -> None:
+    text = SMALL_COHORT.replace('codes: ["195967001"]', "file: asthma.csv")
+    with pytest.raises(caas.DataError) as raised:
+        caas.Cohort.from_yaml(text, base_dir=tmp_path)
+    assert (raised.value.code, raised.value.path) == ("io", str(tmp_path / "asthma.csv"))
+    (tmp_path / "asthma.csv").write_text("code,term\n195967001,Asthma\n")
+    assert caas.Cohort.from_yaml(text, base_dir=tmp_path).id == "small"
+    (tmp_path / "asthma.csv").write_text("term\nAsthma\n")
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml(text, base_dir=tmp_path)
+    assert (raised.value.code, raised.value.codelist) == ("codelist", "asthma")
+
+
+def test_unregistered_table_at_evaluation() -> None:
+    persons, _ = small_tables()
+    engine = caas.Engine()
+    engine.register("persons", persons, role="person")
+    with pytest.raises(caas.DataError) as raised:
+        engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+    err = raised.value
+    assert (err.code, err.table, err.variable) == ("table", "gp_events", "asthma_recent")
+
+
+def test_messages_do_not_show_row_values() -> None:
+    persons = pa.table({"person_id": ["9434765919"], "date_of_birth": ["not a date"]})
+    engine = caas.Engine()
+    with pytest.raises(caas.DataError) as raised:
+        engine.register("persons", persons, role="person")
+    assert "9434765919" not in str(raised.value)
+    assert "not a date" not in str(raised.value)
+
+
+def test_errors_survive_pickling() -> None:
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml("id: x\ntitle: y\npurpose: care\n")
+    copy = pickle.loads(pickle.dumps(raised.value))
+    assert type(copy) is caas.DefinitionError
+    assert (copy.code, copy.line, copy.column, str(copy)) == (
+        "syntax",
+        3,
+        10,
+        str(raised.value),
+    )
+
+
+def test_non_cohorts_are_refused() -> None:
+    engine = caas.Engine()
+    with pytest.raises(TypeError, match="caas.Cohort"):
+        engine.evaluate("cohort.yaml")  # type: ignore[arg-type]

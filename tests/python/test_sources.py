@@ -1,0 +1,177 @@
+"""Tables from every kind of source give the same members: pyarrow, polars, pandas and
+DuckDB objects through the Arrow PyCapsule interface, and Parquet, CSV and Arrow IPC files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+from pyarrow import feather
+
+import caas
+from conftest import SMALL_COHORT, SMALL_MEMBERS, small_tables
+
+
+def evaluate(persons: Any, events: Any) -> caas.Result:
+    engine = caas.Engine()
+    engine.register("persons", persons, role="person")
+    engine.register("gp_events", events, role="events", code_system="snomed_ct")
+    return engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+
+
+def from_duckdb(table: pa.Table) -> Any:
+    connection = duckdb.connect()
+    connection.register("source", table)
+    return connection.sql("SELECT * FROM source")
+
+
+CONVERSIONS: dict[str, Callable[[pa.Table], Any]] = {
+    "pyarrow_table": lambda t: t,
+    "pyarrow_reader": lambda t: pa.RecordBatchReader.from_batches(t.schema, t.to_batches(2)),
+    "pyarrow_batch": lambda t: t.combine_chunks().to_batches()[0],
+    "polars": pl.from_arrow,
+    "pandas": lambda t: t.to_pandas(),
+    "pandas_arrow_dtypes": lambda t: t.to_pandas(types_mapper=pd.ArrowDtype),
+    "duckdb": from_duckdb,
+}
+
+
+@pytest.mark.parametrize("kind", CONVERSIONS)
+def test_every_in_memory_source_gives_the_same_members(kind: str) -> None:
+    persons, events = small_tables()
+    convert = CONVERSIONS[kind]
+    result = evaluate(convert(persons), convert(events))
+    assert result.members.to_pylist() == SMALL_MEMBERS
+    assert result.attrition.select(["rule", "before", "after", "removed"]).to_pylist() == [
+        {"rule": "alive", "before": 6, "after": 5, "removed": 1},
+        {"rule": "eligible", "before": 5, "after": 3, "removed": 2},
+    ]
+
+
+def test_polars_strings_and_pandas_timestamps() -> None:
+    # polars hands strings over as Utf8View; pandas dates are often datetime64 columns.
+    persons, events = small_tables()
+    frame = persons.to_pandas()
+    frame["date_of_birth"] = pd.to_datetime(frame["date_of_birth"])
+    result = evaluate(frame, pl.from_arrow(events).with_columns(pl.col("code").cast(pl.String)))
+    assert result.members.to_pylist() == SMALL_MEMBERS
+
+
+def write_parquet(table: pa.Table, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def write_csv(table: pa.Table, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.csv"
+    pcsv.write_csv(table, path, pcsv.WriteOptions(quoting_style="none"))
+    return path
+
+
+def write_arrow(table: pa.Table, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.arrow"
+    feather.write_feather(table, path, compression="uncompressed")
+    return path
+
+
+def write_folder(table: pa.Table, folder: Path, name: str) -> Path:
+    path = folder / name
+    path.mkdir()
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), path / "part-0.parquet")
+    pq.write_table(table.slice(half), path / "part-1.parquet")
+    return path
+
+
+@pytest.mark.parametrize("write", [write_parquet, write_csv, write_arrow, write_folder])
+def test_every_file_format_gives_the_same_members(
+    write: Callable[[pa.Table, Path, str], Path], tmp_path: Path
+) -> None:
+    persons, events = small_tables()
+    result = evaluate(write(persons, tmp_path, "persons"), write(events, tmp_path, "events"))
+    assert result.members.to_pylist() == SMALL_MEMBERS
+
+
+def test_mapping_and_code_columns() -> None:
+    persons, events = small_tables()
+    persons = persons.rename_columns(["nhs_number", "dob", "sex", "dod"])
+    hospital = pa.table(
+        {
+            "patient": [2, 4],
+            "admidate": events.column("date").take([0, 3]),
+            "DIAG_4_01": ["I10", "J450"],
+            "DIAG_4_02": ["J45X", None],
+        }
+    )
+    engine = caas.Engine()
+    engine.register(
+        "persons",
+        persons,
+        role="person",
+        mapping={"person_id": "nhs_number", "date_of_birth": "dob", "date_of_death": "dod"},
+    )
+    engine.register(
+        "apc",
+        hospital,
+        role="events",
+        code_system="icd10",
+        mapping={"person_id": "patient", "date": "admidate", "codes": ["DIAG_4_01", "DIAG_4_02"]},
+    )
+    cohort = caas.Cohort.from_yaml(
+        """
+id: admitted
+title: Asthma admission, any position, and in the primary position
+purpose: direct_care
+codelists: { asthma: { system: icd10, codes: [J45] } }
+variables:
+  admissions: { kind: events, table: apc, codelists: [asthma], returns: count }
+rules: [ { name: admitted, include: admissions > 0 } ]
+output: { columns: [admissions] }
+"""
+    )
+    assert engine.evaluate(cohort).members.to_pylist() == [
+        {"person_id": 2, "admissions": 1},
+        {"person_id": 4, "admissions": 1},
+    ]
+
+
+def test_results_convert_to_polars_pandas_and_duckdb() -> None:
+    persons, events = small_tables()
+    result = evaluate(persons, events)
+    assert isinstance(result.members, pa.Table)
+    assert result.to_polars().to_dicts() == SMALL_MEMBERS
+    assert result.to_pandas().to_dict("records") == SMALL_MEMBERS
+    members = result.members  # noqa: F841 (read by DuckDB's replacement scan)
+    assert duckdb.sql("SELECT count(*) FROM members").fetchall() == [(3,)]
+    assert pl.from_arrow(result.attrition)["after"].to_list() == [5, 3]
+
+
+def test_a_table_can_be_replaced_and_removed() -> None:
+    persons, events = small_tables()
+    engine = caas.Engine()
+    engine.register("persons", persons, role="person")
+    engine.register("gp_events", events, role="events", code_system="snomed_ct")
+    assert engine.tables == ["persons", "gp_events"]
+    engine.register("gp_events", events.slice(1), role="events", code_system="snomed_ct")
+    result = engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+    assert [m["person_id"] for m in result.members.to_pylist()] == [1, 4]
+    assert engine.deregister("gp_events") is True
+    assert engine.deregister("gp_events") is False
+    with pytest.raises(caas.DataError) as raised:
+        engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+    assert raised.value.table == "gp_events"
+
+
+def test_objects_without_arrow_data_are_refused() -> None:
+    engine = caas.Engine()
+    with pytest.raises(TypeError, match="__arrow_c_stream__"):
+        engine.register("persons", [1, 2, 3], role="person")
