@@ -1,10 +1,11 @@
 /*
  * caas.h — the C API of caas, cohorting as a service.
  *
- * Link with -lcaas (the shared libcaas.so, or the static libcaas.a together with
- * -lpthread -ldl -lm). Every function that can fail returns a CaasStatus; the details of
- * the last failure on the calling thread are read with caas_last_error_message(),
- * caas_last_error_code(), caas_last_error_line() and caas_last_error_column().
+ * Link with -lcaas: the shared libcaas.so, or the static libcaas.a followed by the system
+ * libraries -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc. Every function that can fail
+ * returns a CaasStatus; the details of the last failure on the calling thread are read
+ * with caas_last_error_message(), caas_last_error_code(), caas_last_error_line() and
+ * caas_last_error_column().
  *
  * Ownership, in short: handles (CaasEngine, CaasCohort, CaasResult) belong to the caller
  * until their free function, which accepts NULL; streams the library writes into a
