@@ -1,0 +1,20 @@
+/* Helpers shared by the C examples: reading a file, printing an Arrow C stream. */
+#ifndef CAAS_EXAMPLE_PRINT_H
+#define CAAS_EXAMPLE_PRINT_H
+
+#include <stdio.h>
+
+#include "caas.h"
+
+/* Reads a whole file into a NUL-terminated buffer that the caller frees, or NULL. */
+char *read_text_file(const char *path);
+
+/* Prints the status's last error to stderr and returns 1 (for `return fail(...)`). */
+int fail(const char *what);
+
+/* Prints every batch of `stream` to `out`: with `csv`, as CSV with a header; otherwise as
+ * aligned columns. Then releases the stream. Returns 0, or -1 if the stream failed.
+ * Columns of types other than integers, text, booleans, floats and dates print as `?`. */
+int print_stream(struct ArrowArrayStream *stream, FILE *out, int csv);
+
+#endif

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Checks the C layer: builds libcaas (dev profile), checks that include/caas.h is current and
+# compiles as C and C++, builds and runs the C examples, and runs the C conformance runner
+# and the C error-path tests, every C program under valgrind memcheck.
+#
+# Usage: bash scripts/test-c.sh
+# Expects the dev profile built by `cargo test --workspace --locked` (it then only compiles
+# caas-ffi); installs what it needs with scripts/setup-c.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+started=$SECONDS
+
+bash scripts/setup-c.sh
+
+out=target/caas-c
+bin=$out/bin
+mkdir -p "$bin"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Leaks of kind "definite" fail; the threads of the process-wide runtime are still running
+# at exit, so their memory is "possibly lost" or "still reachable", which is not a leak.
+memcheck=(valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite
+    --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
+cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -g)
+
+echo "== C: library (dev profile)"
+cargo build -p caas-ffi --locked
+lib=$root/target/debug
+
+echo "== C: include/caas.h is current"
+target/tools/bin/cbindgen --quiet --config caas-ffi/cbindgen.toml --crate caas-ffi --output "$tmp/caas.h"
+if ! diff -u include/caas.h "$tmp/caas.h"; then
+    echo "include/caas.h is stale; regenerate it with:" >&2
+    echo "  target/tools/bin/cbindgen --config caas-ffi/cbindgen.toml --crate caas-ffi --output include/caas.h" >&2
+    exit 1
+fi
+
+echo "== C: the header compiles as C and C++, before or after Arrow's declarations"
+gcc "${cflags[@]}" -fsyntax-only -x c include/caas.h
+g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ include/caas.h
+# Arrow's own headers declare the structs under the same guards (taken here from ours).
+sed -n '/^#ifndef ARROW_C_DATA_INTERFACE/,/^#endif  \/\/ ARROW_C_STREAM_INTERFACE/p' include/caas.h \
+    > "$tmp/arrow_abi.h"
+printf '#include <stdint.h>\n#include "arrow_abi.h"\n#include "caas.h"\n#include "caas.h"\n' > "$tmp/after.c"
+printf '#include "caas.h"\n#include <stdint.h>\n#include "arrow_abi.h"\n' > "$tmp/before.c"
+for order in after before; do
+    gcc "${cflags[@]}" -fsyntax-only -Iinclude -I"$tmp" "$tmp/$order.c"
+    g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -Iinclude -I"$tmp" -x c++ "$tmp/$order.c"
+done
+
+echo "== C: examples (shared and static library)"
+make -s -C examples/c OUT="$root/$bin" LIBDIR="$lib" all
+"${memcheck[@]}" "$bin/quickstart" . > "$tmp/quickstart.txt"
+diff -u tests/c/expected/quickstart.txt <(tail -n +2 "$tmp/quickstart.txt")
+"$bin/quickstart-static" . > "$tmp/quickstart-static.txt"
+diff -u "$tmp/quickstart.txt" "$tmp/quickstart-static.txt"
+echo "quickstart: as expected (shared and static)"
+
+population=$out/synthetic-5000-seed7
+if [[ ! -f $population/complete ]]; then
+    cargo run -q -p caas-core --example flu_demo --locked -- --persons 5000 --seed 7 \
+        --data "$root/$population" --out "$root/$population/out" > /dev/null
+fi
+"${memcheck[@]}" "$bin/flu" "$population" examples/flu/flu.yaml > "$tmp/flu.csv"
+diff -u examples/flu/golden/attrition-5000-seed7.csv "$tmp/flu.csv"
+echo "flu: the attrition over Parquet files equals examples/flu/golden/attrition-5000-seed7.csv"
+
+echo "== C: conformance cases through the C API"
+rm -rf "$out/cases"
+python3 tests/c/convert_cases.py tests/conformance/cases "$out/cases"
+gcc "${cflags[@]}" -Iinclude tests/c/conformance.c tests/c/table_text.c -o "$bin/conformance" \
+    -L"$lib" -lcaas -Wl,-rpath,"$lib"
+"${memcheck[@]}" "$bin/conformance" "$out/cases" > "$out/conformance.txt" || {
+    grep -v '^PASS' "$out/conformance.txt"
+    exit 1
+}
+tail -n 1 "$out/conformance.txt"
+
+echo "== C: error paths"
+gcc "${cflags[@]}" -pthread -Iinclude tests/c/errors.c tests/c/table_text.c tests/c/test_stream.c \
+    -o "$bin/errors" -L"$lib" -lcaas -Wl,-rpath,"$lib"
+"${memcheck[@]}" "$bin/errors" .
+
+echo "== C: all checks passed in $((SECONDS - started)) s"
