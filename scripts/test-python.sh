@@ -2,7 +2,7 @@
 # Tests the Python package as users get it: builds the wheel with the dev profile (reusing
 # the target/debug build of `cargo test --workspace`), installs it into a virtual environment
 # with the pinned test dependencies, checks that it imports in a clean environment too, and
-# runs ruff and pytest (the conformance suite, sources, errors, threads, HTML, the command
+# runs ruff, mypy and pytest (the conformance suite, sources, errors, threads, HTML, the command
 # line, Ctrl-C, and the examples in the package's docstrings).
 # Usage: bash scripts/test-python.sh [pytest arguments]
 set -euo pipefail
@@ -27,7 +27,7 @@ fi
 echo "== python: wheel (dev profile)"
 rm -rf "$wheels"
 "$venv/bin/maturin" build --profile dev --locked --interpreter "$venv/bin/python" \
-    --out "$wheels" --quiet
+    --out "$wheels" --strip --quiet
 wheel=$(ls "$wheels"/caas-*.whl)
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
@@ -38,9 +38,10 @@ clean=target/py-clean
 (cd "$clean" && bin/caas validate "$(bin/python -c 'import caas; print(caas.examples.flu_definition())')" > /dev/null)
 echo "caas $("$clean/bin/python" -c 'import caas; print(caas.__version__)') imports and runs"
 
-echo "== python: format and lint"
+echo "== python: format, lint and types"
 "$venv/bin/ruff" format --check python tests/python examples/python
 "$venv/bin/ruff" check python tests/python examples/python
+"$venv/bin/mypy" --strict --ignore-missing-imports --cache-dir target/mypy-cache python/caas
 
 echo "== python: tests"
 "$venv/bin/python" -m pytest tests/python --doctest-modules --pyargs caas -p no:cacheprovider "$@"

@@ -127,7 +127,8 @@ def register_folder(engine: Engine, data: Path, tables_file: Path | None) -> Non
         try:
             entries = _caas.read_tables_file(text, tables_file.suffix.lower() == ".json")
         except CaasError as err:
-            raise type(err)(f"{tables_file}: {err}", **err.location()) from None
+            located = err.location()
+            raise type(err)(f"{tables_file}: {err}", **located) from None  # type: ignore[arg-type]
         base = tables_file.parent
         for name, path, spec in entries:
             progress = Progress(f"reading {name}")

@@ -239,7 +239,8 @@ class Result:
 
     def to_pandas(self) -> pandas.DataFrame:
         """The members as a pandas DataFrame (needs pandas)."""
-        return self.members.to_pandas()
+        frame: pandas.DataFrame = self.members.to_pandas()
+        return frame
 
     def attrition_text(self) -> str:
         """The attrition as a text table."""

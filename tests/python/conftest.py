@@ -33,6 +33,12 @@ def installed_package() -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The package writes its embedded example to the user's cache; tests use their own."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def caas_command() -> list[str]:
     """The installed console script, beside the interpreter running the tests."""
     script = Path(sys.executable).parent / "caas"
