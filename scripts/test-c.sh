@@ -52,6 +52,8 @@ done
 
 echo "== C: examples (shared and static library)"
 make -s -C examples/c OUT="$root/$bin" LIBDIR="$lib" all
+test "$("${memcheck[@]}" "$bin/minimal")" = "2 members"
+echo "minimal: 2 members, as expected"
 "${memcheck[@]}" "$bin/quickstart" . > "$tmp/quickstart.txt"
 diff -u tests/c/expected/quickstart.txt <(tail -n +2 "$tmp/quickstart.txt")
 "$bin/quickstart-static" . > "$tmp/quickstart-static.txt"
