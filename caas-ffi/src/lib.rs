@@ -98,11 +98,13 @@ const VERSION: &CStr =
 /// The library's version (that of caas), e.g. `0.1.0`. Static: never freed, never NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn caas_version() -> *const c_char {
-    VERSION.as_ptr()
+    // Guarded although nothing here can panic: the rule "every exported function runs
+    // behind catch_unwind" then has no exceptions to audit.
+    error::guard_value(c"unknown".as_ptr(), || VERSION.as_ptr())
 }
 
 /// The C ABI version of the loaded library; see `CAAS_ABI_VERSION`.
 #[unsafe(no_mangle)]
 pub extern "C" fn caas_abi_version() -> u32 {
-    CAAS_ABI_VERSION
+    error::guard_value(CAAS_ABI_VERSION, || CAAS_ABI_VERSION)
 }
