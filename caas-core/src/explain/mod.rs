@@ -397,15 +397,15 @@ impl fmt::Display for Explanation {
                 }
             }
             for p in &v.periods {
-                let date = |d: Option<NaiveDate>| {
-                    d.map_or("open".to_string(), |d| d.format("%Y-%m-%d").to_string())
+                let date = |d: Option<NaiveDate>, missing: &str| {
+                    d.map_or(missing.to_string(), |d| d.format("%Y-%m-%d").to_string())
                 };
                 writeln!(
                     f,
                     "        {}  {} to {}  practice {}",
                     p.table,
-                    date(p.start_date),
-                    date(p.end_date),
+                    date(p.start_date, "unknown"),
+                    date(p.end_date, "open"),
                     p.practice.as_deref().unwrap_or("unknown")
                 )?;
             }

@@ -33,31 +33,8 @@ use crate::source::Role;
 /// The format of the manifest, written in its `format` field.
 pub const FORMAT: &str = "caas-provenance/1";
 
-/// The provenance manifest of one evaluation.
-///
-/// ```
-/// use std::sync::Arc;
-/// use arrow::array::{Int64Array, RecordBatch};
-/// use arrow::datatypes::{DataType, Field, Schema};
-/// use caas_core::{Cohort, Engine, Parameters, TableSpec};
-///
-/// let schema = Arc::new(Schema::new(vec![Field::new("person_id", DataType::Int64, false)]));
-/// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))])
-///     .unwrap();
-/// let engine = Engine::new();
-/// engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
-/// let cohort = Cohort::from_yaml_str(
-///     "{id: all, title: Everyone, purpose: research, parameters: {index_date: 2025-03-31}}",
-/// ).unwrap();
-/// let result = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap();
-///
-/// let manifest = &result.provenance;
-/// assert_eq!(manifest.population, 2);
-/// assert_eq!(manifest.tables[0].rows, 2);
-/// assert_eq!(manifest.definition_sha256, caas_core::provenance::definition_hash(cohort.definition()));
-/// let json = manifest.to_json().unwrap();
-/// assert!(json.contains(r#""index_date": "2025-03-31""#));
-/// ```
+/// The provenance manifest of one evaluation: what went in, what software ran it, when,
+/// and what came out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
@@ -322,6 +299,30 @@ impl Provenance {
     }
 
     /// The manifest as pretty-printed JSON (ending with a line feed).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use caas_core::{Cohort, Engine, Parameters, TableSpec};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("person_id", DataType::Int64, false)]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))])
+    ///     .unwrap();
+    /// let engine = Engine::new();
+    /// engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
+    /// let cohort = Cohort::from_yaml_str(
+    ///     "{id: all, title: Everyone, purpose: research, parameters: {index_date: 2025-03-31}}",
+    /// ).unwrap();
+    /// let result = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap();
+    ///
+    /// let manifest = &result.provenance;
+    /// assert_eq!(manifest.population, 2);
+    /// assert_eq!(manifest.tables[0].rows, 2);
+    /// assert_eq!(manifest.definition_sha256, caas_core::provenance::definition_hash(cohort.definition()));
+    /// let json = manifest.to_json().unwrap();
+    /// assert!(json.contains(r#""index_date": "2025-03-31""#));
+    /// ```
     pub fn to_json(&self) -> Result<String> {
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| CaasError::Engine(format!("cannot write the provenance: {e}")))?;

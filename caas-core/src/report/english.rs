@@ -187,12 +187,17 @@ impl<'a> English<'a> {
             VariableKind::Events(ev) => {
                 s.append(self.events(ev));
             }
-            VariableKind::Derived { expr } => {
-                if var.data_type == Type::Bool {
-                    s.text("true when ");
+            VariableKind::Derived { expr } => match expr {
+                Expr::Name(n) if !self.parameters.contains_key(n) => {
+                    s.text("the same as ").code(n);
                 }
-                s.append(self.top(expr));
-            }
+                _ if var.data_type == Type::Bool => {
+                    s.text("true when ").append(self.expr(expr));
+                }
+                _ => {
+                    s.append(self.expr(expr));
+                }
+            },
             VariableKind::MemberOf { cohort } => {
                 s.text("a member of the cohort ").code(cohort);
             }
@@ -529,13 +534,28 @@ impl<'a> English<'a> {
     /// An operand that needs parentheses when it binds more loosely than `min`.
     fn operand(&self, expr: &Expr, min: u8) -> Sentence {
         let inner = self.expr(expr);
-        let recognised = self.constant(expr).is_some() || self.pattern(expr).is_some();
-        if precedence(expr) < min && !recognised {
+        if self.binding(expr) < min {
             let mut s = Sentence::default();
             s.text("(").append(inner).text(")");
             s
         } else {
             inner
+        }
+    }
+
+    /// How loosely an expression binds as it reads: a constant is one word, an idiom
+    /// ("the person has ... and no later ...") reads as an `and`.
+    fn binding(&self, expr: &Expr) -> u8 {
+        if self.constant(expr).is_some() {
+            return 7;
+        }
+        match expr {
+            Expr::Call {
+                func: Function::Coalesce,
+                args,
+            } if self.pattern(expr).is_some() => args.first().map_or(7, |e| self.binding(e)),
+            _ if self.pattern(expr).is_some() => 2,
+            _ => precedence(expr),
         }
     }
 
@@ -624,11 +644,23 @@ impl<'a> English<'a> {
             _ => return self.operand(expr, 5),
         };
         let mut s = Sentence::default();
-        s.text(lead)
-            .append(self.list_names(ev))
-            .text(format!(" {noun} ("))
-            .code(name)
-            .text(")");
+        s.text(lead);
+        if ev.codelists.len() > 1 {
+            // Descriptions joined with "or" could read as one ("Pregnancy or delivery").
+            s.code(name).text(format!(" {noun} (codelists "));
+            for (i, list) in ev.codelists.iter().enumerate() {
+                if i > 0 {
+                    s.text(", ");
+                }
+                s.code(list);
+            }
+            s.text(")");
+        } else {
+            s.append(self.list_names(ev))
+                .text(format!(" {noun} ("))
+                .code(name)
+                .text(")");
+        }
         s
     }
 
@@ -662,8 +694,8 @@ impl<'a> English<'a> {
     /// - `coalesce(x, false)` around a comparison reads as the comparison (a missing date
     ///   makes it false, which is how the comparison reads anyway);
     /// - `a >= coalesce(b, DATE '1900-01-01')`, `a` and `b` latest dates of codes, reads
-    ///   "has an A code (`a`) ... and no later B code (`b`)"; with `>`, "and no B code
-    ///   (`b`) on or after it".
+    ///   "the person has an A code (`a`) ... and no later B code (`b`)"; with `>`, "and no
+    ///   B code (`b`) on or after it".
     fn pattern(&self, expr: &Expr) -> Option<Sentence> {
         match expr {
             Expr::Call {
@@ -706,7 +738,7 @@ impl<'a> English<'a> {
                 let mut s = Sentence::default();
                 let a_words = self.list_names(a);
                 let first_word = a_words.0.first().map_or("", |p| p.text.as_str());
-                s.text(format!("has {} ", article(first_word)));
+                s.text(format!("the person has {} ", article(first_word)));
                 s.append(a_words).text(" code (").code(a_name).text(")");
                 let a_window = self.window(a);
                 s.text(" in ").code(&a.table).append(a_window.clone());

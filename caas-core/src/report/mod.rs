@@ -183,34 +183,33 @@ struct Bar {
     label: String,
     count: String,
     removed: Option<String>,
-    x: f64,
-    y: f64,
-    width: f64,
-    text_y: f64,
+    x: i64,
+    y: i64,
+    width: i64,
+    text_y: i64,
     colour: &'static str,
 }
 
 #[derive(Serialize)]
 struct Funnel {
     standalone: bool,
-    namespace: &'static str,
     title: String,
-    width: f64,
-    height: f64,
-    label_x: f64,
-    bar_x: f64,
-    bar_width: f64,
-    bar_height: f64,
-    count_x: f64,
+    width: i64,
+    height: i64,
+    label_x: i64,
+    bar_x: i64,
+    bar_width: i64,
+    bar_height: i64,
+    count_x: i64,
     bars: Vec<Bar>,
 }
 
 impl Funnel {
-    const ROW: f64 = 30.0;
-    const BAR_HEIGHT: f64 = 20.0;
-    const LABEL_WIDTH: f64 = 250.0;
-    const BAR_WIDTH: f64 = 320.0;
-    const COUNT_WIDTH: f64 = 150.0;
+    const ROW: i64 = 30;
+    const BAR_HEIGHT: i64 = 20;
+    const LABEL_WIDTH: i64 = 250;
+    const BAR_WIDTH: i64 = 320;
+    const COUNT_WIDTH: i64 = 150;
 
     /// Bars for the population and for the people left after each step, their lengths in
     /// proportion to the counts shown (a suppressed count draws no bar).
@@ -221,7 +220,7 @@ impl Funnel {
             .map(|(_, after, _)| shown(*after))
             .fold(shown(population), f64::max)
             .max(1.0);
-        let bar_x = Self::LABEL_WIDTH + 10.0;
+        let bar_x = Self::LABEL_WIDTH + 10;
         let mut rows: Vec<(String, Disclosed, Option<Disclosed>)> =
             vec![("People in the person table".to_string(), population, None)];
         rows.extend(
@@ -233,31 +232,33 @@ impl Funnel {
             .into_iter()
             .enumerate()
             .map(|(i, (label, count, removed))| {
-                let width = (shown(count) / largest * Self::BAR_WIDTH).round();
-                let y = 10.0 + i as f64 * Self::ROW;
+                // At most BAR_WIDTH: the float never leaves the range of an i64.
+                let width = (shown(count) / largest * Self::BAR_WIDTH as f64).round() as i64;
+                let y = 10 + i as i64 * Self::ROW;
                 Bar {
                     label,
                     count: count.to_string(),
-                    removed: removed.map(|r| r.to_string()),
-                    x: bar_x + ((Self::BAR_WIDTH - width) / 2.0).round(),
+                    removed: removed
+                        .filter(|r| *r != Disclosed::Exact(0))
+                        .map(|r| r.to_string()),
+                    x: bar_x + (Self::BAR_WIDTH - width) / 2,
                     y,
                     width,
-                    text_y: y + 14.0,
+                    text_y: y + 14,
                     colour: if i == 0 { "#425563" } else { "#005eb8" },
                 }
             })
             .collect::<Vec<_>>();
         Funnel {
             standalone: false,
-            namespace: "http://www.w3.org/2000/svg",
             title: title.to_string(),
-            width: Self::LABEL_WIDTH + Self::BAR_WIDTH + Self::COUNT_WIDTH + 20.0,
-            height: 20.0 + bars.len() as f64 * Self::ROW,
+            width: Self::LABEL_WIDTH + Self::BAR_WIDTH + Self::COUNT_WIDTH + 20,
+            height: 20 + bars.len() as i64 * Self::ROW,
             label_x: Self::LABEL_WIDTH,
             bar_x,
             bar_width: Self::BAR_WIDTH,
             bar_height: Self::BAR_HEIGHT,
-            count_x: bar_x + Self::BAR_WIDTH + 10.0,
+            count_x: bar_x + Self::BAR_WIDTH + 10,
             bars,
         }
     }
@@ -399,7 +400,10 @@ impl Evaluation {
                 id: definition.id.clone(),
                 title: definition.title.clone(),
                 version: definition.version.clone(),
-                description: definition.description.clone(),
+                description: definition
+                    .description
+                    .as_ref()
+                    .map(|d| d.trim().to_string()),
                 owner: definition.owner.clone(),
                 purpose: purpose_words(definition.purpose),
                 legal_basis: definition.legal_basis.clone(),
