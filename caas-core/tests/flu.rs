@@ -824,7 +824,7 @@ fn explanations_name_the_deciding_rule_and_the_rows_behind_each_value() {
         end_date: Some(date("2026-01-31")),
         practice: Some("A81001".into()),
     };
-    assert_eq!(var(&e, "registered").periods, [period.clone()]);
+    assert_eq!(var(&e, "registered").periods, std::slice::from_ref(&period));
     let practice = var(&e, "practice");
     assert_eq!(practice.value, Datum::Text("A81001".into()));
     assert_eq!(practice.periods, [period]);

@@ -130,11 +130,12 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
     match person_row.num_rows() {
         0 => return Err(unknown()),
         1 => {}
-        n => {
+        _ => {
+            let rows = one.person_table()?.data.clone().count().await?;
             return Err(CaasError::InvalidInput {
                 what: "person id".to_string(),
                 message: format!(
-                    "{n} rows of person table `{person_table}` have this id; an explanation needs one row per person"
+                    "{rows} rows of person table `{person_table}` have this id; an explanation needs one row per person"
                 ),
             });
         }
@@ -333,11 +334,11 @@ fn read_rows(
                 let event = EventRow {
                     table: selection.table.clone(),
                     date: day,
-                    code: code
-                        .is_valid(row)
-                        .then(|| code.value(row))
-                        .unwrap_or("")
-                        .to_string(),
+                    code: if code.is_valid(row) {
+                        code.value(row).to_string()
+                    } else {
+                        String::new()
+                    },
                     value: value.is_valid(row).then(|| value.value(row)),
                 };
                 for (flag, name) in flags.iter().zip(&selection.variables) {
@@ -439,4 +440,114 @@ async fn audit(run: &Run) -> Result<RecordBatch> {
         out.push(RecordBatch::try_new(schema.clone(), columns)?);
     }
     sort_by_person(schema, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::common::ScalarValue;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::physical_plan::displayable;
+
+    use crate::compile::explain::{selected_rows, with_rule_values};
+    use crate::{CodeSystem, Cohort, Engine, Parameters, TableSpec};
+
+    fn write(path: &std::path::Path, batch: &RecordBatch) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_explanation_filters_every_scan_on_the_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let persons = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("person_id", DataType::Int64, false),
+                Field::new("date_of_birth", DataType::Date32, true),
+            ])),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Date32Array::from(vec![0, 0])),
+            ],
+        )
+        .unwrap();
+        let events = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("person_id", DataType::Int64, false),
+                Field::new("date", DataType::Date32, true),
+                Field::new("code", DataType::Utf8, true),
+            ])),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Date32Array::from(vec![100, 200])),
+                Arc::new(StringArray::from(vec!["a", "b"])),
+            ],
+        )
+        .unwrap();
+        write(&dir.path().join("persons.parquet"), &persons);
+        write(&dir.path().join("events.parquet"), &events);
+        let engine = Engine::new();
+        engine
+            .register_file(
+                "persons",
+                dir.path().join("persons.parquet"),
+                TableSpec::person(),
+            )
+            .await
+            .unwrap();
+        engine
+            .register_file(
+                "gp",
+                dir.path().join("events.parquet"),
+                TableSpec::events(CodeSystem::SnomedCt),
+            )
+            .await
+            .unwrap();
+        let cohort = Cohort::from_yaml_str(
+            r#"
+id: c
+title: T
+purpose: direct_care
+codelists: { a: { system: snomed_ct, codes: [a] } }
+variables:
+  a: { kind: events, table: gp, codelists: [a], returns: count }
+  any: { kind: events, table: gp, returns: last_date }
+rules: [ { include: a > 0 } ]
+"#,
+        )
+        .unwrap();
+        let result = engine.evaluate(&cohort, &Parameters::new()).await.unwrap();
+        let one = result.run.for_person(ScalarValue::Int64(Some(2))).unwrap();
+        let mut compiler = one.compiler();
+        let plan = compiler.compile(&one.cohort, &one.parameters).unwrap();
+        let plan = with_rule_values(plan, &one.cohort, &one.parameters).unwrap();
+        let mut plans = vec![plan];
+        plans.extend(
+            selected_rows(&mut compiler, &one.cohort, &one.parameters)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.data),
+        );
+        for plan in plans {
+            let physical = plan.create_physical_plan().await.unwrap();
+            let text = displayable(physical.as_ref()).indent(true).to_string();
+            // The file scans; the in-memory table of codes is not the person's.
+            let scans: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("DataSourceExec") && l.contains("file_type="))
+                .collect();
+            assert!(!scans.is_empty(), "{text}");
+            for scan in scans {
+                assert!(
+                    scan.contains("predicate=") && scan.contains("person_id@0 = 2"),
+                    "a scan without the person's filter:\n{text}"
+                );
+            }
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! The report a programme receives with its cohort, as Markdown and as one self-contained
 //! HTML page (inline CSS and SVG, no scripts, nothing loaded from elsewhere): the cohort's
-//! metadata and sign-off, the definition in plain English ([`english`]), the codelists with
-//! their sizes and hashes, the attrition with a funnel picture, the data-quality findings
-//! and the provenance.
+//! metadata and sign-off, the definition in plain English (each variable and rule as a
+//! sentence), the codelists with their sizes and hashes, the attrition with a funnel
+//! picture, the data-quality findings and the provenance.
 //!
 //! The layout lives in templates (`report/templates/`, rendered with minijinja); this module
 //! gives them their data. For purposes other than direct care, every count in the report
