@@ -792,3 +792,157 @@ fn reads_false_when_missing(expr: &Expr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFINITION: &str = r#"
+id: words
+title: Sentences
+purpose: research
+parameters: { index_date: 2025-03-31, threshold: 40, region_name: North }
+codelists:
+  asthma: { system: snomed_ct, codes: ["195967001"], description: Asthma }
+  copd: { system: snomed_ct, codes: ["13645005"] }
+  bmi: { system: snomed_ct, codes: ["60621009"], description: Body mass index }
+variables:
+  sex: { kind: sex }
+  region: { kind: person_column, column: region }
+  dob: { kind: person_column, column: date_of_birth }
+  age: { kind: age, on: index_date - 1 year }
+  other: { kind: member_of, cohort: adults }
+  any_event: { kind: events, table: gp, returns: exists }
+  either: { kind: events, table: gp, codelists: [asthma, copd], from: index_date - 2 years, returns: exists }
+  copd_count: { kind: events, table: gp, codelists: [copd], to: index_date, returns: count }
+  first_asthma: { kind: events, table: gp, codelists: [asthma], returns: first_code }
+  bmi_low: { kind: events, table: gp, codelists: [bmi], min_value: 12.5, returns: min_value }
+  bmi_high: { kind: events, table: gp, codelists: [bmi], max_value: 90, where: "source in ('gp', 'hospital')", returns: max_value }
+  bmi_date: { kind: events, table: gp, codelists: [bmi], returns: last_date }
+  band: { kind: derived, expr: "CASE WHEN age < 18 THEN 'child' WHEN age < 65 THEN 'adult' END" }
+  whole_years: { kind: derived, expr: "years_between(dob, coalesce(bmi_date, index_date))" }
+  day_count: { kind: derived, expr: "index_date - bmi_date" }
+  sum: { kind: derived, expr: "(age - 1) - (2 - age) * 3 / -age" }
+  flags: { kind: derived, expr: "not (any_event or either) and sex not in ('F', 'M') and region = region_name" }
+  heavy: { kind: derived, expr: "bmi_high >= threshold and bmi_date > DATE '2020-02-29' + 1 day" }
+rules:
+  - { name: not other, exclude: "not other" }
+  - { name: unknown sex, exclude: "sex is null or age not between 0 and 120" }
+"#;
+
+    fn sentences() -> IndexMap<String, String> {
+        let cohort = Cohort::from_yaml_str(DEFINITION).unwrap();
+        let english = English::new(&cohort, cohort.parameter_defaults());
+        let mut out: IndexMap<String, String> = cohort
+            .definition()
+            .variables
+            .keys()
+            .map(|n| (n.clone(), english.variable(n).plain()))
+            .collect();
+        for rule in cohort.rules() {
+            out.insert(rule.name.clone(), english.rule(rule).plain());
+        }
+        out
+    }
+
+    #[test]
+    fn every_kind_of_variable_and_expression_in_words() {
+        let s = sentences();
+        let expected = [
+            ("sex", "sex, from the person table"),
+            ("region", "the `region` column of the person table"),
+            ("age", "age in whole years on 31 March 2024"),
+            ("other", "a member of the cohort `adults`"),
+            ("any_event", "has an event in `gp` at any time"),
+            (
+                "either",
+                "has a code in Asthma (`asthma`) or `copd` in `gp` on or after 31 March 2023",
+            ),
+            (
+                "copd_count",
+                "the number of `copd` codes in `gp` on or before 31 March 2025",
+            ),
+            (
+                "first_asthma",
+                "the code of the earliest Asthma code (`asthma`) in `gp` at any time",
+            ),
+            (
+                "bmi_low",
+                "the smallest value of the Body mass index codes (`bmi`) in `gp` at any time with a value of at least 12.5",
+            ),
+            (
+                "bmi_high",
+                "the largest value of the Body mass index codes (`bmi`) in `gp` at any time with a value of at most 90 where `source` is one of \"gp\" or \"hospital\"",
+            ),
+            (
+                "band",
+                "\"child\" if `age` is less than 18; \"adult\" if `age` is less than 65; otherwise unknown",
+            ),
+            (
+                "whole_years",
+                "the whole years from `dob` to `bmi_date` (if missing: 31 March 2025)",
+            ),
+            ("day_count", "the days from `bmi_date` to 31 March 2025"),
+            ("sum", "`age` − 1 − (2 − `age`) × 3 ÷ minus `age`"),
+            (
+                "flags",
+                "true when not (`any_event` or `either`) and `sex` is none of \"F\" or \"M\" and `region` is \"North\"",
+            ),
+            (
+                "heavy",
+                "true when the largest Body mass index value (`bmi_high`) is at least 40 and the latest Body mass index code (`bmi_date`) is after 1 March 2020",
+            ),
+            ("not other", "remove people for whom `other` is false"),
+            (
+                "unknown sex",
+                "remove people for whom `sex` is missing or `age` is not between 0 and 120",
+            ),
+        ];
+        for (name, sentence) in expected {
+            assert_eq!(s[name], sentence, "`{name}`");
+        }
+    }
+
+    #[test]
+    fn the_idiom_needs_latest_dates_and_an_early_fallback() {
+        let cohort = Cohort::from_yaml_str(
+            r#"
+id: idiom
+title: T
+purpose: research
+parameters: { index_date: 2025-03-31 }
+codelists:
+  diab: { system: snomed_ct, codes: ["1"], description: Diabetes }
+  res: { system: snomed_ct, codes: ["2"], description: Diabetes resolved }
+variables:
+  diab_dat: { kind: events, table: gp, codelists: [diab], to: index_date, returns: last_date }
+  res_dat: { kind: events, table: gp, codelists: [res], returns: last_date }
+  res_first: { kind: events, table: gp, codelists: [res], returns: first_date }
+  a: { kind: derived, expr: "diab_dat >= coalesce(res_dat, DATE '1900-01-01')" }
+  b: { kind: derived, expr: "diab_dat > coalesce(res_dat, DATE '1800-01-01')" }
+  c: { kind: derived, expr: "diab_dat >= coalesce(res_dat, DATE '2000-01-01')" }
+  d: { kind: derived, expr: "diab_dat >= coalesce(res_first, DATE '1900-01-01')" }
+"#,
+        )
+        .unwrap();
+        let english = English::new(&cohort, cohort.parameter_defaults());
+        let s = |n: &str| english.variable(n).plain();
+        assert_eq!(
+            s("a"),
+            "true when the person has a Diabetes code (`diab_dat`) in `gp` on or before 31 March 2025 and no later Diabetes resolved code (`res_dat`) at any time"
+        );
+        assert_eq!(
+            s("b"),
+            "true when the person has a Diabetes code (`diab_dat`) in `gp` on or before 31 March 2025 and no Diabetes resolved code (`res_dat`) at any time on or after it"
+        );
+        // A late fallback date or an earliest date does not mean "no later code".
+        assert_eq!(
+            s("c"),
+            "true when the latest Diabetes code (`diab_dat`) is on or after `res_dat` (if missing: 1 January 2000)"
+        );
+        assert_eq!(
+            s("d"),
+            "true when the latest Diabetes code (`diab_dat`) is on or after `res_first` (if missing: 1 January 1900)"
+        );
+    }
+}
