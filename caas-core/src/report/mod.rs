@@ -55,7 +55,7 @@ pub struct QualityFinding {
 }
 
 /// A rendered report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// The report as Markdown.
     pub markdown: String,
