@@ -243,6 +243,29 @@ pub enum CaasError {
     /// Evaluation failed inside DataFusion or Arrow.
     #[error("evaluation failed: {0}")]
     Engine(String),
+
+    /// A person asked about by id (to explain them) is not in the person table. The id is
+    /// not printed: it identifies a patient.
+    #[error("person table `{table}` has no person with the given id")]
+    UnknownPerson {
+        /// The person table.
+        table: String,
+    },
+
+    /// Something given to a method after an evaluation cannot be used: a person id that is
+    /// on several rows of the person table, a previous run's members with missing ids or in
+    /// a file of unknown format, ...
+    #[error("{what}: {message}")]
+    InvalidInput {
+        /// What was given ("previous members", "person id", ...).
+        what: String,
+        /// What is wrong (never a value from the data).
+        message: String,
+    },
+
+    /// A report could not be rendered from its templates.
+    #[error("cannot render the report: {0}")]
+    Report(String),
 }
 
 impl CaasError {
@@ -272,6 +295,9 @@ impl CaasError {
             CaasError::ColumnType { .. } => "column_type",
             CaasError::Io { .. } => "io",
             CaasError::Engine(_) => "engine",
+            CaasError::UnknownPerson { .. } => "unknown_person",
+            CaasError::InvalidInput { .. } => "invalid_input",
+            CaasError::Report(_) => "report",
         }
     }
 

@@ -22,7 +22,13 @@
 //!    aggregated per person; then variables and rules are projected over the persons.
 //! 5. [`Engine`] — registration of tables and cohorts, and evaluation (async, with blocking
 //!    conveniences).
-//! 6. [`results`] — members and attrition as Arrow record batches.
+//! 6. [`results`] — members and attrition as Arrow record batches, and the difference
+//!    between two runs' members.
+//!
+//! After an evaluation, for clinical assurance: [`explain`] — why one person is in or out,
+//! and the audit table of every person's rule outcomes; [`provenance`] — the JSON manifest
+//! of what went in; [`report`] — the definition in plain English, codelists, attrition and
+//! provenance as Markdown and HTML, with disclosure control of counts.
 //!
 //! Beside that path: [`synth`] generates a synthetic NHS-like population (Parquet) for
 //! demonstrations, tests and benchmarks, and [`nhs`] checks NHS numbers.
@@ -86,8 +92,11 @@ pub mod codelist;
 mod compile;
 mod engine;
 pub mod error;
+pub mod explain;
 pub mod model;
 pub mod nhs;
+pub mod provenance;
+pub mod report;
 pub mod results;
 pub mod source;
 pub mod synth;
@@ -95,6 +104,9 @@ pub mod synth;
 pub use codelist::{CodeSystem, Codelist};
 pub use engine::{Engine, EngineOptions, runtime};
 pub use error::{CaasError, Format, Place, Result};
+pub use explain::{Explanation, PersonId};
 pub use model::{Cohort, Definition, Parameters, Value};
-pub use results::Evaluation;
+pub use provenance::Provenance;
+pub use report::{Report, ReportOptions};
+pub use results::{Difference, Evaluation};
 pub use source::{ColumnMapping, Role, TableSpec};

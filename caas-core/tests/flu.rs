@@ -12,8 +12,14 @@ use arrow::array::{
     Array, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use caas_core::explain::{Datum, EventRow, Outcome, PeriodRow, Verdict};
+use caas_core::model::{Aggregation, Purpose, VariableKind};
+use caas_core::report::{QualityFinding, ReportOptions};
 use caas_core::synth::{self, SynthConfig};
-use caas_core::{CodeSystem, Cohort, ColumnMapping, Engine, Parameters, TableSpec};
+use caas_core::{
+    CodeSystem, Cohort, ColumnMapping, Engine, Explanation, Parameters, PersonId, TableSpec,
+};
+use chrono::NaiveDate;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -228,8 +234,9 @@ enum Expect {
     Out(&'static str),
 }
 
-#[test]
-fn hand_built_people_person_by_person() {
+/// The hand-built people, one per group and people who just miss each group, with what
+/// the test expects of each.
+fn hand_built() -> (People, Vec<(i64, &'static str, Expect)>) {
     use Expect::*;
     let mut p = People::default();
     let mut expected: Vec<(i64, &str, Expect)> = Vec::new();
@@ -409,6 +416,13 @@ fn hand_built_people_person_by_person() {
         In(&["grp_household"]),
     );
 
+    (p, expected)
+}
+
+#[test]
+fn hand_built_people_person_by_person() {
+    use Expect::*;
+    let (p, expected) = hand_built();
     let engine = p.engine();
     let cohort = flu();
     let result = engine
@@ -547,4 +561,491 @@ fn golden_attrition_on_a_fixed_seed_population() {
     }
     let expected = std::fs::read_to_string(&golden).unwrap_or_default();
     assert_eq!(actual, expected, "golden file {} differs", golden.display());
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+fn event(table: &str, day: &str, code: impl ToString, value: Option<f64>) -> EventRow {
+    EventRow {
+        table: table.to_string(),
+        date: date(day),
+        code: code.to_string(),
+        value,
+    }
+}
+
+/// The rule that removes each hand-built person who is not a member.
+fn removed_by(id: i64) -> Option<&'static str> {
+    Some(match id {
+        29 => "alive",
+        30 => "registered",
+        32 => "under 6 months",
+        16 | 25 => "2-4 not eligible",
+        4 | 6 | 11 | 13 => "18-49 not eligible",
+        2 | 8 | 18 | 23 => "50-64 not eligible",
+        26 => "vaccinated",
+        28 => "declined",
+        _ => return None,
+    })
+}
+
+#[test]
+fn explanations_name_the_deciding_rule_and_the_rows_behind_each_value() {
+    let (p, expected) = hand_built();
+    let engine = p.engine();
+    let cohort = flu();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    let members: HashSet<i64> = result
+        .members
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .values()
+        .iter()
+        .copied()
+        .collect();
+    // Each person's own events, to check that an explanation shows no one else's.
+    let mut own: BTreeMap<i64, Vec<EventRow>> = BTreeMap::new();
+    for (id, day, code, value) in &p.gp {
+        own.entry(*id).or_default().push(EventRow {
+            table: "gp_events".into(),
+            date: NaiveDate::from_num_days_from_ce_opt(day + 719_163).unwrap(),
+            code: code.to_string(),
+            value: *value,
+        });
+    }
+    for (id, day, code) in &p.meds {
+        own.entry(*id).or_default().push(EventRow {
+            table: "gp_medications".into(),
+            date: NaiveDate::from_num_days_from_ce_opt(day + 719_163).unwrap(),
+            code: code.to_string(),
+            value: None,
+        });
+    }
+
+    for (id, why, expect) in &expected {
+        let why = format!("person {id} ({why})");
+        let explanation = result.explain_blocking(*id).unwrap();
+        assert_eq!(explanation.person_id, PersonId::Int(*id));
+
+        // The verdict: in, or the rule expected to remove them, every rule before it passed.
+        match removed_by(*id) {
+            None => {
+                assert_eq!(explanation.verdict, Verdict::In, "{why}");
+                assert!(members.contains(id), "{why}");
+                assert!(explanation.rules.iter().all(|r| r.passed), "{why}");
+            }
+            Some(rule) => {
+                assert!(!members.contains(id), "{why}");
+                let Verdict::Out { step, rule: got } = &explanation.verdict else {
+                    panic!("{why}: {:?}", explanation.verdict);
+                };
+                assert_eq!(got, rule, "{why}");
+                let decisive = &explanation.rules[step - 1];
+                assert_eq!(decisive.name, *rule);
+                assert!(!decisive.passed, "{why}");
+                let expected_outcome = if decisive.action == "exclude" {
+                    Outcome::True
+                } else {
+                    Outcome::False
+                };
+                assert_eq!(decisive.outcome, expected_outcome, "{why}");
+                assert!(
+                    explanation.rules[..step - 1].iter().all(|r| r.passed),
+                    "{why}"
+                );
+                let text = explanation.to_string();
+                assert!(
+                    text.contains(&format!("removed at step {step} by rule `{rule}`")),
+                    "{why}:\n{text}"
+                );
+            }
+        }
+        // The variable the person-by-person test names as deciding has the value that
+        // decides, as the explanation shows it.
+        if let Expect::Out(decider) = expect {
+            let value = &explanation.variable(decider).unwrap().value;
+            let decides = match *decider {
+                "fluvax_season" | "fludecl_season" => *value == Datum::Bool(true),
+                _ => *value != Datum::Bool(true),
+            };
+            assert!(decides, "{why}: `{decider}` = {value}");
+        }
+
+        // Every event variable: the rows behind its value are the person's own, match its
+        // codelists, and agree with the value.
+        for var in &explanation.variables {
+            let Some(VariableKind::Events(ev)) = cohort.variable(&var.name).map(|v| &v.kind) else {
+                continue;
+            };
+            let place = format!("{why}, `{}`", var.name);
+            let selected = var.selected.unwrap() as usize;
+            for row in &var.events {
+                assert_eq!(row.table, ev.table, "{place}");
+                let in_lists = ev
+                    .codelists
+                    .iter()
+                    .any(|l| cohort.codelists()[l].matches(&row.code));
+                assert!(in_lists, "{place}: {row:?}");
+                if row.table != "apc" {
+                    assert!(own[id].contains(row), "{place}: {row:?} is not theirs");
+                }
+            }
+            match ev.returns {
+                Aggregation::Exists => {
+                    assert_eq!(var.value, Datum::Bool(selected > 0), "{place}");
+                    assert_eq!(var.events.len(), selected.min(1), "{place}");
+                }
+                Aggregation::LastDate => match &var.value {
+                    Datum::Date(d) => {
+                        assert_eq!(var.events.len(), 1, "{place}");
+                        assert_eq!(var.events[0].date, *d, "{place}");
+                    }
+                    other => {
+                        assert_eq!(*other, Datum::Null, "{place}");
+                        assert_eq!(selected, 0, "{place}");
+                    }
+                },
+                Aggregation::LastValue => match &var.value {
+                    Datum::Float(x) => assert_eq!(var.events[0].value, Some(*x), "{place}"),
+                    other => assert_eq!(*other, Datum::Null, "{place}"),
+                },
+                other => panic!("{place}: the flu example has no {other:?} variable"),
+            }
+        }
+    }
+
+    // Exact explanations of some people.
+    let explain = |id: i64| result.explain_blocking(id).unwrap();
+    let var = |e: &Explanation, name: &str| e.variable(name).unwrap().clone();
+
+    let e = explain(3);
+    let ast = var(&e, "ast_dat");
+    assert_eq!(ast.value, Datum::Date(date("2015-05-05")));
+    assert_eq!(
+        ast.sentence,
+        "the date of the latest Asthma diagnosis code (`ast`) in `gp_events` on or before 31 January 2026"
+    );
+    assert_eq!(
+        ast.events,
+        [event("gp_events", "2015-05-05", code("ast"), None)]
+    );
+    let astrx = var(&e, "astrx_12m");
+    assert_eq!((astrx.value, astrx.selected), (Datum::Bool(true), Some(1)));
+    assert_eq!(
+        astrx.events,
+        [event("gp_medications", "2025-01-31", code("astrx"), None)]
+    );
+    assert_eq!(var(&e, "asthma").value, Datum::Bool(true));
+
+    let e = explain(4);
+    assert_eq!(
+        e.verdict,
+        Verdict::Out {
+            step: 11,
+            rule: "18-49 not eligible".into()
+        }
+    );
+    let astrx = var(&e, "astrx_12m");
+    assert_eq!((astrx.value, astrx.selected), (Datum::Bool(false), Some(0)));
+    assert!(astrx.events.is_empty());
+    assert_eq!(
+        var(&e, "ast_dat").events,
+        [event("gp_events", "2015-05-05", code("ast"), None)]
+    );
+    let rule = e.rule("18-49 not eligible").unwrap();
+    assert_eq!(rule.condition, "(age BETWEEN 18 AND 49) and (not eligible)");
+    assert_eq!(
+        rule.sentence,
+        "remove people for whom `age` is between 18 and 49 and not `eligible`"
+    );
+    assert_eq!((rule.outcome, rule.passed), (Outcome::True, false));
+
+    // A hospital row with two diagnoses: the one that matched, by ICD-10 prefix.
+    let astadm = var(&explain(5), "astadm");
+    assert_eq!(astadm.events, [event("apc", "2010-06-01", "J459", None)]);
+
+    let e = explain(6);
+    assert_eq!(
+        var(&e, "diab_dat").events,
+        [event("gp_events", "2020-01-01", code("diab"), None)]
+    );
+    assert_eq!(
+        var(&e, "dmres_dat").events,
+        [event("gp_events", "2021-01-01", code("dmres"), None)]
+    );
+    let diabetes = var(&e, "diabetes");
+    assert_eq!(diabetes.value, Datum::Bool(false));
+    assert_eq!(
+        diabetes.sentence,
+        "true when `addis` or (the person has a Diabetes code (`diab_dat`) in `gp_events` on or \
+         before 31 January 2026 and no later Diabetes resolved code (`dmres_dat`))"
+    );
+
+    // The latest of two BMIs, by date.
+    let e = explain(10);
+    let bmi = var(&e, "bmi_val");
+    assert_eq!((bmi.value, bmi.selected), (Datum::Float(40.0), Some(2)));
+    assert_eq!(
+        bmi.events,
+        [event("gp_events", "2025-01-01", code("bmi"), Some(40.0))]
+    );
+    assert_eq!(var(&explain(11), "bmi_val").value, Datum::Float(39.9));
+
+    let e = explain(26);
+    assert_eq!(
+        e.verdict,
+        Verdict::Out {
+            step: 14,
+            rule: "vaccinated".into()
+        }
+    );
+    assert_eq!(
+        var(&e, "fluvax_season").events,
+        [event("gp_events", "2025-10-01", code("fluvax"), None)]
+    );
+
+    let e = explain(29);
+    assert_eq!(e.rules[0].outcome, Outcome::False);
+    assert_eq!(var(&e, "alive").value, Datum::Bool(false));
+
+    let registered = var(&explain(30), "registered");
+    assert_eq!(
+        (registered.value, registered.selected),
+        (Datum::Bool(false), Some(0))
+    );
+    let e = explain(31);
+    let period = PeriodRow {
+        table: "registrations".into(),
+        start_date: Some(date("2000-01-01")),
+        end_date: Some(date("2026-01-31")),
+        practice: Some("A81001".into()),
+    };
+    assert_eq!(var(&e, "registered").periods, std::slice::from_ref(&period));
+    let practice = var(&e, "practice");
+    assert_eq!(practice.value, Datum::Text("A81001".into()));
+    assert_eq!(practice.periods, [period]);
+
+    // JSON, with dates as text.
+    let json: serde_json::Value = serde_json::from_str(&explain(10).to_json().unwrap()).unwrap();
+    assert_eq!(json["verdict"]["verdict"], "in");
+    let bmi = json["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "bmi_val")
+        .unwrap();
+    assert_eq!(bmi["value"], 40.0);
+    assert_eq!(bmi["events"][0]["date"], "2025-01-01");
+    assert_eq!(bmi["events"][0]["code"], code("bmi").to_string());
+
+    // Someone not in the person table: a typed error that does not print the id.
+    for unknown in [PersonId::Int(987_654), PersonId::Text("987654".into())] {
+        let err = result.explain_blocking(unknown).unwrap_err();
+        assert_eq!(err.code(), "unknown_person");
+        assert!(!err.to_string().contains("987654"), "{err}");
+    }
+    let err = result.explain_blocking("not a number").unwrap_err();
+    assert_eq!(err.code(), "unknown_person");
+}
+
+#[test]
+fn the_audit_table_agrees_with_each_explanation() {
+    let (p, expected) = hand_built();
+    let engine = p.engine();
+    let result = engine
+        .evaluate_blocking(&flu(), &Parameters::new())
+        .unwrap();
+    let audit = result.audit_blocking().unwrap();
+    assert_eq!(audit.num_rows(), expected.len());
+    let schema = audit.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names.first(), Some(&"person_id"));
+    assert_eq!(names[names.len() - 2..], ["member", "removed_by"]);
+    assert_eq!(names.len(), 1 + flu().rules().len() + 2);
+
+    let ids = audit.column(0).as_primitive::<Int64Type>();
+    let member = audit.column_by_name("member").unwrap().as_boolean();
+    let removed_by_column = audit
+        .column_by_name("removed_by")
+        .unwrap()
+        .as_string::<i32>();
+    assert!(ids.values().windows(2).all(|w| w[0] < w[1]));
+    for row in 0..audit.num_rows() {
+        let id = ids.value(row);
+        // Two routes to the same answer: the whole plan here, a filtered plan there.
+        let explanation = result.explain_blocking(id).unwrap();
+        assert_eq!(
+            member.value(row),
+            explanation.verdict == Verdict::In,
+            "{id}"
+        );
+        assert_eq!(
+            removed_by_column
+                .is_valid(row)
+                .then(|| removed_by_column.value(row)),
+            removed_by(id),
+            "{id}"
+        );
+        for rule in &explanation.rules {
+            let column = audit.column_by_name(&rule.name).unwrap().as_boolean();
+            let value = column.is_valid(row).then(|| column.value(row));
+            assert_eq!(
+                Outcome::from(value),
+                rule.outcome,
+                "{id}, rule `{}`",
+                rule.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_report_reads_as_the_clinical_specification() {
+    let (p, _) = hand_built();
+    let engine = p.engine();
+    let cohort = flu();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    let findings = vec![QualityFinding {
+        table: "persons".into(),
+        kind: "NHS number fails the Modulus 11 check".into(),
+        count: 3,
+        treatment: "excluded".into(),
+    }];
+    let report = result
+        .report(&ReportOptions {
+            data_quality: findings.clone(),
+            ..ReportOptions::default()
+        })
+        .unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("caas-report");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("flu.md"), &report.markdown).unwrap();
+    std::fs::write(out.join("flu.html"), &report.html).unwrap();
+    std::fs::write(out.join("flu-funnel.svg"), &report.funnel_svg).unwrap();
+
+    let md = &report.markdown;
+    for sentence in [
+        "# Seasonal influenza vaccination 2025/26 — eligible, not yet vaccinated",
+        "| Purpose | direct care |",
+        "| People in the person table | 33 |",
+        "| People in the cohort | 18 |",
+        "- `index_date`: 31 January 2026",
+        "- `age`: age in whole years on 31 March 2026.",
+        "- `alive`: alive on 31 January 2026: born on or before that day and not died on or before it.",
+        "- `aged_6_months`: true when `dob` is on or before 31 July 2025.",
+        "- `astrx_12m`: has an Asthma inhaled or systemic steroids code (`astrx`) in `gp_medications` between 31 January 2025 and 31 January 2026.",
+        "- `asthma`: true when `astadm` or (`ast_dat` is not missing and `astrx_12m`).",
+        "- `diabetes`: true when `addis` or (the person has a Diabetes code (`diab_dat`) in `gp_events` on or before 31 January 2026 and no later Diabetes resolved code (`dmres_dat`)).",
+        "- `bmi_val`: the value of the latest Body mass index code (`bmi`) in `gp_events` on or before 31 January 2026 with a value between 10 and 100.",
+        "- `ckd`: true when `ckd_dx` or the latest CKD stage 3-5 code (`ckd35_dat`) is on or after the latest CKD stage 1-5 code (`ckd15_dat`).",
+        "- `carer`: true when the person has a Carer code (`carer_dat`) in `gp_events` on or before 31 January 2026 and no No longer a carer code (`notcarer_dat`) on or after it.",
+        "- `preg_pre_dat`: the date of the latest Pregnancy code (`preg`) in `gp_events` between 1 December 2024 and 31 August 2025.",
+        "- `grp_child_2_3`: true when `child_age` is between 2 and 3.",
+        "- `grp_pregnant`: the same as `pregnant`.",
+        "1. **alive** (include): keep only people for whom `alive` is true. *Alive on the index date*",
+        "3. **no date of birth** (exclude): remove people for whom `dob` is missing.",
+        "6. **under 6 months** (exclude): remove people for whom `aged_6_months` is false.",
+        "12. **50-64 not eligible** (exclude): remove people for whom `age` is between 50 and 64 and not `eligible`.",
+        "| `astadm` | Asthma emergency admission | ICD-10 | 2 | `",
+        "| 12 | 50-64 not eligible | exclude | 24 | 20 | 4 |",
+        "| 15 | declined | exclude | 19 | 18 | 1 |",
+        "| `persons` | NHS number fails the Modulus 11 check | 3 | excluded |",
+        "| `gp_events` | events (SNOMED CT) | 31 | `person_id` Int64, `date` Date32, `code` Int64, `value` Float64 |",
+    ] {
+        assert!(
+            md.contains(sentence),
+            "missing from the Markdown: {sentence}\n\n{md}"
+        );
+    }
+    assert!(md.contains(&format!(
+        "| Definition SHA-256 | `{}` |",
+        result.provenance.definition_sha256
+    )));
+    let ast = &result.provenance.codelists[0];
+    assert!(md.contains(&format!(
+        "| `ast` | Asthma diagnosis | SNOMED CT | {} | `{}` |",
+        ast.size, ast.sha256
+    )));
+
+    // The HTML page holds the same text (escaped), the funnel inline, nothing from outside.
+    let html = &report.html;
+    for sentence in [
+        "<code>asthma</code>: true when <code>astadm</code> or (<code>ast_dat</code> is not missing and <code>astrx_12m</code>).",
+        "<strong>alive</strong> (include): keep only people for whom <code>alive</code> is true.",
+        "Asthma emergency admission",
+        "<svg class=\"funnel\"",
+        "<title id=\"funnel-title\">",
+    ] {
+        assert!(html.contains(sentence), "missing from the HTML: {sentence}");
+    }
+    let lower = html.to_lowercase();
+    for outside in [
+        "http:", "https:", "src=", "href=", "<script", "<link", "url(", "@import", "<iframe",
+        "<img",
+    ] {
+        assert!(
+            !lower.contains(outside),
+            "the HTML refers outside itself: {outside}"
+        );
+    }
+    assert_eq!(lower.matches("<svg").count(), 1);
+    assert!(
+        report
+            .funnel_svg
+            .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    );
+    assert_eq!(report.funnel_svg.matches("<rect").count(), 1 + 2 * 16);
+
+    // For research, the same report puts counts under disclosure control.
+    let mut definition = cohort.definition().clone();
+    definition.purpose = Purpose::Research;
+    let research = Cohort::from_definition_in(definition, &root().join("examples/flu")).unwrap();
+    let result = engine
+        .evaluate_blocking(&research, &Parameters::new())
+        .unwrap();
+    let report = result
+        .report(&ReportOptions {
+            data_quality: findings,
+            ..ReportOptions::default()
+        })
+        .unwrap();
+    std::fs::write(out.join("flu-research.html"), &report.html).unwrap();
+    let md = &report.markdown;
+    for sentence in [
+        "| Purpose | research |",
+        "| People in the person table | 35 |",
+        "| People in the cohort | 20 |",
+        "counts from 1\n> to 7 are shown as `*`",
+        "| 1 | alive | include | 35 | 30 | \\* |",
+        "| 3 | no date of birth | exclude | 30 | 30 | 0 |",
+        "| 12 | 50-64 not eligible | exclude | 25 | 20 | \\* |",
+        "| `persons` | NHS number fails the Modulus 11 check | \\* | excluded |",
+        "| `gp_events` | events (SNOMED CT) | 30 |",
+        "| `apc` | events (ICD-10) | \\* |",
+    ] {
+        assert!(
+            md.contains(sentence),
+            "missing from the Markdown: {sentence}\n\n{md}"
+        );
+    }
+    // The funnel is drawn from the controlled counts: 35 and 30 people, not 33 and 32.
+    assert!(report.funnel_svg.contains(">35</text>"));
+    assert!(report.funnel_svg.contains(">30 (−*)</text>"));
+    for exact in [">33</text>", ">32 (", ">33</td>", ">18</td>"] {
+        assert!(
+            !report.funnel_svg.contains(exact) && !report.html.contains(exact),
+            "{exact}"
+        );
+    }
+    assert!(
+        report
+            .html
+            .contains("<th>People in the person table</th><td class=\"n\">35</td>")
+    );
 }

@@ -42,36 +42,53 @@ pub(crate) struct AggregatePlan {
     pub columns: Vec<(String, String)>,
 }
 
+/// The variables of a cohort that read event tables and period tables, grouped by table
+/// in the order the variables come.
+pub(crate) struct TableGroups<'c> {
+    /// Event table -> its event variables.
+    pub events: IndexMap<&'c str, Vec<(&'c str, &'c EventSelection)>>,
+    /// Period table -> its `registered` and `practice` variables.
+    pub periods: IndexMap<&'c str, Vec<(&'c str, &'c VariableKind)>>,
+}
+
+/// Groups the variables of `cohort` by the event or period table they read.
+pub(crate) fn table_groups(cohort: &Cohort) -> TableGroups<'_> {
+    let mut groups = TableGroups {
+        events: IndexMap::new(),
+        periods: IndexMap::new(),
+    };
+    for var in cohort.variables() {
+        match &var.kind {
+            VariableKind::Events(ev) => groups
+                .events
+                .entry(&ev.table)
+                .or_default()
+                .push((&var.name, ev)),
+            VariableKind::Registered { table, .. } | VariableKind::Practice { table, .. } => groups
+                .periods
+                .entry(table)
+                .or_default()
+                .push((&var.name, &var.kind)),
+            _ => {}
+        }
+    }
+    groups
+}
+
 /// The aggregate plans of every event and period table the cohort reads.
 pub(crate) fn plans(
     compiler: &mut Compiler<'_>,
     cohort: &Cohort,
     parameters: &IndexMap<String, Value>,
 ) -> Result<Vec<AggregatePlan>> {
-    let mut by_events: IndexMap<&str, Vec<(&str, &EventSelection)>> = IndexMap::new();
-    let mut by_periods: IndexMap<&str, Vec<(&str, &VariableKind)>> = IndexMap::new();
-    for var in cohort.variables() {
-        match &var.kind {
-            VariableKind::Events(ev) => by_events
-                .entry(&ev.table)
-                .or_default()
-                .push((&var.name, ev)),
-            VariableKind::Registered { table, .. } | VariableKind::Practice { table, .. } => {
-                by_periods
-                    .entry(table)
-                    .or_default()
-                    .push((&var.name, &var.kind))
-            }
-            _ => {}
-        }
-    }
+    let groups = table_groups(cohort);
     let mut plans = Vec::new();
-    for (table, vars) in by_events {
+    for (table, vars) in groups.events {
         let place = Place::Variable(vars[0].0.to_string());
         let table = compiler.table(table, &place, Role::Events)?;
         plans.extend(event_plans(compiler, table, &vars, cohort, parameters)?);
     }
-    for (table, vars) in by_periods {
+    for (table, vars) in groups.periods {
         let place = Place::Variable(vars[0].0.to_string());
         let table = compiler.table(table, &place, Role::Periods)?;
         plans.push(period_plan(compiler, table, &vars, parameters)?);
@@ -266,9 +283,9 @@ fn selection_filter(
     Ok(filter)
 }
 
-/// The aggregate of one variable over rows already restricted by `filter`.
-fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfExpr> {
-    // First and last take the event smallest or greatest by (date, code, value).
+/// The order of events that decides first and last: by (date, code, value), a null value
+/// first. `first_*` takes the smallest event, `last_*` the greatest.
+pub(crate) fn event_order(has_value: bool) -> Vec<SortExpr> {
     let mut order: Vec<SortExpr> = vec![
         column("date").sort(true, false),
         column("code").sort(true, false),
@@ -276,6 +293,12 @@ fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfE
     if has_value {
         order.push(column("value").sort(true, true));
     }
+    order
+}
+
+/// The aggregate of one variable over rows already restricted by `filter`.
+fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfExpr> {
+    let order = event_order(has_value);
     let (udaf, argument, ordered) = match ev.returns {
         Aggregation::Exists | Aggregation::Count => (count_udaf(), lit(1i64), false),
         Aggregation::FirstDate => (min_udaf(), column("date"), false),
@@ -296,13 +319,27 @@ fn aggregate(ev: &EventSelection, filter: DfExpr, has_value: bool) -> Result<DfE
     Ok(built)
 }
 
-fn event_plans(
+/// The rows a group of variables of one event table reads, and each variable's filter over
+/// them: the long events joined to the (code, variable) table for the variables with
+/// codelists, the long events themselves for those without.
+pub(crate) struct Selection<'v> {
+    /// The rows, with the canonical event columns.
+    pub rows: DataFrame,
+    /// Each variable, its selection and the filter that keeps the rows it aggregates.
+    pub filters: Vec<(&'v str, &'v EventSelection, DfExpr)>,
+    /// Whether the rows have a `value` column.
+    pub has_value: bool,
+}
+
+/// The selections of the variables `vars` of an event table: at most two, one for the
+/// variables with codelists and one for those without.
+pub(crate) fn event_selections<'v>(
     compiler: &mut Compiler<'_>,
     table: &Table,
-    vars: &[(&str, &EventSelection)],
+    vars: &[(&'v str, &'v EventSelection)],
     cohort: &Cohort,
     parameters: &IndexMap<String, Value>,
-) -> Result<Vec<AggregatePlan>> {
+) -> Result<Vec<Selection<'v>>> {
     let Some(system) = table.shape.code_system else {
         return Err(CaasError::Registration {
             table: table.name.clone(),
@@ -329,12 +366,11 @@ fn event_plans(
     let has_value = events.schema().has_column_with_unqualified_name("value");
     let (with_lists, without): (Vec<_>, Vec<_>) =
         vars.iter().partition(|(_, ev)| !ev.codelists.is_empty());
-    let mut plans = Vec::new();
+    let mut selections = Vec::new();
 
     if !with_lists.is_empty() {
         let mut pairs: BTreeSet<(String, i32)> = BTreeSet::new();
-        let mut aggs = Vec::new();
-        let mut columns = Vec::new();
+        let mut filters = Vec::new();
         for (index, (name, ev)) in with_lists.iter().enumerate() {
             let id =
                 i32::try_from(index).map_err(|_| CaasError::Engine("too many variables".into()))?;
@@ -350,13 +386,11 @@ fn event_plans(
             let filter = column("__var")
                 .eq(lit(id))
                 .and(selection_filter(name, ev, &events, table, parameters)?);
-            let col = compiler.fresh("e");
-            aggs.push(aggregate(ev, filter, has_value)?.alias(&col));
-            columns.push((name.to_string(), col));
+            filters.push((*name, *ev, filter));
         }
         let map = code_map(&pairs, table.shape.integer_codes)?;
         let map = compiler.ctx.read_batch(map)?;
-        let joined = if system.matches_by_prefix() {
+        let rows = if system.matches_by_prefix() {
             let lengths: Vec<usize> = pairs.iter().map(|(c, _)| c.len()).collect();
             let mut cols: Vec<DfExpr> = events
                 .schema()
@@ -381,20 +415,45 @@ fn event_plans(
                 [column("code").eq(column("__map_code"))],
             )?
         };
-        let data = joined.aggregate(vec![column("person_id")], aggs)?;
-        plans.push(AggregatePlan { data, columns });
+        selections.push(Selection {
+            rows,
+            filters,
+            has_value,
+        });
     }
 
     if !without.is_empty() {
-        let mut aggs = Vec::new();
-        let mut columns = Vec::new();
+        let mut filters = Vec::new();
         for (name, ev) in &without {
             let filter = selection_filter(name, ev, &events, table, parameters)?;
+            filters.push((*name, *ev, filter));
+        }
+        selections.push(Selection {
+            rows: events,
+            filters,
+            has_value,
+        });
+    }
+    Ok(selections)
+}
+
+fn event_plans(
+    compiler: &mut Compiler<'_>,
+    table: &Table,
+    vars: &[(&str, &EventSelection)],
+    cohort: &Cohort,
+    parameters: &IndexMap<String, Value>,
+) -> Result<Vec<AggregatePlan>> {
+    let mut plans = Vec::new();
+    for selection in event_selections(compiler, table, vars, cohort, parameters)? {
+        let mut aggs = Vec::new();
+        let mut columns = Vec::new();
+        for (name, ev, filter) in selection.filters {
             let col = compiler.fresh("e");
-            aggs.push(aggregate(ev, filter, has_value)?.alias(&col));
+            aggs.push(aggregate(ev, filter, selection.has_value)?.alias(&col));
             columns.push((name.to_string(), col));
         }
-        let data = events.clone().aggregate(vec![column("person_id")], aggs)?;
+        let data = selection.rows.aggregate(vec![column("person_id")], aggs)?;
         plans.push(AggregatePlan { data, columns });
     }
     Ok(plans)
@@ -460,13 +519,23 @@ pub(crate) fn practice_of_key(key: DfExpr) -> DfExpr {
     nullif(substr(key, lit(START_DIGITS + 1)), lit(""))
 }
 
-/// The per-person aggregate of a period table for `registered` and `practice` variables.
-fn period_plan(
-    compiler: &mut Compiler<'_>,
+/// The periods of a period table in canonical columns (`person_id`, `start_date`,
+/// `end_date`, `practice` where the table has it), and for each `registered` or `practice`
+/// variable the filter of the periods that cover its date.
+pub(crate) struct PeriodSelection<'v> {
+    /// The periods.
+    pub rows: DataFrame,
+    /// Each variable, its kind and the filter of the periods that cover its date.
+    pub filters: Vec<(&'v str, &'v VariableKind, DfExpr)>,
+}
+
+/// The selection of the `registered` and `practice` variables `vars` of a period table.
+pub(crate) fn period_selection<'v>(
+    compiler: &Compiler<'_>,
     table: &Table,
-    vars: &[(&str, &VariableKind)],
+    vars: &[(&'v str, &'v VariableKind)],
     parameters: &IndexMap<String, Value>,
-) -> Result<AggregatePlan> {
+) -> Result<PeriodSelection<'v>> {
     let shape = &table.shape;
     let col = |part: &str| shape.column(part).map(column);
     let start = col("start_date").map(|c| cast(c, DataType::Date32));
@@ -485,14 +554,20 @@ fn period_plan(
     if let Some(p) = col("practice") {
         exprs.push(cast(p, DataType::Utf8).alias("practice"));
     }
-    let periods = table.data.clone().select(exprs)?;
-    let mut aggs = Vec::new();
-    let mut columns = Vec::new();
+    let rows = table.data.clone().select(exprs)?;
+    let mut filters = Vec::new();
     for (name, kind) in vars {
         let place = Place::Variable(name.to_string());
         let (VariableKind::Registered { on, .. } | VariableKind::Practice { on, .. }) = kind else {
             continue;
         };
+        if matches!(kind, VariableKind::Practice { .. }) && !has_practice {
+            return Err(CaasError::MissingColumn {
+                table: table.name.clone(),
+                column: "practice".to_string(),
+                needed_as: format!("{place}"),
+            });
+        }
         let on = match eval_constant(on, parameters, &place)? {
             Some(v @ Value::Date(_)) => value_literal(&v),
             _ => lit(datafusion::common::ScalarValue::Date32(None)),
@@ -502,15 +577,24 @@ fn period_plan(
                 .is_null()
                 .or(column("end_date").gt_eq(on)),
         );
+        filters.push((*name, *kind, covers));
+    }
+    Ok(PeriodSelection { rows, filters })
+}
+
+/// The per-person aggregate of a period table for `registered` and `practice` variables.
+fn period_plan(
+    compiler: &mut Compiler<'_>,
+    table: &Table,
+    vars: &[(&str, &VariableKind)],
+    parameters: &IndexMap<String, Value>,
+) -> Result<AggregatePlan> {
+    let selection = period_selection(compiler, table, vars, parameters)?;
+    let mut aggs = Vec::new();
+    let mut columns = Vec::new();
+    for (name, kind, covers) in selection.filters {
         let out = compiler.fresh("r");
         let agg = if matches!(kind, VariableKind::Practice { .. }) {
-            if !has_practice {
-                return Err(CaasError::MissingColumn {
-                    table: table.name.clone(),
-                    column: "practice".to_string(),
-                    needed_as: format!("{place}"),
-                });
-            }
             max_udaf()
                 .call(vec![practice_key()])
                 .filter(covers)
@@ -521,6 +605,6 @@ fn period_plan(
         aggs.push(agg.alias(&out));
         columns.push((name.to_string(), out));
     }
-    let data = periods.aggregate(vec![column("person_id")], aggs)?;
+    let data = selection.rows.aggregate(vec![column("person_id")], aggs)?;
     Ok(AggregatePlan { data, columns })
 }

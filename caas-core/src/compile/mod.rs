@@ -14,6 +14,7 @@
 //! 4. the rule columns.
 
 mod events;
+pub(crate) mod explain;
 mod expr;
 pub(crate) mod udf;
 

@@ -1,5 +1,9 @@
 //! The [`Engine`]: registered tables and cohorts, and evaluation.
 
+mod run;
+
+pub(crate) use run::Run;
+
 use std::path::Path;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -15,9 +19,9 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::compile::Compiler;
 use crate::error::{CaasError, Result};
 use crate::model::{Cohort, Parameters};
+use crate::provenance;
 use crate::results::{self, Evaluation};
 use crate::source::{Role, SourceFile, TableShape, TableSpec};
 
@@ -241,17 +245,17 @@ impl Engine {
     }
 
     fn compile(&self, cohort: &Cohort, parameters: &Parameters) -> Result<DataFrame> {
-        let bound = cohort.bind(parameters)?;
-        let tables = self.tables.read().map_err(|_| poisoned())?.clone();
-        let cohorts = self.cohorts.read().map_err(|_| poisoned())?.clone();
-        let mut compiler = Compiler::new(&self.ctx, &tables, &cohorts);
-        compiler.compile(cohort, &bound)
+        self.snapshot(cohort, parameters)?.plan()
     }
 
-    /// Evaluates a cohort: its members and attrition.
+    /// Evaluates a cohort: its members and attrition, and its provenance. The evaluation
+    /// keeps the tables it read, to explain people and to report on the run later.
     pub async fn evaluate(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Evaluation> {
-        let plan = self.compile(cohort, parameters)?;
-        results::collect(cohort, plan).await
+        let run = Arc::new(self.snapshot(cohort, parameters)?);
+        let plan = run.plan()?;
+        let (collected, inputs) =
+            futures::try_join!(results::collect(cohort, plan), provenance::inputs(&run))?;
+        Evaluation::new(collected, run, inputs)
     }
 
     /// [`Engine::evaluate`], blocking the calling thread.
@@ -353,7 +357,7 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
 }
 
 /// Runs a future to completion on the process-wide runtime.
-fn block_on<F: Future>(future: F) -> Result<F::Output> {
+pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(CaasError::Engine(
             "a blocking call was made inside an async runtime; await the async method instead"

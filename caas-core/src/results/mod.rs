@@ -1,4 +1,9 @@
-//! What an evaluation returns: the members and the attrition, as Arrow data.
+//! What an evaluation returns: the members and the attrition, as Arrow data; and from
+//! them, the difference with an earlier run's members ([`Difference`]).
+
+mod diff;
+
+pub use diff::Difference;
 
 use std::sync::Arc;
 
@@ -11,8 +16,10 @@ use datafusion::dataframe::DataFrame;
 use futures::StreamExt;
 
 use crate::compile::rule_column;
+use crate::engine::Run;
 use crate::error::{CaasError, Result};
 use crate::model::Cohort;
+use crate::provenance::{InputTable, Provenance};
 
 /// The result of evaluating a cohort.
 #[derive(Debug, Clone)]
@@ -24,9 +31,43 @@ pub struct Evaluation {
     pub attrition: RecordBatch,
     /// People in the person table.
     pub population: u64,
+    /// What went in and how: hashes of the definition and codelists, the input tables,
+    /// parameters, versions, times and counts.
+    pub provenance: Provenance,
+    /// The inputs, kept to explain people, audit, report and compare the run.
+    pub(crate) run: Arc<Run>,
+}
+
+/// The members, attrition and population of a run, before they become an [`Evaluation`].
+pub(crate) struct Collected {
+    members: RecordBatch,
+    attrition: RecordBatch,
+    population: u64,
 }
 
 impl Evaluation {
+    /// The evaluation of `run`, finished now.
+    pub(crate) fn new(
+        collected: Collected,
+        run: Arc<Run>,
+        inputs: Vec<InputTable>,
+    ) -> Result<Self> {
+        let provenance = Provenance::new(
+            &run,
+            inputs,
+            collected.population,
+            collected.members.num_rows(),
+            &collected.attrition,
+        )?;
+        Ok(Evaluation {
+            members: collected.members,
+            attrition: collected.attrition,
+            population: collected.population,
+            provenance,
+            run,
+        })
+    }
+
     /// How many people are in the cohort.
     pub fn member_count(&self) -> usize {
         self.members.num_rows()
@@ -57,7 +98,7 @@ fn as_i64(n: u64) -> i64 {
 }
 
 /// Runs the per-person plan once, counting the attrition and keeping the members.
-pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Evaluation> {
+pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collected> {
     let rules = cohort.rules();
     let plan_schema = plan.schema().as_arrow().clone();
     let mut output: Vec<usize> = vec![index_of(&plan_schema, "person_id")?];
@@ -121,7 +162,7 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Evaluati
         count(&removed),
     ];
     let attrition = RecordBatch::try_new(attrition_schema(), columns)?;
-    Ok(Evaluation {
+    Ok(Collected {
         members,
         attrition,
         population,
@@ -150,7 +191,7 @@ fn index_of(schema: &Schema, name: &str) -> Result<usize> {
         .map_err(|_| CaasError::Engine(format!("the plan lost column `{name}`")))
 }
 
-fn sort_by_person(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+pub(crate) fn sort_by_person(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     let all = concat_batches(&schema, batches)?;
     if all.num_rows() == 0 {
         return Ok(all);

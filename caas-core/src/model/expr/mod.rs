@@ -13,6 +13,7 @@
 //! `false and unknown` is false, `true or unknown` is true.
 
 mod constant;
+mod display;
 mod parse;
 mod types;
 

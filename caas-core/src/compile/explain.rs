@@ -1,0 +1,201 @@
+//! What explanations and audits read from the compiler: the rows each event and period
+//! variable selects before they are aggregated, and the raw (three-valued) value of each
+//! rule. Both are built from the same pieces as the per-person plan — the same long events,
+//! code table, windows, value ranges and conditions — so that an explanation shows exactly
+//! what the evaluation used.
+
+use datafusion::common::ScalarValue;
+use datafusion::dataframe::DataFrame;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr as DfExpr, lit};
+use indexmap::IndexMap;
+
+use super::Compiler;
+use super::events::{event_order, event_selections, period_selection, table_groups};
+use super::expr::{Scope, column, type_of};
+use crate::error::{Place, Result};
+use crate::model::{Cohort, Value};
+use crate::source::Role;
+
+/// The name of the column holding the raw value (true, false or null) of the rule at
+/// 0-based `index`.
+pub(crate) fn rule_value_column(index: usize) -> String {
+    format!("__value_{}", index + 1)
+}
+
+/// The name of the flag column of the `index`-th variable of a [`SelectedRows`].
+pub(crate) fn selected_column(index: usize) -> String {
+    format!("__selected_{}", index + 1)
+}
+
+/// What the rows of a [`SelectedRows`] are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowKind {
+    /// Events: `person_id`, `date`, `code` (as in the table: integer or text), `value`
+    /// (null when the table has none).
+    Events,
+    /// Periods: `person_id`, `start_date`, `end_date`, `practice` (null when the table has
+    /// none).
+    Periods,
+}
+
+/// The rows of one table that its variables select, one row per (event, code), each with a
+/// boolean column per variable telling whether that variable selects it. Only rows that at
+/// least one variable selects are kept; events are in the order that decides first and
+/// last ([`event_order`]) within each person.
+pub(crate) struct SelectedRows {
+    /// The table.
+    pub table: String,
+    /// Events or periods.
+    pub kind: RowKind,
+    /// The rows.
+    pub data: DataFrame,
+    /// The variables, in the order of their flag columns ([`selected_column`]).
+    pub variables: Vec<String>,
+}
+
+/// The selected rows of every event and period table the cohort's own variables read.
+pub(crate) fn selected_rows(
+    compiler: &mut Compiler<'_>,
+    cohort: &Cohort,
+    parameters: &IndexMap<String, Value>,
+) -> Result<Vec<SelectedRows>> {
+    let groups = table_groups(cohort);
+    let mut out = Vec::new();
+    for (table, vars) in &groups.events {
+        let place = Place::Variable(vars[0].0.to_string());
+        let table = compiler.table(table, &place, Role::Events)?;
+        for selection in event_selections(compiler, table, vars, cohort, parameters)? {
+            let value = if selection.has_value {
+                column("value")
+            } else {
+                lit(ScalarValue::Float64(None))
+            };
+            let mut exprs = vec![
+                column("person_id"),
+                column("date"),
+                column("code"),
+                value.alias("value"),
+            ];
+            let (variables, flags) = flag_columns(
+                selection
+                    .filters
+                    .into_iter()
+                    .map(|(name, _, filter)| (name, filter)),
+            );
+            exprs.extend(flags);
+            let mut order = vec![column("person_id").sort(true, false)];
+            order.extend(event_order(selection.has_value));
+            let data = selection
+                .rows
+                .select(exprs)?
+                .filter(any_selected(variables.len()))?
+                .sort(order)?;
+            out.push(SelectedRows {
+                table: table.name.clone(),
+                kind: RowKind::Events,
+                data,
+                variables,
+            });
+        }
+    }
+    for (table, vars) in &groups.periods {
+        let place = Place::Variable(vars[0].0.to_string());
+        let table = compiler.table(table, &place, Role::Periods)?;
+        let selection = period_selection(compiler, table, vars, parameters)?;
+        let practice = if selection
+            .rows
+            .schema()
+            .has_column_with_unqualified_name("practice")
+        {
+            column("practice")
+        } else {
+            lit(ScalarValue::Utf8(None))
+        };
+        let mut exprs = vec![
+            column("person_id"),
+            column("start_date"),
+            column("end_date"),
+            practice.alias("practice"),
+        ];
+        let (variables, flags) = flag_columns(
+            selection
+                .filters
+                .into_iter()
+                .map(|(name, _, filter)| (name, filter)),
+        );
+        exprs.extend(flags);
+        let data = selection
+            .rows
+            .select(exprs)?
+            .filter(any_selected(variables.len()))?
+            .sort(vec![
+                column("person_id").sort(true, false),
+                column("start_date").sort(true, true),
+                column("end_date").sort(true, false),
+                column("practice").sort(true, true),
+            ])?;
+        out.push(SelectedRows {
+            table: table.name.clone(),
+            kind: RowKind::Periods,
+            data,
+            variables,
+        });
+    }
+    Ok(out)
+}
+
+/// The variables' names and their flag columns (an unknown filter selects nothing).
+fn flag_columns<'v>(
+    filters: impl Iterator<Item = (&'v str, DfExpr)>,
+) -> (Vec<String>, Vec<DfExpr>) {
+    filters
+        .enumerate()
+        .map(|(i, (name, filter))| {
+            (
+                name.to_string(),
+                coalesce(vec![filter, lit(false)]).alias(selected_column(i)),
+            )
+        })
+        .unzip()
+}
+
+fn any_selected(n: usize) -> DfExpr {
+    (0..n)
+        .map(|i| column(&selected_column(i)))
+        .reduce(DfExpr::or)
+        .unwrap_or(lit(false))
+}
+
+/// The per-person plan with one more column per rule: its raw value ([`rule_value_column`]),
+/// true, false or null (unknown), beside the pass column ([`rule_column`](super::rule_column)) that treats
+/// unknown as not satisfied.
+pub(crate) fn with_rule_values(
+    plan: DataFrame,
+    cohort: &Cohort,
+    parameters: &IndexMap<String, Value>,
+) -> Result<DataFrame> {
+    let schema = plan.schema().as_arrow().clone();
+    let variable = |n: &str| {
+        cohort
+            .variable(n)
+            .and_then(|_| schema.field_with_name(n).ok())
+    };
+    let types = |n: &str| {
+        variable(n)
+            .and_then(|f| type_of(f.data_type()))
+            .or_else(|| parameters.get(n).map(Value::data_type))
+    };
+    let columns = |n: &str| variable(n).map(|f| f.name().clone());
+    let mut exprs: Vec<DfExpr> = schema.fields().iter().map(|f| column(f.name())).collect();
+    for (i, rule) in cohort.rules().iter().enumerate() {
+        let scope = Scope {
+            parameters,
+            columns: &columns,
+            types: &types,
+            place: &rule.place,
+        };
+        exprs.push(scope.lower(&rule.expr)?.alias(rule_value_column(i)));
+    }
+    Ok(plan.select(exprs)?)
+}

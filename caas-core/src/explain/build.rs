@@ -1,0 +1,553 @@
+//! Building explanations and the audit table from an evaluation's inputs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, RecordBatch, StringBuilder,
+};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef};
+use chrono::NaiveDate;
+use datafusion::common::ScalarValue;
+use futures::StreamExt;
+
+use super::{
+    Datum, EventRow, Explanation, Outcome, PeriodRow, PersonId, RuleOutcome, VariableExplanation,
+    Verdict,
+};
+use crate::compile::explain::{
+    RowKind, SelectedRows, rule_value_column, selected_column, selected_rows, with_rule_values,
+};
+use crate::compile::{column, rule_column};
+use crate::engine::{Run, block_on};
+use crate::error::{CaasError, Result};
+use crate::model::{Aggregation, VariableKind};
+use crate::report::english::English;
+use crate::results::{Evaluation, sort_by_person};
+
+impl Evaluation {
+    /// Why `person` is in the cohort or not: each variable's value with the rows behind
+    /// it, each rule's outcome and the verdict (see [`explain`](crate::explain)).
+    ///
+    /// Reads only that person's rows of the tables this evaluation read. A person who is
+    /// not in the person table is a [`CaasError::UnknownPerson`], which does not print the
+    /// id.
+    pub async fn explain(&self, person: impl Into<PersonId>) -> Result<Explanation> {
+        explain(&self.run, person.into()).await
+    }
+
+    /// [`Evaluation::explain`], blocking the calling thread.
+    pub fn explain_blocking(&self, person: impl Into<PersonId>) -> Result<Explanation> {
+        block_on(self.explain(person))?
+    }
+
+    /// Every person's rule outcomes, sorted by person id: `person_id`, one nullable boolean
+    /// column per rule named after it (true, false, or null for unknown — the value of its
+    /// condition, before `include` or `exclude` applies), then `member` (boolean) and
+    /// `removed_by` (the first rule the person did not pass; null for members).
+    ///
+    /// This runs the cohort's plan again over every person.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{AsArray, Date32Array, Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use caas_core::{Cohort, Engine, Parameters, TableSpec};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("person_id", DataType::Int64, false),
+    ///     Field::new("date_of_birth", DataType::Date32, true),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![
+    ///     Arc::new(Int64Array::from(vec![2, 1, 3])),
+    ///     Arc::new(Date32Array::from(vec![Some(10957), Some(-7305), None])),
+    /// ]).unwrap();
+    /// let engine = Engine::new();
+    /// engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
+    /// let cohort = Cohort::from_yaml_str(r#"
+    /// id: older
+    /// title: Aged 65 or over
+    /// purpose: direct_care
+    /// parameters: { index_date: 2026-03-31 }
+    /// variables:
+    ///   age: { kind: age, on: index_date }
+    /// rules:
+    ///   - { name: aged 65+, include: age >= 65 }
+    /// "#).unwrap();
+    /// let audit = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap()
+    ///     .audit_blocking().unwrap();
+    /// let rule = audit.column_by_name("aged 65+").unwrap().as_boolean();
+    /// assert_eq!(rule.iter().collect::<Vec<_>>(), [Some(true), Some(false), None]);
+    /// let removed_by = audit.column_by_name("removed_by").unwrap().as_string::<i32>();
+    /// assert_eq!(removed_by.iter().collect::<Vec<_>>(), [None, Some("aged 65+"), Some("aged 65+")]);
+    /// ```
+    pub async fn audit(&self) -> Result<RecordBatch> {
+        audit(&self.run).await
+    }
+
+    /// [`Evaluation::audit`], blocking the calling thread.
+    pub fn audit_blocking(&self) -> Result<RecordBatch> {
+        block_on(self.audit())?
+    }
+}
+
+/// The person id as a value of the person table's id type; `None` when it cannot be one
+/// (a text that is not a whole number, for integer ids).
+fn typed_id(run: &Run, person: &PersonId) -> Result<Option<ScalarValue>> {
+    let integer = run.person_table()?.shape.integer_person_id;
+    Ok(match (person, integer) {
+        (PersonId::Int(n), true) => Some(ScalarValue::Int64(Some(*n))),
+        (PersonId::Text(s), true) => s.parse::<i64>().ok().map(|n| ScalarValue::Int64(Some(n))),
+        (PersonId::Int(n), false) => Some(ScalarValue::Utf8(Some(n.to_string()))),
+        (PersonId::Text(s), false) => Some(ScalarValue::Utf8(Some(s.clone()))),
+    })
+}
+
+async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
+    let person_table = run.person_table()?.name.clone();
+    let unknown = || CaasError::UnknownPerson {
+        table: person_table.clone(),
+    };
+    let id = typed_id(run, &person)?.ok_or_else(unknown)?;
+    let one = run.for_person(id)?;
+    let cohort = &one.cohort;
+    let parameters = &one.parameters;
+    let mut compiler = one.compiler();
+    let plan = with_rule_values(compiler.compile(cohort, parameters)?, cohort, parameters)?;
+    let selections = selected_rows(&mut compiler, cohort, parameters)?;
+
+    let plan_schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+    let row_schemas: Vec<SchemaRef> = selections
+        .iter()
+        .map(|s| Arc::new(s.data.schema().as_arrow().clone()))
+        .collect();
+    let (person_batches, row_batches) = futures::try_join!(
+        plan.collect(),
+        futures::future::try_join_all(selections.iter().map(|s| s.data.clone().collect()))
+    )?;
+    let person_row = concat_batches(&plan_schema, &person_batches)?;
+    match person_row.num_rows() {
+        0 => return Err(unknown()),
+        1 => {}
+        _ => {
+            let rows = one.person_table()?.data.clone().count().await?;
+            return Err(CaasError::InvalidInput {
+                what: "person id".to_string(),
+                message: format!(
+                    "{rows} rows of person table `{person_table}` have this id; an explanation needs one row per person"
+                ),
+            });
+        }
+    }
+
+    let mut events: HashMap<String, Vec<EventRow>> = HashMap::new();
+    let mut periods: HashMap<String, Vec<PeriodRow>> = HashMap::new();
+    for ((selection, schema), batches) in selections.iter().zip(&row_schemas).zip(row_batches) {
+        let rows = concat_batches(schema, &batches)?;
+        read_rows(selection, &rows, &mut events, &mut periods)?;
+    }
+
+    let english = English::new(cohort, parameters);
+    let mut variables = Vec::new();
+    for name in cohort.definition().variables.keys() {
+        let Some(var) = cohort.variable(name) else {
+            continue;
+        };
+        let value = datum(&cell(&person_row, name)?);
+        let mut explained = VariableExplanation {
+            name: name.clone(),
+            kind: kind_name(&var.kind),
+            sentence: english.variable(name).plain(),
+            value,
+            selected: None,
+            events: Vec::new(),
+            periods: Vec::new(),
+        };
+        match &var.kind {
+            VariableKind::Events(ev) => {
+                let rows = events.remove(name).unwrap_or_default();
+                explained.selected = Some(rows.len() as u64);
+                explained.events = behind(ev.returns, &explained.value, rows);
+            }
+            VariableKind::Registered { .. } => {
+                let rows = periods.remove(name).unwrap_or_default();
+                explained.selected = Some(rows.len() as u64);
+                explained.periods = rows;
+            }
+            VariableKind::Practice { .. } => {
+                let rows = periods.remove(name).unwrap_or_default();
+                explained.selected = Some(rows.len() as u64);
+                // The practice comes from the greatest period by (start, practice), the
+                // last one in the rows' order.
+                explained.periods = rows.into_iter().last().into_iter().collect();
+            }
+            _ => {}
+        }
+        variables.push(explained);
+    }
+
+    let mut rules = Vec::new();
+    let mut verdict = Verdict::In;
+    for (i, rule) in cohort.rules().iter().enumerate() {
+        let outcome = match datum(&cell(&person_row, &rule_value_column(i))?) {
+            Datum::Bool(b) => Some(b),
+            _ => None,
+        };
+        let passed = matches!(
+            datum(&cell(&person_row, &rule_column(i))?),
+            Datum::Bool(true)
+        );
+        if !passed && verdict == Verdict::In {
+            verdict = Verdict::Out {
+                step: i + 1,
+                rule: rule.name.clone(),
+            };
+        }
+        rules.push(RuleOutcome {
+            step: i + 1,
+            name: rule.name.clone(),
+            action: if rule.exclude { "exclude" } else { "include" },
+            condition: rule.expr.to_string(),
+            sentence: english.rule(rule).plain(),
+            outcome: Outcome::from(outcome),
+            passed,
+        });
+    }
+    Ok(Explanation {
+        cohort: cohort.id().to_string(),
+        person_id: person,
+        verdict,
+        rules,
+        variables,
+    })
+}
+
+/// The rows shown behind a value: those that decide it.
+fn behind(returns: Aggregation, value: &Datum, rows: Vec<EventRow>) -> Vec<EventRow> {
+    match returns {
+        Aggregation::Count => rows,
+        Aggregation::Exists
+        | Aggregation::FirstDate
+        | Aggregation::FirstValue
+        | Aggregation::FirstCode => rows.into_iter().take(1).collect(),
+        Aggregation::LastDate | Aggregation::LastValue | Aggregation::LastCode => {
+            rows.into_iter().last().into_iter().collect()
+        }
+        Aggregation::MinValue | Aggregation::MaxValue => match value {
+            Datum::Float(x) => rows
+                .into_iter()
+                .find(|r| r.value == Some(*x))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+fn kind_name(kind: &VariableKind) -> &'static str {
+    match kind {
+        VariableKind::Age { .. } => "age",
+        VariableKind::Sex => "sex",
+        VariableKind::Alive { .. } => "alive",
+        VariableKind::Registered { .. } => "registered",
+        VariableKind::Practice { .. } => "practice",
+        VariableKind::PersonColumn { .. } => "person_column",
+        VariableKind::Events(_) => "events",
+        VariableKind::Derived { .. } => "derived",
+        VariableKind::MemberOf { .. } => "member_of",
+    }
+}
+
+fn plan_lost(name: &str) -> CaasError {
+    CaasError::Engine(format!("the plan lost column `{name}`"))
+}
+
+/// The value of column `name` in the first row.
+fn cell(batch: &RecordBatch, name: &str) -> Result<ScalarValue> {
+    let array = batch.column_by_name(name).ok_or_else(|| plan_lost(name))?;
+    Ok(ScalarValue::try_from_array(array, 0)?)
+}
+
+fn date_of_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)
+}
+
+fn datum(value: &ScalarValue) -> Datum {
+    if value.is_null() {
+        return Datum::Null;
+    }
+    match value {
+        ScalarValue::Boolean(Some(b)) => Datum::Bool(*b),
+        ScalarValue::Int8(Some(n)) => Datum::Int(i64::from(*n)),
+        ScalarValue::Int16(Some(n)) => Datum::Int(i64::from(*n)),
+        ScalarValue::Int32(Some(n)) => Datum::Int(i64::from(*n)),
+        ScalarValue::Int64(Some(n)) => Datum::Int(*n),
+        ScalarValue::UInt8(Some(n)) => Datum::Int(i64::from(*n)),
+        ScalarValue::UInt16(Some(n)) => Datum::Int(i64::from(*n)),
+        ScalarValue::UInt32(Some(n)) => Datum::Int(i64::from(*n)),
+        ScalarValue::Float32(Some(x)) => Datum::Float(f64::from(*x)),
+        ScalarValue::Float64(Some(x)) => Datum::Float(*x),
+        ScalarValue::Date32(Some(d)) => date_of_days(*d).map_or(Datum::Null, Datum::Date),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Datum::Text(s.clone()),
+        ScalarValue::Dictionary(_, inner) => datum(inner),
+        other => Datum::Text(other.to_string()),
+    }
+}
+
+/// Reads the selected rows of one table into each variable's list, in their order.
+fn read_rows(
+    selection: &SelectedRows,
+    rows: &RecordBatch,
+    events: &mut HashMap<String, Vec<EventRow>>,
+    periods: &mut HashMap<String, Vec<PeriodRow>>,
+) -> Result<()> {
+    let get = |name: &str| rows.column_by_name(name).ok_or_else(|| plan_lost(name));
+    let flags = (0..selection.variables.len())
+        .map(|i| {
+            let name = selected_column(i);
+            get(&name)?
+                .as_boolean_opt()
+                .cloned()
+                .ok_or_else(|| plan_lost(&name))
+        })
+        .collect::<Result<Vec<BooleanArray>>>()?;
+    let text = |name: &str| -> Result<ArrayRef> { Ok(cast(get(name)?, &DataType::Utf8)?) };
+    let dates = |name: &str| -> Result<ArrayRef> { Ok(cast(get(name)?, &DataType::Date32)?) };
+    match selection.kind {
+        RowKind::Events => {
+            let date = dates("date")?;
+            let date = date.as_primitive::<Date32Type>();
+            let code = text("code")?;
+            let code = code.as_string::<i32>();
+            let value = cast(get("value")?, &DataType::Float64)?;
+            let value = value.as_primitive::<Float64Type>();
+            for row in 0..rows.num_rows() {
+                let Some(day) = (!date.is_null(row))
+                    .then(|| date_of_days(date.value(row)))
+                    .flatten()
+                else {
+                    continue;
+                };
+                let event = EventRow {
+                    table: selection.table.clone(),
+                    date: day,
+                    code: if code.is_valid(row) {
+                        code.value(row).to_string()
+                    } else {
+                        String::new()
+                    },
+                    value: value.is_valid(row).then(|| value.value(row)),
+                };
+                for (flag, name) in flags.iter().zip(&selection.variables) {
+                    if flag.is_valid(row) && flag.value(row) {
+                        events.entry(name.clone()).or_default().push(event.clone());
+                    }
+                }
+            }
+        }
+        RowKind::Periods => {
+            let start = dates("start_date")?;
+            let start = start.as_primitive::<Date32Type>();
+            let end = dates("end_date")?;
+            let end = end.as_primitive::<Date32Type>();
+            let practice = text("practice")?;
+            let practice = practice.as_string::<i32>();
+            for row in 0..rows.num_rows() {
+                let day = |a: &arrow::array::Date32Array| {
+                    a.is_valid(row)
+                        .then(|| date_of_days(a.value(row)))
+                        .flatten()
+                };
+                let period = PeriodRow {
+                    table: selection.table.clone(),
+                    start_date: day(start),
+                    end_date: day(end),
+                    practice: practice
+                        .is_valid(row)
+                        .then(|| practice.value(row).to_string()),
+                };
+                for (flag, name) in flags.iter().zip(&selection.variables) {
+                    if flag.is_valid(row) && flag.value(row) {
+                        periods
+                            .entry(name.clone())
+                            .or_default()
+                            .push(period.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn audit(run: &Run) -> Result<RecordBatch> {
+    let rules = run.cohort.rules();
+    let plan = with_rule_values(run.plan()?, &run.cohort, &run.parameters)?;
+    let mut exprs = vec![column("person_id")];
+    for i in 0..rules.len() {
+        exprs.push(
+            datafusion::logical_expr::cast(column(&rule_value_column(i)), DataType::Boolean)
+                .alias(rule_value_column(i)),
+        );
+    }
+    for i in 0..rules.len() {
+        exprs.push(column(&rule_column(i)));
+    }
+    let plan = plan.select(exprs)?;
+    let id = plan.schema().as_arrow().field(0).clone();
+
+    let mut fields = vec![Field::new(
+        "person_id",
+        id.data_type().clone(),
+        id.is_nullable(),
+    )];
+    for rule in rules {
+        fields.push(Field::new(&rule.name, DataType::Boolean, true));
+    }
+    fields.push(Field::new("member", DataType::Boolean, false));
+    fields.push(Field::new("removed_by", DataType::Utf8, true));
+    let schema = Arc::new(Schema::new(fields));
+
+    let mut out = Vec::new();
+    let mut stream = plan.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let n = rules.len();
+        let passes = (0..n)
+            .map(|i| {
+                batch
+                    .column(1 + n + i)
+                    .as_boolean_opt()
+                    .cloned()
+                    .ok_or_else(|| plan_lost(&rule_column(i)))
+            })
+            .collect::<Result<Vec<BooleanArray>>>()?;
+        let mut member = BooleanBuilder::with_capacity(batch.num_rows());
+        let mut removed_by = StringBuilder::new();
+        for row in 0..batch.num_rows() {
+            let failed = passes
+                .iter()
+                .position(|p| !(p.is_valid(row) && p.value(row)));
+            member.append_value(failed.is_none());
+            removed_by.append_option(failed.map(|i| rules[i].name.as_str()));
+        }
+        let mut columns: Vec<ArrayRef> = batch.columns()[..=n].to_vec();
+        columns.push(Arc::new(member.finish()));
+        columns.push(Arc::new(removed_by.finish()));
+        out.push(RecordBatch::try_new(schema.clone(), columns)?);
+    }
+    sort_by_person(schema, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::common::ScalarValue;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::physical_plan::displayable;
+
+    use crate::compile::explain::{selected_rows, with_rule_values};
+    use crate::{CodeSystem, Cohort, Engine, Parameters, TableSpec};
+
+    fn write(path: &std::path::Path, batch: &RecordBatch) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_explanation_filters_every_scan_on_the_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let persons = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("person_id", DataType::Int64, false),
+                Field::new("date_of_birth", DataType::Date32, true),
+            ])),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Date32Array::from(vec![0, 0])),
+            ],
+        )
+        .unwrap();
+        let events = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("person_id", DataType::Int64, false),
+                Field::new("date", DataType::Date32, true),
+                Field::new("code", DataType::Utf8, true),
+            ])),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Date32Array::from(vec![100, 200])),
+                Arc::new(StringArray::from(vec!["a", "b"])),
+            ],
+        )
+        .unwrap();
+        write(&dir.path().join("persons.parquet"), &persons);
+        write(&dir.path().join("events.parquet"), &events);
+        let engine = Engine::new();
+        engine
+            .register_file(
+                "persons",
+                dir.path().join("persons.parquet"),
+                TableSpec::person(),
+            )
+            .await
+            .unwrap();
+        engine
+            .register_file(
+                "gp",
+                dir.path().join("events.parquet"),
+                TableSpec::events(CodeSystem::SnomedCt),
+            )
+            .await
+            .unwrap();
+        let cohort = Cohort::from_yaml_str(
+            r#"
+id: c
+title: T
+purpose: direct_care
+codelists: { a: { system: snomed_ct, codes: [a] } }
+variables:
+  a: { kind: events, table: gp, codelists: [a], returns: count }
+  any: { kind: events, table: gp, returns: last_date }
+rules: [ { include: a > 0 } ]
+"#,
+        )
+        .unwrap();
+        let result = engine.evaluate(&cohort, &Parameters::new()).await.unwrap();
+        let one = result.run.for_person(ScalarValue::Int64(Some(2))).unwrap();
+        let mut compiler = one.compiler();
+        let plan = compiler.compile(&one.cohort, &one.parameters).unwrap();
+        let plan = with_rule_values(plan, &one.cohort, &one.parameters).unwrap();
+        let mut plans = vec![plan];
+        plans.extend(
+            selected_rows(&mut compiler, &one.cohort, &one.parameters)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.data),
+        );
+        for plan in plans {
+            let physical = plan.create_physical_plan().await.unwrap();
+            let text = displayable(physical.as_ref()).indent(true).to_string();
+            // The file scans; the in-memory table of codes is not the person's.
+            let scans: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("DataSourceExec") && l.contains("file_type="))
+                .collect();
+            assert!(!scans.is_empty(), "{text}");
+            for scan in scans {
+                assert!(
+                    scan.contains("predicate=") && scan.contains("person_id@0 = 2"),
+                    "a scan without the person's filter:\n{text}"
+                );
+            }
+        }
+    }
+}
