@@ -22,8 +22,8 @@ use crate::compile::explain::{
 use crate::compile::{column, rule_column};
 use crate::engine::{Run, block_on};
 use crate::error::{CaasError, Result};
+use crate::model::english::English;
 use crate::model::{Aggregation, VariableKind};
-use crate::report::english::English;
 use crate::results::{Evaluation, sort_by_person};
 
 impl Evaluation {

@@ -6,15 +6,15 @@ use std::fmt;
 use serde::Serialize;
 
 use super::Cohort;
-use super::definition::{Aggregation, EventVariable, Purpose, Variable};
-use super::expr::{eval_constant, parse};
-use crate::error::Place;
+use super::definition::{Assurance, Purpose};
+use super::english::English;
 
 /// A checked cohort described in sentences: each parameter with its value, each codelist
 /// with its size, each variable and each rule as a sentence, and the output.
 ///
-/// Expressions are quoted as the author wrote them; a date computed from parameters is
-/// followed by its value with the defaults, e.g. `index_date - 12 months (2025-01-31)`.
+/// The sentences are the report's (one source of wording): dates computed from the
+/// parameters' defaults are written out ("31 March 2026"), expressions are read as words and
+/// names are quoted in backticks.
 ///
 /// ```
 /// use caas_core::Cohort;
@@ -34,17 +34,16 @@ use crate::error::Place;
 /// output: { columns: [age] }
 /// "#).unwrap();
 /// let description = cohort.describe();
-/// assert_eq!(description.variables[0].1, "age in whole years on index_date (2026-03-31)");
+/// assert_eq!(description.variables[0].1, "age in whole years on 31 March 2026");
 /// assert_eq!(
 ///     description.variables[1].1,
-///     "whether the person has an event in table `gp` with a code in codelist `asthma` \
-///      from index_date - 1 year (2025-03-31) to index_date (2026-03-31)"
+///     "has an Asthma code (`asthma`) in `gp` between 31 March 2025 and 31 March 2026"
 /// );
 /// assert_eq!(
 ///     description.rules[0].1,
-///     "keep the people for whom `age >= 65 or asthma` is true (unknown removes them)"
+///     "keep only people for whom `age` is at least 65 or `asthma`"
 /// );
-/// assert!(description.to_string().contains("1. older: keep the people"));
+/// assert!(description.to_string().contains("1. older: keep only people"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Description {
@@ -77,16 +76,6 @@ impl Cohort {
     pub fn describe(&self) -> Description {
         let definition = self.definition();
         let parameters = self.parameter_defaults();
-        let quote = |text: &str, place: &Place| -> String {
-            match parse(text, place)
-                .ok()
-                .and_then(|e| eval_constant(&e, parameters, place).ok().flatten())
-            {
-                Some(value) if value.to_string() != text.trim() => format!("{text} ({value})"),
-                _ => text.to_string(),
-            }
-        };
-
         let mut governance = Vec::new();
         let mut add = |label: &str, value: Option<&String>| {
             if let Some(v) = value {
@@ -97,17 +86,7 @@ impl Cohort {
         add("Legal basis", definition.legal_basis.as_ref());
         add("DPIA reference", definition.dpia_reference.as_ref());
         if let Some(a) = &definition.assurance {
-            let mut text = a.signed_off_by.clone();
-            if let Some(role) = &a.role {
-                text.push_str(&format!(", {role}"));
-            }
-            if let Some(date) = &a.date {
-                text.push_str(&format!(", on {date}"));
-            }
-            if let Some(reference) = &a.reference {
-                text.push_str(&format!(" ({reference})"));
-            }
-            governance.push(("Clinical sign-off".to_string(), text));
+            governance.push(("Clinical sign-off".to_string(), assurance_text(a)));
         }
 
         let codelists = self
@@ -128,30 +107,18 @@ impl Cohort {
             })
             .collect();
 
+        let english = English::new(self, parameters);
         let variables = definition
             .variables
-            .iter()
-            .map(|(name, var)| {
-                let place = Place::Variable(name.clone());
-                (name.clone(), variable_sentence(var, &|t| quote(t, &place)))
-            })
+            .keys()
+            .map(|name| (name.clone(), english.variable(name).plain()))
             .collect();
-
         let rules = self
             .rules()
             .iter()
             .zip(&definition.rules)
             .map(|(checked, written)| {
-                let text = written
-                    .include
-                    .as_ref()
-                    .or(written.exclude.as_ref())
-                    .map_or("", String::as_str);
-                let mut sentence = if checked.exclude {
-                    format!("remove the people for whom `{text}` is true (unknown keeps them)")
-                } else {
-                    format!("keep the people for whom `{text}` is true (unknown removes them)")
-                };
+                let mut sentence = english.rule(checked).plain();
                 if let Some(d) = &written.description {
                     sentence.push_str(&format!(" — {d}"));
                 }
@@ -195,71 +162,17 @@ fn purpose_sentence(purpose: Purpose) -> &'static str {
     }
 }
 
-fn variable_sentence(var: &Variable, quote: &dyn Fn(&str) -> String) -> String {
-    match var {
-        Variable::Age { on } => format!("age in whole years on {}", quote(on)),
-        Variable::Sex => "sex, from the person table".to_string(),
-        Variable::Alive { on } => format!(
-            "alive on {}: born on or before it and not dead on or before it",
-            quote(on)
-        ),
-        Variable::Registered { table, on } => {
-            format!("whether a period in table `{table}` covers {}", quote(on))
-        }
-        Variable::Practice { table, on } => format!(
-            "the practice of the period in table `{table}` that covers {}",
-            quote(on)
-        ),
-        Variable::PersonColumn { column } => {
-            format!("the person table's column `{column}`")
-        }
-        Variable::Events(ev) => event_sentence(ev, quote),
-        Variable::Derived { expr } => format!("`{expr}`"),
-        Variable::MemberOf { cohort } => {
-            format!("whether the person is a member of cohort `{cohort}`")
-        }
+/// Who signed the definition off, in what role, when and under which reference.
+pub(crate) fn assurance_text(a: &Assurance) -> String {
+    let mut text = a.signed_off_by.clone();
+    if let Some(role) = &a.role {
+        text.push_str(&format!(", {role}"));
     }
-}
-
-fn event_sentence(ev: &EventVariable, quote: &dyn Fn(&str) -> String) -> String {
-    let what = match ev.returns {
-        Aggregation::Exists => "whether the person has an event",
-        Aggregation::Count => "the number of events",
-        Aggregation::FirstDate => "the date of the earliest event",
-        Aggregation::LastDate => "the date of the latest event",
-        Aggregation::FirstValue => "the value of the earliest event",
-        Aggregation::LastValue => "the value of the latest event",
-        Aggregation::FirstCode => "the code of the earliest event",
-        Aggregation::LastCode => "the code of the latest event",
-        Aggregation::MinValue => "the smallest value of the events",
-        Aggregation::MaxValue => "the largest value of the events",
-    };
-    let mut text = format!("{what} in table `{}`", ev.table);
-    let lists: Vec<String> = ev.codelists.iter().map(|c| format!("`{c}`")).collect();
-    match lists.len() {
-        0 => {}
-        1 => text.push_str(&format!(" with a code in codelist {}", lists[0])),
-        _ => text.push_str(&format!(
-            " with a code in any of the codelists {}",
-            lists.join(", ")
-        )),
+    if let Some(date) = &a.date {
+        text.push_str(&format!(", on {date}"));
     }
-    match (&ev.from, &ev.to) {
-        (Some(from), Some(to)) => {
-            text.push_str(&format!(" from {} to {}", quote(from), quote(to)));
-        }
-        (Some(from), None) => text.push_str(&format!(" on or after {}", quote(from))),
-        (None, Some(to)) => text.push_str(&format!(" on or before {}", quote(to))),
-        (None, None) => {}
-    }
-    match (ev.min_value, ev.max_value) {
-        (Some(lo), Some(hi)) => text.push_str(&format!(" with a value from {lo} to {hi}")),
-        (Some(lo), None) => text.push_str(&format!(" with a value of at least {lo}")),
-        (None, Some(hi)) => text.push_str(&format!(" with a value of at most {hi}")),
-        (None, None) => {}
-    }
-    if let Some(condition) = &ev.condition {
-        text.push_str(&format!(" where `{condition}`"));
+    if let Some(reference) = &a.reference {
+        text.push_str(&format!(" ({reference})"));
     }
     text
 }

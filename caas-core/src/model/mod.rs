@@ -5,6 +5,7 @@ mod builder;
 mod cohort;
 mod definition;
 mod describe;
+pub(crate) mod english;
 pub mod expr;
 mod schema;
 mod value;
@@ -16,5 +17,6 @@ pub use definition::{
     Purpose, Rule, Variable,
 };
 pub use describe::Description;
+pub(crate) use describe::assurance_text;
 pub use schema::definition_schema;
 pub use value::{Parameters, Value};

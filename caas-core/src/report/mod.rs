@@ -9,7 +9,6 @@
 //! is under [disclosure control](disclosure) — including the ones the funnel is drawn from.
 
 pub mod disclosure;
-pub(crate) mod english;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
@@ -17,9 +16,9 @@ use minijinja::{AutoEscape, Environment, Value as Template};
 use serde::{Deserialize, Serialize};
 
 use self::disclosure::{Disclosed, disclose};
-use self::english::{English, Sentence, long_date};
 use crate::error::{CaasError, Result};
-use crate::model::{Purpose, Value};
+use crate::model::english::{English, Sentence, long_date};
+use crate::model::{Purpose, Value, assurance_text};
 use crate::provenance::AttritionStep;
 use crate::results::Evaluation;
 
@@ -408,19 +407,7 @@ impl Evaluation {
                 purpose: purpose_words(definition.purpose),
                 legal_basis: definition.legal_basis.clone(),
                 dpia_reference: definition.dpia_reference.clone(),
-                assurance: definition.assurance.as_ref().map(|a| {
-                    let mut text = a.signed_off_by.clone();
-                    if let Some(role) = &a.role {
-                        text.push_str(&format!(", {role}"));
-                    }
-                    if let Some(date) = &a.date {
-                        text.push_str(&format!(", {date}"));
-                    }
-                    if let Some(reference) = &a.reference {
-                        text.push_str(&format!(" ({reference})"));
-                    }
-                    text
-                }),
+                assurance: definition.assurance.as_ref().map(assurance_text),
             },
             run: RunContext {
                 started_at: provenance.started_at.clone(),
