@@ -86,14 +86,16 @@ pub mod codelist;
 mod compile;
 mod engine;
 pub mod error;
+pub mod governance;
 pub mod model;
 pub mod nhs;
+pub mod quality;
 pub mod results;
 pub mod source;
 pub mod synth;
 
 pub use codelist::{CodeSystem, Codelist};
-pub use engine::{Engine, EngineOptions, runtime};
+pub use engine::{Engine, EngineOptions, EvaluationOptions, runtime};
 pub use error::{CaasError, Format, Place, Result};
 pub use model::{Cohort, Definition, Parameters, Value};
 pub use results::Evaluation;

@@ -21,6 +21,11 @@ use crate::model::{Cohort, Parameters};
 use crate::results::{self, Evaluation};
 use crate::source::{Role, SourceFile, TableShape, TableSpec};
 
+mod evaluate;
+mod options;
+
+pub use options::EvaluationOptions;
+
 /// How the engine runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -248,10 +253,11 @@ impl Engine {
         compiler.compile(cohort, &bound)
     }
 
-    /// Evaluates a cohort: its members and attrition.
+    /// Evaluates a cohort with the default [`EvaluationOptions`]: its members, attrition
+    /// and data-quality findings.
     pub async fn evaluate(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Evaluation> {
-        let plan = self.compile(cohort, parameters)?;
-        results::collect(cohort, plan).await
+        self.evaluate_with(cohort, parameters, &EvaluationOptions::default())
+            .await
     }
 
     /// [`Engine::evaluate`], blocking the calling thread.

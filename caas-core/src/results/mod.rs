@@ -13,6 +13,7 @@ use futures::StreamExt;
 use crate::compile::rule_column;
 use crate::error::{CaasError, Result};
 use crate::model::Cohort;
+use crate::quality::DataQuality;
 
 /// The result of evaluating a cohort.
 #[derive(Debug, Clone)]
@@ -22,8 +23,11 @@ pub struct Evaluation {
     /// One row per rule, in order: `step` (1-based), `rule`, `action` (`include` or
     /// `exclude`), `before`, `after` and `removed` (people).
     pub attrition: RecordBatch,
-    /// People in the person table.
+    /// People in the person table (less the rows excluded for data quality), before any
+    /// opt-out or rule.
     pub population: u64,
+    /// What was malformed in the tables read, and what was done about it.
+    pub data_quality: DataQuality,
 }
 
 impl Evaluation {
@@ -125,6 +129,7 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Evaluati
         members,
         attrition,
         population,
+        data_quality: DataQuality::default(),
     })
 }
 
