@@ -4,7 +4,7 @@
 //! tables its variables (and the cohorts it is a member of) use — and reports, per table and
 //! per [kind of finding](FindingKind), how many rows have it. A [`Policy`] per kind decides
 //! what happens to those rows: they are kept, excluded (and counted), or they make the
-//! evaluation fail with [`CaasError::DataQuality`](crate::CaasError::DataQuality), which names
+//! evaluation fail with [`crate::CaasError::DataQuality`], which names
 //! the table, the column, the kind and the count, never a value. Nothing is dropped silently.
 //!
 //! The counts are DataFusion aggregates over the registered tables, one plan per table,
