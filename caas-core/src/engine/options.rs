@@ -42,11 +42,7 @@ pub struct EvaluationOptions {
     pub quality: QualityPolicies,
     /// The day after which a date is in the future (`YYYY-MM-DD`), normally the day the data
     /// was extracted. Default: the day of the evaluation (UTC).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "iso_date"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_date")]
     #[schemars(with = "Option<NaiveDate>")]
     pub reference_date: Option<NaiveDate>,
     /// With a key, members are identified by pseudonyms (HMAC-SHA256 of the NHS number)

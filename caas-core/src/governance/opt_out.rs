@@ -132,7 +132,9 @@ pub(crate) fn record(evaluation: &mut Evaluation, counts: Option<(u64, u64)>) ->
             "rule" => Arc::new(StringArray::from(vec![OPT_OUT_STEP])),
             "action" => Arc::new(StringArray::from(vec!["exclude"])),
             "before" => Arc::new(Int64Array::from(vec![as_i64(people)])),
-            "after" => Arc::new(Int64Array::from(vec![as_i64(people.saturating_sub(opted_out))])),
+            "after" => Arc::new(Int64Array::from(vec![as_i64(
+                people.saturating_sub(opted_out),
+            )])),
             "removed" => Arc::new(Int64Array::from(vec![as_i64(opted_out)])),
             other => {
                 return Err(CaasError::Engine(format!(

@@ -188,10 +188,7 @@ pub(crate) async fn pseudonymise(
     let ids = members.column(0).clone();
     let id_column = person.shape.column("person_id").unwrap_or("person_id");
     let inputs = match person.shape.column("nhs_number") {
-        Some(nhs) if nhs != id_column => {
-            nhs_numbers_of(ctx, &members, person, nhs)
-                .await?
-        }
+        Some(nhs) if nhs != id_column => nhs_numbers_of(ctx, &members, person, nhs).await?,
         Some(_) => identifier_texts(&ids, true)?,
         None => identifier_texts(&ids, false)?,
     };

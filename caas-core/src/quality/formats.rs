@@ -56,7 +56,8 @@ pub fn verhoeff_valid(digits: &str) -> bool {
         if !b.is_ascii_digit() {
             return false;
         }
-        check = VERHOEFF_D[usize::from(check)][usize::from(VERHOEFF_P[i % 8][usize::from(b - b'0')])];
+        check =
+            VERHOEFF_D[usize::from(check)][usize::from(VERHOEFF_P[i % 8][usize::from(b - b'0')])];
     }
     !digits.is_empty() && check == 0
 }
@@ -213,7 +214,10 @@ impl Check {
         }
     }
 
-    fn list_is_bad<O: OffsetSizeTrait>(&self, list: &GenericListArray<O>) -> DfResult<BooleanArray> {
+    fn list_is_bad<O: OffsetSizeTrait>(
+        &self,
+        list: &GenericListArray<O>,
+    ) -> DfResult<BooleanArray> {
         let values = self.bad(list.values())?;
         let mut out = BooleanBuilder::with_capacity(list.len());
         for (i, range) in list.offsets().windows(2).enumerate() {
@@ -311,7 +315,8 @@ mod tests {
 
     #[test]
     fn every_flu_codelist_code_has_its_format() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/flu/codelists");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/flu/codelists");
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -338,15 +343,24 @@ mod tests {
 
     #[test]
     fn verhoeff_of_integers_agrees_with_text() {
-        for n in (0u64..200_000).step_by(7).chain([195_967_001, 10_073_011_000_001_107]) {
-            assert_eq!(verhoeff_valid_integer(n), verhoeff_valid(&n.to_string()), "{n}");
+        for n in (0u64..200_000)
+            .step_by(7)
+            .chain([195_967_001, 10_073_011_000_001_107])
+        {
+            assert_eq!(
+                verhoeff_valid_integer(n),
+                verhoeff_valid(&n.to_string()),
+                "{n}"
+            );
         }
     }
 
     #[test]
     fn exactly_one_last_digit_is_valid() {
         for stem in [19_596_700u64, 2_363, 123_456_789] {
-            let valid = (0..10).filter(|d| verhoeff_valid_integer(stem * 10 + d)).count();
+            let valid = (0..10)
+                .filter(|d| verhoeff_valid_integer(stem * 10 + d))
+                .count();
             assert_eq!(valid, 1, "{stem}");
         }
     }

@@ -173,13 +173,17 @@ impl Inspection {
             for (i, check) in checks.iter().enumerate() {
                 aggregates.push(count_where(check.predicate.clone())?.alias(format!("__q_c{i}")));
             }
-            let excluded =
-                any(checks.iter().filter(|c| c.policy == Policy::Exclude).map(|c| c.predicate.clone()));
-            aggregates.push(match &excluded {
-                Some(p) => count_where(p.clone())?,
-                None => lit(0i64),
-            }
-            .alias("__q_excluded"));
+            let excluded = any(checks
+                .iter()
+                .filter(|c| c.policy == Policy::Exclude)
+                .map(|c| c.predicate.clone()));
+            aggregates.push(
+                match &excluded {
+                    Some(p) => count_where(p.clone())?,
+                    None => lit(0i64),
+                }
+                .alias("__q_excluded"),
+            );
             let counts = frame.aggregate(vec![], aggregates)?;
 
             let effective: Vec<&Check> = checks
@@ -405,8 +409,9 @@ impl Checker<'_> {
             let reference = date_literal(self.reference_date);
             let future = any(dates.iter().map(|(_, d)| d.clone().gt(reference.clone())));
             let early = any(dates.iter().map(|(_, d)| {
-                d.clone()
-                    .lt(date_literal(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default()))
+                d.clone().lt(date_literal(
+                    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
+                ))
             }));
             if let (Some(future), Some(early)) = (future, early) {
                 checks.push(self.check(FindingKind::FutureDate, names(&dates), future));
