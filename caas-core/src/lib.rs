@@ -21,8 +21,12 @@
 //!    is scanned once for all its variables, joined to a (code, variable) table, and
 //!    aggregated per person; then variables and rules are projected over the persons.
 //! 5. [`Engine`] — registration of tables and cohorts, and evaluation (async, with blocking
-//!    conveniences).
+//!    conveniences), with [`EvaluationOptions`].
 //! 6. [`results`] — members and attrition as Arrow record batches.
+//!
+//! Around that path, every evaluation runs [`quality`] checks over the tables it reads
+//! (counted in DataFusion, with a keep/exclude/fail policy per kind of finding) and applies
+//! [`governance`]: opt-outs by purpose as the first attrition step, and pseudonyms.
 //!
 //! Beside that path: [`synth`] generates a synthetic NHS-like population (Parquet) for
 //! demonstrations, tests and benchmarks, and [`nhs`] checks NHS numbers.
