@@ -1,6 +1,7 @@
 //! The formats of NHS numbers and clinical codes, and the scalar functions that check them
 //! inside DataFusion plans.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, GenericListArray};
@@ -62,19 +63,73 @@ pub fn verhoeff_valid(digits: &str) -> bool {
     !digits.is_empty() && check == 0
 }
 
+/// The Verhoeff step of two digits at once: `[q][check][v]` is the check after the digits of
+/// `v` (0–99), its units digit `2q` places from the right modulo 8 and its tens digit one
+/// place further, starting from `check`. It halves the chain of dependent lookups.
+static VERHOEFF_PAIRS: [[[u8; 100]; 10]; 4] = verhoeff_pairs();
+
+const fn verhoeff_pairs() -> [[[u8; 100]; 10]; 4] {
+    let mut table = [[[0u8; 100]; 10]; 4];
+    let mut q = 0;
+    while q < 4 {
+        let mut check = 0;
+        while check < 10 {
+            let mut v = 0;
+            while v < 100 {
+                let after_units = VERHOEFF_D[check][VERHOEFF_P[2 * q][v % 10] as usize];
+                table[q][check][v] =
+                    VERHOEFF_D[after_units as usize][VERHOEFF_P[2 * q + 1][v / 10] as usize];
+                v += 1;
+            }
+            check += 1;
+        }
+        q += 1;
+    }
+    table
+}
+
 /// [`verhoeff_valid`] of the decimal digits of a non-negative integer.
 fn verhoeff_valid_integer(mut n: u64) -> bool {
-    let mut check = 0u8;
-    let mut i = 0;
-    loop {
-        let digit = (n % 10) as usize;
-        check = VERHOEFF_D[usize::from(check)][usize::from(VERHOEFF_P[i % 8][digit])];
-        n /= 10;
-        i += 1;
-        if n == 0 {
-            return check == 0;
-        }
+    let mut check = 0usize;
+    let mut pair = 0;
+    while n >= 10 {
+        check = usize::from(VERHOEFF_PAIRS[pair % 4][check][(n % 100) as usize]);
+        n /= 100;
+        pair += 1;
     }
+    if n > 0 {
+        check = usize::from(VERHOEFF_D[check][usize::from(VERHOEFF_P[(2 * pair) % 8][n as usize])]);
+    }
+    check == 0
+}
+
+/// Entries of the per-thread memo of [`verhoeff_valid_memo`] (a power of two).
+const MEMO: usize = 1 << 13;
+
+thread_local! {
+    /// Identifiers checked lately on this thread and whether they were valid, by a hash of
+    /// the identifier: event tables repeat a few thousand codes millions of times, and a
+    /// look-up costs a fraction of a check.
+    static CHECKED: RefCell<Vec<(u64, bool)>> = RefCell::new(vec![(u64::MAX, false); MEMO]);
+}
+
+/// [`verhoeff_valid_integer`], remembered per thread.
+fn verhoeff_valid_memo(n: u64) -> bool {
+    let slot = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO.trailing_zeros())) as usize;
+    CHECKED.with(|memo| {
+        let Ok(mut memo) = memo.try_borrow_mut() else {
+            return verhoeff_valid_integer(n);
+        };
+        match memo.get_mut(slot) {
+            Some((seen, valid)) if *seen == n => *valid,
+            Some(entry) => {
+                let valid = verhoeff_valid_integer(n);
+                *entry = (n, valid);
+                valid
+            }
+            None => verhoeff_valid_integer(n),
+        }
+    })
 }
 
 /// Shortest and longest SNOMED CT identifier, in digits.
@@ -105,7 +160,9 @@ const SCTID_DIGITS: std::ops::RangeInclusive<usize> = 6..=18;
 pub fn code_has_format(system: CodeSystem, code: &str) -> bool {
     let code = code.trim();
     match system {
-        CodeSystem::SnomedCt => is_identifier(code) && verhoeff_valid(code),
+        CodeSystem::SnomedCt => {
+            is_identifier(code) && code.parse::<u64>().is_ok_and(verhoeff_valid_memo)
+        }
         CodeSystem::Dmd => is_identifier(code),
         CodeSystem::Icd10 | CodeSystem::Opcs4 => {
             let normalised = system.normalise(code);
@@ -138,7 +195,7 @@ fn integer_code_has_format(system: CodeSystem, code: i64) -> bool {
     };
     let in_range = (100_000..=999_999_999_999_999_999).contains(&code);
     match system {
-        CodeSystem::SnomedCt => in_range && verhoeff_valid_integer(code),
+        CodeSystem::SnomedCt => in_range && verhoeff_valid_memo(code),
         CodeSystem::Dmd => in_range,
         // Integer columns of prefix-matched systems are refused when the table is registered.
         CodeSystem::Icd10 | CodeSystem::Opcs4 => false,
