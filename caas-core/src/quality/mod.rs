@@ -179,7 +179,6 @@ pub struct QualityPolicies {
     /// Dates after the reference date (default `keep`).
     pub future_date: Policy,
     /// Dates before 1900 (default `keep`).
-    #[serde(rename = "date_before_1900")]
     pub date_before_1900: Policy,
     /// Dates before the person's date of birth (default `keep`).
     pub date_before_birth: Policy,
