@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::codelist::CodeSystem;
+use crate::quality::FindingKind;
 
 /// Result type of every fallible caas function.
 pub type Result<T, E = CaasError> = std::result::Result<T, E>;
@@ -240,7 +241,9 @@ pub enum CaasError {
         source: std::io::Error,
     },
 
-    /// Evaluation failed inside DataFusion or Arrow.
+    /// Evaluation failed inside DataFusion or Arrow. Quoted text, long numbers, dates and
+    /// decimals are removed from the underlying message, which may otherwise quote values
+    /// read from the data.
     #[error("evaluation failed: {0}")]
     Engine(String),
 
@@ -266,6 +269,30 @@ pub enum CaasError {
     /// A report could not be rendered from its templates.
     #[error("cannot render the report: {0}")]
     Report(String),
+    /// Rows of a table have a data-quality finding whose policy is `fail`.
+    #[error(
+        "table `{table}`, column `{column}`: {count} row(s) have {} (finding `{kind}`, policy `fail`)",
+        kind.description()
+    )]
+    DataQuality {
+        /// The table.
+        table: String,
+        /// The column or columns checked.
+        column: String,
+        /// The kind of finding.
+        kind: FindingKind,
+        /// How many rows have it.
+        count: u64,
+    },
+
+    /// An evaluation option is unusable (e.g. a pseudonym key that is too short).
+    #[error("evaluation option `{option}`: {message}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl CaasError {
@@ -298,6 +325,8 @@ impl CaasError {
             CaasError::UnknownPerson { .. } => "unknown_person",
             CaasError::InvalidInput { .. } => "invalid_input",
             CaasError::Report(_) => "report",
+            CaasError::DataQuality { .. } => "data_quality",
+            CaasError::InvalidOption { .. } => "invalid_option",
         }
     }
 
@@ -340,18 +369,115 @@ impl CaasError {
 
 impl From<datafusion::error::DataFusionError> for CaasError {
     fn from(err: datafusion::error::DataFusionError) -> Self {
-        CaasError::Engine(err.to_string())
+        CaasError::Engine(scrub(&err.to_string()))
     }
 }
 
 impl From<arrow::error::ArrowError> for CaasError {
     fn from(err: arrow::error::ArrowError) -> Self {
-        CaasError::Engine(err.to_string())
+        CaasError::Engine(scrub(&err.to_string()))
     }
 }
 
 impl From<datafusion::parquet::errors::ParquetError> for CaasError {
     fn from(err: datafusion::parquet::errors::ParquetError) -> Self {
-        CaasError::Engine(err.to_string())
+        CaasError::Engine(scrub(&err.to_string()))
+    }
+}
+
+/// Where a message of Arrow or DataFusion goes on to print values (a CSV row, the operands
+/// of an overflow): everything after such a marker is removed.
+const VALUE_TAILS: [&str; 2] = ["Row data:", "Overflow happened on:"];
+
+/// A message of Arrow, DataFusion or Parquet without the values it may quote from the data:
+/// single-quoted text becomes `'…'`, and a number with five or more digits, or with a
+/// separator between digits (a date, a time, a decimal), becomes `…`. Small whole numbers
+/// (a column or line number) and names in backticks or double quotes stay.
+pub(crate) fn scrub(message: &str) -> String {
+    let cut = VALUE_TAILS
+        .iter()
+        .filter_map(|m| message.find(m).map(|i| i + m.len()))
+        .min();
+    let head = cut.map_or(message, |i| &message[..i]);
+    let chars: Vec<char> = head.chars().collect();
+    let mut out = String::with_capacity(head.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        // A quote after a letter is an apostrophe ("can't"); one after anything else opens
+        // a quoted value, closed by the next quote that no letter or digit follows.
+        let opens = c == '\'' && (i == 0 || !chars[i - 1].is_alphanumeric());
+        if opens {
+            let closes = |j: usize| {
+                chars[j] == '\'' && chars.get(j + 1).is_none_or(|n| !n.is_alphanumeric())
+            };
+            match (i + 1..chars.len()).position(closes) {
+                Some(len) => {
+                    out.push_str("'…'");
+                    i += len + 2;
+                    continue;
+                }
+                None => {
+                    out.push_str("'…");
+                    break;
+                }
+            }
+        }
+        let starts_token =
+            i == 0 || !(chars[i - 1].is_alphanumeric() || matches!(chars[i - 1], '_' | '.'));
+        if c.is_ascii_digit() && starts_token {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (matches!(chars[i], '.' | '-' | ':' | '/')
+                        && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
+                i += 1;
+            }
+            let token = &chars[start..i];
+            let digits = token.iter().filter(|d| d.is_ascii_digit()).count();
+            if digits >= 5 || digits < token.len() {
+                out.push('…');
+            } else {
+                out.extend(token);
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    if cut.is_some_and(|i| i < message.len()) {
+        out.push_str(" …");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn values_are_scrubbed_from_engine_messages() {
+        assert_eq!(
+            scrub(
+                "Parser error: Error while parsing value 'ZEBRA-7' as type 'Date32' for column 1 at \
+                 line 3. Row data: '[9434765919,ZEBRA-7]'"
+            ),
+            "Parser error: Error while parsing value '…' as type '…' for column 1 at line 3. \
+             Row data: …"
+        );
+        assert_eq!(
+            scrub("Arithmetic overflow: Overflow happened on: 9223372036854775807 + 1"),
+            "Arithmetic overflow: Overflow happened on: …"
+        );
+        assert_eq!(
+            scrub("Can't cast value 9434765919 to type Int32 on 2024-01-31 or 42.5"),
+            "Can't cast value … to type Int32 on … or …"
+        );
+        assert_eq!(
+            scrub("column `date` of table \"gp\" in Int64 at line 12"),
+            "column `date` of table \"gp\" in Int64 at line 12"
+        );
+        assert_eq!(scrub("unclosed 'quote 123456"), "unclosed '…");
     }
 }

@@ -21,9 +21,13 @@
 //!    is scanned once for all its variables, joined to a (code, variable) table, and
 //!    aggregated per person; then variables and rules are projected over the persons.
 //! 5. [`Engine`] — registration of tables and cohorts, and evaluation (async, with blocking
-//!    conveniences).
+//!    conveniences), with [`EvaluationOptions`].
 //! 6. [`results`] — members and attrition as Arrow record batches, and the difference
 //!    between two runs' members.
+//!
+//! Around that path, every evaluation runs [`quality`] checks over the tables it reads
+//! (counted in DataFusion, with a keep/exclude/fail policy per kind of finding) and applies
+//! [`governance`]: opt-outs by purpose as the first attrition step, and pseudonyms.
 //!
 //! After an evaluation, for clinical assurance: [`explain`] — why one person is in or out,
 //! and the audit table of every person's rule outcomes; [`provenance`] — the JSON manifest
@@ -93,16 +97,18 @@ mod compile;
 mod engine;
 pub mod error;
 pub mod explain;
+pub mod governance;
 pub mod model;
 pub mod nhs;
 pub mod provenance;
+pub mod quality;
 pub mod report;
 pub mod results;
 pub mod source;
 pub mod synth;
 
 pub use codelist::{CodeSystem, Codelist};
-pub use engine::{Engine, EngineOptions, runtime};
+pub use engine::{Engine, EngineOptions, EvaluationOptions, runtime};
 pub use error::{CaasError, Format, Place, Result};
 pub use explain::{Explanation, PersonId};
 pub use model::{Cohort, Definition, Parameters, Value};

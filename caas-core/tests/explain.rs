@@ -7,12 +7,18 @@ use std::sync::Arc;
 use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use caas_core::explain::{Datum, EventRow, Outcome, Verdict};
-use caas_core::{CodeSystem, Cohort, Engine, Parameters, PersonId, TableSpec};
+use caas_core::quality::{FindingKind, Policy};
+use caas_core::{CodeSystem, Cohort, Engine, EvaluationOptions, Parameters, PersonId, TableSpec};
 use chrono::NaiveDate;
 
 fn day(text: &str) -> i32 {
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// The person table has one id on two rows, to test explaining it; evaluation keeps them.
+fn keep_duplicates() -> EvaluationOptions {
+    EvaluationOptions::new().with_policy(FindingKind::DuplicatePerson, Policy::Keep)
 }
 
 fn row(date: &str, code: &str, value: f64) -> EventRow {
@@ -27,7 +33,7 @@ fn row(date: &str, code: &str, value: f64) -> EventRow {
 const DEFINITION: &str = r#"
 id: bmi
 title: Adults with a high BMI
-purpose: research
+purpose: direct_care
 parameters: { index_date: 2025-03-31 }
 codelists:
   bmi: { system: snomed_ct, codes: ["60621009", "162863004"], description: Body mass index }
@@ -119,7 +125,7 @@ fn engine() -> Engine {
         r#"
 id: adults
 title: Adults
-purpose: research
+purpose: direct_care
 parameters: { index_date: 2025-03-31 }
 variables: { age: { kind: age, on: index_date } }
 rules: [ { include: age >= 18 } ]
@@ -135,7 +141,7 @@ fn text_ids_ties_counts_and_values() {
     let engine = engine();
     let cohort = Cohort::from_yaml_str(DEFINITION).unwrap();
     let result = engine
-        .evaluate_blocking(&cohort, &Parameters::new())
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &keep_duplicates())
         .unwrap();
     let e = result.explain_blocking("9434765919").unwrap();
     assert_eq!(e.person_id, PersonId::Text("9434765919".into()));
@@ -194,7 +200,7 @@ fn unknown_outcomes_are_told_apart_from_false() {
     let engine = engine();
     let cohort = Cohort::from_yaml_str(DEFINITION).unwrap();
     let result = engine
-        .evaluate_blocking(&cohort, &Parameters::new())
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &keep_duplicates())
         .unwrap();
 
     // No date of birth: the age is unknown, so is the include rule, which removes them.
@@ -235,7 +241,7 @@ fn ids_that_are_not_one_person_are_typed_errors_without_the_id() {
     let engine = engine();
     let cohort = Cohort::from_yaml_str(DEFINITION).unwrap();
     let result = engine
-        .evaluate_blocking(&cohort, &Parameters::new())
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &keep_duplicates())
         .unwrap();
     let err = result.explain_blocking("9434765811").unwrap_err();
     assert_eq!(err.code(), "invalid_input");

@@ -14,7 +14,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use caas_core::explain::{Datum, EventRow, Outcome, PeriodRow, Verdict};
 use caas_core::model::{Aggregation, Purpose, VariableKind};
-use caas_core::report::{QualityFinding, ReportOptions};
+use caas_core::report::ReportOptions;
 use caas_core::synth::{self, SynthConfig};
 use caas_core::{
     CodeSystem, Cohort, ColumnMapping, Engine, Explanation, Parameters, PersonId, TableSpec,
@@ -102,7 +102,11 @@ impl People {
             id(),
             date("date_of_birth", false),
             date("date_of_death", true),
+            Field::new("national_opt_out", DataType::Boolean, false),
+            Field::new("type1_opt_out", DataType::Boolean, false),
         ]));
+        // Nobody has opted out: the people are here to test the clinical rules.
+        let no_opt_out = || Arc::new(BooleanArray::from(vec![false; self.persons.len()]));
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
@@ -113,6 +117,8 @@ impl People {
                     self.persons.iter().map(|p| p.1),
                 )),
                 Arc::new(Date32Array::from_iter(self.persons.iter().map(|p| p.2))),
+                no_opt_out(),
+                no_opt_out(),
             ],
         )
         .unwrap();
@@ -905,24 +911,15 @@ fn the_audit_table_agrees_with_each_explanation() {
 
 #[test]
 fn the_report_reads_as_the_clinical_specification() {
-    let (p, _) = hand_built();
+    let (mut p, _) = hand_built();
+    // A data-quality finding for the report: events of a person not in the person table.
+    p.gp(999, "2025-01-01", 195967001);
     let engine = p.engine();
     let cohort = flu();
     let result = engine
         .evaluate_blocking(&cohort, &Parameters::new())
         .unwrap();
-    let findings = vec![QualityFinding {
-        table: "persons".into(),
-        kind: "NHS number fails the Modulus 11 check".into(),
-        count: 3,
-        treatment: "excluded".into(),
-    }];
-    let report = result
-        .report(&ReportOptions {
-            data_quality: findings.clone(),
-            ..ReportOptions::default()
-        })
-        .unwrap();
+    let report = result.report(&ReportOptions::default()).unwrap();
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("caas-report");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("flu.md"), &report.markdown).unwrap();
@@ -955,8 +952,8 @@ fn the_report_reads_as_the_clinical_specification() {
         "| `astadm` | Asthma emergency admission | ICD-10 | 2 | `",
         "| 12 | 50-64 not eligible | exclude | 24 | 20 | 4 |",
         "| 15 | declined | exclude | 19 | 18 | 1 |",
-        "| `persons` | NHS number fails the Modulus 11 check | 3 | excluded |",
-        "| `gp_events` | events (SNOMED CT) | 31 | `person_id` Int64, `date` Date32, `code` Int64, `value` Float64 |",
+        "| `gp_events` | `person_id` | a person id that is not in the person table | 1 | kept |",
+        "| `gp_events` | events (SNOMED CT) | 32 | `person_id` Int64, `date` Date32, `code` Int64, `value` Float64 |",
     ] {
         assert!(
             md.contains(sentence),
@@ -1009,12 +1006,7 @@ fn the_report_reads_as_the_clinical_specification() {
     let result = engine
         .evaluate_blocking(&research, &Parameters::new())
         .unwrap();
-    let report = result
-        .report(&ReportOptions {
-            data_quality: findings,
-            ..ReportOptions::default()
-        })
-        .unwrap();
+    let report = result.report(&ReportOptions::default()).unwrap();
     std::fs::write(out.join("flu-research.html"), &report.html).unwrap();
     let md = &report.markdown;
     for sentence in [
@@ -1022,10 +1014,11 @@ fn the_report_reads_as_the_clinical_specification() {
         "| People in the person table | 35 |",
         "| People in the cohort | 20 |",
         "counts from 1\n> to 7 are shown as `*`",
-        "| 1 | alive | include | 35 | 30 | \\* |",
-        "| 3 | no date of birth | exclude | 30 | 30 | 0 |",
-        "| 12 | 50-64 not eligible | exclude | 25 | 20 | \\* |",
-        "| `persons` | NHS number fails the Modulus 11 check | \\* | excluded |",
+        "| 1 | national data opt-out or type 1 opt-out | exclude | 35 | 35 | 0 |",
+        "| 2 | alive | include | 35 | 30 | \\* |",
+        "| 4 | no date of birth | exclude | 30 | 30 | 0 |",
+        "| 13 | 50-64 not eligible | exclude | 25 | 20 | \\* |",
+        "| `gp_events` | `person_id` | a person id that is not in the person table | \\* | kept |",
         "| `gp_events` | events (SNOMED CT) | 30 |",
         "| `apc` | events (ICD-10) | \\* |",
     ] {

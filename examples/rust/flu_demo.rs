@@ -100,6 +100,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         result.population,
         elapsed.as_secs_f64()
     );
+    for table in &result.data_quality.tables {
+        for finding in table.findings.iter().filter(|f| f.count > 0) {
+            println!(
+                "Data quality: `{}`: {} row(s) have {} (policy {})",
+                table.table,
+                finding.count,
+                finding.kind.description(),
+                finding.policy
+            );
+        }
+    }
 
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join("flu_members.parquet");

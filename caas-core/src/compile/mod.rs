@@ -41,6 +41,23 @@ pub(crate) fn rule_column(index: usize) -> String {
     format!("__rule_{}", index + 1)
 }
 
+/// The person id of a table as Int64 (when the person table's ids are integers) or text.
+/// Ids of the other kind that cannot be converted are null: they match nobody, and no value
+/// is ever printed in an error.
+pub(crate) fn person_key(table: &Table, integer: bool) -> DfExpr {
+    let source = column(table.shape.column("person_id").unwrap_or("person_id"));
+    let target = if integer {
+        DataType::Int64
+    } else {
+        DataType::Utf8
+    };
+    if table.shape.integer_person_id == integer {
+        cast(source, target)
+    } else {
+        try_cast(source, target)
+    }
+}
+
 /// Builds the per-person plans of cohorts over a set of registered tables.
 pub(crate) struct Compiler<'a> {
     pub ctx: &'a SessionContext,
@@ -114,13 +131,7 @@ impl<'a> Compiler<'a> {
     /// where the person table has integers) that cannot be converted are null: they match
     /// nobody, and no value is ever printed in an error.
     pub(crate) fn person_id(&self, table: &Table) -> DfExpr {
-        let source = column(table.shape.column("person_id").unwrap_or("person_id"));
-        let integer = self.person_id_type == DataType::Int64;
-        if table.shape.integer_person_id == integer {
-            cast(source, self.person_id_type.clone())
-        } else {
-            try_cast(source, self.person_id_type.clone())
-        }
+        person_key(table, self.person_id_type == DataType::Int64)
     }
 
     /// The per-person plan of `cohort` with bound `parameters`.
@@ -150,6 +161,7 @@ impl<'a> Compiler<'a> {
     ) -> Result<DataFrame> {
         let person = self.person_table()?;
         let (mut df, person_columns) = self.person_base(person)?;
+        df = crate::governance::without_opt_outs(df, person, cohort)?;
 
         let person_type = |c: &str| person_columns.get(c).copied();
         let types = cohort.variable_types(&person_type)?;

@@ -21,9 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CaasError, Result};
 use crate::model::{Cohort, Parameters};
-use crate::provenance;
 use crate::results::{self, Evaluation};
 use crate::source::{Role, SourceFile, TableShape, TableSpec};
+
+mod evaluate;
+mod options;
+
+pub use options::EvaluationOptions;
 
 /// How the engine runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -248,14 +252,12 @@ impl Engine {
         self.snapshot(cohort, parameters)?.plan()
     }
 
-    /// Evaluates a cohort: its members and attrition, and its provenance. The evaluation
-    /// keeps the tables it read, to explain people and to report on the run later.
+    /// Evaluates a cohort with the default [`EvaluationOptions`]: its members, attrition,
+    /// data-quality findings and provenance. The evaluation keeps the tables it read, to
+    /// explain people and to report on the run later.
     pub async fn evaluate(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Evaluation> {
-        let run = Arc::new(self.snapshot(cohort, parameters)?);
-        let plan = run.plan()?;
-        let (collected, inputs) =
-            futures::try_join!(results::collect(cohort, plan), provenance::inputs(&run))?;
-        Evaluation::new(collected, run, inputs)
+        self.evaluate_with(cohort, parameters, &EvaluationOptions::default())
+            .await
     }
 
     /// [`Engine::evaluate`], blocking the calling thread.

@@ -312,7 +312,7 @@ impl Provenance {
     /// let engine = Engine::new();
     /// engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
     /// let cohort = Cohort::from_yaml_str(
-    ///     "{id: all, title: Everyone, purpose: research, parameters: {index_date: 2025-03-31}}",
+    ///     "{id: all, title: Everyone, purpose: direct_care, parameters: {index_date: 2025-03-31}}",
     /// ).unwrap();
     /// let result = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap();
     ///

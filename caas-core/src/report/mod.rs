@@ -20,37 +20,21 @@ use crate::error::{CaasError, Result};
 use crate::model::english::{English, Sentence, long_date};
 use crate::model::{Purpose, Value, assurance_text};
 use crate::provenance::AttritionStep;
+use crate::quality::Policy;
 use crate::results::Evaluation;
 
 const MARKDOWN: &str = include_str!("templates/report.md");
 const HTML: &str = include_str!("templates/report.html");
 const FUNNEL: &str = include_str!("templates/funnel.svg");
 
-/// What to put in a report besides what the evaluation knows.
+/// How to render a report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportOptions {
-    /// Data-quality findings of the run, one row each, shown in the data-quality section.
-    #[serde(default)]
-    pub data_quality: Vec<QualityFinding>,
     /// Put counts under disclosure control even for direct care (they always are for
     /// other purposes).
     #[serde(default)]
     pub disclosure_control: bool,
-}
-
-/// One data-quality finding: in a table, how many rows had a problem and what was done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QualityFinding {
-    /// The table.
-    pub table: String,
-    /// The kind of problem, in words (e.g. "NHS number fails the Modulus 11 check").
-    pub kind: String,
-    /// How many rows had it.
-    pub count: u64,
-    /// What was done with them (e.g. "kept", "excluded").
-    pub treatment: String,
 }
 
 /// A rendered report.
@@ -128,9 +112,10 @@ struct StepContext {
 #[derive(Serialize)]
 struct FindingContext {
     table: String,
-    kind: String,
+    column: String,
+    kind: &'static str,
     count: String,
-    treatment: String,
+    treatment: &'static str,
 }
 
 #[derive(Serialize)]
@@ -311,6 +296,15 @@ fn template_error(err: minijinja::Error) -> CaasError {
     CaasError::Report(err.to_string())
 }
 
+fn treatment_words(policy: Policy) -> &'static str {
+    match policy {
+        Policy::Keep => "kept",
+        Policy::Exclude => "excluded",
+        // A finding under `fail` ends the evaluation before any report.
+        Policy::Fail => "failed the evaluation",
+    }
+}
+
 fn purpose_words(purpose: Purpose) -> &'static str {
     match purpose {
         Purpose::DirectCare => "direct care",
@@ -332,7 +326,7 @@ impl Evaluation {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow::array::{Date32Array, Int64Array, RecordBatch};
+    /// use arrow::array::{BooleanArray, Date32Array, Int64Array, RecordBatch};
     /// use arrow::datatypes::{DataType, Field, Schema};
     /// use caas_core::{Cohort, Engine, Parameters, TableSpec};
     /// use caas_core::report::ReportOptions;
@@ -340,12 +334,16 @@ impl Evaluation {
     /// let schema = Arc::new(Schema::new(vec![
     ///     Field::new("person_id", DataType::Int64, false),
     ///     Field::new("date_of_birth", DataType::Date32, true),
+    ///     Field::new("national_opt_out", DataType::Boolean, false),
+    ///     Field::new("type1_opt_out", DataType::Boolean, false),
     /// ]));
     /// let ids: Vec<i64> = (1..=40).collect();
     /// let births: Vec<i32> = ids.iter().map(|i| if *i <= 30 { -7305 } else { 10957 }).collect();
     /// let batch = RecordBatch::try_new(schema.clone(), vec![
     ///     Arc::new(Int64Array::from(ids)),
     ///     Arc::new(Date32Array::from(births)),
+    ///     Arc::new(BooleanArray::from(vec![false; 40])),
+    ///     Arc::new(BooleanArray::from(vec![false; 40])),
     /// ]).unwrap();
     /// let engine = Engine::new();
     /// engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
@@ -365,7 +363,7 @@ impl Evaluation {
     /// assert!(report.markdown.contains(
     ///     "1. **aged 65+** (include): keep only people for whom `age` is at least 65."));
     /// // Research: 40 people and 30 members are shown rounded; 10 removed stays 10.
-    /// assert!(report.markdown.contains("| 1 | aged 65+ | include | 40 | 30 | 10 |"));
+    /// assert!(report.markdown.contains("| 2 | aged 65+ | include | 40 | 30 | 10 |"));
     /// assert!(report.html.starts_with("<!DOCTYPE html>"));
     /// ```
     pub fn report(&self, options: &ReportOptions) -> Result<Report> {
@@ -468,14 +466,22 @@ impl Evaluation {
                     removed: count(s.removed).to_string(),
                 })
                 .collect(),
-            data_quality: options
+            data_quality: self
                 .data_quality
+                .tables
                 .iter()
-                .map(|f| FindingContext {
-                    table: f.table.clone(),
-                    kind: f.kind.clone(),
-                    count: count(f.count).to_string(),
-                    treatment: f.treatment.clone(),
+                .flat_map(|table| {
+                    table
+                        .findings
+                        .iter()
+                        .filter(|f| f.count > 0)
+                        .map(|f| FindingContext {
+                            table: table.table.clone(),
+                            column: f.column.clone(),
+                            kind: f.kind.description(),
+                            count: count(f.count).to_string(),
+                            treatment: treatment_words(f.policy),
+                        })
                 })
                 .collect(),
             provenance: ProvenanceContext {

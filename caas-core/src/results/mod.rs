@@ -20,6 +20,7 @@ use crate::engine::Run;
 use crate::error::{CaasError, Result};
 use crate::model::Cohort;
 use crate::provenance::{InputTable, Provenance};
+use crate::quality::DataQuality;
 
 /// The result of evaluating a cohort.
 #[derive(Debug, Clone)]
@@ -29,20 +30,23 @@ pub struct Evaluation {
     /// One row per rule, in order: `step` (1-based), `rule`, `action` (`include` or
     /// `exclude`), `before`, `after` and `removed` (people).
     pub attrition: RecordBatch,
-    /// People in the person table.
+    /// People in the person table (less the rows excluded for data quality), before any
+    /// opt-out or rule.
     pub population: u64,
     /// What went in and how: hashes of the definition and codelists, the input tables,
     /// parameters, versions, times and counts.
     pub provenance: Provenance,
+    /// What was malformed in the tables read, and what was done about it.
+    pub data_quality: DataQuality,
     /// The inputs, kept to explain people, audit, report and compare the run.
     pub(crate) run: Arc<Run>,
 }
 
 /// The members, attrition and population of a run, before they become an [`Evaluation`].
 pub(crate) struct Collected {
-    members: RecordBatch,
-    attrition: RecordBatch,
-    population: u64,
+    pub members: RecordBatch,
+    pub attrition: RecordBatch,
+    pub population: u64,
 }
 
 impl Evaluation {
@@ -51,6 +55,7 @@ impl Evaluation {
         collected: Collected,
         run: Arc<Run>,
         inputs: Vec<InputTable>,
+        data_quality: DataQuality,
     ) -> Result<Self> {
         let provenance = Provenance::new(
             &run,
@@ -64,6 +69,7 @@ impl Evaluation {
             attrition: collected.attrition,
             population: collected.population,
             provenance,
+            data_quality,
             run,
         })
     }

@@ -6,7 +6,7 @@
 //!
 //! | role | canonical columns |
 //! |---|---|
-//! | person | `person_id`, `date_of_birth`, `sex`, `date_of_death`, any other |
+//! | person | `person_id`, `date_of_birth`, `sex`, `date_of_death`, `nhs_number`, `national_opt_out`, `type1_opt_out`, any other |
 //! | events | `person_id`, `date`, `code`, `value` (optional), `end_date` (optional), any other |
 //! | periods | `person_id`, `start_date`, `end_date`, `practice` (optional) |
 
@@ -92,6 +92,21 @@ pub struct ColumnMapping {
     /// Date of death. Person table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_of_death: Option<String>,
+    /// The NHS number (an integer or text column), checked by the Modulus 11 rule and the
+    /// input of pseudonyms. Person table. It may name the `person_id` column when the
+    /// person id is the NHS number. Without it (and without a column `nhs_number`) the
+    /// table has no NHS numbers: none are checked, and pseudonyms are made from the
+    /// person id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nhs_number: Option<String>,
+    /// Whether the person has registered a national data opt-out (a boolean column).
+    /// Person table; needed by purposes other than `direct_care`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub national_opt_out: Option<String>,
+    /// Whether the person has registered a type 1 opt-out with their GP practice (a boolean
+    /// column). Person table; needed by purposes other than `direct_care`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type1_opt_out: Option<String>,
     /// The event date. Event table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
@@ -232,11 +247,14 @@ impl TableSpec {
             table: table.to_string(),
             message,
         };
-        let given: [(&'static str, &Option<String>); 10] = [
+        let given: [(&'static str, &Option<String>); 13] = [
             ("person_id", &m.person_id),
             ("date_of_birth", &m.date_of_birth),
             ("sex", &m.sex),
             ("date_of_death", &m.date_of_death),
+            ("nhs_number", &m.nhs_number),
+            ("national_opt_out", &m.national_opt_out),
+            ("type1_opt_out", &m.type1_opt_out),
             ("date", &m.date),
             ("code", &m.code),
             ("value", &m.value),
@@ -245,7 +263,17 @@ impl TableSpec {
             ("practice", &m.practice),
         ];
         let (required, optional): (&[&'static str], &[&'static str]) = match self.role {
-            Role::Person => (&["person_id"], &["date_of_birth", "sex", "date_of_death"]),
+            Role::Person => (
+                &["person_id"],
+                &[
+                    "date_of_birth",
+                    "sex",
+                    "date_of_death",
+                    "nhs_number",
+                    "national_opt_out",
+                    "type1_opt_out",
+                ],
+            ),
             Role::Events => (&["person_id", "date"], &["value", "end_date"]),
             Role::Periods => (&["person_id", "start_date"], &["end_date", "practice"]),
         };
@@ -305,6 +333,16 @@ impl TableSpec {
                         return Err(wrong_type(&column, "an integer or text", &t));
                     }
                     integer_person_id = is_integer(&t);
+                }
+                "nhs_number" => {
+                    if !(is_integer(&t) || is_text(&t) || t == DataType::Null) {
+                        return Err(wrong_type(&column, "an integer or text", &t));
+                    }
+                }
+                "national_opt_out" | "type1_opt_out" => {
+                    if !matches!(t, DataType::Boolean | DataType::Null) {
+                        return Err(wrong_type(&column, "a boolean", &t));
+                    }
                 }
                 "value" => {
                     if !(t.is_numeric() || t == DataType::Null) {

@@ -138,7 +138,16 @@ fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
         wanted.push((name(mapped, part), Some(DataType::Date32)));
     }
     match spec.role {
-        Role::Person => wanted.push((name(&m.sex, "sex"), Some(DataType::Utf8))),
+        Role::Person => {
+            wanted.push((name(&m.sex, "sex"), Some(DataType::Utf8)));
+            wanted.push((name(&m.nhs_number, "nhs_number"), None));
+            for (mapped, part) in [
+                (&m.national_opt_out, "national_opt_out"),
+                (&m.type1_opt_out, "type1_opt_out"),
+            ] {
+                wanted.push((name(mapped, part), Some(DataType::Boolean)));
+            }
+        }
         Role::Periods => wanted.push((name(&m.practice, "practice"), Some(DataType::Utf8))),
         Role::Events => {
             wanted.push((name(&m.value, "value"), Some(DataType::Float64)));

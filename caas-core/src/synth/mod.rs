@@ -212,7 +212,15 @@ pub fn table_specs() -> Vec<(&'static str, &'static str, TableSpec)> {
         })
     };
     vec![
-        ("persons", "persons", TableSpec::person()),
+        (
+            "persons",
+            "persons",
+            // The person id is the NHS number.
+            TableSpec::person().with_mapping(ColumnMapping {
+                nhs_number: Some("person_id".into()),
+                ..ColumnMapping::default()
+            }),
+        ),
         ("registrations", "registrations", TableSpec::periods()),
         (
             "gp_events",

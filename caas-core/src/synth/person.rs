@@ -65,13 +65,15 @@ pub struct Background {
 }
 
 impl Background {
-    /// `count` SNOMED-like and dm+d-like ids outside the catalogue.
+    /// `count` SNOMED-like and dm+d-like ids outside the catalogue, each ending with its
+    /// Verhoeff check digit as real SNOMED CT identifiers do, so that they have the format
+    /// the data-quality checks expect.
     pub fn new(catalogue: &Catalogue, seed: u64) -> Self {
         let mut rng = Rng::new(seed, u64::MAX);
         let mut draw = |low: i64, high: i64, n: usize| {
             let mut codes = Vec::with_capacity(n);
             while codes.len() < n {
-                let code = rng.between(low, high);
+                let code = with_check_digit(rng.between(low, high));
                 if !catalogue.is_taken(code) {
                     codes.push(code);
                 }
@@ -83,6 +85,14 @@ impl Background {
             dmd: draw(300_000_000_000_000, 399_999_999_999_999, 800),
         }
     }
+}
+
+/// `code` with its last digit replaced by the Verhoeff check digit of the others.
+fn with_check_digit(code: i64) -> i64 {
+    let stem = code - code % 10;
+    (stem..stem + 10)
+        .find(|c| crate::quality::code_has_format(crate::CodeSystem::SnomedCt, &c.to_string()))
+        .unwrap_or(code)
 }
 
 /// Everything needed to generate people.

@@ -1,0 +1,107 @@
+//! [`EvaluationOptions`]: how one evaluation treats data quality and identifiers.
+
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::governance::PseudonymKey;
+use crate::quality::{FindingKind, Policy, QualityPolicies};
+
+/// Options of one evaluation: the policy of each kind of data-quality finding, the
+/// reference date of "future" dates, and the key of pseudonyms.
+///
+/// Built in code, or read from JSON (as the Python and C front ends pass it); when
+/// serialised, the pseudonym key is left out.
+///
+/// ```
+/// use caas_core::EvaluationOptions;
+/// use caas_core::governance::PseudonymKey;
+/// use caas_core::quality::{FindingKind, Policy};
+///
+/// let built = EvaluationOptions::new()
+///     .with_policy(FindingKind::InvalidCode, Policy::Exclude)
+///     .with_reference_date(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())
+///     .with_pseudonym_key(PseudonymKey::from_hex(&"2f".repeat(32)).unwrap());
+/// let read: EvaluationOptions = serde_json::from_str(&format!(
+///     r#"{{"quality": {{"invalid_code": "exclude"}}, "reference_date": "2026-01-31",
+///         "pseudonym_key": "{}"}}"#,
+///     "2f".repeat(32),
+/// )).unwrap();
+/// assert_eq!(built, read);
+/// // The key never leaves: not in JSON, not in Debug output.
+/// let json = serde_json::to_string(&built).unwrap();
+/// assert!(!json.contains("2f2f") && !json.contains("pseudonym_key"));
+/// assert!(format!("{built:?}").contains("<redacted>"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationOptions {
+    /// What to do with the rows of each kind of data-quality finding (see
+    /// [`QualityPolicies`] for the defaults).
+    #[serde(default)]
+    pub quality: QualityPolicies,
+    /// The day after which a date is in the future (`YYYY-MM-DD`), normally the day the data
+    /// was extracted. Default: the day of the evaluation (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_date")]
+    #[schemars(with = "Option<NaiveDate>")]
+    pub reference_date: Option<NaiveDate>,
+    /// With a key, members are identified by pseudonyms (HMAC-SHA256 of the NHS number)
+    /// instead of person ids; see [`crate::governance`]. Written in hexadecimal in JSON;
+    /// never serialised.
+    #[serde(default, skip_serializing)]
+    pub pseudonym_key: Option<PseudonymKey>,
+}
+
+impl EvaluationOptions {
+    /// The default options: default policies, today as the reference date, no pseudonyms.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the policy of one kind of finding.
+    pub fn with_policy(mut self, kind: FindingKind, policy: Policy) -> Self {
+        self.quality.set(kind, policy);
+        self
+    }
+
+    /// Sets the policy of every kind of finding.
+    pub fn with_policies(mut self, policies: QualityPolicies) -> Self {
+        self.quality = policies;
+        self
+    }
+
+    /// Sets the reference date of "future" dates.
+    pub fn with_reference_date(mut self, date: NaiveDate) -> Self {
+        self.reference_date = Some(date);
+        self
+    }
+
+    /// Identifies members by pseudonyms made with `key`.
+    pub fn with_pseudonym_key(mut self, key: PseudonymKey) -> Self {
+        self.pseudonym_key = Some(key);
+        self
+    }
+}
+
+/// An optional date as `YYYY-MM-DD` text.
+mod iso_date {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(date: &Option<NaiveDate>, out: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(d) => out.serialize_str(&d.format("%Y-%m-%d").to_string()),
+            None => out.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Option<NaiveDate>, D::Error> {
+        Option::<String>::deserialize(input)?
+            .map(|text| {
+                NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+                    serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)"))
+                })
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,157 @@
+//! The national data opt-out and type 1 opt-outs: who is removed, and the attrition step
+//! that records it.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::concat;
+use arrow::datatypes::{DataType, Int64Type};
+use datafusion::dataframe::DataFrame;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::functions_aggregate::count::count_udaf;
+use datafusion::logical_expr::{Expr as DfExpr, ExprFunctionExt, cast, lit};
+
+use crate::compile::column;
+use crate::engine::Table;
+use crate::error::{CaasError, Result};
+use crate::model::{Cohort, Purpose};
+use crate::results::Collected;
+
+/// The name of the attrition step that removes people with opt-outs.
+pub const OPT_OUT_STEP: &str = "national data opt-out or type 1 opt-out";
+
+/// The person-table parts that hold the opt-outs.
+const PARTS: [(&str, &str); 2] = [
+    ("national_opt_out", "the national data opt-out"),
+    ("type1_opt_out", "the type 1 opt-out"),
+];
+
+/// Whether opt-outs apply to a purpose: to every purpose but direct care.
+pub fn applies(purpose: Purpose) -> bool {
+    purpose != Purpose::DirectCare
+}
+
+/// True for a person with either opt-out, over columns named by `name` (a null flag is no
+/// opt-out). Fails, naming the table and the column, when the person table lacks a flag.
+fn opted_out(person: &Table, cohort: &Cohort, name: impl Fn(&str) -> String) -> Result<DfExpr> {
+    let purpose = cohort.definition().purpose;
+    let mut flags = Vec::new();
+    for (part, what) in PARTS {
+        if person.shape.column(part).is_none() {
+            return Err(CaasError::MissingColumn {
+                table: person.name.clone(),
+                column: part.to_string(),
+                needed_as: format!(
+                    "{what} flag: purpose `{}` removes the people who opted out",
+                    purpose_name(purpose)
+                ),
+            });
+        }
+        flags.push(coalesce(vec![
+            cast(column(&name(part)), DataType::Boolean),
+            lit(false),
+        ]));
+    }
+    Ok(flags.into_iter().fold(lit(false), DfExpr::or))
+}
+
+fn purpose_name(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::DirectCare => "direct_care",
+        Purpose::Research => "research",
+        Purpose::Planning => "planning",
+    }
+}
+
+/// The persons of a cohort's plan (columns `__p_<part>`) without the people whose opt-outs
+/// its purpose applies.
+pub(crate) fn without_opt_outs(
+    persons: DataFrame,
+    person: &Table,
+    cohort: &Cohort,
+) -> Result<DataFrame> {
+    if !applies(cohort.definition().purpose) {
+        return Ok(persons);
+    }
+    let out = opted_out(person, cohort, |part| format!("__p_{part}"))?;
+    Ok(persons.filter(DfExpr::Not(Box::new(out)))?)
+}
+
+/// People in the person table and, when the cohort's purpose applies opt-outs, how many of
+/// them have one.
+pub(crate) async fn count(person: &Table, cohort: &Cohort) -> Result<Option<(u64, u64)>> {
+    if !applies(cohort.definition().purpose) {
+        return Ok(None);
+    }
+    let source = |part: &str| person.shape.column(part).unwrap_or(part).to_string();
+    let out = opted_out(person, cohort, source)?;
+    let ones = || count_udaf().call(vec![lit(1i64)]);
+    let batches = person
+        .data
+        .clone()
+        .aggregate(
+            vec![],
+            vec![
+                ones().alias("__g_people"),
+                ones().filter(out).build()?.alias("__g_opted_out"),
+            ],
+        )?
+        .collect()
+        .await?;
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| CaasError::Engine("the opt-out count returned no row".into()))?;
+    let value = |i: usize| -> Result<u64> {
+        let array = arrow::compute::cast(batch.column(i), &DataType::Int64)?;
+        let array = array.as_primitive::<Int64Type>();
+        Ok(u64::try_from(array.value(0)).unwrap_or(0))
+    };
+    Ok(Some((value(0)?, value(1)?)))
+}
+
+/// Records the opt-outs as the first step of the attrition (the rules' steps move down by
+/// one), and counts the people removed in the population.
+pub(crate) fn record(evaluation: &mut Collected, counts: Option<(u64, u64)>) -> Result<()> {
+    let Some((people, opted_out)) = counts else {
+        return Ok(());
+    };
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let attrition = &evaluation.attrition;
+    let schema = attrition.schema();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (i, field) in schema.fields().iter().enumerate() {
+        let existing = attrition.column(i);
+        let first: ArrayRef = match field.name().as_str() {
+            "step" => {
+                let steps = existing.as_primitive::<Int64Type>();
+                let moved: Int64Array = steps.iter().map(|s| s.map(|s| s + 1)).collect();
+                columns.push(concat(&[&Int64Array::from(vec![1i64]), &moved])?);
+                continue;
+            }
+            "rule" => Arc::new(StringArray::from(vec![OPT_OUT_STEP])),
+            "action" => Arc::new(StringArray::from(vec!["exclude"])),
+            "before" => Arc::new(Int64Array::from(vec![as_i64(people)])),
+            "after" => Arc::new(Int64Array::from(vec![as_i64(
+                people.saturating_sub(opted_out),
+            )])),
+            "removed" => Arc::new(Int64Array::from(vec![as_i64(opted_out)])),
+            other => {
+                return Err(CaasError::Engine(format!(
+                    "unexpected attrition column `{other}`"
+                )));
+            }
+        };
+        if first.data_type() != existing.data_type() {
+            return Err(CaasError::Engine(format!(
+                "attrition column `{}` is not {}",
+                field.name(),
+                first.data_type()
+            )));
+        }
+        columns.push(concat(&[first.as_ref(), existing.as_ref()])?);
+    }
+    evaluation.attrition = RecordBatch::try_new(schema, columns)?;
+    evaluation.population = people;
+    Ok(())
+}
