@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
+# The package writes its embedded example to the user's cache; keep this run's in target/.
+export XDG_CACHE_HOME="$PWD/target/py-cache"
 venv=target/py-venv
 wheels=target/py-wheels
 requirements=tests/python/requirements.txt
