@@ -178,11 +178,13 @@ def test_summary_reads_as_sentences() -> None:
         "Aged 65 or over, or with asthma or diabetes (`quickstart`, version 1)"
     )
     assert (
-        "asthma_recent: whether the person has an event in table `gp_events` with a code in "
-        "codelist `asthma` from index_date - 12 months (2024-03-31) to index_date (2025-03-31)"
+        "asthma_recent: has an `asthma` code in `gp_events` between 31 March 2024 and 31 March 2025"
     ) in summary
-    assert "diabetes_last: the date of the latest event in table `gp_events`" in summary
-    assert "2. eligible: keep the people for whom `age >= 65 or at_risk` is true" in summary
+    assert (
+        "diabetes_last: the date of the latest `diabetes` code in `gp_events` on or before "
+        "31 March 2025"
+    ) in summary
+    assert "2. eligible: keep only people for whom `age` is at least 65 or `at_risk`" in summary
     assert summary.endswith("Output: person_id, age, age_band, at_risk")
     assert str(cohort) == summary
     described = cohort.describe()
@@ -200,7 +202,7 @@ def test_cohort_html_shows_the_summary() -> None:
     assert "<code>astrx_12m</code>" in html
     assert "dm+d, " in html and "Asthma inhaled or systemic steroids" in html
     assert "Example clinical safety officer" in html
-    assert "keep the people for whom `alive` is true" in html
+    assert "keep only people for whom `alive` is true" in html
     # Escaped: the definition's text never becomes markup.
     weird = caas.Cohort.from_yaml(SMALL_COHORT.replace("title: Aged", "title: <b>Aged"))
     assert "&lt;b&gt;Aged" in weird._repr_html_()
