@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project, as CI does. Usage: bash scripts/test.sh
+# Runs every check and test of the project, as CI does: the Rust workspace, then the C
+# library and the Python package over the same build. Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 echo "== tests"
 cargo test --workspace --locked
+
+# The C and Python layers reuse the dev-profile build above (one build of DataFusion).
+echo "== C"
+bash scripts/test-c.sh
+
+echo "== Python"
+bash scripts/test-python.sh
