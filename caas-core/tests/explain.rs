@@ -259,3 +259,75 @@ fn ids_that_are_not_one_person_are_typed_errors_without_the_id() {
         assert!(!err.to_string().contains("1234567890"), "{err}");
     }
 }
+
+#[test]
+fn opted_out_people_are_explained_by_the_opt_out_step_alone() {
+    use arrow::array::{BooleanArray, Int64Array};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("date_of_birth", DataType::Date32, false),
+        Field::new("national_opt_out", DataType::Boolean, false),
+        Field::new("type1_opt_out", DataType::Boolean, false),
+    ]));
+    let persons = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            Arc::new(Date32Array::from(vec![
+                day("1950-01-01"),
+                day("2015-01-01"),
+                day("1950-01-01"),
+            ])),
+            Arc::new(BooleanArray::from(vec![false, false, false])),
+            Arc::new(BooleanArray::from(vec![false, false, true])),
+        ],
+    )
+    .unwrap();
+    let engine = Engine::new();
+    engine
+        .register_batches("persons", TableSpec::person(), schema, vec![persons])
+        .unwrap();
+    let cohort = Cohort::from_yaml_str(
+        r#"
+id: adults
+title: Adults
+purpose: research
+parameters: { index_date: 2025-03-31 }
+variables: { age: { kind: age, on: index_date } }
+rules: [ { name: adult, include: age >= 18 } ]
+"#,
+    )
+    .unwrap();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+
+    // Person 2 passes the opt-out step (1) and is removed by the first rule, step 2 of the
+    // attrition.
+    let child = result.explain_blocking(2).unwrap();
+    assert_eq!(
+        child.verdict,
+        Verdict::Out {
+            step: 2,
+            rule: "adult".into()
+        }
+    );
+    assert_eq!(child.rules[0].step, 2);
+
+    // Person 3 opted out: removed at step 1, with none of their data read for the rules.
+    let opted_out = result.explain_blocking(3).unwrap();
+    assert_eq!(
+        opted_out.verdict,
+        Verdict::Out {
+            step: 1,
+            rule: caas_core::governance::OPT_OUT_STEP.into()
+        }
+    );
+    assert!(opted_out.rules.is_empty() && opted_out.variables.is_empty());
+
+    // An id that is in no table is still unknown.
+    assert_eq!(
+        result.explain_blocking(4).unwrap_err().code(),
+        "unknown_person"
+    );
+}

@@ -22,6 +22,7 @@ use crate::compile::explain::{
 use crate::compile::{column, rule_column};
 use crate::engine::{Run, block_on};
 use crate::error::{CaasError, Result};
+use crate::governance;
 use crate::model::english::English;
 use crate::model::{Aggregation, VariableKind};
 use crate::results::{Evaluation, sort_by_person};
@@ -127,8 +128,29 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
         futures::future::try_join_all(selections.iter().map(|s| s.data.clone().collect()))
     )?;
     let person_row = concat_batches(&plan_schema, &person_batches)?;
+    // Attrition steps count the opt-out step first when the purpose applies it.
+    let first_rule_step = if governance::applies(cohort.definition().purpose) {
+        2
+    } else {
+        1
+    };
     match person_row.num_rows() {
-        0 => return Err(unknown()),
+        0 => {
+            // An opted-out person left before any rule: their data is not read further.
+            return match governance::count_opt_outs(one.person_table()?, cohort).await? {
+                Some((_, opted_out)) if opted_out > 0 => Ok(Explanation {
+                    cohort: cohort.id().to_string(),
+                    person_id: person,
+                    verdict: Verdict::Out {
+                        step: 1,
+                        rule: governance::OPT_OUT_STEP.to_string(),
+                    },
+                    rules: Vec::new(),
+                    variables: Vec::new(),
+                }),
+                _ => Err(unknown()),
+            };
+        }
         1 => {}
         _ => {
             let rows = one.person_table()?.data.clone().count().await?;
@@ -200,12 +222,12 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
         );
         if !passed && verdict == Verdict::In {
             verdict = Verdict::Out {
-                step: i + 1,
+                step: i + first_rule_step,
                 rule: rule.name.clone(),
             };
         }
         rules.push(RuleOutcome {
-            step: i + 1,
+            step: i + first_rule_step,
             name: rule.name.clone(),
             action: if rule.exclude { "exclude" } else { "include" },
             condition: rule.expr.to_string(),

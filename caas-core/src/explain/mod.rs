@@ -217,7 +217,7 @@ impl fmt::Display for Outcome {
 /// One rule of an explanation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleOutcome {
-    /// 1-based position.
+    /// Its step in the attrition (1-based; after the opt-out step when there is one).
     pub step: usize,
     /// The rule's name.
     pub name: String,
@@ -242,9 +242,12 @@ pub enum Verdict {
     In,
     /// Not a member.
     Out {
-        /// The 1-based step of the first rule the person did not pass.
+        /// The attrition step that removed the person (1-based): the opt-out step, when the
+        /// purpose applies opt-outs and the person has one, or the first rule they did not
+        /// pass. An opted-out person's explanation has no rules or variables: their data is
+        /// not read for them.
         step: usize,
-        /// Its name.
+        /// The step's name (the rule's, or [`crate::governance::OPT_OUT_STEP`]).
         rule: String,
     },
 }
