@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use caas_core::{
-    CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Format, Role, TableSpec,
+    CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
+    TableSpec,
 };
 use indexmap::IndexMap;
 use pyo3::prelude::*;
@@ -12,11 +13,23 @@ use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 use pyo3_arrow::input::AnyRecordBatch;
 use serde::Deserialize;
+use tokio::task::JoinSet;
 
 use crate::cohort::{PyCohort, to_parameters};
 use crate::errors::{check, to_py};
 use crate::evaluation::PyEvaluation;
+use crate::options::evaluation_options;
 use crate::wait::run;
+
+/// One run of `evaluate_many`: cohort, parameters, quality policies as JSON, reference
+/// date, pseudonym key.
+type Run<'py> = (
+    PyRef<'py, PyCohort>,
+    Option<Bound<'py, PyDict>>,
+    Option<String>,
+    Option<String>,
+    Option<Bound<'py, PyAny>>,
+);
 
 /// Evaluates cohort definitions over registered tables; shared between threads.
 #[pyclass(name = "Engine", module = "caas._caas", frozen)]
@@ -129,40 +142,58 @@ impl PyEngine {
         check(py, self.inner.table_names())
     }
 
-    /// Evaluates a cohort with run-time parameters.
-    #[pyo3(signature = (cohort, parameters=None, progress=None))]
+    /// Evaluates a cohort with run-time parameters and evaluation options (see
+    /// `options::evaluation_options`).
+    #[pyo3(signature = (
+        cohort, parameters=None, quality=None, reference_date=None, pseudonym_key=None,
+        progress=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         py: Python<'_>,
         cohort: &PyCohort,
         parameters: Option<&Bound<'_, PyDict>>,
+        quality: Option<&str>,
+        reference_date: Option<&str>,
+        pseudonym_key: Option<&Bound<'_, PyAny>>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEvaluation> {
         let parameters = to_parameters(parameters)?;
+        let options = evaluation_options(py, quality, reference_date, pseudonym_key)?;
         let engine = Arc::clone(&self.inner);
         let cohort = Arc::clone(&cohort.inner);
         let result = run(
             py,
-            async move { engine.evaluate(&cohort, &parameters).await },
+            async move { engine.evaluate_with(&cohort, &parameters, &options).await },
             progress,
         )?;
         Ok(PyEvaluation::new(result))
     }
 
-    /// Evaluates several cohorts concurrently: a list of (cohort, parameters or None).
+    /// Evaluates several cohorts concurrently: a list of (cohort, parameters, quality,
+    /// reference date, pseudonym key), each but the cohort possibly None. The results come
+    /// in the order of the runs; the first error of any of them is raised and stops the
+    /// others.
     #[pyo3(signature = (runs, progress=None))]
     fn evaluate_many(
         &self,
         py: Python<'_>,
-        runs: Vec<(PyRef<'_, PyCohort>, Option<Bound<'_, PyDict>>)>,
+        runs: Vec<Run<'_>>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PyEvaluation>> {
         let owned = runs
             .iter()
-            .map(|(cohort, parameters)| {
+            .map(|(cohort, parameters, quality, reference_date, key)| {
                 Ok((
                     Arc::clone(&cohort.inner),
                     to_parameters(parameters.as_ref())?,
+                    evaluation_options(
+                        py,
+                        quality.as_deref(),
+                        reference_date.as_deref(),
+                        key.as_ref(),
+                    )?,
                 ))
             })
             .collect::<PyResult<Vec<_>>>()?;
@@ -170,8 +201,26 @@ impl PyEngine {
         let results = run(
             py,
             async move {
-                let refs: Vec<_> = owned.iter().map(|(c, p)| (c.as_ref(), p)).collect();
-                engine.evaluate_many(&refs).await
+                let count = owned.len();
+                // Dropping the set (on the first error, or when Ctrl-C aborts this task)
+                // aborts the evaluations still running.
+                let mut set = JoinSet::new();
+                for (i, (cohort, parameters, options)) in owned.into_iter().enumerate() {
+                    let engine = Arc::clone(&engine);
+                    set.spawn(async move {
+                        (
+                            i,
+                            engine.evaluate_with(&cohort, &parameters, &options).await,
+                        )
+                    });
+                }
+                let mut results: Vec<Option<Evaluation>> = (0..count).map(|_| None).collect();
+                while let Some(joined) = set.join_next().await {
+                    let (i, result) = joined
+                        .map_err(|e| CaasError::Engine(format!("an evaluation stopped: {e}")))?;
+                    results[i] = Some(result?);
+                }
+                Ok(results.into_iter().flatten().collect::<Vec<_>>())
             },
             progress,
         )?;

@@ -1,30 +1,20 @@
 //! `caas_core::CaasError` raised as the exception classes of `caas.errors`.
 //!
-//! The class follows the error's kind: `DefinitionError` for what is wrong in a definition
-//! or its parameters, `DataError` for tables that cannot be read, registered or used as the
-//! definition needs, `EngineError` for failures inside DataFusion or Arrow. Each exception
-//! carries the error's `code` and the place at fault (line, column, variable, rule,
-//! parameter, codelist, table, column name) as attributes.
+//! This side gives the error's message, its `code` and the place at fault (line, column,
+//! variable, rule, parameter, codelist, table, column name, finding kind and count, option)
+//! as keyword arguments; `caas.errors` chooses the class from the code, so that the
+//! hierarchy is documented and decided in one place.
 
 use caas_core::{CaasError, Place};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// The `caas.errors` class for an error code.
-fn class_name(code: &str) -> &'static str {
-    match code {
-        "engine" => "EngineError",
-        "table" | "registration" | "missing_column" | "column_type" | "io" => "DataError",
-        _ => "DefinitionError",
-    }
-}
-
 /// The Python exception for a caas error.
 pub fn to_py(py: Python<'_>, err: CaasError) -> PyErr {
     let kwargs = PyDict::new(py);
     match fill(&kwargs, &err) {
-        Ok(()) => raise(py, class_name(err.code()), &err.to_string(), &kwargs),
+        Ok(()) => raise(py, "from_core", &err.to_string(), &kwargs),
         Err(e) => e,
     }
 }
@@ -44,10 +34,11 @@ pub fn definition_error(py: Python<'_>, code: &str, message: &str) -> PyErr {
     }
 }
 
-fn raise(py: Python<'_>, class: &str, message: &str, kwargs: &Bound<'_, PyDict>) -> PyErr {
+/// The exception that `factory` of `caas.errors` (a class, or `from_core`) makes.
+fn raise(py: Python<'_>, factory: &str, message: &str, kwargs: &Bound<'_, PyDict>) -> PyErr {
     let made = py
         .import("caas.errors")
-        .and_then(|m| m.getattr(class))
+        .and_then(|m| m.getattr(factory))
         .and_then(|c| c.call((message,), Some(kwargs)));
     match made {
         Ok(value) => PyErr::from_value(value),
@@ -99,6 +90,20 @@ fn fill(kwargs: &Bound<'_, PyDict>, err: &CaasError) -> PyResult<()> {
             kwargs.set_item("column_name", column)?;
         }
         CaasError::Io { path, .. } => kwargs.set_item("path", path)?,
+        CaasError::DataQuality {
+            table,
+            column,
+            kind,
+            count,
+        } => {
+            kwargs.set_item("table", table)?;
+            kwargs.set_item("column_name", column)?;
+            kwargs.set_item("kind", kind.name())?;
+            kwargs.set_item("count", count)?;
+        }
+        CaasError::UnknownPerson { table } => kwargs.set_item("table", table)?,
+        CaasError::InvalidInput { what, .. } => kwargs.set_item("input", what)?,
+        CaasError::InvalidOption { option, .. } => kwargs.set_item("option", option)?,
         _ => {}
     }
     Ok(())

@@ -1,27 +1,68 @@
-//! What an evaluation returns, handed to Python through the Arrow PyCapsule interface.
+//! What an evaluation returns, handed to Python through the Arrow PyCapsule interface and
+//! as the core's JSON: members and attrition, explanations of people, the audit table, the
+//! provenance manifest, the data-quality findings, the report and the difference with an
+//! earlier run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use caas_core::Evaluation;
+use arrow::compute::concat_batches;
+use caas_core::explain::PersonId;
+use caas_core::report::ReportOptions;
+use caas_core::results::Difference;
+use caas_core::{CaasError, Evaluation};
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
+use pyo3_arrow::input::AnyRecordBatch;
 
-use crate::errors::check;
+use crate::errors::{check, to_py};
+use crate::wait::run;
 
-/// The result of evaluating a cohort: members and attrition.
+/// The result of evaluating a cohort.
 #[pyclass(name = "Evaluation", module = "caas._caas", frozen)]
 pub struct PyEvaluation {
-    inner: Evaluation,
+    // Shared with the tasks that explain, audit and compare it off the Python thread.
+    inner: Arc<Evaluation>,
 }
 
 impl PyEvaluation {
     pub fn new(inner: Evaluation) -> Self {
-        PyEvaluation { inner }
+        PyEvaluation {
+            inner: Arc::new(inner),
+        }
     }
 }
 
 /// A record batch as a pyarrow Table; the buffers are shared, not copied.
 fn to_pyarrow<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'py, PyAny>> {
     PyTable::try_new(vec![batch.clone()], batch.schema())?.into_pyarrow(py)
+}
+
+/// A person id from Python: an integer or a text.
+#[derive(FromPyObject)]
+pub enum PersonArg {
+    Int(i64),
+    Text(String),
+}
+
+impl From<PersonArg> for PersonId {
+    fn from(arg: PersonArg) -> Self {
+        match arg {
+            PersonArg::Int(n) => PersonId::Int(n),
+            PersonArg::Text(s) => PersonId::Text(s),
+        }
+    }
+}
+
+type DifferenceTuple<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, u64);
+
+fn difference<'py>(py: Python<'py>, diff: &Difference) -> PyResult<DifferenceTuple<'py>> {
+    Ok((
+        to_pyarrow(py, &diff.joined)?,
+        to_pyarrow(py, &diff.left)?,
+        diff.stayed,
+    ))
 }
 
 #[pymethods]
@@ -51,5 +92,96 @@ impl PyEvaluation {
     #[getter]
     fn member_count(&self) -> usize {
         self.inner.member_count()
+    }
+
+    /// Why a person is in the cohort or not: (the explanation as JSON, as text). Reads
+    /// only that person's rows, with the GIL released.
+    #[pyo3(signature = (person, progress=None))]
+    fn explain(
+        &self,
+        py: Python<'_>,
+        person: PersonArg,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(String, String)> {
+        let evaluation = Arc::clone(&self.inner);
+        let person = PersonId::from(person);
+        let explanation = run(
+            py,
+            async move { evaluation.explain(person).await },
+            progress,
+        )?;
+        Ok((check(py, explanation.to_json())?, explanation.to_string()))
+    }
+
+    /// Every person's rule outcomes, as a pyarrow Table.
+    #[pyo3(signature = (progress=None))]
+    fn audit<'py>(
+        &self,
+        py: Python<'py>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let evaluation = Arc::clone(&self.inner);
+        let batch = run(py, async move { evaluation.audit().await }, progress)?;
+        to_pyarrow(py, &batch)
+    }
+
+    /// The provenance manifest as JSON text.
+    fn provenance_json(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, self.inner.provenance.to_json())
+    }
+
+    /// The data-quality findings as JSON text.
+    fn data_quality_json(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, self.inner.data_quality.to_json())
+    }
+
+    /// The report: (Markdown, self-contained HTML, standalone funnel SVG).
+    #[pyo3(signature = (disclosure_control=false))]
+    fn report(
+        &self,
+        py: Python<'_>,
+        disclosure_control: bool,
+    ) -> PyResult<(String, String, String)> {
+        let options = ReportOptions { disclosure_control };
+        let evaluation = &self.inner;
+        let report = py.detach(|| evaluation.report(&options));
+        let report = check(py, report)?;
+        Ok((report.markdown, report.html, report.funnel_svg))
+    }
+
+    /// Who joined and who left since an earlier run, given its members as any object with
+    /// `__arrow_c_stream__`: (joined, left, how many stayed).
+    fn diff<'py>(
+        &self,
+        py: Python<'py>,
+        previous: AnyRecordBatch,
+    ) -> PyResult<DifferenceTuple<'py>> {
+        let reader = previous.into_reader()?;
+        let schema = reader.schema();
+        let unreadable = |e: &dyn std::fmt::Display| {
+            to_py(
+                py,
+                CaasError::InvalidInput {
+                    what: "previous members".to_string(),
+                    message: format!("cannot read the Arrow stream: {e}"),
+                },
+            )
+        };
+        // A producer that needs the GIL (a Python iterator of batches) takes it itself.
+        let batches = py
+            .detach(move || reader.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| unreadable(&e))?;
+        let previous = concat_batches(&schema, &batches).map_err(|e| unreadable(&e))?;
+        let evaluation = &self.inner;
+        let diff = py.detach(|| evaluation.diff(&previous));
+        difference(py, &check(py, diff)?)
+    }
+
+    /// [`diff`](Self::diff) with the earlier members read from a Parquet, Arrow IPC or CSV
+    /// file, or a folder of them.
+    fn diff_path<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<DifferenceTuple<'py>> {
+        let evaluation = Arc::clone(&self.inner);
+        let diff = run(py, async move { evaluation.diff_path(path).await }, None)?;
+        difference(py, &diff)
     }
 }

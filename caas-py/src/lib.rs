@@ -7,7 +7,10 @@
 //! - `cohort`: reading, checking, describing and serialising definitions.
 //! - `engine`: registering tables (files, or any Arrow C stream without copying) and
 //!   evaluating cohorts.
-//! - `evaluation`: members and attrition handed to Python as Arrow tables.
+//! - `evaluation`: members, attrition, audit and differences handed to Python as Arrow
+//!   tables; explanations, provenance, data quality and reports as the core's JSON and text.
+//! - `options`: evaluation options (data-quality policies, reference date, pseudonym key)
+//!   read by the core's own readers.
 //! - `errors`: `caas_core::CaasError` raised as the `caas.errors` exception classes, with
 //!   the place at fault as attributes.
 //! - `wait`: running async work on the process-wide runtime with the GIL released, and
@@ -20,6 +23,7 @@ mod engine;
 mod errors;
 mod evaluation;
 mod examples;
+mod options;
 mod synthetic;
 mod wait;
 
@@ -36,5 +40,6 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synthetic::generate, m)?)?;
     m.add_function(wrap_pyfunction!(synthetic::table_specs, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_files, m)?)?;
+    m.add_function(wrap_pyfunction!(options::finding_kinds, m)?)?;
     Ok(())
 }

@@ -14,27 +14,51 @@ hands it data from pyarrow, polars, pandas and DuckDB and returns Arrow tables::
     result = engine.evaluate(cohort, parameters={"index_date": "2025-08-31"})
     print(result.attrition_text())
     members = result.members          # a pyarrow Table, sorted by person_id
+    print(result.explain(members["person_id"][0].as_py()))   # why this person is in
+    result.report().save("report.html")                    # plain English, attrition, provenance
 
 The command line is ``caas`` (``caas demo``, ``caas synth``, ``caas run``,
 ``caas validate``).
 """
 
-from . import examples, synth
+from . import examples, quality, synth
 from ._caas import __version__
 from .cohort import Cohort, CohortBuilder
+from .diff import Difference
 from .engine import Engine, Result
-from .errors import CaasError, DataError, DefinitionError, EngineError
+from .errors import (
+    CaasError,
+    DataError,
+    DataQualityError,
+    DefinitionError,
+    EngineError,
+    InvalidInputError,
+    InvalidOptionError,
+    UnknownPersonError,
+)
+from .explain import Explanation
+from .quality import DataQuality
+from .report import Report
 
 __all__ = [
     "CaasError",
     "Cohort",
     "CohortBuilder",
     "DataError",
+    "DataQuality",
+    "DataQualityError",
     "DefinitionError",
+    "Difference",
     "Engine",
     "EngineError",
+    "Explanation",
+    "InvalidInputError",
+    "InvalidOptionError",
+    "Report",
     "Result",
+    "UnknownPersonError",
     "__version__",
     "examples",
+    "quality",
     "synth",
 ]

@@ -1,5 +1,6 @@
-"""HTML for notebooks: a cohort's plain-English description, and a result's attrition
-table with a funnel picture (inline SVG, no external resources)."""
+"""HTML for notebooks: a cohort's plain-English description, a result's attrition table with
+the engine's funnel picture (inline SVG, no external resources), a person's explanation and
+the data-quality findings."""
 
 from __future__ import annotations
 
@@ -54,44 +55,15 @@ def cohort_html(d: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def funnel_svg(population: int, steps: Sequence[dict[str, Any]], width: int = 560) -> str:
-    """An SVG funnel: one bar for the population, then one per rule with the people left
-    after it; bar widths are proportional to the counts."""
-    bar_height, gap, label_width = 22, 6, 200
-    bar_space = width - label_width - 90
-    rows: list[tuple[str, int]] = [("population", population)]
-    rows += [(f"{s['step']}. {s['rule']}", int(s["after"])) for s in steps]
-    top = max(population, 1)
-    height = len(rows) * (bar_height + gap) + gap
-    out = [
-        (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            'role="img" aria-label="attrition funnel">'
-        )
-    ]
-    for i, (label, count) in enumerate(rows):
-        y = gap + i * (bar_height + gap)
-        w = max(1.0, bar_space * count / top) if count else 0.0
-        x = label_width + (bar_space - w) / 2
-        text_y = y + bar_height * 0.7
-        out.append(
-            f'<text x="{label_width - 8}" y="{text_y:.1f}" text-anchor="end" '
-            f'font-family="sans-serif" font-size="12">{escape(label)}</text>'
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" '
-            f'fill="{"#7a8b99" if i == 0 else "#2f6f9f"}"><title>{escape(label)}: '
-            f"{count:,}</title></rect>"
-            f'<text x="{label_width + bar_space + 8}" y="{text_y:.1f}" font-family="sans-serif" '
-            f'font-size="12">{count:,}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
 def result_html(
-    title: str, population: int, member_count: int, steps: Sequence[dict[str, Any]]
+    title: str,
+    population: int,
+    member_count: int,
+    steps: Sequence[dict[str, Any]],
+    funnel: str,
 ) -> str:
     """A result's attrition (rows of ``step, rule, action, before, after, removed``) as an
-    HTML table and a funnel."""
+    HTML table, and ``funnel``, the engine's SVG of it."""
     rows = "".join(
         "<tr>"
         f"<td class='n'>{s['step']}</td><td>{escape(str(s['rule']))}</td>"
@@ -107,5 +79,106 @@ def result_html(
         f'{_STYLE}<div class="caas"><h3>{escape(title)}</h3>'
         f"<p>{member_count:,} of {population:,} people in the cohort</p>"
         f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
-        f"{funnel_svg(population, steps)}</div>"
+        f"{funnel}</div>"
     )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table of cells that are already HTML."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "<i>unknown</i>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def _optional(value: Any) -> str:
+    return "" if value is None else escape(str(value))
+
+
+def explanation_html(d: dict[str, Any]) -> str:
+    """A person's explanation (the engine's JSON, parsed): the verdict, each rule with its
+    outcome, each variable with its value and the rows behind it."""
+    verdict = d["verdict"]
+    if verdict["verdict"] == "in":
+        said = f"in the cohort (passed all {len(d['rules'])} rules)"
+    else:
+        said = (
+            f"not in the cohort: removed at step {verdict['step']} by rule "
+            f"<code>{escape(verdict['rule'])}</code>"
+        )
+    rules = [
+        (
+            str(r["step"]),
+            f"<code>{escape(r['name'])}</code>",
+            escape(r["action"]),
+            f"<code>{escape(r['condition'])}</code>",
+            escape(r["outcome"]),
+            ("passed" if r["passed"] else "<b>not passed</b>")
+            + (" &larr; removed here" if verdict.get("step") == r["step"] else ""),
+        )
+        for r in d["rules"]
+    ]
+    variables = []
+    for v in d["variables"]:
+        rows = [
+            (escape(e["table"]), escape(e["date"]), escape(e["code"]), _optional(e["value"]))
+            for e in v.get("events", [])
+        ]
+        periods = [
+            (
+                escape(p["table"]),
+                _optional(p["start_date"]) or "unknown",
+                _optional(p["end_date"]) or "open",
+                _optional(p["practice"]),
+            )
+            for p in v.get("periods", [])
+        ]
+        behind = ""
+        if v.get("selected") is not None:
+            behind = f"{v['selected']:,} row(s) selected"
+        if rows:
+            behind += _table(("table", "date", "code", "value"), rows)
+        if periods:
+            behind += _table(("table", "start", "end", "practice"), periods)
+        variables.append(
+            (f"<code>{escape(v['name'])}</code>", _value(v["value"]), escape(v["sentence"]), behind)
+        )
+    return (
+        f'{_STYLE}<div class="caas"><h3>Person {escape(str(d["person_id"]))} and cohort '
+        f"<code>{escape(d['cohort'])}</code></h3><p>Verdict: {said}</p>"
+        "<h4>Rules</h4>"
+        + _table(("step", "rule", "action", "condition", "outcome", "passed"), rules)
+        + "<h4>Variables</h4>"
+        + _table(("variable", "value", "what it is", "rows behind the value"), variables)
+        + "</div>"
+    )
+
+
+def data_quality_html(tables: int, findings: Sequence[Sequence[Any]]) -> str:
+    """Data-quality findings: rows of (table, column, description, count, policy,
+    excluded)."""
+    if not findings:
+        return (
+            f'{_STYLE}<div class="caas"><h4>Data quality</h4>'
+            f"<p>Nothing found in the {tables} table(s) read.</p></div>"
+        )
+    rows = [
+        (
+            f"<code>{escape(table)}</code>",
+            f"<code>{escape(column)}</code>",
+            escape(description),
+            f"{count:,}",
+            escape(policy),
+            f"{excluded:,}",
+        )
+        for table, column, description, count, policy, excluded in findings
+    ]
+    header = ("table", "column", "rows with", "rows", "policy", "excluded")
+    return f'{_STYLE}<div class="caas"><h4>Data quality</h4>{_table(header, rows)}</div>'

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import pyarrow as pa
 
 from . import _caas
 from ._html import result_html
 from .cohort import CodeSystem, Cohort, parameter_values
+from .diff import Difference
+from .explain import Explanation
+from .quality import DataQuality, Policy
+from .report import Report
 
 if TYPE_CHECKING:
     import pandas
@@ -23,6 +28,16 @@ __all__ = ["Engine", "Result"]
 
 Role = Literal["person", "events", "periods"]
 Progress = Callable[[float], None]
+#: Data-quality policies: finding kind (see :func:`caas.quality.finding_kinds`) to policy.
+Quality: TypeAlias = Mapping[str, Policy]
+#: A pseudonym key: bytes, or the same bytes in hexadecimal (at least 16 bytes).
+PseudonymKey: TypeAlias = "bytes | bytearray | str"
+Run: TypeAlias = (
+    "Cohort | tuple[Cohort, Mapping[str, Any] | None] "
+    "| tuple[Cohort, Mapping[str, Any] | None, Mapping[str, Any]]"
+)
+
+_OPTIONS = ("quality", "reference_date", "pseudonym_key")
 
 
 def _spec(role: str, mapping: Mapping[str, Any] | None, code_system: str | None) -> str:
@@ -32,7 +47,7 @@ def _spec(role: str, mapping: Mapping[str, Any] | None, code_system: str | None)
     return json.dumps(spec)
 
 
-def _arrow_source(source: Any) -> Any:
+def _arrow_source(source: Any, action: str = "register") -> Any:
     """An object the compiled module reads through the Arrow PyCapsule interface."""
     if hasattr(source, "__arrow_c_stream__") or hasattr(source, "__arrow_c_array__"):
         return source
@@ -43,10 +58,50 @@ def _arrow_source(source: Any) -> Any:
     if module == "duckdb" and hasattr(source, "arrow"):
         return source.arrow()
     raise TypeError(
-        f"cannot register a {type(source).__name__}: give a file or folder path, or an object "
+        f"cannot {action} a {type(source).__name__}: give a file or folder path, or an object "
         "with __arrow_c_stream__ (a pyarrow Table or RecordBatchReader, a polars, pandas or "
         "DuckDB relation)"
     )
+
+
+def _options(
+    quality: Quality | None,
+    reference_date: _dt.date | str | None,
+    pseudonym_key: PseudonymKey | None,
+) -> tuple[str | None, str | None, bytes | str | None]:
+    """Evaluation options as the compiled module takes them; the engine checks their
+    values (an unknown kind or policy, a bad date or key is an InvalidOptionError)."""
+    quality_json = None
+    if quality is not None:
+        if not isinstance(quality, Mapping):
+            raise TypeError(
+                "quality must be a mapping of finding kinds to policies "
+                f"('keep', 'exclude', 'fail'), not {type(quality).__name__}"
+            )
+        quality_json = json.dumps({str(k): v for k, v in quality.items()})
+    date = None
+    if isinstance(reference_date, _dt.datetime):
+        raise TypeError("reference_date is a date and time; give a date")
+    if isinstance(reference_date, _dt.date):
+        date = reference_date.isoformat()
+    elif isinstance(reference_date, str):
+        date = reference_date
+    elif reference_date is not None:
+        raise TypeError(
+            f"reference_date must be a datetime.date or 'YYYY-MM-DD', "
+            f"not {type(reference_date).__name__}"
+        )
+    key: bytes | str | None
+    if pseudonym_key is None or isinstance(pseudonym_key, (bytes, str)):
+        key = pseudonym_key
+    elif isinstance(pseudonym_key, (bytearray, memoryview)):
+        key = bytes(pseudonym_key)
+    else:
+        # The type only: the value is a secret.
+        raise TypeError(
+            f"pseudonym_key must be bytes or hexadecimal text, not {type(pseudonym_key).__name__}"
+        )
+    return quality_json, date, key
 
 
 def _cohort(cohort: Any) -> _caas.Cohort:
@@ -151,29 +206,80 @@ class Engine:
         cohort: Cohort,
         parameters: Mapping[str, Any] | None = None,
         *,
+        quality: Quality | None = None,
+        reference_date: _dt.date | str | None = None,
+        pseudonym_key: PseudonymKey | None = None,
         progress: Progress | None = None,
     ) -> Result:
-        """Evaluates a cohort. ``parameters`` override the definition's defaults (dates as
-        ``datetime.date`` or ``'YYYY-MM-DD'``). ``progress``, if given, is called with the
-        seconds elapsed while the evaluation runs."""
-        raw = self._raw.evaluate(_cohort(cohort), parameter_values(parameters), progress)
+        """Evaluates a cohort.
+
+        ``parameters`` override the definition's defaults (dates as ``datetime.date`` or
+        ``'YYYY-MM-DD'``). ``quality`` sets the policy of kinds of data-quality finding
+        (``{"invalid_nhs_number": "exclude", "unknown_person": "fail"}``; see
+        :func:`caas.quality.finding_kinds` for the kinds and their defaults).
+        ``reference_date`` is the day after which a date is in the future (the extract's
+        date; default today). With a ``pseudonym_key`` (bytes, or hexadecimal text; 32
+        random bytes recommended) the members' ``person_id`` is replaced by a
+        ``pseudonym`` column, the HMAC-SHA256 of the NHS number; the key is not kept.
+        ``progress``, if given, is called with the seconds elapsed while it runs.
+
+        Raises :class:`caas.DataQualityError` when rows have a finding whose policy is
+        ``fail``, and :class:`caas.InvalidOptionError` for an unusable option.
+        """
+        raw = self._raw.evaluate(
+            _cohort(cohort),
+            parameter_values(parameters),
+            *_options(quality, reference_date, pseudonym_key),
+            progress,
+        )
         return Result(raw, cohort, parameters)
 
     def evaluate_many(
         self,
-        runs: Iterable[Cohort | tuple[Cohort, Mapping[str, Any] | None]],
+        runs: Iterable[Run],
         *,
+        quality: Quality | None = None,
+        reference_date: _dt.date | str | None = None,
+        pseudonym_key: PseudonymKey | None = None,
         progress: Progress | None = None,
     ) -> list[Result]:
-        """Evaluates several cohorts concurrently; each run is a cohort or a (cohort,
-        parameters) pair. The results come in the order of the runs."""
-        pairs: list[tuple[Cohort, Mapping[str, Any] | None]] = [
-            run if isinstance(run, tuple) else (run, None) for run in runs
-        ]
-        raw = self._raw.evaluate_many(
-            [(_cohort(c), parameter_values(p)) for c, p in pairs], progress
-        )
-        return [Result(r, c, p) for r, (c, p) in zip(raw, pairs)]
+        """Evaluates several cohorts concurrently. Each run is a cohort, a (cohort,
+        parameters) pair, or a (cohort, parameters, options) triple where options is a
+        mapping with any of ``quality``, ``reference_date`` and ``pseudonym_key``; a
+        run's options replace those given here for every run. The results come in the
+        order of the runs; the first error of any run is raised and stops the others."""
+        shared = {
+            "quality": quality,
+            "reference_date": reference_date,
+            "pseudonym_key": pseudonym_key,
+        }
+        cohorts: list[tuple[Cohort, Mapping[str, Any] | None]] = []
+        raw_runs = []
+        for run in runs:
+            if isinstance(run, tuple):
+                cohort, parameters, *rest = run
+                own: Mapping[str, Any] = rest[0] if rest else {}
+            else:
+                cohort, parameters, own = run, None, {}
+            unknown = sorted(set(own) - set(_OPTIONS))
+            if unknown:
+                raise TypeError(
+                    f"unknown evaluation option(s) {', '.join(unknown)}; "
+                    f"the options are {', '.join(_OPTIONS)}"
+                )
+            options = {**shared, **own}
+            cohorts.append((cohort, parameters))
+            raw_runs.append(
+                (
+                    _cohort(cohort),
+                    parameter_values(parameters),
+                    *_options(
+                        options["quality"], options["reference_date"], options["pseudonym_key"]
+                    ),
+                )
+            )
+        raw = self._raw.evaluate_many(raw_runs, progress)
+        return [Result(r, c, p) for r, (c, p) in zip(raw, cohorts)]
 
     def variables(self, cohort: Cohort, parameters: Mapping[str, Any] | None = None) -> pa.Table:
         """Every person's value of every variable (one row per person, sorted by person id):
@@ -194,6 +300,11 @@ class Result:
     ``members`` (one row per member, sorted by ``person_id``, with the output columns) and
     ``attrition`` (per rule in order: ``step``, ``rule``, ``action``, ``before``, ``after``,
     ``removed``) are pyarrow Tables, which polars, pandas and DuckDB read directly.
+
+    For assurance and governance: :meth:`explain` says why a person is in or out,
+    :meth:`audit` gives every person's rule outcomes, :attr:`provenance` is the run's
+    manifest, :attr:`data_quality` its findings, :meth:`report` the documentation that goes
+    with the cohort, and :meth:`diff` who joined and left since an earlier run.
     """
 
     def __init__(
@@ -246,6 +357,67 @@ class Result:
         """The attrition as a text table."""
         return self._raw.attrition_text()
 
+    def explain(self, person_id: int | str, *, progress: Progress | None = None) -> Explanation:
+        """Why a person is in the cohort or not: each variable's value with the event rows
+        behind it, each rule's outcome (true, false or unknown) and the verdict.
+
+        Reads only that person's rows of the tables the evaluation read (it does not run
+        the cohort again), with the GIL released. ``person_id`` is an integer or a text,
+        as the person table holds it. A person who is not in the person table raises
+        :class:`caas.UnknownPersonError`, whose message does not contain the id.
+        """
+        if isinstance(person_id, bool) or not isinstance(person_id, (int, str)):
+            raise TypeError(f"person_id must be an int or a str, not {type(person_id).__name__}")
+        json_text, text = self._raw.explain(person_id, progress)
+        return Explanation(json_text, text)
+
+    def audit(self, *, progress: Progress | None = None) -> pa.Table:
+        """Every person's rule outcomes, sorted by person id: ``person_id``, one nullable
+        boolean column per rule named after it (the value of its condition; null for
+        unknown), ``member`` and ``removed_by`` (the first rule the person did not pass;
+        null for members). This runs the cohort's plan again over every person."""
+        return self._raw.audit(progress)
+
+    @cached_property
+    def provenance_json(self) -> str:
+        """The provenance manifest as the engine wrote it (JSON, format
+        ``caas-provenance/1``): store this text beside the members."""
+        return self._raw.provenance_json()
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """The provenance manifest, parsed: ``definition_sha256`` (of the definition's
+        canonical form), ``codelists`` (each with its ``sha256`` and ``size``), ``tables``
+        (name, role, rows, columns), ``parameters``, ``purpose``, ``engine`` versions,
+        ``started_at``/``finished_at``, ``population``, ``members`` and ``attrition``."""
+        manifest: dict[str, Any] = json.loads(self.provenance_json)
+        return manifest
+
+    @cached_property
+    def data_quality(self) -> DataQuality:
+        """The data-quality findings: per table read, per kind checked, how many rows had
+        it and what the policy did."""
+        return DataQuality(self._raw.data_quality_json())
+
+    def report(self, *, disclosure_control: bool = False) -> Report:
+        """The report that goes with the cohort, as Markdown, self-contained HTML and a
+        funnel SVG. Counts are under disclosure control (1-7 suppressed, others rounded to
+        the nearest 5) for every purpose but direct care, and for direct care too with
+        ``disclosure_control=True``."""
+        return Report(*self._raw.report(disclosure_control))
+
+    def diff(self, previous: Result | str | os.PathLike[str] | Any) -> Difference:
+        """Who joined and who left since an earlier run. ``previous`` is its members: a
+        :class:`Result`, an object with ``__arrow_c_stream__`` (a pyarrow Table, a polars
+        or pandas DataFrame, ...) or the path of a Parquet, Arrow IPC or CSV file, with a
+        ``person_id`` column of the same kind as this run's (other columns are ignored)."""
+        if isinstance(previous, (str, os.PathLike)):
+            joined, left, stayed = self._raw.diff_path(Path(previous))
+        else:
+            table = previous.members if isinstance(previous, Result) else previous
+            joined, left, stayed = self._raw.diff(_arrow_source(table, "compare with"))
+        return Difference(joined, left, stayed)
+
     def __repr__(self) -> str:
         return (
             f"Result(cohort={self.cohort.id!r}, members={self.member_count}, "
@@ -259,6 +431,13 @@ class Result:
         )
 
     def _repr_html_(self) -> str:
+        # The funnel is the report's: one drawing, by the engine (under disclosure control
+        # for purposes other than direct care, as in the report).
+        funnel = self._raw.report(False)[2]
         return result_html(
-            self.cohort.title, self.population, self.member_count, self.attrition.to_pylist()
+            self.cohort.title,
+            self.population,
+            self.member_count,
+            self.attrition.to_pylist(),
+            funnel,
         )

@@ -10,12 +10,62 @@ wrong, its ``code`` says exactly what (the engine's stable error codes, e.g.
         print(err.code, err.line, err.column, err.variable, err.rule)
 
 Attributes that do not apply to an error are ``None``. Messages never contain values read
-from patient data: they name tables, columns and types, never cells.
+from patient data: they name tables, columns and types, never cells (nor the id of a person
+asked about).
+
+The hierarchy, by who has to act::
+
+    CaasError
+    ├── DefinitionError           the definition, a run-time parameter or an option
+    │   └── InvalidOptionError    an evaluation option (also a ValueError)
+    ├── DataError                 the tables, or data handed in after an evaluation
+    │   ├── DataQualityError      rows with a finding whose policy is ``fail``
+    │   ├── UnknownPersonError    a person to explain is not in the person table (a LookupError)
+    │   └── InvalidInputError     unusable input, e.g. previous members (also a ValueError)
+    └── EngineError               a failure inside the engine (DataFusion, Arrow, the report)
+
+A pipeline that quarantines bad extracts catches :class:`DataQualityError` and reads its
+``table``, ``column_name``, ``kind`` and ``count``::
+
+    try:
+        result = engine.evaluate(cohort, quality={"invalid_nhs_number": "fail"})
+    except caas.DataQualityError as err:
+        print(err.table, err.column_name, err.kind, err.count)
 """
 
 from __future__ import annotations
 
-__all__ = ["CaasError", "DataError", "DefinitionError", "EngineError"]
+__all__ = [
+    "CaasError",
+    "DataError",
+    "DataQualityError",
+    "DefinitionError",
+    "EngineError",
+    "InvalidInputError",
+    "InvalidOptionError",
+    "UnknownPersonError",
+]
+
+_LOCATION = (
+    "code",
+    "line",
+    "column",
+    "place",
+    "variable",
+    "rule",
+    "rule_index",
+    "parameter",
+    "codelist",
+    "reference",
+    "cycle",
+    "table",
+    "column_name",
+    "path",
+    "kind",
+    "count",
+    "option",
+    "input",
+)
 
 
 class CaasError(Exception):
@@ -26,7 +76,8 @@ class CaasError(Exception):
             ``expression_syntax``, ``unknown_reference``, ``type_mismatch``, ``cycle``,
             ``empty_window``, ``unknown_parameter``, ``code_system_mismatch``,
             ``invalid_definition``, ``codelist``, ``table``, ``registration``,
-            ``missing_column``, ``column_type``, ``io``, ``engine``.
+            ``missing_column``, ``column_type``, ``io``, ``engine``, ``data_quality``,
+            ``invalid_option``, ``unknown_person``, ``invalid_input``, ``report``.
         message: the message, as ``str(err)``.
         line: 1-based line in the definition text (syntax errors).
         column: 1-based column in the definition text (syntax errors), or the 1-based
@@ -39,8 +90,16 @@ class CaasError(Exception):
         reference: the name that refers to nothing (``unknown_reference``).
         cycle: the names along a cycle, the first repeated at the end.
         table: the table at fault.
-        column_name: the column of ``table`` at fault.
+        column_name: the column of ``table`` at fault (for ``data_quality``, the column or
+            columns checked, comma-separated).
         path: the file at fault.
+        kind: the kind of data-quality finding (``data_quality``), e.g.
+            ``invalid_nhs_number``.
+        count: how many rows have the finding (``data_quality``).
+        option: the evaluation option at fault (``invalid_option``), e.g.
+            ``pseudonym_key``.
+        input: what was given that cannot be used (``invalid_input``), e.g.
+            ``previous members``.
     """
 
     code: str
@@ -58,6 +117,10 @@ class CaasError(Exception):
     table: str | None
     column_name: str | None
     path: str | None
+    kind: str | None
+    count: int | None
+    option: str | None
+    input: str | None
 
     def __init__(
         self,
@@ -77,6 +140,10 @@ class CaasError(Exception):
         table: str | None = None,
         column_name: str | None = None,
         path: object = None,
+        kind: str | None = None,
+        count: int | None = None,
+        option: str | None = None,
+        input: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -94,6 +161,10 @@ class CaasError(Exception):
         self.table = table
         self.column_name = column_name
         self.path = None if path is None else str(path)
+        self.kind = kind
+        self.count = count
+        self.option = option
+        self.input = input
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keeps the attributes when the exception crosses a process boundary (pickle).
@@ -101,23 +172,7 @@ class CaasError(Exception):
 
     def location(self) -> dict[str, object]:
         """The attributes that say where the error is, without those that are ``None``."""
-        names = [
-            "code",
-            "line",
-            "column",
-            "place",
-            "variable",
-            "rule",
-            "rule_index",
-            "parameter",
-            "codelist",
-            "reference",
-            "cycle",
-            "table",
-            "column_name",
-            "path",
-        ]
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        return {n: getattr(self, n) for n in _LOCATION if getattr(self, n) is not None}
 
 
 def _rebuild(cls: type[CaasError], message: str, location: dict[str, object]) -> CaasError:
@@ -125,14 +180,62 @@ def _rebuild(cls: type[CaasError], message: str, location: dict[str, object]) ->
 
 
 class DefinitionError(CaasError):
-    """The cohort definition, or a run-time parameter, is wrong: its syntax, a reference,
-    a type, a cycle, a window, a codelist."""
+    """The cohort definition, a run-time parameter or an evaluation option is wrong: its
+    syntax, a reference, a type, a cycle, a window, a codelist, an option's value."""
+
+
+class InvalidOptionError(DefinitionError, ValueError):
+    """An evaluation option cannot be used (code ``invalid_option``): an unknown finding
+    kind or policy in ``quality``, a ``reference_date`` that is not a date, a pseudonym key
+    that is too short or not hexadecimal. ``option`` names it; the key is never printed."""
 
 
 class DataError(CaasError):
-    """A table cannot be read, registered or used as the definition needs: a missing file,
-    a missing column, a column of the wrong type, a table not registered."""
+    """A table cannot be read, registered or used as the definition needs (a missing file,
+    a missing column, a column of the wrong type, a table not registered, rows failing a
+    data-quality policy), or data handed in after an evaluation cannot be used."""
+
+
+class DataQualityError(DataError):
+    """Rows of a table have a data-quality finding whose policy is ``fail`` (code
+    ``data_quality``): ``table``, ``column_name``, ``kind`` and ``count`` say which, and
+    how many. No value from the rows is given."""
+
+
+class UnknownPersonError(DataError, LookupError):
+    """The person asked about is not in the person table (code ``unknown_person``). The id
+    is not in the message: it identifies a patient. ``table`` is the person table."""
+
+
+class InvalidInputError(DataError, ValueError):
+    """Something given to a result cannot be used (code ``invalid_input``): previous members
+    without a ``person_id`` column, with ids of the other kind or missing ids, in a file of
+    unknown format. ``input`` says what was given."""
 
 
 class EngineError(CaasError):
-    """Evaluation failed inside the engine (DataFusion or Arrow)."""
+    """Evaluation failed inside the engine (DataFusion or Arrow), or a report could not be
+    rendered (code ``report``)."""
+
+
+_CLASSES: dict[str, type[CaasError]] = {
+    "engine": EngineError,
+    "report": EngineError,
+    "table": DataError,
+    "registration": DataError,
+    "missing_column": DataError,
+    "column_type": DataError,
+    "io": DataError,
+    "data_quality": DataQualityError,
+    "unknown_person": UnknownPersonError,
+    "invalid_input": InvalidInputError,
+    "invalid_option": InvalidOptionError,
+}
+
+
+def from_core(message: str, *, code: str, **location: object) -> CaasError:
+    """The exception for an error of the engine with this ``code``: the class of
+    ``_CLASSES``, else :class:`DefinitionError` (every other code is about the
+    definition)."""
+    cls = _CLASSES.get(code, DefinitionError)
+    return cls(message, code=code, **location)  # type: ignore[arg-type]

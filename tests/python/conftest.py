@@ -132,6 +132,57 @@ SMALL_MEMBERS = [
 ]
 
 
+#: NHS numbers: 1, 2, 3 and 6 pass the Modulus 11 check (2 is written with spaces); 4 fails
+#: it and 5 is of the wrong length.
+NHS = ["9434765919", "401 023 2137", "4505577104", "9434765918", "12345", "9876543210"]
+
+
+def governed_tables() -> tuple[pa.Table, pa.Table]:
+    """Six people (2 with a national data opt-out, 3 with a type 1 opt-out, 6 with unknown
+    flags, which are no opt-out) and their events, one of them of person 99, who is not in
+    the person table."""
+    persons = pa.table(
+        {
+            "person_id": pa.array([1, 2, 3, 4, 5, 6], pa.int64()),
+            "nhs_number": NHS,
+            "date_of_birth": pa.array([d("1950-01-01")] * 6, pa.date32()),
+            "national_opt_out": [False, True, False, False, False, None],
+            "type1_opt_out": [False, False, True, False, False, None],
+        }
+    )
+    events = pa.table(
+        {
+            "person_id": pa.array([1, 99], pa.int64()),
+            "date": pa.array([d("2024-01-01"), d("2024-02-01")], pa.date32()),
+            "code": ["195967001", "195967001"],
+        }
+    )
+    return persons, events
+
+
+def governed_cohort(purpose: str = "direct_care") -> caas.Cohort:
+    return caas.Cohort.from_dict(
+        {
+            "id": "governed",
+            "title": "Adults",
+            "purpose": purpose,
+            "parameters": {"index_date": "2025-03-31"},
+            "codelists": {"asthma": {"system": "snomed_ct", "codes": ["195967001"]}},
+            "variables": {
+                "age": {"kind": "age", "on": "index_date"},
+                "asthma": {
+                    "kind": "events",
+                    "table": "gp_events",
+                    "codelists": ["asthma"],
+                    "returns": "exists",
+                },
+            },
+            "rules": [{"name": "adult", "include": "age >= 18"}],
+            "output": {"columns": ["asthma"]},
+        }
+    )
+
+
 @pytest.fixture(scope="session")
 def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic population of 1,000 people, generated once."""

@@ -20,6 +20,22 @@ from conftest import CASES
 
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 
+#: The exception class of each error code that is not about the definition (see
+#: caas.errors); every other code is a DefinitionError.
+CLASS_OF_CODE: dict[str, type[caas.CaasError]] = {
+    "engine": caas.EngineError,
+    "report": caas.EngineError,
+    "table": caas.DataError,
+    "registration": caas.DataError,
+    "missing_column": caas.DataError,
+    "column_type": caas.DataError,
+    "io": caas.DataError,
+    "data_quality": caas.DataQualityError,
+    "unknown_person": caas.UnknownPersonError,
+    "invalid_input": caas.InvalidInputError,
+    "invalid_option": caas.InvalidOptionError,
+}
+
 
 def test_the_suite_is_there() -> None:
     assert len(CASE_FILES) >= 100
@@ -120,12 +136,4 @@ def test_case(path: Path, tmp_path: Path) -> None:
     if "column" in error:
         assert err.column == error["column"], str(err)
     # The class follows the code.
-    data_codes = {"table", "registration", "missing_column", "column_type", "io"}
-    expected_class = (
-        caas.EngineError
-        if err.code == "engine"
-        else caas.DataError
-        if err.code in data_codes
-        else caas.DefinitionError
-    )
-    assert type(err) is expected_class
+    assert type(err) is CLASS_OF_CODE.get(err.code, caas.DefinitionError)
