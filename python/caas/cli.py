@@ -5,15 +5,22 @@
     caas demo [--persons N] [--seed S] [--data DIR] [--out FILE]
     caas synth --persons N --out DIR [--seed S]
     caas run DEFINITION --data DIR --out FILE [--param NAME=VALUE ...] [--tables FILE]
+             [--policy KIND=POLICY ...] [--reference-date DATE] [--pseudonym-key-env NAME]
+             [--report DIR] [--previous FILE]
     caas validate DEFINITION [--param NAME=VALUE ...]
 
 Exit codes: 0 done; 1 the definition, the data or the evaluation is at fault (the message
-says where); 2 the command line is wrong; 130 interrupted (Ctrl-C).
+says where); 2 the command line is wrong (including an unusable option value); 130
+interrupted (Ctrl-C).
+
+The pseudonym key is read from an environment variable, never from the command line, which
+other users of the machine can see.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,7 +32,8 @@ import pyarrow as pa
 from . import _caas, examples, synth
 from .cohort import Cohort
 from .engine import Engine, Result
-from .errors import CaasError
+from .errors import CaasError, InvalidOptionError
+from .quality import finding_kinds
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -88,6 +96,34 @@ def _params(items: Sequence[str] | None) -> dict[str, Any]:
     return dict(parse_param(p) for p in items or [])
 
 
+def parse_policy(text: str) -> tuple[str, str]:
+    """``KIND=POLICY``, e.g. ``invalid_nhs_number=exclude``."""
+    kind, sep, policy = text.partition("=")
+    if not sep or not kind.strip() or not policy.strip():
+        kinds = ", ".join(k.name for k in finding_kinds())
+        raise UsageError(
+            f"--policy takes KIND=POLICY (POLICY: keep, exclude or fail; KIND: {kinds}), "
+            f"got {text!r}"
+        )
+    return kind.strip(), policy.strip()
+
+
+def _policies(items: Sequence[str] | None) -> dict[str, str] | None:
+    return dict(parse_policy(p) for p in items) if items else None
+
+
+def _pseudonym_key(variable: str | None) -> str | None:
+    """The key (hexadecimal text) held by the environment variable ``variable``."""
+    if variable is None:
+        return None
+    key = os.environ.get(variable, "").strip()
+    if not key:
+        raise UsageError(
+            f"--pseudonym-key-env {variable}: the environment variable is not set or is empty"
+        )
+    return key
+
+
 def write_table(table: pa.Table, path: Path) -> None:
     """Writes ``table`` in the format of ``path``'s extension."""
     suffix = path.suffix.lower()
@@ -148,21 +184,48 @@ def register_folder(engine: Engine, data: Path, tables_file: Path | None) -> Non
     )
 
 
-def _evaluate(engine: Engine, cohort: Cohort, parameters: dict[str, Any]) -> tuple[Result, float]:
+def _evaluate(
+    engine: Engine, cohort: Cohort, parameters: dict[str, Any], **options: Any
+) -> tuple[Result, float]:
     progress = Progress(f"evaluating {cohort.id}")
     started = time.perf_counter()
-    result = engine.evaluate(cohort, parameters or None, progress=progress)
+    result = engine.evaluate(cohort, parameters or None, progress=progress, **options)
     progress.done()
     return result, time.perf_counter() - started
 
 
-def _report(result: Result, seconds: float) -> None:
+def _summary(result: Result, seconds: float) -> None:
     _say(f"\n{result.cohort.title} — attrition")
     _say(result.attrition_text())
     _say(
         f"{result.member_count:,} of {result.population:,} people in the cohort; "
         f"evaluated in {seconds:.2f} s"
     )
+    _say(f"\n{result.data_quality}")
+
+
+def write_report(result: Result, folder: Path) -> None:
+    """Writes ``report.md``, ``report.html`` and ``provenance.json`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = result.report()
+    report.save(folder / "report.md")
+    report.save(folder / "report.html")
+    (folder / "provenance.json").write_text(result.provenance_json, encoding="utf-8")
+    _say(f"Report written to {folder / 'report.html'} (and report.md, provenance.json)")
+
+
+def _difference(result: Result, previous: Path, out: Path) -> None:
+    """Compares the members with an earlier run's and writes who joined and who left next
+    to ``out``."""
+    diff = result.diff(previous)
+    _say(
+        f"\nSince {previous}: {diff.joined.num_rows:,} joined, {diff.left.num_rows:,} left, "
+        f"{diff.stayed:,} stayed"
+    )
+    for name, table in (("joined", diff.joined), ("left", diff.left)):
+        path = out.with_name(f"{out.stem}_{name}{out.suffix}")
+        write_table(table, path)
+        _say(f"  {name}: {path}")
 
 
 def _generate(persons: int, out: Path, seed: int | None) -> None:
@@ -192,9 +255,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     engine.register_synthetic(data)
     cohort = Cohort.from_path(examples.flu_definition())
     result, seconds = _evaluate(engine, cohort, {})
-    _report(result, seconds)
+    _summary(result, seconds)
     write_table(result.members, out)
-    _say(f"Members written to {out}")
+    _say(f"\nMembers written to {out}")
+    write_report(result, out.parent)
     return 0
 
 
@@ -209,14 +273,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if not data.is_dir():
         raise UsageError(f"--data {data}: not a folder")
+    previous = Path(args.previous) if args.previous else None
+    if previous is not None and not previous.exists():
+        raise UsageError(f"--previous {previous}: no such file or folder")
+    options = {
+        "quality": _policies(args.policy),
+        "reference_date": args.reference_date,
+        "pseudonym_key": _pseudonym_key(args.pseudonym_key_env),
+    }
     cohort = Cohort.from_path(args.definition)
     cohort.validate(parameters)
     engine = Engine()
     register_folder(engine, data, Path(args.tables) if args.tables else None)
-    result, seconds = _evaluate(engine, cohort, parameters)
-    _report(result, seconds)
+    result, seconds = _evaluate(engine, cohort, parameters, **options)
+    _summary(result, seconds)
     write_table(result.members, out)
-    _say(f"Members written to {out}")
+    _say(f"\nMembers written to {out}")
+    if previous is not None:
+        _difference(result, previous, out)
+    if args.report:
+        write_report(result, Path(args.report))
     return 0
 
 
@@ -242,7 +318,9 @@ def parser() -> argparse.ArgumentParser:
         "demo",
         help="the flu cohort on a synthetic population",
         description="Generates a synthetic population (once; it is cached), evaluates the "
-        "seasonal flu cohort on it, prints the attrition and writes the members.",
+        "seasonal flu cohort on it, prints the attrition and the data-quality findings, and "
+        "writes the members with the report (report.md, report.html, provenance.json) "
+        "beside them.",
     )
     demo.add_argument("--persons", type=_positive, default=100_000, help="default 100000")
     demo.add_argument("--seed", type=int, help="the population's seed")
@@ -271,6 +349,33 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="the members file (.parquet, .csv, .arrow)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE")
     run.add_argument("--tables", help="the tables file (default: DATA/tables.yaml)")
+    run.add_argument(
+        "--policy",
+        action="append",
+        metavar="KIND=POLICY",
+        help="what to do with rows of a data-quality finding: keep, exclude or fail "
+        "(e.g. invalid_nhs_number=exclude)",
+    )
+    run.add_argument(
+        "--reference-date",
+        metavar="YYYY-MM-DD",
+        help="the day after which a date is in the future (default: today)",
+    )
+    run.add_argument(
+        "--pseudonym-key-env",
+        metavar="NAME",
+        help="replace person ids by pseudonyms keyed by the hexadecimal key in the "
+        "environment variable NAME (never give the key on the command line)",
+    )
+    run.add_argument(
+        "--report", metavar="DIR", help="write report.md, report.html and provenance.json"
+    )
+    run.add_argument(
+        "--previous",
+        metavar="FILE",
+        help="an earlier run's members: print who joined and who left, and write them "
+        "beside --out (NAME_joined and NAME_left)",
+    )
     run.set_defaults(run=cmd_run)
 
     check = commands.add_parser(
@@ -301,6 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except UsageError as err:
+        print(f"caas {args.command}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidOptionError as err:
         print(f"caas {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except CaasError as err:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
+import json
 import subprocess
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import caas
-from conftest import FLU, QUICKSTART, caas_command
+from conftest import FLU, NHS, QUICKSTART, caas_command, governed_cohort, governed_tables
 
 
 def caas_run(
@@ -175,6 +179,12 @@ def test_demo_gives_the_golden_attrition(cli_env: dict[str, str], tmp_path: Path
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[1:] == [row["rule"], cells[2], row["before"], row["after"], row["removed"]]
     assert pq.read_table(out).num_rows == members
+    assert "Data quality: " in done.stdout
+    # The report is written beside the members.
+    assert (tmp_path / "report.md").read_text().startswith("# ")
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    manifest = json.loads((tmp_path / "provenance.json").read_text())
+    assert manifest["members"] == members
     # A second run uses the cached population.
     again = caas_run(
         "demo",
@@ -196,3 +206,123 @@ def test_help_and_version(cli_env: dict[str, str], argv: list[str]) -> None:
     done = caas_run(*argv, env=cli_env)
     assert done.returncode == 0
     assert done.stdout
+
+
+@pytest.fixture()
+def governed_data(tmp_path: Path) -> tuple[Path, Path]:
+    """The governance tests' tables in a data folder, and their definition in a file."""
+    data = tmp_path / "governed"
+    data.mkdir()
+    persons, events = governed_tables()
+    pq.write_table(persons, data / "persons.parquet")
+    pq.write_table(events, data / "gp_events.parquet")
+    (data / "tables.yaml").write_text(
+        "tables:\n"
+        "  persons: { path: persons.parquet, role: person }\n"
+        "  gp_events: { path: gp_events.parquet, role: events, code_system: snomed_ct }\n"
+    )
+    definition = tmp_path / "governed.json"
+    definition.write_text(governed_cohort().to_json())
+    return data, definition
+
+
+def test_run_with_policy_previous_and_report(
+    cli_env: dict[str, str], governed_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, definition = governed_data
+    previous = tmp_path / "last_week.parquet"
+    pq.write_table(pa.table({"person_id": pa.array([1, 7], pa.int64())}), previous)
+    out = tmp_path / "out" / "members.parquet"
+    report = tmp_path / "report"
+    done = caas_run(
+        "run",
+        str(definition),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--policy",
+        "invalid_nhs_number=exclude",
+        "--reference-date",
+        "2025-03-31",
+        "--previous",
+        str(previous),
+        "--report",
+        str(report),
+        env=cli_env,
+    )
+    assert done.returncode == 0, done.stderr
+    # People 4 and 5 have invalid NHS numbers and are excluded.
+    assert pq.read_table(out).column("person_id").to_pylist() == [1, 2, 3, 6]
+    assert (
+        "  `persons`: 2 row(s) have an invalid NHS number (column nhs_number, policy exclude)"
+        in (done.stdout)
+    )
+    assert f"Since {previous}: 3 joined, 1 left, 1 stayed" in done.stdout
+    joined = pq.read_table(out.with_name("members_joined.parquet"))
+    left = pq.read_table(out.with_name("members_left.parquet"))
+    assert joined.column("person_id").to_pylist() == [2, 3, 6]
+    assert left.column("person_id").to_pylist() == [7]
+    assert sorted(p.name for p in report.iterdir()) == [
+        "provenance.json",
+        "report.html",
+        "report.md",
+    ]
+    assert (report / "report.md").read_text().startswith("# Adults\n")
+    html = (report / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "https://" not in html
+    manifest = json.loads((report / "provenance.json").read_text())
+    assert (manifest["format"], manifest["population"], manifest["members"]) == (
+        "caas-provenance/1",
+        4,
+        4,
+    )
+
+
+def test_run_with_pseudonyms_reads_the_key_from_the_environment(
+    cli_env: dict[str, str], governed_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, definition = governed_data
+    key = bytes(range(100, 132))
+    out = tmp_path / "members.csv"
+    args = ["run", str(definition), "--data", str(data), "--out", str(out)]
+    done = caas_run(
+        *args,
+        "--pseudonym-key-env",
+        "CAAS_TEST_KEY",
+        env={**cli_env, "CAAS_TEST_KEY": key.hex()},
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open() as f:
+        pseudonyms = [row["pseudonym"] for row in csv.DictReader(f)]
+    assert pseudonyms == sorted(
+        hmac.new(key, n.replace(" ", "").encode(), hashlib.sha256).hexdigest() for n in NHS
+    )
+    assert key.hex() not in done.stdout + done.stderr
+    # A missing variable, or a key that is too short, is a usage error that shows no key.
+    missing = caas_run(*args, "--pseudonym-key-env", "CAAS_NO_SUCH_KEY", env=cli_env)
+    assert missing.returncode == 2
+    assert "CAAS_NO_SUCH_KEY: the environment variable is not set" in missing.stderr
+    short = caas_run(
+        *args, "--pseudonym-key-env", "CAAS_TEST_KEY", env={**cli_env, "CAAS_TEST_KEY": "abcdef"}
+    )
+    assert short.returncode == 2
+    assert "evaluation option `pseudonym_key`: the key has 3 bytes" in short.stderr
+    assert "abcdef" not in short.stderr
+
+
+def test_run_with_bad_or_failing_policies(
+    cli_env: dict[str, str], governed_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, definition = governed_data
+    args = ["run", str(definition), "--data", str(data), "--out", str(tmp_path / "m.parquet")]
+    done = caas_run(*args, "--policy", "invalid_nhs_number", env=cli_env)
+    assert done.returncode == 2 and "--policy takes KIND=POLICY" in done.stderr
+    done = caas_run(*args, "--policy", "bogus=keep", env=cli_env)
+    assert done.returncode == 2 and "unknown field `bogus`" in done.stderr
+    done = caas_run(*args, "--policy", "unknown_person=fail", env=cli_env)
+    assert done.returncode == 1
+    assert (
+        "DataQualityError: table `gp_events`, column `person_id`: 1 row(s) have a person id "
+        "that is not in the person table (finding `unknown_person`, policy `fail`)"
+    ) in done.stderr
