@@ -1,5 +1,6 @@
 """Quick start of the Python package: evaluate the quickstart definition over the example
-CSV files, then the same cohort over data held in pyarrow, polars or pandas.
+CSV files, explain one person and report on the run, then the same cohort over data held in
+pyarrow, polars or pandas.
 
     pip install .            # from the repository's root
     python examples/python/quickstart.py
@@ -78,10 +79,20 @@ def from_memory() -> caas.Result:
     return engine.evaluate(cohort)
 
 
+def assurance(result: caas.Result) -> None:
+    # Why person 2 is in the cohort: each rule's outcome and the rows behind each variable.
+    print(result.explain(2))
+    print(result.data_quality, end="\n\n")
+    print("definition SHA-256:", result.provenance["definition_sha256"], end="\n\n")
+    # The report (plain English, codelists, attrition funnel, data quality, provenance)
+    # is result.report().save("report.html").
+
+
 if __name__ == "__main__":
     result = from_files()
     print(result, end="\n\n")
     print(result.members.to_pylist(), end="\n\n")
+    assurance(result)
 
     result = from_memory()
     print(result, end="\n\n")

@@ -20,6 +20,8 @@ def test_quickstart_example_runs() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "3 of 5 people in the cohort" in done.stdout
+    assert "Person 2 and cohort `quickstart`\nVerdict: in the cohort (passed all" in done.stdout
+    assert "definition SHA-256: " in done.stdout
     assert "{'person_id': 9000000017, 'age': 34, 'asthma': True}" in done.stdout
 
 
