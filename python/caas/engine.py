@@ -304,7 +304,37 @@ class Result:
     For assurance and governance: :meth:`explain` says why a person is in or out,
     :meth:`audit` gives every person's rule outcomes, :attr:`provenance` is the run's
     manifest, :attr:`data_quality` its findings, :meth:`report` the documentation that goes
-    with the cohort, and :meth:`diff` who joined and left since an earlier run.
+    with the cohort, and :meth:`diff` who joined and left since an earlier run::
+
+        >>> import datetime, pyarrow as pa, caas
+        >>> engine = caas.Engine()
+        >>> engine.register("persons", pa.table({
+        ...     "person_id": [1, 2, 3],
+        ...     "date_of_birth": [datetime.date(1950, 1, 1), datetime.date(2000, 1, 1), None],
+        ... }), role="person")
+        >>> cohort = caas.Cohort.from_yaml('''
+        ... id: older
+        ... title: Aged 65 or over
+        ... purpose: direct_care
+        ... parameters: { index_date: 2026-03-31 }
+        ... variables: { age: { kind: age, on: index_date } }
+        ... rules: [ { name: aged 65+, include: age >= 65 } ]
+        ... ''')
+        >>> result = engine.evaluate(cohort)
+        >>> why = result.explain(2)
+        >>> why.removed_by, why.rule("aged 65+").outcome, why.variable("age").value
+        ('aged 65+', 'false', 26)
+        >>> result.audit().column("aged 65+").to_pylist()
+        [True, False, None]
+        >>> print(result.data_quality)
+        Data quality: 1 finding(s)
+          `persons`: 1 row(s) have a missing date (column date_of_birth, policy keep)
+        >>> result.provenance["attrition"][0]["removed"]
+        2
+        >>> "keep only people for whom `age` is at least 65" in result.report().markdown
+        True
+        >>> result.diff(pa.table({"person_id": [1, 3]})).left.to_pylist()
+        [{'person_id': 3}]
     """
 
     def __init__(
