@@ -10,8 +10,10 @@
  * Ownership, in short: handles (CaasEngine, CaasCohort, CaasResult) belong to the caller
  * until their free function, which accepts NULL; streams the library writes into a
  * caller's struct ArrowArrayStream belong to the caller, who releases them; streams given
- * to caas_engine_register_stream are taken over and released by the library; strings
- * returned by the library belong to it. Each function's comment says which.
+ * to caas_engine_register_stream and caas_result_diff are taken over and released by the
+ * library; strings returned through a char **out argument belong to the caller, who frees
+ * each with caas_string_free; other strings returned by the library belong to it. Each
+ * function's comment says which.
  */
 
 #ifndef CAAS_H
@@ -139,7 +141,10 @@ typedef enum CaasStatus {
   CAAS_OK = 0,
   /**
    * An argument is NULL, not valid UTF-8, not valid JSON, out of range, or a stream that
-   * was already released: a mistake in the calling program.
+   * was already released: a mistake in the calling program. Also an argument whose
+   * value refers to nothing or cannot be used: an evaluation option such as a pseudonym
+   * key that is too short (code `invalid_option`), a person id that is not in the person
+   * table (code `unknown_person`).
    */
   CAAS_ERR_INVALID_ARGUMENT = 1,
   /**
@@ -149,12 +154,16 @@ typedef enum CaasStatus {
   CAAS_ERR_DEFINITION = 2,
   /**
    * A table cannot be registered or used: a missing file, a missing column or one of the
-   * wrong type, a table that is not registered or has another role, unreadable Arrow data.
+   * wrong type, a table that is not registered or has another role, unreadable Arrow data;
+   * rows with a data-quality finding whose policy is `fail` (code `data_quality`); data
+   * given after an evaluation that cannot be used, such as a previous run's members
+   * without ids or a person id on several rows of the person table (code
+   * `invalid_input`).
    */
   CAAS_ERR_DATA = 3,
   /**
-   * Evaluation failed inside the engine (DataFusion or Arrow), or the async runtime could
-   * not start.
+   * Evaluation failed inside the engine (DataFusion or Arrow), the async runtime could
+   * not start, or a report could not be rendered (code `report`).
    */
   CAAS_ERR_ENGINE = 4,
   /**
@@ -183,13 +192,36 @@ typedef struct CaasCohort CaasCohort;
 typedef struct CaasEngine CaasEngine;
 
 /**
- * The result of evaluating a cohort: its members and its attrition.
+ * The result of evaluating a cohort: its members and its attrition, and what explains
+ * them (explanations of people, the provenance manifest, the data-quality findings, the
+ * report, the audit table).
  *
- * Made by `caas_engine_evaluate`, freed by `caas_result_free`. A result is immutable: it
- * may be read by several threads at once. It does not refer to the engine or the cohort,
- * which may be freed before it.
+ * Made by `caas_engine_evaluate` or `caas_engine_evaluate_with`, freed by
+ * `caas_result_free`. A result is immutable: it may be read by several threads at once.
+ * It does not refer to the engine or the cohort, which may be freed before it.
  */
 typedef struct CaasResult CaasResult;
+
+/**
+ * Which rendering of the report `caas_result_report` returns: one of `CAAS_REPORT_*`.
+ */
+typedef uint32_t CaasReportFormat;
+
+/**
+ * The report as Markdown.
+ */
+#define CAAS_REPORT_MARKDOWN 0
+
+/**
+ * The report as one self-contained HTML page: inline CSS and SVG, no scripts, nothing
+ * loaded from elsewhere.
+ */
+#define CAAS_REPORT_HTML 1
+
+/**
+ * The attrition funnel alone, as an SVG image.
+ */
+#define CAAS_REPORT_FUNNEL_SVG 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -319,6 +351,60 @@ enum CaasStatus caas_engine_evaluate(const struct CaasEngine *engine,
                                      struct CaasResult **out);
 
 /**
+ * Evaluates a cohort as `caas_engine_evaluate` does, with evaluation options: what to do
+ * with rows that have data-quality findings, the reference date of "future" dates, and
+ * the key of pseudonyms.
+ *
+ * `parameters_json`: as for `caas_engine_evaluate`. `options_json`: NULL for the defaults
+ * (then this is `caas_engine_evaluate`), or a JSON object with any of:
+ *
+ * - `quality`: a policy per kind of finding, `"keep"`, `"exclude"` or `"fail"`, e.g.
+ *   `{"invalid_nhs_number": "exclude", "unknown_person": "fail"}`. Kinds:
+ *   `invalid_nhs_number`, `missing_person_id`, `duplicate_person`, `unknown_person`,
+ *   `missing_date`, `future_date`, `date_before_1900`, `date_before_birth`,
+ *   `invalid_code`. Kinds not given keep their defaults: `exclude` for
+ *   `missing_person_id`, `fail` for `duplicate_person`, `keep` for the rest.
+ * - `reference_date`: the day after which a date is in the future (`YYYY-MM-DD`),
+ *   normally the day the data was extracted; default the day of the evaluation (UTC).
+ * - `pseudonym_key`: a secret key in hexadecimal (at least 16 bytes; 32 random bytes are
+ *   recommended). With a key, the members' first column is `pseudonym` instead of
+ *   `person_id`: the HMAC-SHA256 of each member's NHS number (or of the person id as
+ *   text when the person table has no NHS number) under the key, as 64 lower-case
+ *   hexadecimal digits, and members are sorted by it.
+ *
+ * Unknown fields are an error (`CAAS_ERR_INVALID_ARGUMENT`, with the line and column in
+ * `options_json`), and so is a key that is not hexadecimal or too short; the message never
+ * quotes the key.
+ *
+ * The pseudonym key is used for this run and never stored: the result does not hold it,
+ * nothing writes or prints it, and the library overwrites the key's bytes before this
+ * call returns. The limits, said plainly: the library cannot clear the caller's
+ * `options_json` buffer, which is `const` and the caller's — clear it yourself after the
+ * call (e.g. with `explicit_bzero`); and two short-lived copies derived from the key (the
+ * hexadecimal text the JSON parser reads it into, and the padded key blocks inside the
+ * HMAC) are freed before the call returns but not overwritten.
+ *
+ * A finding whose policy is `fail` makes the call fail with `CAAS_ERR_DATA` and the code
+ * `data_quality`; the message names the table, the column, the kind and the row count,
+ * never a value. Read the findings of a successful evaluation with
+ * `caas_result_data_quality_json`.
+ *
+ * On success `*out` is a new result that the caller owns and frees with
+ * `caas_result_free`; on failure `*out` is NULL. The library does not keep the argument
+ * pointers.
+ *
+ * # Safety
+ *
+ * `engine` and `cohort` are NULL or live handles; `parameters_json` and `options_json`
+ * are NULL or NUL-terminated strings; `out` is NULL or writable.
+ */
+enum CaasStatus caas_engine_evaluate_with(const struct CaasEngine *engine,
+                                          const struct CaasCohort *cohort,
+                                          const char *parameters_json,
+                                          const char *options_json,
+                                          struct CaasResult **out);
+
+/**
  * Reads and checks a cohort definition.
  *
  * `text`: the definition (YAML or JSON). `format`: `CAAS_FORMAT_YAML` or
@@ -364,7 +450,9 @@ void caas_cohort_free(struct CaasCohort *cohort);
 
 /**
  * The members: one row per person in the cohort, sorted by person id, with the column
- * `person_id` then the definition's output columns.
+ * `person_id` then the definition's output columns. Evaluated with a pseudonym key
+ * (`caas_engine_evaluate_with`), the first column is `pseudonym` instead, and the rows
+ * are sorted by it.
  *
  * On success `*out` is a new Arrow C stream that the caller owns: read it with its
  * `get_schema` and `get_next` callbacks and release it with `out->release(out)`. The stream
@@ -381,7 +469,9 @@ enum CaasStatus caas_result_members(const struct CaasResult *result, struct Arro
 /**
  * The attrition: one row per rule, in order, with the columns `step` (int64, 1-based),
  * `rule` (utf8), `action` (utf8: `include` or `exclude`), `before`, `after` and `removed`
- * (int64, people).
+ * (int64, people). For purposes other than `direct_care`, the first step is the removal
+ * of people with a national data opt-out or a type 1 opt-out (rule `national data
+ * opt-out or type 1 opt-out`, action `exclude`).
  *
  * Ownership: as for `caas_result_members`.
  *
@@ -402,7 +492,8 @@ enum CaasStatus caas_result_attrition(const struct CaasResult *result,
 enum CaasStatus caas_result_member_count(const struct CaasResult *result, uint64_t *out);
 
 /**
- * How many people the person table holds (before the first rule), into `*out`.
+ * How many people the person table holds, less the rows that a data-quality policy
+ * excluded, before any opt-out or rule, into `*out`.
  *
  * # Safety
  *
@@ -415,9 +506,230 @@ enum CaasStatus caas_result_population(const struct CaasResult *result, uint64_t
  *
  * # Safety
  *
- * `result` is NULL or a result from `caas_engine_evaluate` not yet freed.
+ * `result` is NULL or a result from `caas_engine_evaluate` or
+ * `caas_engine_evaluate_with` not yet freed.
  */
 void caas_result_free(struct CaasResult *result);
+
+/**
+ * Why one person is in the cohort or not, as JSON: the cohort's id, the person's id (as
+ * the text given), the verdict, each rule's outcome and each variable's value with the
+ * rows behind it. For example (abridged):
+ *
+ * ```json
+ * {
+ *   "cohort": "flu",
+ *   "person_id": "2",
+ *   "verdict": { "verdict": "out", "step": 2, "rule": "eligible" },
+ *   "rules": [
+ *     { "step": 1, "name": "alive", "action": "include", "condition": "alive",
+ *       "sentence": "...", "outcome": "true", "passed": true }, ...
+ *   ],
+ *   "variables": [
+ *     { "name": "asthma_dat", "kind": "events", "sentence": "...", "value": "2024-10-04",
+ *       "selected": 2,
+ *       "events": [ { "table": "gp", "date": "2024-10-04", "code": "195967001",
+ *                     "value": null } ] }, ...
+ *   ]
+ * }
+ * ```
+ *
+ * `verdict` is `{"verdict": "in"}` for a member, else `{"verdict": "out", "step": N,
+ * "rule": NAME}` naming the first rule the person did not pass. A rule's `outcome` is
+ * `"true"`, `"false"` or `"unknown"` (a value it needs is missing). A variable's `value` is
+ * null, a boolean, a number, or text (dates as `YYYY-MM-DD`); `selected` (event and period
+ * variables) counts the rows it selected; `events` (`table`, `date`, `code`, `value`) and
+ * `periods` (`table`, `start_date`, `end_date`, `practice`) are the rows behind the value:
+ * the row chosen for a first/last variable, every row counted for a count, the first row
+ * for `exists`. Keys without content are left out.
+ *
+ * The explanation reads only this person's rows of the tables the evaluation read (after
+ * the rows a data-quality policy excluded); it does not evaluate the cohort again.
+ *
+ * `person_id`: the person's id as text: the decimal digits of an integer id (`"42"`), or
+ * a text id as it is. A person who is not in the person table is
+ * `CAAS_ERR_INVALID_ARGUMENT` with the code `unknown_person`; an id on several rows of
+ * the person table is `CAAS_ERR_DATA` with the code `invalid_input`. Neither message
+ * prints the id.
+ *
+ * On success `*out` is a new NUL-terminated UTF-8 string that the caller owns and frees
+ * with `caas_string_free`; on failure `*out` is NULL.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `person_id` is NULL or a NUL-terminated string;
+ * `out` is NULL or writable.
+ */
+enum CaasStatus caas_result_explain_json(const struct CaasResult *result,
+                                         const char *person_id,
+                                         char **out);
+
+/**
+ * The provenance manifest of the evaluation, as JSON (format `caas-provenance/1`, schema
+ * `schema/provenance.schema.json`): the SHA-256 of the definition's canonical form
+ * (`definition_sha256`, the same whatever the formatting or key order of the definition's
+ * text), each codelist's size and hash, each input table's name, role, row count and
+ * columns, the parameters, the purpose, the caas and DataFusion versions, the start and
+ * end times, the population, the member count and the attrition. Counts are exact: it is
+ * the data controller's record of the run.
+ *
+ * On success `*out` is a new NUL-terminated UTF-8 string that the caller owns and frees
+ * with `caas_string_free`; on failure `*out` is NULL.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `out` is NULL or writable.
+ */
+enum CaasStatus caas_result_provenance_json(const struct CaasResult *result, char **out);
+
+/**
+ * The data-quality findings of the evaluation, as JSON:
+ *
+ * ```json
+ * {
+ *   "reference_date": "2026-01-31",
+ *   "tables": [
+ *     { "table": "persons", "role": "person", "rows": 5, "rows_excluded": 0,
+ *       "findings": [
+ *         { "kind": "invalid_nhs_number", "column": "nhs_number", "count": 1,
+ *           "policy": "keep", "excluded": 0 }, ...
+ *       ] }, ...
+ *   ]
+ * }
+ * ```
+ *
+ * One entry per table read (the person table first), with one finding per kind checked
+ * in it, found or not (see `caas_engine_evaluate_with` for the kinds and policies).
+ * `count` is the rows with the finding, `excluded` those removed by an `exclude` policy,
+ * `rows_excluded` the table's rows removed (a row with several findings counts once).
+ *
+ * On success `*out` is a new NUL-terminated UTF-8 string that the caller owns and frees
+ * with `caas_string_free`; on failure `*out` is NULL.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `out` is NULL or writable.
+ */
+enum CaasStatus caas_result_data_quality_json(const struct CaasResult *result, char **out);
+
+/**
+ * The report a programme receives with its cohort: the cohort's metadata, the definition
+ * in plain English (each variable and rule as a sentence), the codelists with their sizes
+ * and hashes, the attrition with a funnel picture, the data-quality findings and the
+ * provenance.
+ *
+ * `options_json`: NULL for the defaults, or `{"disclosure_control": true}` to put the
+ * counts under disclosure control (1 to 7 shown as `*`, others rounded to the nearest 5)
+ * even for `direct_care`; for every other purpose they always are. `format`:
+ * `CAAS_REPORT_MARKDOWN`, `CAAS_REPORT_HTML` (one self-contained page, with nothing loaded
+ * from elsewhere) or `CAAS_REPORT_FUNNEL_SVG` (the attrition funnel alone).
+ *
+ * On success `*out` is a new NUL-terminated UTF-8 string that the caller owns and frees
+ * with `caas_string_free`; on failure `*out` is NULL.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `options_json` is NULL or a NUL-terminated string;
+ * `out` is NULL or writable.
+ */
+enum CaasStatus caas_result_report(const struct CaasResult *result,
+                                   const char *options_json,
+                                   CaasReportFormat format,
+                                   char **out);
+
+/**
+ * The audit table: every person's rule outcomes, sorted by person id, with the columns
+ * `person_id`, one nullable boolean column per rule named after it (the value of its
+ * condition: true, false, or null for unknown — before `include` or `exclude` applies),
+ * `member` (boolean) and `removed_by` (utf8: the first rule the person did not pass; null
+ * for members). It covers everyone in the person table (after the rows a data-quality
+ * policy excluded), and it runs the cohort's plan again.
+ *
+ * Ownership: as for `caas_result_members`: on success `*out` is a new stream that the
+ * caller owns and releases; on failure it is a released stream.
+ *
+ * # Safety
+ *
+ * As for `caas_result_members`.
+ */
+enum CaasStatus caas_result_audit(const struct CaasResult *result, struct ArrowArrayStream *out);
+
+/**
+ * Who joined the cohort and who left it since an earlier run, so that a campaign
+ * refreshed every week invites nobody twice.
+ *
+ * `previous`: the earlier run's members as an Arrow C stream with a `person_id` column of
+ * the same kind as this result's ids (integers or text; with a pseudonym key, the
+ * earlier pseudonyms as text); other columns are ignored. A stream without `person_id`,
+ * with ids of the other kind or with missing ids is `CAAS_ERR_DATA` (codes
+ * `missing_column`, `column_type`, `invalid_input`), naming the problem and never an id;
+ * so is a stream that fails or holds invalid data (code `registration`).
+ *
+ * On success `*joined_out` is a stream of the people in this result and not in
+ * `previous`, `*left_out` one of the people in `previous` and not in this result: each a
+ * `person_id` column, sorted, each person once. How many stayed is this result's member
+ * count less the rows of `*joined_out`. The caller owns both streams and releases each
+ * with its `release` callback; they stay valid after `caas_result_free`. On failure both
+ * are released streams (`release == NULL`). `joined_out` and `left_out` must differ; either
+ * may be `previous` itself, which is free once taken over.
+ *
+ * Ownership of `previous`: the library takes it over whatever the outcome (unless it is
+ * NULL or already released): it reads it to its end, releases it and leaves `*previous`
+ * marked released, as for `caas_engine_register_stream`. An already released stream is an
+ * invalid argument.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `previous` is NULL or points to an initialised
+ * `struct ArrowArrayStream`; `joined_out` and `left_out` are NULL or point to writable
+ * memory for a `struct ArrowArrayStream` (their previous content is overwritten, not
+ * released).
+ */
+enum CaasStatus caas_result_diff(const struct CaasResult *result,
+                                 struct ArrowArrayStream *previous,
+                                 struct ArrowArrayStream *joined_out,
+                                 struct ArrowArrayStream *left_out);
+
+/**
+ * As `caas_result_diff`, with the earlier run's members read from a Parquet, Arrow IPC
+ * (`.arrow`, `.ipc`, `.feather`) or CSV file, or a folder of them (`path`, relative to
+ * the working directory). From CSV, the ids are read as the kind this result's ids are.
+ * A missing file is `CAAS_ERR_DATA` with the code `io`; one of another format
+ * `CAAS_ERR_DATA` with the code `invalid_input`; other errors are as for
+ * `caas_result_diff`.
+ *
+ * Ownership: as for `caas_result_diff`'s out-streams. The library does not keep `path`.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `path` is NULL or a NUL-terminated string;
+ * `joined_out` and `left_out` are as for `caas_result_diff`.
+ */
+enum CaasStatus caas_result_diff_path(const struct CaasResult *result,
+                                      const char *path,
+                                      struct ArrowArrayStream *joined_out,
+                                      struct ArrowArrayStream *left_out);
+
+/**
+ * Frees a string that the library returned through a `char **out` argument
+ * (`caas_result_explain_json`, `caas_result_provenance_json`,
+ * `caas_result_data_quality_json`, `caas_result_report`). NULL is ignored.
+ *
+ * Every such string is the caller's from the moment the call returns, independent of the
+ * result it came from, and must be freed exactly once with this function — not with
+ * `free()`, since the library's allocator may not be the C library's. The caller may read
+ * it but must not change its length (by writing a NUL inside it) before freeing it.
+ *
+ * Strings the library lends instead of handing out (`caas_version`, `caas_cohort_id`,
+ * `caas_last_error_message`, `caas_last_error_code`, a stream's `get_last_error`) are never
+ * passed here.
+ *
+ * # Safety
+ *
+ * `text` is NULL or a string from a `char **out` argument of this library, not yet freed
+ * and of the length it was returned with.
+ */
+void caas_string_free(char *text);
 
 /**
  * The status of the last call on this thread that returned a `CaasStatus`.
@@ -440,8 +752,9 @@ const char *caas_last_error_message(void);
  * error without parsing messages: one of `syntax`, `expression_syntax`,
  * `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`, `unknown_parameter`,
  * `code_system_mismatch`, `invalid_definition`, `codelist`, `table`, `registration`,
- * `missing_column`, `column_type`, `io`, `engine` (the engine's codes), `invalid_argument`
- * or `panic`. The empty string when the last call succeeded.
+ * `missing_column`, `column_type`, `io`, `engine`, `unknown_person`, `invalid_input`,
+ * `report`, `data_quality`, `invalid_option` (the engine's codes), `invalid_argument` or
+ * `panic`. The empty string when the last call succeeded.
  *
  * Ownership: as for `caas_last_error_message`. Never NULL.
  */

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use arrow::ffi_stream::FFI_ArrowArrayStream;
-use caas_core::{Engine, EngineOptions, Parameters, TableSpec};
+use caas_core::{Engine, EngineOptions, EvaluationOptions, Parameters, TableSpec};
 
 use crate::args;
 use crate::cohort::CaasCohort;
@@ -113,7 +113,7 @@ pub unsafe extern "C" fn caas_engine_register_stream(
         let name_arg = unsafe { args::text(name, "name") };
         let table = name_arg.as_ref().map_or("?", |name| *name);
         // SAFETY: not NULL, initialised by the caller's contract.
-        let data = unsafe { stream::import(stream, table) };
+        let data = unsafe { stream::import(stream, "stream", table) };
         // SAFETY: the caller's contract, passed on.
         let engine = unsafe { args::handle(engine, "engine") }?;
         let name = name_arg?;
@@ -206,6 +206,78 @@ pub unsafe extern "C" fn caas_engine_evaluate(
         let evaluation = engine
             .engine
             .evaluate_blocking(&cohort.cohort, &parameters)?;
+        *out = Box::into_raw(Box::new(CaasResult { evaluation }));
+        Ok(())
+    })
+}
+
+/// Evaluates a cohort as `caas_engine_evaluate` does, with evaluation options: what to do
+/// with rows that have data-quality findings, the reference date of "future" dates, and
+/// the key of pseudonyms.
+///
+/// `parameters_json`: as for `caas_engine_evaluate`. `options_json`: NULL for the defaults
+/// (then this is `caas_engine_evaluate`), or a JSON object with any of:
+///
+/// - `quality`: a policy per kind of finding, `"keep"`, `"exclude"` or `"fail"`, e.g.
+///   `{"invalid_nhs_number": "exclude", "unknown_person": "fail"}`. Kinds:
+///   `invalid_nhs_number`, `missing_person_id`, `duplicate_person`, `unknown_person`,
+///   `missing_date`, `future_date`, `date_before_1900`, `date_before_birth`,
+///   `invalid_code`. Kinds not given keep their defaults: `exclude` for
+///   `missing_person_id`, `fail` for `duplicate_person`, `keep` for the rest.
+/// - `reference_date`: the day after which a date is in the future (`YYYY-MM-DD`),
+///   normally the day the data was extracted; default the day of the evaluation (UTC).
+/// - `pseudonym_key`: a secret key in hexadecimal (at least 16 bytes; 32 random bytes are
+///   recommended). With a key, the members' first column is `pseudonym` instead of
+///   `person_id`: the HMAC-SHA256 of each member's NHS number (or of the person id as
+///   text when the person table has no NHS number) under the key, as 64 lower-case
+///   hexadecimal digits, and members are sorted by it.
+///
+/// Unknown fields are an error (`CAAS_ERR_INVALID_ARGUMENT`, with the line and column in
+/// `options_json`), and so is a key that is not hexadecimal or too short; the message never
+/// quotes the key.
+///
+/// The pseudonym key is used for this run and never stored: the result does not hold it,
+/// nothing writes or prints it, and the library overwrites the key's bytes before this
+/// call returns. The limits, said plainly: the library cannot clear the caller's
+/// `options_json` buffer, which is `const` and the caller's — clear it yourself after the
+/// call (e.g. with `explicit_bzero`); and two short-lived copies derived from the key (the
+/// hexadecimal text the JSON parser reads it into, and the padded key blocks inside the
+/// HMAC) are freed before the call returns but not overwritten.
+///
+/// A finding whose policy is `fail` makes the call fail with `CAAS_ERR_DATA` and the code
+/// `data_quality`; the message names the table, the column, the kind and the row count,
+/// never a value. Read the findings of a successful evaluation with
+/// `caas_result_data_quality_json`.
+///
+/// On success `*out` is a new result that the caller owns and frees with
+/// `caas_result_free`; on failure `*out` is NULL. The library does not keep the argument
+/// pointers.
+///
+/// # Safety
+///
+/// `engine` and `cohort` are NULL or live handles; `parameters_json` and `options_json`
+/// are NULL or NUL-terminated strings; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_evaluate_with(
+    engine: *const CaasEngine,
+    cohort: *const CaasCohort,
+    parameters_json: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut CaasResult,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let out = unsafe { args::out_handle(out, "out") }?;
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        let parameters: Parameters =
+            unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
+        let options: EvaluationOptions =
+            unsafe { args::json_or_default(options_json, "options_json") }?;
+        let evaluation =
+            engine
+                .engine
+                .evaluate_with_blocking(&cohort.cohort, &parameters, &options)?;
         *out = Box::into_raw(Box::new(CaasResult { evaluation }));
         Ok(())
     })

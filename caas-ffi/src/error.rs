@@ -19,16 +19,23 @@ pub enum CaasStatus {
     /// Success.
     CAAS_OK = 0,
     /// An argument is NULL, not valid UTF-8, not valid JSON, out of range, or a stream that
-    /// was already released: a mistake in the calling program.
+    /// was already released: a mistake in the calling program. Also an argument whose
+    /// value refers to nothing or cannot be used: an evaluation option such as a pseudonym
+    /// key that is too short (code `invalid_option`), a person id that is not in the person
+    /// table (code `unknown_person`).
     CAAS_ERR_INVALID_ARGUMENT = 1,
     /// The cohort definition or its parameters are wrong (syntax, unknown names, types,
     /// cycles, windows, codelists).
     CAAS_ERR_DEFINITION = 2,
     /// A table cannot be registered or used: a missing file, a missing column or one of the
-    /// wrong type, a table that is not registered or has another role, unreadable Arrow data.
+    /// wrong type, a table that is not registered or has another role, unreadable Arrow data;
+    /// rows with a data-quality finding whose policy is `fail` (code `data_quality`); data
+    /// given after an evaluation that cannot be used, such as a previous run's members
+    /// without ids or a person id on several rows of the person table (code
+    /// `invalid_input`).
     CAAS_ERR_DATA = 3,
-    /// Evaluation failed inside the engine (DataFusion or Arrow), or the async runtime could
-    /// not start.
+    /// Evaluation failed inside the engine (DataFusion or Arrow), the async runtime could
+    /// not start, or a report could not be rendered (code `report`).
     CAAS_ERR_ENGINE = 4,
     /// A bug in caas: a Rust panic was caught at the boundary. The handles passed to the
     /// failing call may be unusable; free them.
@@ -134,7 +141,13 @@ fn caas_status(err: &CaasError) -> CaasStatus {
         | CaasError::Registration { .. }
         | CaasError::MissingColumn { .. }
         | CaasError::ColumnType { .. }
-        | CaasError::Io { .. } => CaasStatus::CAAS_ERR_DATA,
+        | CaasError::Io { .. }
+        | CaasError::DataQuality { .. }
+        | CaasError::InvalidInput { .. } => CaasStatus::CAAS_ERR_DATA,
+        CaasError::InvalidOption { .. } | CaasError::UnknownPerson { .. } => {
+            CaasStatus::CAAS_ERR_INVALID_ARGUMENT
+        }
+        // `Engine`, `Report`, and whatever variant a later caas-core adds.
         _ => CaasStatus::CAAS_ERR_ENGINE,
     }
 }
@@ -254,8 +267,9 @@ pub extern "C" fn caas_last_error_message() -> *const c_char {
 /// error without parsing messages: one of `syntax`, `expression_syntax`,
 /// `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`, `unknown_parameter`,
 /// `code_system_mismatch`, `invalid_definition`, `codelist`, `table`, `registration`,
-/// `missing_column`, `column_type`, `io`, `engine` (the engine's codes), `invalid_argument`
-/// or `panic`. The empty string when the last call succeeded.
+/// `missing_column`, `column_type`, `io`, `engine`, `unknown_person`, `invalid_input`,
+/// `report`, `data_quality`, `invalid_option` (the engine's codes), `invalid_argument` or
+/// `panic`. The empty string when the last call succeeded.
 ///
 /// Ownership: as for `caas_last_error_message`. Never NULL.
 #[unsafe(no_mangle)]
@@ -326,6 +340,54 @@ mod tests {
         });
         assert_eq!(status, CaasStatus::CAAS_ERR_DEFINITION);
         assert_eq!((caas_last_error_line(), caas_last_error_column()), (0, 7));
+    }
+
+    #[test]
+    fn assurance_errors_have_their_documented_status() {
+        let cases = [
+            (
+                CaasError::DataQuality {
+                    table: "persons".into(),
+                    column: "person_id".into(),
+                    kind: caas_core::quality::FindingKind::DuplicatePerson,
+                    count: 2,
+                },
+                CaasStatus::CAAS_ERR_DATA,
+            ),
+            (
+                CaasError::InvalidInput {
+                    what: "previous members".into(),
+                    message: "1 rows have no person_id".into(),
+                },
+                CaasStatus::CAAS_ERR_DATA,
+            ),
+            (
+                CaasError::InvalidOption {
+                    option: "pseudonym_key",
+                    message: "too short".into(),
+                },
+                CaasStatus::CAAS_ERR_INVALID_ARGUMENT,
+            ),
+            (
+                CaasError::UnknownPerson {
+                    table: "persons".into(),
+                },
+                CaasStatus::CAAS_ERR_INVALID_ARGUMENT,
+            ),
+            (
+                CaasError::Report("no template".into()),
+                CaasStatus::CAAS_ERR_ENGINE,
+            ),
+        ];
+        for (err, status) in cases {
+            let code = err.code();
+            assert_eq!(guard(|| Err(err.into())), status, "{code}");
+            // SAFETY: a NUL-terminated string owned by this thread's last error.
+            assert_eq!(
+                unsafe { CStr::from_ptr(caas_last_error_code()) }.to_str(),
+                Ok(code)
+            );
+        }
     }
 
     #[test]

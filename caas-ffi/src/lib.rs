@@ -10,12 +10,19 @@
 //!
 //! - Three opaque handles, each made by one function and freed by one NULL-safe free
 //!   function: `CaasEngine` (tables and cohorts registered with it), `CaasCohort` (a
-//!   checked definition) and `CaasResult` (an evaluation's members and attrition).
+//!   checked definition) and `CaasResult` (an evaluation's members and attrition, and what
+//!   explains them).
 //! - Structured values cross as JSON text: engine options, table specifications (role, code
-//!   system, column mapping) and run-time parameters. Definitions cross as YAML or JSON
-//!   text, exactly as `caas-core` reads them.
-//! - Data crosses as Arrow C streams (`struct ArrowArrayStream`): tables in, members and
-//!   attrition out, without copies on the way out.
+//!   system, column mapping), run-time parameters, evaluation options (data-quality
+//!   policies, pseudonym key) and report options. Definitions cross as YAML or JSON text,
+//!   exactly as `caas-core` reads them.
+//! - Data crosses as Arrow C streams (`struct ArrowArrayStream`): tables in, members,
+//!   attrition and the audit table out without copies; a previous run's members in, who
+//!   joined and who left out.
+//! - Clinical assurance and governance come out as JSON or report text: the explanation of
+//!   a person, the provenance manifest, the data-quality findings, and the report as
+//!   Markdown, self-contained HTML or an SVG funnel. Each such string is the caller's, freed
+//!   with `caas_string_free`.
 //! - Every function that can fail returns a `CaasStatus` and sets the thread's last error
 //!   (message, stable code, line and column), read with `caas_last_error_message` and its
 //!   siblings. No Rust panic unwinds into C: each exported function, and each callback of
@@ -29,10 +36,12 @@
 //!
 //! Every pointer the library returns says who owns it: handles belong to the caller until
 //! their free function; streams written into a caller's `struct ArrowArrayStream` belong to
-//! the caller, who releases them with their `release` callback; strings from the
-//! `caas_last_error_*` functions belong to the library and live until the thread's next
-//! call that returns a status; `caas_version` is static. The library keeps no argument
-//! pointer after a call returns, and takes ownership only of the streams it registers.
+//! the caller, who releases them with their `release` callback; strings returned through a
+//! `char **out` argument belong to the caller, who frees each once with `caas_string_free`;
+//! strings from the `caas_last_error_*` functions belong to the library and live until the
+//! thread's next call that returns a status; `caas_version` is static. The library keeps
+//! no argument pointer after a call returns, and takes ownership only of the streams it
+//! registers and of the previous members given to `caas_result_diff`.
 //!
 //! ## Example (C)
 //!
@@ -65,12 +74,16 @@
 //! ```
 
 // cbindgen writes the functions in the order of these modules: engine, cohort, result,
-// then the last error.
+// assurance, strings, then the last error.
 mod engine;
 
 mod cohort;
 
 mod result;
+
+mod assurance;
+
+mod string;
 
 mod error;
 
@@ -79,6 +92,9 @@ mod stream;
 
 use std::ffi::{CStr, c_char};
 
+pub use assurance::{
+    CAAS_REPORT_FUNNEL_SVG, CAAS_REPORT_HTML, CAAS_REPORT_MARKDOWN, CaasReportFormat,
+};
 pub use cohort::{CAAS_FORMAT_JSON, CAAS_FORMAT_YAML, CaasCohort};
 pub use engine::CaasEngine;
 pub use error::CaasStatus;

@@ -8,25 +8,27 @@ use crate::args;
 use crate::error::{CaasStatus, Error, guard, guard_value};
 use crate::stream;
 
-/// The result of evaluating a cohort: its members and its attrition.
+/// The result of evaluating a cohort: its members and its attrition, and what explains
+/// them (explanations of people, the provenance manifest, the data-quality findings, the
+/// report, the audit table).
 ///
-/// Made by `caas_engine_evaluate`, freed by `caas_result_free`. A result is immutable: it
-/// may be read by several threads at once. It does not refer to the engine or the cohort,
-/// which may be freed before it.
+/// Made by `caas_engine_evaluate` or `caas_engine_evaluate_with`, freed by
+/// `caas_result_free`. A result is immutable: it may be read by several threads at once.
+/// It does not refer to the engine or the cohort, which may be freed before it.
 pub struct CaasResult {
     pub(crate) evaluation: Evaluation,
 }
 
-/// Writes a stream of one batch into a caller's `struct ArrowArrayStream`, or a released
-/// stream when the call fails before that.
+/// Writes a stream of one batch, made from the result by `make`, into a caller's
+/// `struct ArrowArrayStream`, or a released stream when the call fails.
 ///
 /// # Safety
 ///
 /// `result` is NULL or a live result; `out` is NULL or writable.
-unsafe fn write_stream(
+pub(crate) unsafe fn write_stream(
     result: *const CaasResult,
     out: *mut FFI_ArrowArrayStream,
-    pick: impl FnOnce(&Evaluation) -> &RecordBatch,
+    make: impl FnOnce(&Evaluation) -> Result<RecordBatch, Error>,
 ) -> CaasStatus {
     guard(|| {
         if out.is_null() {
@@ -37,8 +39,8 @@ unsafe fn write_stream(
         unsafe { out.write(FFI_ArrowArrayStream::empty()) };
         // SAFETY: the caller's contract, passed on.
         let result = unsafe { args::handle(result, "result") }?;
-        let batch = pick(&result.evaluation);
-        let exported = stream::export(batch.schema(), vec![batch.clone()]);
+        let batch = make(&result.evaluation)?;
+        let exported = stream::export(batch.schema(), vec![batch]);
         // SAFETY: as above; the empty stream written first owns nothing.
         unsafe { out.write(exported) };
         Ok(())
@@ -46,7 +48,9 @@ unsafe fn write_stream(
 }
 
 /// The members: one row per person in the cohort, sorted by person id, with the column
-/// `person_id` then the definition's output columns.
+/// `person_id` then the definition's output columns. Evaluated with a pseudonym key
+/// (`caas_engine_evaluate_with`), the first column is `pseudonym` instead, and the rows
+/// are sorted by it.
 ///
 /// On success `*out` is a new Arrow C stream that the caller owns: read it with its
 /// `get_schema` and `get_next` callbacks and release it with `out->release(out)`. The stream
@@ -63,12 +67,14 @@ pub unsafe extern "C" fn caas_result_members(
     out: *mut FFI_ArrowArrayStream,
 ) -> CaasStatus {
     // SAFETY: the caller's contract, passed on.
-    unsafe { write_stream(result, out, |e| &e.members) }
+    unsafe { write_stream(result, out, |e| Ok(e.members.clone())) }
 }
 
 /// The attrition: one row per rule, in order, with the columns `step` (int64, 1-based),
 /// `rule` (utf8), `action` (utf8: `include` or `exclude`), `before`, `after` and `removed`
-/// (int64, people).
+/// (int64, people). For purposes other than `direct_care`, the first step is the removal
+/// of people with a national data opt-out or a type 1 opt-out (rule `national data
+/// opt-out or type 1 opt-out`, action `exclude`).
 ///
 /// Ownership: as for `caas_result_members`.
 ///
@@ -81,7 +87,7 @@ pub unsafe extern "C" fn caas_result_attrition(
     out: *mut FFI_ArrowArrayStream,
 ) -> CaasStatus {
     // SAFETY: the caller's contract, passed on.
-    unsafe { write_stream(result, out, |e| &e.attrition) }
+    unsafe { write_stream(result, out, |e| Ok(e.attrition.clone())) }
 }
 
 /// How many people are in the cohort (the members' row count), into `*out`.
@@ -106,7 +112,8 @@ pub unsafe extern "C" fn caas_result_member_count(
     })
 }
 
-/// How many people the person table holds (before the first rule), into `*out`.
+/// How many people the person table holds, less the rows that a data-quality policy
+/// excluded, before any opt-out or rule, into `*out`.
 ///
 /// # Safety
 ///
@@ -132,13 +139,14 @@ pub unsafe extern "C" fn caas_result_population(
 ///
 /// # Safety
 ///
-/// `result` is NULL or a result from `caas_engine_evaluate` not yet freed.
+/// `result` is NULL or a result from `caas_engine_evaluate` or
+/// `caas_engine_evaluate_with` not yet freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn caas_result_free(result: *mut CaasResult) {
     guard_value((), || {
         if !result.is_null() {
-            // SAFETY: made by `Box::into_raw` in `caas_engine_evaluate`, freed once by
-            // contract.
+            // SAFETY: made by `Box::into_raw` in `caas_engine_evaluate` or
+            // `caas_engine_evaluate_with`, freed once by contract.
             drop(unsafe { Box::from_raw(result) });
         }
     });

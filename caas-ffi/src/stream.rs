@@ -164,19 +164,21 @@ unsafe extern "C" fn release(stream: *mut FFI_ArrowArrayStream) {
 /// Takes ownership of a C stream and reads it to the end: its schema and its batches,
 /// each checked to be valid Arrow data. The stream is released on return, whatever the
 /// outcome; `*stream` is left marked released (its `release` is NULL), as the C Stream
-/// interface's move semantics ask.
+/// interface's move semantics ask. Errors name the stream as the argument `argument` and
+/// its data as the table `table`.
 ///
 /// # Safety
 ///
 /// `stream` is not NULL and points to an initialised `struct ArrowArrayStream`.
 pub(crate) unsafe fn import(
     stream: *mut FFI_ArrowArrayStream,
+    argument: &'static str,
     table: &str,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
     // SAFETY: readable by the caller's contract.
     if unsafe { (*stream).release.is_none() } {
         return Err(Error::Invalid {
-            argument: "stream",
+            argument,
             problem: "is released (already consumed or never initialised)".to_string(),
         });
     }
@@ -189,7 +191,7 @@ pub(crate) unsafe fn import(
     };
     let (Some(get_schema), Some(get_next)) = (owned.get_schema, owned.get_next) else {
         return Err(Error::Invalid {
-            argument: "stream",
+            argument,
             problem: "has a NULL get_schema or get_next callback".to_string(),
         });
     };
@@ -282,7 +284,7 @@ mod tests {
     fn exported_batches_import_unchanged() {
         let batches = vec![batch(), batch().slice(1, 2)];
         let mut stream = export(batches[0].schema(), batches.clone());
-        let (schema, imported) = unsafe { import(&mut stream, "t") }.unwrap();
+        let (schema, imported) = unsafe { import(&mut stream, "stream", "t") }.unwrap();
         assert!(stream.release.is_none(), "the stream is consumed");
         assert_eq!(schema, batches[0].schema());
         assert_eq!(imported, batches);
@@ -296,7 +298,7 @@ mod tests {
         let message = unsafe { CStr::from_ptr(get_last_error(&mut stream)) };
         assert_eq!(message.to_str(), Ok("internal error: callback bug"));
         // The stream is still usable, and released by its drop.
-        let (_, imported) = unsafe { import(&mut stream, "t") }.unwrap();
+        let (_, imported) = unsafe { import(&mut stream, "stream", "t") }.unwrap();
         assert_eq!(imported, vec![batch()]);
     }
 }

@@ -59,13 +59,16 @@ static CaasStatus status_of_code(const char *code) {
     static const char *definition[] = {"syntax", "expression_syntax", "unknown_reference", "type_mismatch",
                                        "cycle", "empty_window", "unknown_parameter", "code_system_mismatch",
                                        "invalid_definition", "codelist", NULL};
-    static const char *data[] = {"table", "registration", "missing_column", "column_type", "io", NULL};
+    static const char *data[] = {"table", "registration", "missing_column", "column_type", "io",
+                                 "data_quality", "invalid_input", NULL};
+    static const char *argument[] = {"invalid_argument", "invalid_option", "unknown_person", NULL};
     size_t i;
     for (i = 0; definition[i]; i++)
         if (strcmp(code, definition[i]) == 0) return CAAS_ERR_DEFINITION;
     for (i = 0; data[i]; i++)
         if (strcmp(code, data[i]) == 0) return CAAS_ERR_DATA;
-    if (strcmp(code, "invalid_argument") == 0) return CAAS_ERR_INVALID_ARGUMENT;
+    for (i = 0; argument[i]; i++)
+        if (strcmp(code, argument[i]) == 0) return CAAS_ERR_INVALID_ARGUMENT;
     if (strcmp(code, "panic") == 0) return CAAS_ERR_PANIC;
     return CAAS_ERR_ENGINE;
 }
