@@ -131,7 +131,7 @@ fn unusable_earlier_members_are_typed_errors_without_ids() {
     assert_eq!(err.code(), "missing_column");
     assert_eq!(
         err.to_string(),
-        "table `previous members` has no column `person_id` (needed as person_id)"
+        "table `previous members` has no column `person_id` (needed as the members' identifier)"
     );
 
     let text = batch(Arc::new(StringArray::from(vec!["9434765901"])));
@@ -225,4 +225,66 @@ fn earlier_members_from_files() {
         .diff_path_blocking(dir.path().join("no_id.csv"))
         .unwrap_err();
     assert_eq!(err.code(), "missing_column");
+}
+
+#[test]
+fn pseudonymised_runs_compare_on_their_pseudonyms() {
+    use caas_core::EvaluationOptions;
+    use caas_core::governance::PseudonymKey;
+
+    let key = PseudonymKey::from_hex(&"07".repeat(32)).unwrap();
+    let ids: Vec<String> = (1..=4).map(|i| format!("94347659{i:02}")).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("nhs_number", DataType::Utf8, false),
+        Field::new("date_of_birth", DataType::Date32, true),
+    ]));
+    let persons = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(ids.clone())),
+            // 1 and 3 are 65 or over on the index date.
+            Arc::new(Date32Array::from(vec![-7305, 10957, -7305, 10957])),
+        ],
+    )
+    .unwrap();
+    let engine = Engine::new();
+    let spec = TableSpec::person().with_mapping(ColumnMapping {
+        person_id: Some("nhs_number".into()),
+        nhs_number: Some("nhs_number".into()),
+        ..ColumnMapping::default()
+    });
+    engine
+        .register_batches("persons", spec, schema, vec![persons])
+        .unwrap();
+    let cohort = Cohort::from_yaml_str(COHORT).unwrap();
+    let options = EvaluationOptions::new().with_pseudonym_key(key.clone());
+    let result = engine
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &options)
+        .unwrap();
+
+    // Last week's members, by the same key: people 1 and 2.
+    let earlier = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new(
+            "pseudonym",
+            DataType::Utf8,
+            false,
+        )])),
+        vec![Arc::new(StringArray::from(vec![
+            key.pseudonym(ids[0].as_bytes()),
+            key.pseudonym(ids[1].as_bytes()),
+        ]))],
+    )
+    .unwrap();
+    let diff = result.diff(&earlier).unwrap();
+    assert_eq!(diff.joined.schema().field(0).name(), "pseudonym");
+    assert_eq!(texts(&diff.joined), vec![key.pseudonym(ids[2].as_bytes())]);
+    assert_eq!(texts(&diff.left), vec![key.pseudonym(ids[1].as_bytes())]);
+    assert_eq!(diff.stayed, 1);
+
+    // Earlier members identified by person_id cannot be compared with pseudonyms.
+    let err = result
+        .diff(&batch(Arc::new(StringArray::from(vec![ids[0].clone()]))))
+        .unwrap_err();
+    assert_eq!(err.code(), "missing_column");
+    assert!(!err.to_string().contains(&ids[0]));
 }

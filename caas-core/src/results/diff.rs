@@ -21,20 +21,22 @@ const PREVIOUS: &str = "previous members";
 /// Who joined the cohort and who left it since an earlier run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Difference {
-    /// People in this run's members and not in the earlier ones: one column, `person_id`,
-    /// sorted.
+    /// People in this run's members and not in the earlier ones: one column, the members'
+    /// identifier (`person_id`, or `pseudonym` for a run with a pseudonym key), sorted.
     pub joined: RecordBatch,
-    /// People in the earlier members and not in this run's: `person_id`, sorted, each once.
+    /// People in the earlier members and not in this run's: the same column, sorted, each
+    /// once.
     pub left: RecordBatch,
     /// How many people are in both.
     pub stayed: u64,
 }
 
 impl Evaluation {
-    /// Compares this run's members with an earlier run's, given as a table with a
-    /// `person_id` column of the same kind (integers or text; other columns are ignored).
+    /// Compares this run's members with an earlier run's, given as a table with the same
+    /// identifier column — `person_id` of the same kind (integers or text), or `pseudonym`
+    /// when both runs used the same pseudonym key; other columns are ignored.
     ///
-    /// A table without `person_id`, with ids of the other kind or with missing ids is an
+    /// A table without that column, with ids of the other kind or with missing ids is an
     /// error naming the problem (never an id).
     ///
     /// ```
@@ -62,8 +64,9 @@ impl Evaluation {
     /// ```
     pub fn diff(&self, previous: &RecordBatch) -> Result<Difference> {
         let current = self.members.column(0);
-        let earlier = previous_ids(previous, current.data_type())?;
-        let field = Field::new("person_id", current.data_type().clone(), false);
+        let name = self.id_column();
+        let earlier = previous_ids(previous, name, current.data_type())?;
+        let field = Field::new(name, current.data_type().clone(), false);
         let schema = Arc::new(Schema::new(vec![field]));
         match current.data_type() {
             DataType::Int64 => {
@@ -132,8 +135,14 @@ impl Evaluation {
         block_on(self.diff_path(path))?
     }
 
+    /// The members' identifier column: `person_id`, or `pseudonym`.
+    fn id_column(&self) -> &str {
+        self.members.schema_ref().field(0).name()
+    }
+
     async fn read_members(&self, path: &Path) -> Result<RecordBatch> {
         let ctx = &self.run.ctx;
+        let name = self.id_column();
         let (format, extension) = detect(path)?;
         let location = path.to_string_lossy().to_string();
         let df = match format {
@@ -164,8 +173,8 @@ impl Evaluation {
                     .fields()
                     .iter()
                     .map(|f| {
-                        if f.name() == "person_id" {
-                            Field::new("person_id", id_type.clone(), true)
+                        if f.name() == name {
+                            Field::new(name, id_type.clone(), true)
                         } else {
                             f.as_ref().clone()
                         }
@@ -176,21 +185,21 @@ impl Evaluation {
             }
         };
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        if schema.field_with_name("person_id").is_err() {
-            return Err(missing_id());
+        if schema.field_with_name(name).is_err() {
+            return Err(missing_id(name));
         }
-        let df = df.select(vec![column("person_id")])?;
+        let df = df.select(vec![column(name)])?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         Ok(concat_batches(&schema, &batches)?)
     }
 }
 
-fn missing_id() -> CaasError {
+fn missing_id(name: &str) -> CaasError {
     CaasError::MissingColumn {
         table: PREVIOUS.to_string(),
-        column: "person_id".to_string(),
-        needed_as: "person_id".to_string(),
+        column: name.to_string(),
+        needed_as: "the members' identifier".to_string(),
     }
 }
 
@@ -214,10 +223,10 @@ fn is_integer(t: &DataType) -> bool {
 }
 
 /// The earlier run's ids, as the current ids' type (Int64 or Utf8).
-fn previous_ids(previous: &RecordBatch, current: &DataType) -> Result<ArrayRef> {
+fn previous_ids(previous: &RecordBatch, name: &str, current: &DataType) -> Result<ArrayRef> {
     let ids = previous
-        .column_by_name("person_id")
-        .ok_or_else(missing_id)?;
+        .column_by_name(name)
+        .ok_or_else(|| missing_id(name))?;
     let found = ids.data_type();
     let (fits, target, expected) = if current == &DataType::Int64 {
         (
@@ -231,7 +240,7 @@ fn previous_ids(previous: &RecordBatch, current: &DataType) -> Result<ArrayRef> 
     if !(fits || found == &DataType::Null && ids.is_empty()) {
         return Err(CaasError::ColumnType {
             table: PREVIOUS.to_string(),
-            column: "person_id".to_string(),
+            column: name.to_string(),
             expected: expected.to_string(),
             actual: found.to_string(),
         });
@@ -240,7 +249,7 @@ fn previous_ids(previous: &RecordBatch, current: &DataType) -> Result<ArrayRef> 
     if missing > 0 {
         return Err(CaasError::InvalidInput {
             what: PREVIOUS.to_string(),
-            message: format!("{missing} rows have no person_id"),
+            message: format!("{missing} rows have no {name}"),
         });
     }
     Ok(cast(ids, &target)?)
