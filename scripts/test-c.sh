@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the C layer: builds libcaas (dev profile), checks that include/caas.h is current and
-# compiles as C and C++, builds and runs the C examples, and runs the C conformance runner
-# and the C error-path tests, every C program under valgrind memcheck.
+# compiles as C and C++, builds and runs the C examples, and runs the C conformance runner,
+# the C error-path tests and the C assurance tests (explanations, provenance, data quality,
+# pseudonyms, reports, audit, run-to-run differences), every C program under valgrind
+# memcheck.
 #
 # Usage: bash scripts/test-c.sh
 # Expects the dev profile built by `cargo test --workspace --locked` (it then only compiles
@@ -80,5 +82,10 @@ echo "== C: error paths"
 gcc "${cflags[@]}" -pthread -Iinclude tests/c/errors.c tests/c/table_text.c tests/c/test_stream.c \
     -o "$bin/errors" -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "${memcheck[@]}" "$bin/errors" .
+
+echo "== C: assurance and governance"
+gcc "${cflags[@]}" -Iinclude tests/c/assurance.c tests/c/table_text.c tests/c/test_stream.c \
+    -o "$bin/assurance" -L"$lib" -lcaas -Wl,-rpath,"$lib"
+"${memcheck[@]}" "$bin/assurance" tests/c/assurance
 
 echo "== C: all checks passed in $((SECONDS - started)) s"
