@@ -62,14 +62,25 @@ diff -u tests/c/expected/quickstart.txt <(tail -n +2 "$tmp/quickstart.txt")
 diff -u "$tmp/quickstart.txt" "$tmp/quickstart-static.txt"
 echo "quickstart: as expected (shared and static)"
 
-population=$out/synthetic-5000-seed7
+# The population is cached under the hash of what generates it, so that a change to the
+# generator or the codelists never leaves a stale population behind.
+synth_hash=$(cat caas-core/src/synth/*.rs examples/flu/codelists/* | sha256sum | cut -c1-12)
+population=$out/synthetic-5000-seed7-$synth_hash
 if [[ ! -f $population/complete ]]; then
+    rm -rf "$out"/synthetic-5000-seed7*
     cargo run -q -p caas-core --example flu_demo --locked -- --persons 5000 --seed 7 \
         --data "$root/$population" --out "$root/$population/out" > /dev/null
 fi
-"${memcheck[@]}" "$bin/flu" "$population" examples/flu/flu.yaml > "$tmp/flu.csv"
+rm -rf "$out/flu-report" && mkdir -p "$out/flu-report"
+"${memcheck[@]}" "$bin/flu" "$population" examples/flu/flu.yaml "$out/flu-report" > "$tmp/flu.csv" 2> "$tmp/flu.err" \
+    || { cat "$tmp/flu.err" >&2; exit 1; }
 diff -u examples/flu/golden/attrition-5000-seed7.csv "$tmp/flu.csv"
 echo "flu: the attrition over Parquet files equals examples/flu/golden/attrition-5000-seed7.csv"
+diff -u tests/c/expected/flu-data-quality.txt <(grep '^Data quality' "$tmp/flu.err")
+head -n 1 "$out/flu-report/flu-report.md" | grep -qx '# Seasonal influenza vaccination 2025/26 — eligible, not yet vaccinated'
+head -c 15 "$out/flu-report/flu-report.html" | grep -qx '<!DOCTYPE html>'
+grep -q '<svg xmlns="http://www.w3.org/2000/svg"' "$out/flu-report/flu-funnel.svg"
+echo "flu: data-quality summary as tests/c/expected/flu-data-quality.txt; report written to $out/flu-report"
 
 echo "== C: conformance cases through the C API"
 rm -rf "$out/cases"

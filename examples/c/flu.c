@@ -3,12 +3,15 @@
  * synthetic population stored as Parquet files (as written by
  * `cargo run -p caas-core --example flu_demo -- --persons N --seed S --data DIR`).
  * Prints the member count and the attrition as CSV (the format of
- * examples/flu/golden/attrition-5000-seed7.csv) to stdout, the timing to stderr.
+ * examples/flu/golden/attrition-5000-seed7.csv) to stdout; the timing and a summary of the
+ * data-quality findings to stderr; and, given a folder, writes the report there as
+ * flu-report.md, flu-report.html and flu-funnel.svg.
  *
- * Usage: flu POPULATION_DIR [FLU_YAML]   (default ../../examples/flu/flu.yaml)
+ * Usage: flu POPULATION_DIR [FLU_YAML [REPORT_DIR]]   (default ../../examples/flu/flu.yaml)
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +20,12 @@
 #include "caas.h"
 #include "print.h"
 
-/* The tables of a synthetic population: name, folder of Parquet files, specification.
- * Hospital episodes are read twice: for their ICD-10 diagnoses and their OPCS-4
- * procedures. */
+/* The tables of a synthetic population: name, folder of Parquet files, specification (as
+ * caas_core::synth::table_specs gives them). The person id is the NHS number, checked for
+ * data quality. Hospital episodes are read twice: for their ICD-10 diagnoses and their
+ * OPCS-4 procedures. */
 static const char *const tables[][3] = {
-    {"persons", "persons", "{\"role\": \"person\"}"},
+    {"persons", "persons", "{\"role\": \"person\", \"mapping\": {\"nhs_number\": \"person_id\"}}"},
     {"registrations", "registrations", "{\"role\": \"periods\"}"},
     {"gp_events", "gp_events", "{\"role\": \"events\", \"code_system\": \"snomed_ct\"}"},
     {"gp_medications", "gp_medications", "{\"role\": \"events\", \"code_system\": \"dmd\"}"},
@@ -37,6 +41,35 @@ static const char *const tables[][3] = {
      "\"OPERTN_4_05\", \"OPERTN_4_06\", \"OPERTN_4_07\", \"OPERTN_4_08\", \"OPERTN_4_09\", \"OPERTN_4_10\", "
      "\"OPERTN_4_11\", \"OPERTN_4_12\"]}}"},
 };
+
+/* Writes the report of `result` into `dir`, in each of its formats. Returns 0 or 1. */
+static int write_report(const CaasResult *result, const char *dir) {
+    static const struct {
+        CaasReportFormat format;
+        const char *file;
+    } parts[] = {
+        {CAAS_REPORT_MARKDOWN, "flu-report.md"},
+        {CAAS_REPORT_HTML, "flu-report.html"},
+        {CAAS_REPORT_FUNNEL_SVG, "flu-funnel.svg"},
+    };
+    char path[1024];
+    size_t i;
+    for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char *text = NULL;
+        int written;
+        /* NULL options: counts under disclosure control only if the purpose asks for it. */
+        if (caas_result_report(result, NULL, parts[i].format, &text) != CAAS_OK) return fail("rendering the report");
+        snprintf(path, sizeof path, "%s/%s", dir, parts[i].file);
+        written = write_text_file(path, text);
+        caas_string_free(text);
+        if (written != 0) {
+            fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        fprintf(stderr, "report written to %s\n", path);
+    }
+    return 0;
+}
 
 static double seconds_since(const struct timespec *start) {
     struct timespec now;
@@ -58,7 +91,7 @@ int main(int argc, char **argv) {
     int status = 1;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: %s POPULATION_DIR [FLU_YAML]\n", argv[0]);
+        fprintf(stderr, "usage: %s POPULATION_DIR [FLU_YAML [REPORT_DIR]]\n", argv[0]);
         return 2;
     }
     if (caas_engine_new(NULL, &engine) != CAAS_OK) return fail("caas_engine_new");
@@ -131,6 +164,16 @@ int main(int argc, char **argv) {
         attrition.release(&attrition);
         if (status != 0) fprintf(stderr, "reading the attrition stream failed\n");
     }
+    {
+        char *quality = NULL;
+        if (caas_result_data_quality_json(result, &quality) != CAAS_OK) {
+            status = fail("reading the data-quality findings");
+            goto done;
+        }
+        if (print_data_quality(quality, stderr) == 0) fprintf(stderr, "Data quality: no findings\n");
+        caas_string_free(quality);
+    }
+    if (status == 0 && argc > 3) status = write_report(result, argv[3]);
 done:
     caas_result_free(result);
     caas_cohort_free(cohort);

@@ -24,6 +24,67 @@ char *read_text_file(const char *path) {
     return text;
 }
 
+int write_text_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    size_t size = strlen(text);
+    int written;
+    if (!f) return -1;
+    written = fwrite(text, 1, size, f) == size;
+    return fclose(f) == 0 && written ? 0 : -1;
+}
+
+/* Finds `"key"` at or after `from` and reads its value (a string without escapes, or a bare
+ * number) into `value`. Returns the position after the value, or NULL. */
+static const char *json_value(const char *from, const char *key, char *value, size_t size) {
+    char quoted[64];
+    const char *at;
+    size_t n = 0;
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    at = strstr(from, quoted);
+    if (!at) return NULL;
+    at += strlen(quoted);
+    while (*at == ' ' || *at == ':' || *at == '\n' || *at == '\r' || *at == '\t') at++;
+    if (*at == '"') {
+        for (at++; *at && *at != '"'; at++)
+            if (n + 1 < size) value[n++] = *at;
+        if (*at) at++;
+    } else {
+        for (; *at && strchr(",}] \n\r\t", *at) == NULL; at++)
+            if (n + 1 < size) value[n++] = *at;
+    }
+    value[n] = '\0';
+    return at;
+}
+
+/* A program of its own would read the JSON with a JSON library; this example has none,
+ * so it scans for the keys, relying only on the order of the keys of each finding (kind,
+ * column, count, policy) that the header documents. */
+int print_data_quality(const char *json, FILE *out) {
+    char table[128] = "", kind[64], column[128], count[32], policy[16];
+    const char *at = json;
+    int lines = 0;
+    for (;;) {
+        const char *next_table = strstr(at, "\"table\"");
+        const char *next_kind = strstr(at, "\"kind\"");
+        if (!next_kind) break;
+        if (next_table && next_table < next_kind) {
+            at = json_value(next_table, "table", table, sizeof table);
+            continue;
+        }
+        at = json_value(next_kind, "kind", kind, sizeof kind);
+        if (at) at = json_value(at, "column", column, sizeof column);
+        if (at) at = json_value(at, "count", count, sizeof count);
+        if (at) at = json_value(at, "policy", policy, sizeof policy);
+        if (!at) break;
+        if (strcmp(count, "0") != 0) {
+            fprintf(out, "Data quality: table `%s`, column `%s`: %s row(s) with `%s` (policy %s)\n", table, column,
+                    count, kind, policy);
+            lines++;
+        }
+    }
+    return lines;
+}
+
 int fail(const char *what) {
     fprintf(stderr, "%s failed: [%s] %s\n", what, caas_last_error_code(), caas_last_error_message());
     return 1;
