@@ -290,16 +290,17 @@ fn export_difference(
 /// Who joined the cohort and who left it since an earlier run, so that a campaign
 /// refreshed every week invites nobody twice.
 ///
-/// `previous`: the earlier run's members as an Arrow C stream with a `person_id` column of
-/// the same kind as this result's ids (integers or text; with a pseudonym key, the
-/// earlier pseudonyms as text); other columns are ignored. A stream without `person_id`,
-/// with ids of the other kind or with missing ids is `CAAS_ERR_DATA` (codes
-/// `missing_column`, `column_type`, `invalid_input`), naming the problem and never an id;
-/// so is a stream that fails or holds invalid data (code `registration`).
+/// `previous`: the earlier run's members as an Arrow C stream with this result's
+/// identifier column: `person_id` of the same kind (integers or text), or `pseudonym`
+/// (text) when both runs were evaluated with the same pseudonym key; other columns are
+/// ignored. A stream without that column, with ids of the other kind or with missing ids
+/// is `CAAS_ERR_DATA` (codes `missing_column`, `column_type`, `invalid_input`), naming the
+/// problem and never an id; so is a stream that fails or holds invalid data (code
+/// `registration`).
 ///
 /// On success `*joined_out` is a stream of the people in this result and not in
-/// `previous`, `*left_out` one of the people in `previous` and not in this result: each a
-/// `person_id` column, sorted, each person once. How many stayed is this result's member
+/// `previous`, `*left_out` one of the people in `previous` and not in this result: each
+/// one column, the identifier (`person_id` or `pseudonym`), sorted, each person once. How many stayed is this result's member
 /// count less the rows of `*joined_out`. The caller owns both streams and releases each
 /// with its `release` callback; they stay valid after `caas_result_free`. On failure both
 /// are released streams (`release == NULL`). `joined_out` and `left_out` must differ; either

@@ -434,7 +434,7 @@ static void test_pseudonyms(void) {
     struct ArrowArrayStream stream, joined, left;
     TextTable table;
     const char *previous[3];
-    TestColumn column = {"person_id", "u", NULL, NULL};
+    TestColumn column = {"pseudonym", "u", NULL, NULL};
     int releases = 0;
     TestStreamOptions counted = {0, 0, NULL, 0, NULL};
     size_t i;
@@ -454,8 +454,8 @@ static void test_pseudonyms(void) {
         caas_string_free(texts[i]);
     }
 
-    /* A later run with the same key gives the same pseudonyms: compared with an earlier
-     * run's members given as a stream of text ids, one of whom has left. */
+    /* A later run with the same key gives the same pseudonyms: compared, on them, with an
+     * earlier run's members given as a stream, one of whom has left. */
     if (table_from_csv(expected, &table, error, sizeof error) == 0 && table.n_rows == 3) {
         previous[0] = table_cell(&table, 0, 0);
         previous[1] = table_cell(&table, 2, 0);
@@ -465,10 +465,16 @@ static void test_pseudonyms(void) {
         test_stream_init(&stream, &column, 1, 3, &counted);
         CHECK(caas_result_diff(result, &stream, &joined, &left) == CAAS_OK, "diff of pseudonyms");
         CHECK(stream.release == NULL && releases == 1, "the previous members were released once");
-        snprintf(joined_csv, sizeof joined_csv, "person_id\n%s\n", table_cell(&table, 1, 0));
+        snprintf(joined_csv, sizeof joined_csv, "pseudonym\n%s\n", table_cell(&table, 1, 0));
         expect_table(&joined, joined_csv, "the member not in the earlier run joined");
-        expect_table(&left, "person_id\nffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n",
+        expect_table(&left, "pseudonym\nffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n",
                      "the earlier member not in this run left");
+        /* Pseudonyms are compared only with pseudonyms. */
+        column.name = "person_id";
+        test_stream_init(&stream, &column, 1, 3, &counted);
+        EXPECT_ERROR(caas_result_diff(result, &stream, &joined, &left), CAAS_ERR_DATA, "missing_column",
+                     "table `previous members` has no column `pseudonym`");
+        CHECK(releases == 2 && joined.release == NULL && left.release == NULL, "all released");
         table_free(&table);
     } else {
         CHECK(0, error);
