@@ -181,6 +181,11 @@ pub unsafe extern "C" fn caas_engine_register_cohort(
 /// `YYYY-MM-DD` text). Blocks the calling thread until the evaluation ends; the work runs on
 /// the process-wide thread pool.
 ///
+/// The evaluation options are the defaults of `caas_engine_evaluate_with`: the tables'
+/// data quality is checked, rows without a person id are excluded, a person id on several
+/// rows of the person table fails the evaluation (`CAAS_ERR_DATA`, code `data_quality`),
+/// other findings are kept and reported, and members keep their person ids.
+///
 /// On success `*out` is a new result that the caller owns and frees with
 /// `caas_result_free`; on failure `*out` is NULL. A failed evaluation leaves the engine
 /// usable. The library does not keep the argument pointers.
