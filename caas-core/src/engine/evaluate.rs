@@ -64,7 +64,7 @@ impl Engine {
             .reference_date
             .unwrap_or_else(|| Utc::now().date_naive());
         let (inspection, tables) =
-            Inspection::new(&tables, &cohorts, cohort, &options.quality, reference_date)?;
+            Inspection::new(&tables, &cohorts, cohort, &options.quality, reference_date).await?;
         let plan = Compiler::new(&self.ctx, &tables, &cohorts).compile(cohort, &bound)?;
         let person = tables
             .values()

@@ -8,8 +8,9 @@
 //! the table, the column, the kind and the count, never a value. Nothing is dropped silently.
 //!
 //! The counts are DataFusion aggregates over the registered tables, one plan per table,
-//! run alongside the cohort's own plan. Only the checks that compare two tables (events of
-//! unknown people, dates before the person's birth) join the table to the person table.
+//! run alongside the cohort's own plan. The checks that compare a row with its person
+//! (events of unknown people, dates before the person's birth, people on several rows) look
+//! the person up in the person table's ids and dates of birth, read once into memory.
 //!
 //! | kind | tables | a row has it when | default |
 //! |---|---|---|---|
@@ -41,11 +42,14 @@
 
 mod formats;
 pub(crate) mod inspect;
+mod memo;
+mod people;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use formats::{code_has_format, nhs_number_text_is_valid, verhoeff_valid};
+pub(crate) use memo::QualityMemo;
 
 use crate::error::{CaasError, Result};
 use crate::source::Role;
