@@ -161,9 +161,9 @@ async fn count_flags(plan: &Option<DataFrame>) -> Result<Vec<u64>> {
 /// The findings to count, ready to run.
 pub(crate) struct Inspection {
     reference_date: NaiveDate,
-    /// The person table's registration (its address) and rows, on which the counts of the
-    /// checks that look up people depend.
-    person: (usize, u64),
+    /// The person table's registration and rows, on which the counts of the checks that
+    /// look up people depend.
+    person: (u64, u64),
     plans: Vec<TablePlan>,
 }
 
@@ -246,7 +246,7 @@ impl Inspection {
             people,
             integer: person.shape.integer_person_id,
         };
-        inspection.person = (Arc::as_ptr(person) as usize, person_rows);
+        inspection.person = (person.quality.registration(), person_rows);
         let mut out = tables.clone();
         for name in names {
             let Some(table) = tables.get(&name) else {

@@ -7,6 +7,7 @@
 //! file metadata, for Parquet) is unchanged, the reference date is the same and the person
 //! table is the same registration. Registering a table again starts afresh.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -14,10 +15,23 @@ use chrono::NaiveDate;
 use super::people::People;
 
 /// The counts of one registration of a table.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct QualityMemo {
+    /// Tells this registration from every other of the process.
+    registration: u64,
     counts: Mutex<Vec<Counted>>,
     people: Mutex<Option<(u64, Arc<People>)>>,
+}
+
+impl Default for QualityMemo {
+    fn default() -> Self {
+        static REGISTRATIONS: AtomicU64 = AtomicU64::new(0);
+        QualityMemo {
+            registration: REGISTRATIONS.fetch_add(1, Ordering::Relaxed),
+            counts: Mutex::default(),
+            people: Mutex::default(),
+        }
+    }
 }
 
 /// The counts of one kind of check, in check order.
@@ -33,8 +47,8 @@ pub(crate) struct CountKey {
     /// Rows of the table.
     pub rows: u64,
     pub reference_date: NaiveDate,
-    /// The person table's registration (its address) and rows.
-    pub person: (usize, u64),
+    /// The person table's registration and rows.
+    pub person: (u64, u64),
     /// Whether the counts are of the checks that read every row (else the plain ones).
     pub every_row: bool,
     /// The kinds counted, in order.
@@ -45,6 +59,11 @@ pub(crate) struct CountKey {
 const KEPT: usize = 8;
 
 impl QualityMemo {
+    /// The number of this registration.
+    pub fn registration(&self) -> u64 {
+        self.registration
+    }
+
     /// The counts made with `key`, if any.
     pub fn counts(&self, key: &CountKey) -> Option<Vec<u64>> {
         let counts = self.counts.lock().ok()?;
