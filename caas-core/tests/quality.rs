@@ -610,3 +610,39 @@ fn synthetic_population_findings_match_an_independent_count() {
         assert!(table.rows > 0);
     }
 }
+
+/// Counts are kept with each registration: a second evaluation reuses them, and another
+/// reference date, or a table registered again, is counted afresh.
+#[test]
+fn counts_follow_the_registration_and_the_reference_date() {
+    let engine = engine();
+    let evaluate = |options: &EvaluationOptions| {
+        engine
+            .evaluate_with_blocking(&cohort(), &Parameters::new(), options)
+            .unwrap()
+            .data_quality
+    };
+    let first = evaluate(&keep_all());
+    assert_eq!(evaluate(&keep_all()), first);
+    let later = EvaluationOptions::new()
+        .with_policies(QualityPolicies::all(Policy::Keep))
+        .with_reference_date(NaiveDate::from_ymd_opt(2028, 1, 1).unwrap());
+    let quality = evaluate(&later);
+    assert_eq!(quality.count("persons", FindingKind::FutureDate), Some(0));
+    assert_eq!(quality.count("gp", FindingKind::FutureDate), Some(0));
+    assert_eq!(quality.count("gp", FindingKind::InvalidCode), Some(2));
+
+    register_events(
+        &engine,
+        &[
+            (Some(OK), Some("2024-01-01"), "195967002"),
+            (Some(6_000_000_057), Some("2024-01-01"), "195967001"),
+            (Some(6_000_000_057), Some("2024-01-02"), "195967001"),
+        ],
+    );
+    let quality = evaluate(&keep_all());
+    assert_eq!(quality.count("gp", FindingKind::InvalidCode), Some(1));
+    assert_eq!(quality.count("gp", FindingKind::UnknownPerson), Some(2));
+    assert_eq!(quality.table("gp").unwrap().rows, 3);
+    assert_eq!(quality.table("persons"), first.table("persons"));
+}

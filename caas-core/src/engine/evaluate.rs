@@ -71,7 +71,8 @@ impl Engine {
             cohort,
             &options.quality,
             reference_date,
-        )?;
+        )
+        .await?;
         run.tables = tables;
         let run = Arc::new(run);
         let plan = run.plan()?;

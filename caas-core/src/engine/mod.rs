@@ -51,6 +51,8 @@ pub(crate) struct Table {
     pub name: String,
     pub shape: TableShape,
     pub data: DataFrame,
+    /// The data-quality counts made of this registration.
+    pub quality: crate::quality::QualityMemo,
 }
 
 /// Evaluates cohort definitions over registered tables.
@@ -215,6 +217,7 @@ impl Engine {
                 name: name.to_string(),
                 shape,
                 data,
+                quality: Default::default(),
             }),
         );
         Ok(())

@@ -141,6 +141,9 @@ impl Run {
                     name: table.name.clone(),
                     shape: table.shape.clone(),
                     data,
+                    // One person's rows are never inspected; the full table's counts
+                    // must not be taken for theirs.
+                    quality: Default::default(),
                 }),
             );
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, GenericListArray};
 use arrow::array::{OffsetSizeTrait, StringArray};
+use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result as DfResult, exec_err};
 use datafusion::logical_expr::{
@@ -103,32 +104,49 @@ fn verhoeff_valid_integer(mut n: u64) -> bool {
     check == 0
 }
 
-/// Entries of the per-thread memo of [`verhoeff_valid_memo`] (a power of two).
-const MEMO: usize = 1 << 13;
+/// Identifiers checked lately and whether they were valid, by a hash of the identifier:
+/// event tables repeat a few thousand codes millions of times, and a look-up costs a
+/// fraction of a check. Each entry is `identifier << 1 | valid` (identifiers have at most
+/// 18 digits, so the shift loses nothing).
+struct Memo(Vec<u64>);
 
-thread_local! {
-    /// Identifiers checked lately on this thread and whether they were valid, by a hash of
-    /// the identifier: event tables repeat a few thousand codes millions of times, and a
-    /// look-up costs a fraction of a check.
-    static CHECKED: RefCell<Vec<(u64, bool)>> = RefCell::new(vec![(u64::MAX, false); MEMO]);
-}
+/// Entries of a [`Memo`] (a power of two): room for tens of thousands of codes.
+const MEMO_SLOTS: usize = 1 << 16;
 
-/// [`verhoeff_valid_integer`], remembered per thread.
-fn verhoeff_valid_memo(n: u64) -> bool {
-    let slot = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO.trailing_zeros())) as usize;
-    CHECKED.with(|memo| {
-        let Ok(mut memo) = memo.try_borrow_mut() else {
-            return verhoeff_valid_integer(n);
-        };
-        match memo.get_mut(slot) {
-            Some((seen, valid)) if *seen == n => *valid,
+/// An entry no identifier makes.
+const EMPTY: u64 = u64::MAX;
+
+impl Memo {
+    fn new() -> Self {
+        Memo(vec![EMPTY; MEMO_SLOTS])
+    }
+
+    /// [`verhoeff_valid_integer`] of an identifier of at most 18 digits.
+    fn verhoeff_valid(&mut self, n: u64) -> bool {
+        let slot =
+            (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize;
+        match self.0.get_mut(slot) {
+            Some(entry) if *entry != EMPTY && *entry >> 1 == n => *entry & 1 == 1,
             Some(entry) => {
                 let valid = verhoeff_valid_integer(n);
-                *entry = (n, valid);
+                *entry = n << 1 | u64::from(valid);
                 valid
             }
             None => verhoeff_valid_integer(n),
         }
+    }
+}
+
+thread_local! {
+    /// Each thread's memo, kept from batch to batch.
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::new());
+}
+
+/// Runs `f` with this thread's memo.
+fn with_memo<R>(f: impl FnOnce(&mut Memo) -> R) -> R {
+    MEMO.with(|memo| match memo.try_borrow_mut() {
+        Ok(mut memo) => f(&mut memo),
+        Err(_) => f(&mut Memo::new()),
     })
 }
 
@@ -158,10 +176,14 @@ const SCTID_DIGITS: std::ops::RangeInclusive<usize> = 6..=18;
 /// assert!(!code_has_format(CodeSystem::Opcs4, "H2291"));
 /// ```
 pub fn code_has_format(system: CodeSystem, code: &str) -> bool {
+    with_memo(|memo| code_has_format_with(system, code, memo))
+}
+
+fn code_has_format_with(system: CodeSystem, code: &str, memo: &mut Memo) -> bool {
     let code = code.trim();
     match system {
         CodeSystem::SnomedCt => {
-            is_identifier(code) && code.parse::<u64>().is_ok_and(verhoeff_valid_memo)
+            is_identifier(code) && code.parse::<u64>().is_ok_and(|n| memo.verhoeff_valid(n))
         }
         CodeSystem::Dmd => is_identifier(code),
         CodeSystem::Icd10 | CodeSystem::Opcs4 => {
@@ -189,13 +211,13 @@ fn is_identifier(code: &str) -> bool {
 }
 
 /// [`code_has_format`] for a code held as an integer (SNOMED CT and dm+d).
-fn integer_code_has_format(system: CodeSystem, code: i64) -> bool {
+fn integer_code_has_format(system: CodeSystem, code: i64, memo: &mut Memo) -> bool {
     let Ok(code) = u64::try_from(code) else {
         return false;
     };
     let in_range = (100_000..=999_999_999_999_999_999).contains(&code);
     match system {
-        CodeSystem::SnomedCt => in_range && verhoeff_valid_memo(code),
+        CodeSystem::SnomedCt => in_range && memo.verhoeff_valid(code),
         CodeSystem::Dmd => in_range,
         // Integer columns of prefix-matched systems are refused when the table is registered.
         CodeSystem::Icd10 | CodeSystem::Opcs4 => false,
@@ -251,23 +273,23 @@ struct Check {
 }
 
 impl Check {
-    fn text_is_bad(&self, text: &str) -> bool {
+    fn text_is_bad(&self, text: &str, memo: &mut Memo) -> bool {
         match &self.subject {
             Subject::NhsNumbers => !nhs_number_text_is_valid(text),
             Subject::Codes { system, delimiter } => match delimiter {
                 Some(d) => text
                     .split(d.as_str())
                     .map(str::trim)
-                    .any(|c| !c.is_empty() && !code_has_format(*system, c)),
-                None => !code_has_format(*system, text),
+                    .any(|c| !c.is_empty() && !code_has_format_with(*system, c, memo)),
+                None => !code_has_format_with(*system, text, memo),
             },
         }
     }
 
-    fn integer_is_bad(&self, n: i64) -> bool {
+    fn integer_is_bad(&self, n: i64, memo: &mut Memo) -> bool {
         match &self.subject {
             Subject::NhsNumbers => !u64::try_from(n).is_ok_and(nhs::is_valid),
-            Subject::Codes { system, .. } => !integer_code_has_format(*system, n),
+            Subject::Codes { system, .. } => !integer_code_has_format(*system, n, memo),
         }
     }
 
@@ -294,18 +316,23 @@ impl Check {
             t if t.is_integer() => {
                 let ints = arrow::compute::cast(values, &DataType::Int64)?;
                 let ints = ints.as_primitive::<Int64Type>();
-                Ok(ints
-                    .iter()
-                    .map(|v| Some(v.is_some_and(|n| self.integer_is_bad(n))))
-                    .collect())
+                let raw = ints.values();
+                let bad = with_memo(|memo| {
+                    BooleanBuffer::collect_bool(raw.len(), |i| {
+                        ints.is_valid(i) && self.integer_is_bad(raw[i], memo)
+                    })
+                });
+                Ok(BooleanArray::new(bad, None))
             }
             _ => {
                 let text = arrow::compute::cast(values, &DataType::Utf8)?;
                 let text: &StringArray = text.as_string::<i32>();
-                Ok(text
-                    .iter()
-                    .map(|v| Some(v.is_some_and(|t| self.text_is_bad(t))))
-                    .collect())
+                let bad = with_memo(|memo| {
+                    BooleanBuffer::collect_bool(text.len(), |i| {
+                        text.is_valid(i) && self.text_is_bad(text.value(i), memo)
+                    })
+                });
+                Ok(BooleanArray::new(bad, None))
             }
         }
     }
@@ -432,11 +459,12 @@ mod tests {
         assert!(!ok("1234567890123456789"), "too long");
         assert!(!ok("19596700l"));
         assert!(!ok(""));
-        assert!(integer_code_has_format(CodeSystem::SnomedCt, 22_298_006));
-        assert!(!integer_code_has_format(CodeSystem::SnomedCt, 22_298_007));
-        assert!(!integer_code_has_format(CodeSystem::SnomedCt, -22_298_006));
-        assert!(!integer_code_has_format(CodeSystem::Dmd, 12_345));
-        assert!(integer_code_has_format(CodeSystem::Dmd, 123_456));
+        let int = |system, code| with_memo(|memo| integer_code_has_format(system, code, memo));
+        assert!(int(CodeSystem::SnomedCt, 22_298_006));
+        assert!(!int(CodeSystem::SnomedCt, 22_298_007));
+        assert!(!int(CodeSystem::SnomedCt, -22_298_006));
+        assert!(!int(CodeSystem::Dmd, 12_345));
+        assert!(int(CodeSystem::Dmd, 123_456));
     }
 
     #[test]

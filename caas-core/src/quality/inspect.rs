@@ -6,39 +6,36 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int64Type};
 use chrono::NaiveDate;
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::count::count_udaf;
-use datafusion::functions_aggregate::min_max::min_udaf;
-use datafusion::logical_expr::{Expr as DfExpr, ExprFunctionExt, JoinType, cast, lit};
+use datafusion::logical_expr::{Expr as DfExpr, cast, lit};
+use futures::StreamExt;
 use indexmap::IndexMap;
 
 use super::formats::{bad_nhs_number, has_bad_code};
+use super::memo::{CountKey, QualityMemo};
+use super::people::{People, Verdict, person_check};
 use super::{DataQuality, Finding, FindingKind, Policy, QualityPolicies, TableQuality};
 use crate::compile::column;
-use crate::compile::person_key;
 use crate::compile::udf::date32;
 use crate::engine::Table;
 use crate::error::{CaasError, Result};
 use crate::model::{Cohort, VariableKind};
 use crate::source::{CodeLayout, Role};
 
-/// Column names of the person side of the checks that join to the person table.
-const PERSON_KEY: &str = "__q_pkey";
-const PERSON_DOB: &str = "__q_dob";
-const DUPLICATE_KEY: &str = "__q_dup";
-const ROW_KEY: &str = "__q_key";
-
 /// One check of one table.
 struct Check {
+    /// Whether the predicate calls a function of caas, which statistics cannot decide, so
+    /// that every row must be read.
+    reads_every_row: bool,
     kind: FindingKind,
     /// The columns checked, for the report and for errors.
     column: String,
     policy: Policy,
-    /// True for the rows that have the finding; uses the joined columns when `joined`.
+    /// True for the rows that have the finding.
     predicate: DfExpr,
-    /// Whether the predicate needs the table joined to the person side.
-    joined: bool,
     /// Whether removing the rows can change a result (rows of nobody cannot).
     effective: bool,
 }
@@ -46,15 +43,127 @@ struct Check {
 /// The counting plan of one table.
 struct TablePlan {
     name: String,
-    role: Role,
+    /// The registered table, whose memo keeps its counts.
+    table: Arc<Table>,
     checks: Vec<Check>,
-    /// One row: the rows, then one count per check, then the excluded rows.
-    counts: DataFrame,
+    counts: Counts,
+}
+
+/// The plans that count a table's rows and findings.
+///
+/// The checks of plain columns (missing values, dates out of range) only count the rows
+/// that pass a filter of them all, so that the Parquet reader skips the row groups and
+/// pages whose statistics rule every finding out: on clean data they read next to nothing.
+struct Counts {
+    /// The rows (from the file metadata where it has them).
+    rows: DataFrame,
+    /// One flag per plain check, in check order, of the rows with any of them.
+    plain: Option<DataFrame>,
+    /// One flag per check that reads every row, in check order, of every row.
+    every_row: Option<DataFrame>,
+    /// The rows with any finding whose policy is `exclude`.
+    excluded: Option<DataFrame>,
+}
+
+fn counting_plans(table: &Table, checks: &[Check]) -> Result<Counts> {
+    let data = || table.data.clone();
+    let counts = |every_row: bool| -> Result<Option<DataFrame>> {
+        let chosen: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.reads_every_row == every_row)
+            .collect();
+        let Some(any_finding) = any(chosen.iter().map(|c| c.predicate.clone())) else {
+            return Ok(None);
+        };
+        let rows = if every_row {
+            data()
+        } else {
+            data().filter(any_finding)?
+        };
+        // Each check's flag in one projection, where the functions that checks share (the
+        // look-up of a row's person) are computed once per row.
+        let flags: Vec<DfExpr> = chosen
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.predicate.clone().alias(format!("__q_f{i}")))
+            .collect();
+        Ok(Some(rows.select(flags)?))
+    };
+    let excluded = match any(checks
+        .iter()
+        .filter(|c| c.policy == Policy::Exclude)
+        .map(|c| c.predicate.clone()))
+    {
+        Some(p) => Some(data().filter(p)?.aggregate(vec![], vec![count_all()])?),
+        None => None,
+    };
+    Ok(Counts {
+        rows: data().aggregate(vec![], vec![count_all()])?,
+        plain: counts(false)?,
+        every_row: counts(true)?,
+        excluded,
+    })
+}
+
+/// The rows of a table (from the file metadata where it has them).
+async fn count_rows(table: &Table) -> Result<u64> {
+    let plan = table.data.clone().aggregate(vec![], vec![count_all()])?;
+    Ok(run_counts(&Some(plan)).await?.first().copied().unwrap_or(0))
+}
+
+fn count_all() -> DfExpr {
+    count_udaf().call(vec![lit(1i64)]).alias("__q_rows")
+}
+
+/// The counts of a plan's one row.
+async fn run_counts(plan: &Option<DataFrame>) -> Result<Vec<u64>> {
+    let Some(plan) = plan else {
+        return Ok(Vec::new());
+    };
+    let batches = plan.clone().collect().await?;
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| CaasError::Engine("a data-quality count returned no row".into()))?;
+    (0..batch.num_columns())
+        .map(|i| {
+            let array = arrow::compute::cast(batch.column(i), &DataType::Int64)?;
+            let array = array.as_primitive::<Int64Type>();
+            Ok(if array.is_null(0) {
+                0
+            } else {
+                u64::try_from(array.value(0)).unwrap_or(0)
+            })
+        })
+        .collect()
+}
+
+/// How many rows of a plan of boolean flags have each flag true: counted as the batches
+/// stream past, which costs less than an aggregate with a filter per flag.
+async fn count_flags(plan: &Option<DataFrame>) -> Result<Vec<u64>> {
+    let Some(plan) = plan else {
+        return Ok(Vec::new());
+    };
+    let mut counts = vec![0u64; plan.schema().fields().len()];
+    let mut stream = plan.clone().execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        for (count, flags) in counts.iter_mut().zip(batch.columns()) {
+            let flags = flags
+                .as_boolean_opt()
+                .ok_or_else(|| CaasError::Engine("a data-quality flag is not boolean".into()))?;
+            *count += flags.true_count() as u64;
+        }
+    }
+    Ok(counts)
 }
 
 /// The findings to count, ready to run.
 pub(crate) struct Inspection {
     reference_date: NaiveDate,
+    /// The person table's registration and rows, on which the counts of the checks that
+    /// look up people depend.
+    person: (u64, u64),
     plans: Vec<TablePlan>,
 }
 
@@ -99,26 +208,11 @@ fn any(predicates: impl IntoIterator<Item = DfExpr>) -> Option<DfExpr> {
     predicates.into_iter().reduce(DfExpr::or)
 }
 
-fn count_where(predicate: DfExpr) -> Result<DfExpr> {
-    Ok(count_udaf()
-        .call(vec![lit(1i64)])
-        .filter(predicate)
-        .build()?)
-}
-
-/// The columns of `data`, by name, to project a joined frame back onto them.
-fn own_columns(data: &DataFrame) -> Vec<DfExpr> {
-    data.schema()
-        .fields()
-        .iter()
-        .map(|f| column(f.name()))
-        .collect()
-}
-
 impl Inspection {
     /// Plans the checks of the tables `cohort` reads, and returns the tables (all of
-    /// `tables`) with the rows of `exclude` policies removed.
-    pub fn new(
+    /// `tables`) with the rows of `exclude` policies removed. Reads the person table's ids
+    /// and dates of birth.
+    pub async fn new(
         tables: &IndexMap<String, Arc<Table>>,
         cohorts: &IndexMap<String, Arc<Cohort>>,
         cohort: &Cohort,
@@ -127,6 +221,7 @@ impl Inspection {
     ) -> Result<(Self, IndexMap<String, Arc<Table>>)> {
         let mut inspection = Inspection {
             reference_date,
+            person: (0, 0),
             plans: Vec::new(),
         };
         let Some(person) = tables.values().find(|t| t.shape.role == Role::Person) else {
@@ -136,79 +231,48 @@ impl Inspection {
         let mut names = vec![person.name.clone()];
         tables_read(cohort, cohorts, &mut Vec::new(), &mut names);
 
-        let integer = person.shape.integer_person_id;
+        let person_rows = count_rows(person).await?;
+        let people = match person.quality.people(person_rows) {
+            Some(people) => people,
+            None => {
+                let people = Arc::new(People::read(person).await?);
+                person.quality.keep_people(person_rows, people.clone());
+                people
+            }
+        };
         let checker = Checker {
             policies,
             reference_date,
-            person,
-            integer,
+            people,
+            integer: person.shape.integer_person_id,
         };
+        inspection.person = (person.quality.registration(), person_rows);
         let mut out = tables.clone();
         for name in names {
             let Some(table) = tables.get(&name) else {
                 continue;
             };
             let checks = checker.checks(table);
-            let side = checker.person_side(table)?;
-            let keyed = || -> Result<DataFrame> {
-                let mut exprs = own_columns(&table.data);
-                exprs.push(person_key(table, integer).alias(ROW_KEY));
-                let (side, key) = side.clone().ok_or_else(|| {
-                    CaasError::Engine("a joined check without a person side".into())
-                })?;
-                Ok(side.join_on(
-                    table.data.clone().select(exprs)?,
-                    JoinType::Right,
-                    [column(&key).eq(column(ROW_KEY))],
-                )?)
-            };
-            let needs_join = checks.iter().any(|c| c.joined);
-            let frame = if needs_join {
-                keyed()?
-            } else {
-                table.data.clone()
-            };
-
-            let mut aggregates = vec![count_udaf().call(vec![lit(1i64)]).alias("__q_rows")];
-            for (i, check) in checks.iter().enumerate() {
-                aggregates.push(count_where(check.predicate.clone())?.alias(format!("__q_c{i}")));
-            }
-            let excluded = any(checks
-                .iter()
-                .filter(|c| c.policy == Policy::Exclude)
-                .map(|c| c.predicate.clone()));
-            aggregates.push(
-                match &excluded {
-                    Some(p) => count_where(p.clone())?,
-                    None => lit(0i64),
-                }
-                .alias("__q_excluded"),
-            );
-            let counts = frame.aggregate(vec![], aggregates)?;
-
-            let effective: Vec<&Check> = checks
+            let counts = counting_plans(table, &checks)?;
+            let remove = any(checks
                 .iter()
                 .filter(|c| c.policy == Policy::Exclude && c.effective)
-                .collect();
-            if let Some(remove) = any(effective.iter().map(|c| c.predicate.clone())) {
+                .map(|c| c.predicate.clone()));
+            if let Some(remove) = remove {
                 let keep = DfExpr::Not(Box::new(coalesce(vec![remove, lit(false)])));
-                let data = if effective.iter().any(|c| c.joined) {
-                    keyed()?.filter(keep)?.select(own_columns(&table.data))?
-                } else {
-                    table.data.clone().filter(keep)?
-                };
                 out.insert(
                     name.clone(),
                     Arc::new(Table {
                         name: name.clone(),
                         shape: table.shape.clone(),
-                        data,
+                        data: table.data.clone().filter(keep)?,
+                        quality: QualityMemo::default(),
                     }),
                 );
             }
             inspection.plans.push(TablePlan {
                 name,
-                role: table.shape.role,
+                table: table.clone(),
                 checks,
                 counts,
             });
@@ -216,33 +280,52 @@ impl Inspection {
         Ok((inspection, out))
     }
 
-    /// Runs the counts; fails on the first finding (in report order) whose policy is
-    /// `fail`.
+    /// Runs the counts, one plan at a time (each uses every partition); fails on the first
+    /// finding (in report order) whose policy is `fail`.
     pub async fn run(self) -> Result<DataQuality> {
-        // One table at a time: each plan uses every partition, and the hash tables of the
-        // joins to the person table are not held all at once.
-        let mut counted = Vec::with_capacity(self.plans.len());
-        for plan in &self.plans {
-            counted.push(plan.counts.clone().collect().await?);
-        }
         let mut tables = Vec::with_capacity(self.plans.len());
-        for (plan, batches) in self.plans.into_iter().zip(counted) {
-            let batch = batches
-                .iter()
-                .find(|b| b.num_rows() > 0)
-                .ok_or_else(|| CaasError::Engine("a data-quality count returned no row".into()))?;
-            let value = |i: usize| -> Result<u64> {
-                let array = arrow::compute::cast(batch.column(i), &DataType::Int64)?;
-                let array = array.as_primitive::<Int64Type>();
-                Ok(if array.is_null(0) {
-                    0
+        for plan in self.plans {
+            let counts = &plan.counts;
+            let rows = run_counts(&Some(counts.rows.clone())).await?;
+            let memo = &plan.table.quality;
+            let counted = |every_row: bool| {
+                let key = CountKey {
+                    rows: rows.first().copied().unwrap_or(0),
+                    reference_date: self.reference_date,
+                    person: self.person,
+                    every_row,
+                    kinds: plan
+                        .checks
+                        .iter()
+                        .filter(|c| c.reads_every_row == every_row)
+                        .map(|c| c.kind)
+                        .collect(),
+                };
+                let plan = if every_row {
+                    &counts.every_row
                 } else {
-                    u64::try_from(array.value(0)).unwrap_or(0)
-                })
+                    &counts.plain
+                };
+                async move {
+                    if let Some(counts) = memo.counts(&key) {
+                        return Ok::<_, CaasError>(counts);
+                    }
+                    let counts = count_flags(plan).await?;
+                    memo.keep(key, counts.clone());
+                    Ok(counts)
+                }
             };
+            let mut plain = counted(false).await?.into_iter();
+            let mut every_row = counted(true).await?.into_iter();
+            let excluded = run_counts(&counts.excluded).await?;
             let mut findings = Vec::with_capacity(plan.checks.len());
-            for (i, check) in plan.checks.iter().enumerate() {
-                let count = value(i + 1)?;
+            for check in &plan.checks {
+                let source = if check.reads_every_row {
+                    &mut every_row
+                } else {
+                    &mut plain
+                };
+                let count = source.next().unwrap_or(0);
                 if check.policy == Policy::Fail && count > 0 {
                     return Err(CaasError::DataQuality {
                         table: plan.name.clone(),
@@ -265,9 +348,9 @@ impl Inspection {
             }
             tables.push(TableQuality {
                 table: plan.name,
-                role: plan.role,
-                rows: value(0)?,
-                rows_excluded: value(plan.checks.len() + 1)?,
+                role: plan.table.shape.role,
+                rows: rows.first().copied().unwrap_or(0),
+                rows_excluded: excluded.first().copied().unwrap_or(0),
                 findings,
             });
         }
@@ -282,55 +365,29 @@ impl Inspection {
 struct Checker<'a> {
     policies: &'a QualityPolicies,
     reference_date: NaiveDate,
-    person: &'a Table,
+    people: Arc<People>,
     integer: bool,
 }
 
 impl Checker<'_> {
     fn check(&self, kind: FindingKind, column: String, predicate: DfExpr) -> Check {
+        let calls_caas = predicate
+            .exists(|e| Ok(matches!(e, DfExpr::ScalarFunction(f) if f.name().starts_with("caas_"))))
+            .unwrap_or(true);
         Check {
             kind,
             column,
             policy: self.policies.get(kind),
             predicate,
-            joined: false,
+            reads_every_row: calls_caas,
             effective: true,
         }
     }
 
-    /// The person side that a table's joined checks need, with the name of its key
-    /// column: the ids that are on several rows (person table), or every person with
-    /// their date of birth (other tables).
-    fn person_side(&self, table: &Table) -> Result<Option<(DataFrame, String)>> {
-        let key = person_key(self.person, self.integer);
-        let ones = count_udaf().call(vec![lit(1i64)]);
-        if table.shape.role == Role::Person {
-            let side = self
-                .person
-                .data
-                .clone()
-                .select(vec![key.alias(DUPLICATE_KEY)])?
-                .filter(column(DUPLICATE_KEY).is_not_null())?
-                .aggregate(vec![column(DUPLICATE_KEY)], vec![ones.alias("__q_n")])?
-                .filter(column("__q_n").gt(lit(1i64)))?
-                .select(vec![column(DUPLICATE_KEY)])?;
-            return Ok(Some((side, DUPLICATE_KEY.to_string())));
-        }
-        let dob = match self.person.shape.column("date_of_birth") {
-            Some(c) => cast(column(c), DataType::Date32),
-            None => lit(ScalarValue::Date32(None)),
-        };
-        let side = self
-            .person
-            .data
-            .clone()
-            .select(vec![key.alias(PERSON_KEY), dob.alias(PERSON_DOB)])?
-            .filter(column(PERSON_KEY).is_not_null())?
-            .aggregate(
-                vec![column(PERSON_KEY)],
-                vec![min_udaf().call(vec![column(PERSON_DOB)]).alias(PERSON_DOB)],
-            )?;
-        Ok(Some((side, PERSON_KEY.to_string())))
+    /// Whether each row of `table` has the verdict, its `date` compared with the birth.
+    fn person_is(&self, table: &Table, date: Option<&DfExpr>, verdict: Verdict) -> DfExpr {
+        let date = date.cloned().unwrap_or(lit(ScalarValue::Date32(None)));
+        person_check(&self.people, table, self.integer, date).eq(lit(verdict as i8))
     }
 
     /// The checks of a table, in report order.
@@ -385,20 +442,18 @@ impl Checker<'_> {
         missing.effective = role == Role::Person;
         checks.push(missing);
         if role == Role::Person {
-            let mut duplicate = self.check(
+            checks.push(self.check(
                 FindingKind::DuplicatePerson,
                 id_column.clone(),
-                column(DUPLICATE_KEY).is_not_null(),
-            );
-            duplicate.joined = true;
-            checks.push(duplicate);
+                self.person_is(table, None, Verdict::Duplicate),
+            ));
         } else {
             let mut unknown = self.check(
                 FindingKind::UnknownPerson,
                 id_column.clone(),
-                id.is_not_null().and(column(PERSON_KEY).is_null()),
+                // With the row's date, as for `date_before_birth`: one look-up serves both.
+                self.person_is(table, main_date.as_ref().map(|(_, d)| d), Verdict::Unknown),
             );
-            unknown.joined = true;
             unknown.effective = false;
             checks.push(unknown);
         }
@@ -428,13 +483,11 @@ impl Checker<'_> {
             }
             Role::Events | Role::Periods => {
                 if let Some((c, d)) = &main_date {
-                    let mut before = self.check(
+                    checks.push(self.check(
                         FindingKind::DateBeforeBirth,
                         c.clone(),
-                        d.clone().lt(column(PERSON_DOB)),
-                    );
-                    before.joined = true;
-                    checks.push(before);
+                        self.person_is(table, Some(d), Verdict::BeforeBirth),
+                    ));
                 }
             }
         }

@@ -7,9 +7,24 @@
 //! evaluation fail with [`crate::CaasError::DataQuality`], which names
 //! the table, the column, the kind and the count, never a value. Nothing is dropped silently.
 //!
-//! The counts are DataFusion aggregates over the registered tables, one plan per table,
-//! run alongside the cohort's own plan. Only the checks that compare two tables (events of
-//! unknown people, dates before the person's birth) join the table to the person table.
+//! The counts are made by DataFusion plans over the registered tables, run alongside the
+//! cohort's own plan:
+//!
+//! - the checks of plain columns (missing ids and dates, dates out of range) count the rows
+//!   that pass a filter of them all, so the Parquet reader skips every row group and page
+//!   whose statistics rule the findings out — on clean data they read next to nothing;
+//! - the checks that need every row (codes, NHS numbers, and the comparisons of a row with
+//!   its person: unknown people, dates before birth, people on several rows) are projected
+//!   as flags and counted as the batches stream past; a row's person is looked up in the
+//!   person table's ids and dates of birth, read once into memory, rather than joined;
+//! - the counts are kept with the table's registration and used again by later evaluations
+//!   with the same reference date and person table while the table's row count is
+//!   unchanged, so only the first evaluation over a table reads it in full. Register a table
+//!   again when its files change.
+//!
+//! On the flu benchmark population (1 million people, 86 million events, 2 cores) the
+//! first evaluation costs about 40% more CPU time (about 10% more wall time, the counts
+//! running beside the cohort's plan); later ones cost no measurable extra.
 //!
 //! | kind | tables | a row has it when | default |
 //! |---|---|---|---|
@@ -41,11 +56,14 @@
 
 mod formats;
 pub(crate) mod inspect;
+mod memo;
+mod people;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use formats::{code_has_format, nhs_number_text_is_valid, verhoeff_valid};
+pub(crate) use memo::QualityMemo;
 
 use crate::error::{CaasError, Result};
 use crate::source::Role;
