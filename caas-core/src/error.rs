@@ -393,7 +393,15 @@ const VALUE_TAILS: [&str; 2] = ["Row data:", "Overflow happened on:"];
 /// single-quoted text becomes `'…'`, and a number with five or more digits, or with a
 /// separator between digits (a date, a time, a decimal), becomes `…`. Small whole numbers
 /// (a column or line number) and names in backticks or double quotes stay.
-pub(crate) fn scrub(message: &str) -> String {
+///
+/// The front ends pass the messages of Arrow producers (pyarrow, polars, DuckDB, a C
+/// stream's `get_last_error`) through it too, since those may quote a cell.
+///
+/// ```
+/// use caas_core::error::scrub;
+/// assert_eq!(scrub("could not convert '9434765919' to int64"), "could not convert '…' to int64");
+/// ```
+pub fn scrub(message: &str) -> String {
     let cut = VALUE_TAILS
         .iter()
         .filter_map(|m| message.find(m).map(|i| i + m.len()))

@@ -99,6 +99,28 @@ output: {{ columns: [asthma] }}
     .unwrap()
 }
 
+/// [`cohort`] for direct care without person 3, who has no NHS number to make a pseudonym
+/// from.
+fn cohort_with_nhs_numbers() -> Cohort {
+    Cohort::from_yaml_str(
+        r#"
+id: asthma_with_nhs_number
+title: Asthma, with an NHS number
+purpose: direct_care
+codelists:
+  asthma: { system: snomed_ct, codes: ["195967001"] }
+variables:
+  asthma: { kind: events, table: gp, codelists: [asthma], returns: exists }
+  region: { kind: person_column, column: region }
+rules:
+  - { name: asthma, include: asthma }
+  - { name: not Orkney, include: region <> 'ORKNEY' }
+output: { columns: [asthma] }
+"#,
+    )
+    .unwrap()
+}
+
 fn cells(batch: &RecordBatch, column: usize) -> Vec<String> {
     (0..batch.num_rows())
         .map(|r| array_value_to_string(batch.column(column), r).unwrap())
@@ -170,29 +192,44 @@ output: { columns: [member] }
 fn pseudonyms_are_the_hmac_of_the_nhs_number() {
     let engine = engine();
     let options = EvaluationOptions::new().with_pseudonym_key(key());
-    let result = engine
+    // Person 3 has no NHS number: a member without a pseudonym could be neither identified
+    // nor compared between runs, so the evaluation fails, naming the column.
+    let err = engine
         .evaluate_with_blocking(&cohort("direct_care"), &Parameters::new(), &options)
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert_eq!(
+        err.to_string(),
+        "pseudonyms: 1 member(s) have no NHS number (column `nhs_no` of table `persons`) to \
+         make a pseudonym from; exclude them with a rule"
+    );
+
+    let with_nhs_number = cohort_with_nhs_numbers();
+    let result = engine
+        .evaluate_with_blocking(&with_nhs_number, &Parameters::new(), &options)
         .unwrap();
     let schema = result.members.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["pseudonym", "asthma"]);
-    // Sorted by pseudonym; "943 476 5919" is read as 9434765919; no NHS number, no
-    // pseudonym (nulls sort first).
+    // Sorted by pseudonym; "943 476 5919" is read as 9434765919.
     assert_eq!(
         cells(&result.members, 0),
-        ["", HMAC_9434765919, HMAC_4010232137]
+        [HMAC_9434765919, HMAC_4010232137]
     );
-    assert_eq!(result.members.column(0).null_count(), 1);
+
+    // No audit of a pseudonymised run: it would pair each person id with the run.
+    let err = result.audit_blocking().unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
 
     // The same key gives the same pseudonyms in another run; another key others.
     let again = engine
-        .evaluate_with_blocking(&cohort("direct_care"), &Parameters::new(), &options)
+        .evaluate_with_blocking(&with_nhs_number, &Parameters::new(), &options)
         .unwrap();
     assert_eq!(again.members, result.members);
     let other =
         EvaluationOptions::new().with_pseudonym_key(PseudonymKey::new(vec![7; 32]).unwrap());
     let other = engine
-        .evaluate_with_blocking(&cohort("direct_care"), &Parameters::new(), &other)
+        .evaluate_with_blocking(&with_nhs_number, &Parameters::new(), &other)
         .unwrap();
     assert!(!cells(&other.members, 0).contains(&HMAC_9434765919.to_string()));
 }
@@ -267,7 +304,7 @@ fn only_the_output_columns_leave_the_engine() {
         EvaluationOptions::new().with_pseudonym_key(key()),
     ] {
         let result = engine
-            .evaluate_with_blocking(&cohort("direct_care"), &Parameters::new(), &options)
+            .evaluate_with_blocking(&cohort_with_nhs_numbers(), &Parameters::new(), &options)
             .unwrap();
         let members = &result.members;
         assert_eq!(members.num_columns(), 2);
@@ -289,7 +326,7 @@ fn only_the_output_columns_leave_the_engine() {
         if ids.data_type() == &DataType::Int64 {
             assert_eq!(
                 ids.as_primitive::<Int64Type>().values(),
-                &[1, 2, 3],
+                &[1, 2],
                 "person ids, not NHS numbers"
             );
         }
@@ -315,6 +352,22 @@ fn options_in_json_never_carry_the_key() {
         err.contains("at least 16") && !err.contains("abcd"),
         "{err}"
     );
+    // A key given as a number is refused without quoting it.
+    for number in [
+        "12345678901234567890123",
+        "1234567890123",
+        "-1234567890123",
+        "1.5e300",
+    ] {
+        let err =
+            serde_json::from_str::<EvaluationOptions>(&format!(r#"{{"pseudonym_key": {number}}}"#))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("must be hexadecimal text") && !err.contains("1234567"),
+            "{err}"
+        );
+    }
     assert!(
         serde_json::from_str::<EvaluationOptions>(r#"{"reference_date": "31/01/2026"}"#).is_err()
     );

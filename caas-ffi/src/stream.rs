@@ -251,7 +251,11 @@ fn producer_error(stream: &mut FFI_ArrowArrayStream, callback: &str, code: c_int
         })
     });
     match detail {
-        Some(detail) => format!("{callback} failed (error {code}): {detail}"),
+        // A producer's message may quote the cell it failed on.
+        Some(detail) => format!(
+            "{callback} failed (error {code}): {}",
+            caas_core::error::scrub(&detail)
+        ),
         None => format!("{callback} failed with error {code}"),
     }
 }

@@ -117,7 +117,11 @@ impl PyEngine {
                     py,
                     CaasError::Registration {
                         table: name.to_string(),
-                        message: format!("cannot read the Arrow stream: {e}"),
+                        // The producer's message may quote the cell it failed on.
+                        message: format!(
+                            "cannot read the Arrow stream: {}",
+                            caas_core::error::scrub(&e.to_string())
+                        ),
                     },
                 )
             })?;

@@ -163,7 +163,11 @@ impl PyEvaluation {
                 py,
                 CaasError::InvalidInput {
                     what: "previous members".to_string(),
-                    message: format!("cannot read the Arrow stream: {e}"),
+                    // The producer's message may quote the cell it failed on.
+                    message: format!(
+                        "cannot read the Arrow stream: {}",
+                        caas_core::error::scrub(&e.to_string())
+                    ),
                 },
             )
         };

@@ -92,7 +92,9 @@ impl Engine {
             collected.members =
                 governance::pseudonymise(&self.ctx, collected.members, person, key).await?;
         }
-        Evaluation::new(collected, run, inputs, data_quality)
+        let mut evaluation = Evaluation::new(collected, run, inputs, data_quality)?;
+        evaluation.pseudonymised = options.pseudonym_key.is_some();
+        Ok(evaluation)
     }
 
     /// [`Engine::evaluate_with`], blocking the calling thread.

@@ -48,7 +48,9 @@ impl Evaluation {
     /// condition, before `include` or `exclude` applies), then `member` (boolean) and
     /// `removed_by` (the first rule the person did not pass; null for members).
     ///
-    /// This runs the cohort's plan again over every person.
+    /// This runs the cohort's plan again over every person. An evaluation made with a
+    /// pseudonym key has no audit: the table would pair every person id with the run, and
+    /// so undo the pseudonyms ([`CaasError::InvalidInput`]).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -84,6 +86,13 @@ impl Evaluation {
     /// assert_eq!(removed_by.iter().collect::<Vec<_>>(), [None, Some("aged 65+"), Some("aged 65+")]);
     /// ```
     pub async fn audit(&self) -> Result<RecordBatch> {
+        if self.pseudonymised {
+            return Err(CaasError::InvalidInput {
+                what: "audit".to_string(),
+                message: "the evaluation gave pseudonyms; an audit by person id would undo them"
+                    .to_string(),
+            });
+        }
         audit(&self.run).await
     }
 

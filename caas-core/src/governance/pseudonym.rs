@@ -126,8 +126,58 @@ impl Drop for PseudonymKey {
 
 impl<'de> Deserialize<'de> for PseudonymKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        PseudonymKey::from_hex(&text).map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(KeyVisitor)
+    }
+}
+
+/// Reads a key from hexadecimal text. Serde's own message for a value of the wrong type
+/// quotes the value, which here is (part of) the key: every other type gets a message of
+/// its own.
+struct KeyVisitor;
+
+impl KeyVisitor {
+    fn not_text<E: serde::de::Error>() -> E {
+        E::custom("the pseudonym key must be hexadecimal text")
+    }
+}
+
+impl serde::de::Visitor<'_> for KeyVisitor {
+    type Value = PseudonymKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the pseudonym key in hexadecimal text")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Self::Value, E> {
+        PseudonymKey::from_hex(text).map_err(E::custom)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> std::result::Result<Self::Value, E> {
+        Err(Self::not_text())
     }
 }
 
@@ -176,8 +226,9 @@ fn identifier_texts(values: &ArrayRef, strip_spaces: bool) -> Result<Vec<Option<
 /// sorted by it (an order by person id would tell something about the ids).
 ///
 /// The pseudonym is made from the person's NHS number when the person table has one (the
-/// `nhs_number` part), else from the person id; a person whose NHS number is missing gets
-/// a null pseudonym.
+/// `nhs_number` part), else from the person id. A member without an NHS number would get no
+/// pseudonym, and could then be neither identified nor compared between runs: that fails
+/// the evaluation, naming the column and the count.
 pub(crate) async fn pseudonymise(
     ctx: &SessionContext,
     members: RecordBatch,
@@ -192,6 +243,17 @@ pub(crate) async fn pseudonymise(
         Some(_) => identifier_texts(&ids, true)?,
         None => identifier_texts(&ids, false)?,
     };
+    let missing = inputs.iter().filter(|v| v.is_none()).count();
+    if missing > 0 {
+        return Err(CaasError::InvalidInput {
+            what: "pseudonyms".to_string(),
+            message: format!(
+                "{missing} member(s) have no NHS number (column `{}` of table `{}`) to make a pseudonym from; exclude them with a rule",
+                person.shape.column("nhs_number").unwrap_or("nhs_number"),
+                person.name
+            ),
+        });
+    }
     let pseudonyms: StringArray = inputs
         .iter()
         .map(|v| v.as_ref().map(|t| pseudonym_with(&mac, t.as_bytes())))

@@ -40,6 +40,8 @@ pub struct Evaluation {
     pub data_quality: DataQuality,
     /// The inputs, kept to explain people, audit, report and compare the run.
     pub(crate) run: Arc<Run>,
+    /// Whether the members carry pseudonyms instead of person ids.
+    pub(crate) pseudonymised: bool,
 }
 
 /// The members, attrition and population of a run, before they become an [`Evaluation`].
@@ -71,6 +73,7 @@ impl Evaluation {
             provenance,
             data_quality,
             run,
+            pseudonymised: false,
         })
     }
 
