@@ -9,7 +9,9 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use caas_core::explain::PersonId;
+use caas_core::provenance::AttritionStep;
 use caas_core::report::ReportOptions;
+use caas_core::report::disclosure::disclose;
 use caas_core::results::Difference;
 use caas_core::{CaasError, Evaluation};
 use pyo3::prelude::*;
@@ -18,6 +20,14 @@ use pyo3_arrow::input::AnyRecordBatch;
 
 use crate::errors::{check, to_py};
 use crate::wait::run;
+
+/// Counts as shown: (population, members, per step (step, rule, action, before, after,
+/// removed)).
+type ShownCounts = (
+    String,
+    String,
+    Vec<(u64, String, String, String, String, String)>,
+);
 
 /// The result of evaluating a cohort.
 #[pyclass(name = "Evaluation", module = "caas._caas", frozen)]
@@ -80,6 +90,32 @@ impl PyEvaluation {
     /// The attrition as a text table.
     fn attrition_text(&self, py: Python<'_>) -> PyResult<String> {
         check(py, self.inner.attrition_table())
+    }
+
+    /// The counts as a notebook shows them, like the report: under the engine's disclosure
+    /// control for purposes other than direct care. (population, members, and per step
+    /// (step, rule, action, before, after, removed)), counts as text.
+    fn shown_counts(&self, py: Python<'_>) -> PyResult<ShownCounts> {
+        let purpose = self.inner.provenance.purpose;
+        let shown = |n: u64| disclose(n, purpose).to_string();
+        let steps = check(py, AttritionStep::from_batch(&self.inner.attrition))?
+            .into_iter()
+            .map(|s| {
+                (
+                    s.step,
+                    s.rule,
+                    s.action,
+                    shown(s.before),
+                    shown(s.after),
+                    shown(s.removed),
+                )
+            })
+            .collect();
+        Ok((
+            shown(self.inner.population),
+            shown(self.inner.member_count() as u64),
+            steps,
+        ))
     }
 
     /// People in the person table.

@@ -57,27 +57,28 @@ def cohort_html(d: dict[str, Any]) -> str:
 
 def result_html(
     title: str,
-    population: int,
-    member_count: int,
-    steps: Sequence[dict[str, Any]],
+    population: str,
+    member_count: str,
+    steps: Sequence[tuple[int, str, str, str, str, str]],
     funnel: str,
 ) -> str:
-    """A result's attrition (rows of ``step, rule, action, before, after, removed``) as an
-    HTML table, and ``funnel``, the engine's SVG of it."""
+    """A result's attrition (rows of ``step, rule, action, before, after, removed``, counts
+    as the engine shows them: under disclosure control for purposes other than direct
+    care) as an HTML table, and ``funnel``, the engine's SVG of it."""
     rows = "".join(
         "<tr>"
-        f"<td class='n'>{s['step']}</td><td>{escape(str(s['rule']))}</td>"
-        f"<td>{escape(str(s['action']))}</td><td class='n'>{s['before']:,}</td>"
-        f"<td class='n'>{s['after']:,}</td><td class='n'>{s['removed']:,}</td>"
+        f"<td class='n'>{step}</td><td>{escape(rule)}</td><td>{escape(action)}</td>"
+        f"<td class='n'>{escape(before)}</td><td class='n'>{escape(after)}</td>"
+        f"<td class='n'>{escape(removed)}</td>"
         "</tr>"
-        for s in steps
+        for step, rule, action, before, after, removed in steps
     )
     header = "".join(
         f"<th>{h}</th>" for h in ("step", "rule", "action", "before", "after", "removed")
     )
     return (
         f'{_STYLE}<div class="caas"><h3>{escape(title)}</h3>'
-        f"<p>{member_count:,} of {population:,} people in the cohort</p>"
+        f"<p>{escape(member_count)} of {escape(population)} people in the cohort</p>"
         f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
         f"{funnel}</div>"
     )

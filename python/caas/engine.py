@@ -464,10 +464,5 @@ class Result:
         # The funnel is the report's: one drawing, by the engine (under disclosure control
         # for purposes other than direct care, as in the report).
         funnel = self._raw.report(False)[2]
-        return result_html(
-            self.cohort.title,
-            self.population,
-            self.member_count,
-            self.attrition.to_pylist(),
-            funnel,
-        )
+        population, members, steps = self._raw.shown_counts()
+        return result_html(self.cohort.title, population, members, steps, funnel)

@@ -196,6 +196,14 @@ def test_opt_outs_are_the_first_step_for_research(engine: caas.Engine) -> None:
     assert "| 1 | national data opt-out or type 1 opt-out | exclude | \\* | \\* | \\* |" in (
         research.report().markdown
     )
+    # So are they in the notebook view; for direct care they are exact.
+    html = research._repr_html_()
+    assert "<p>* of * people in the cohort</p>" in html
+    assert (
+        "<td class='n'>1</td><td>national data opt-out or type 1 opt-out</td><td>exclude</td>"
+        "<td class='n'>*</td><td class='n'>*</td><td class='n'>*</td>"
+    ) in html
+    assert "<p>6 of 6 people in the cohort</p>" in care._repr_html_()
 
 
 def test_opt_out_flags_are_needed_for_research() -> None:
