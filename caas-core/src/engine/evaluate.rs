@@ -6,13 +6,12 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::{Engine, EvaluationOptions, block_on};
-use crate::error::{CaasError, Result};
+use crate::error::Result;
 use crate::governance;
 use crate::model::{Cohort, Parameters};
 use crate::provenance;
 use crate::quality::inspect::Inspection;
 use crate::results::{self, Evaluation};
-use crate::source::Role;
 
 impl Engine {
     /// Evaluates a cohort with options: its members, attrition and data-quality findings.
@@ -76,11 +75,7 @@ impl Engine {
         run.tables = tables;
         let run = Arc::new(run);
         let plan = run.plan()?;
-        let person = run
-            .tables
-            .values()
-            .find(|t| t.shape.role == Role::Person)
-            .ok_or_else(|| CaasError::Engine("the person table went away".into()))?;
+        let person = run.person_table()?;
         let (data_quality, mut collected, opt_outs, inputs) = futures::try_join!(
             inspection.run(),
             results::collect(cohort, plan),

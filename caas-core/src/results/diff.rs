@@ -15,6 +15,7 @@ use super::Evaluation;
 use crate::compile::column;
 use crate::engine::block_on;
 use crate::error::{CaasError, Result};
+use crate::source::is_text;
 
 const PREVIOUS: &str = "previous members";
 
@@ -205,14 +206,6 @@ fn missing_id(name: &str) -> CaasError {
 
 fn ids(schema: &SchemaRef, array: ArrayRef) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), vec![array])?)
-}
-
-fn is_text(t: &DataType) -> bool {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, v) => is_text(v),
-        _ => false,
-    }
 }
 
 fn is_integer(t: &DataType) -> bool {
