@@ -18,7 +18,7 @@ impl Engine {
     ///
     /// The data-quality counts run alongside the cohort's plan; rows that an `exclude`
     /// policy removes are gone before the cohort is evaluated, and a `fail` policy with
-    /// findings makes the evaluation fail with [`CaasError::DataQuality`]. See
+    /// findings makes the evaluation fail with [`CaasError::DataQuality`](crate::CaasError::DataQuality). See
     /// [`crate::quality`] and [`crate::governance`].
     ///
     /// ```
