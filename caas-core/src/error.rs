@@ -241,11 +241,23 @@ pub enum CaasError {
         source: std::io::Error,
     },
 
-    /// Evaluation failed inside DataFusion or Arrow. Quoted text, long numbers, dates and
-    /// decimals are removed from the underlying message, which may otherwise quote values
-    /// read from the data.
-    #[error("evaluation failed: {0}")]
-    Engine(String),
+    /// Evaluation failed inside DataFusion, Arrow or Parquet, or the runtime it runs on.
+    /// Quoted text, long numbers, dates and decimals are removed from the underlying
+    /// message, which may otherwise quote values read from the data; for the same reason
+    /// the underlying error is not kept as a [`source`](std::error::Error::source), whose
+    /// text a caller could print unscrubbed.
+    #[error("evaluation failed: {message}")]
+    Engine {
+        /// What kind of failure it was.
+        kind: EngineFailure,
+        /// The underlying message, scrubbed of values.
+        message: String,
+    },
+
+    /// A broken invariant inside caas: a bug, never a problem of the definition or the
+    /// data. Please report it.
+    #[error("internal error in caas: {0}")]
+    Internal(String),
 
     /// A person asked about by id (to explain them) is not in the person table. The id is
     /// not printed: it identifies a patient.
@@ -321,13 +333,30 @@ impl CaasError {
             CaasError::MissingColumn { .. } => "missing_column",
             CaasError::ColumnType { .. } => "column_type",
             CaasError::Io { .. } => "io",
-            CaasError::Engine(_) => "engine",
+            CaasError::Engine {
+                kind: EngineFailure::ResourcesExhausted,
+                ..
+            } => "resources_exhausted",
+            CaasError::Engine { .. } => "engine",
+            CaasError::Internal(_) => "internal",
             CaasError::UnknownPerson { .. } => "unknown_person",
             CaasError::InvalidInput { .. } => "invalid_input",
             CaasError::Report(_) => "report",
             CaasError::DataQuality { .. } => "data_quality",
             CaasError::InvalidOption { .. } => "invalid_option",
         }
+    }
+
+    /// The broad kind of the error: the one mapping from error codes to categories, which
+    /// the front ends turn into a C status or a Python exception class.
+    ///
+    /// ```
+    /// use caas_core::{Category, Cohort};
+    /// let err = Cohort::from_yaml_str("id: [unclosed").unwrap_err();
+    /// assert_eq!(err.category(), Category::Definition);
+    /// ```
+    pub fn category(&self) -> Category {
+        Category::of_code(self.code()).unwrap_or(Category::Internal)
     }
 
     /// Line and column (1-based) in the definition text, for syntax errors.
@@ -365,23 +394,152 @@ impl CaasError {
             message: message.into(),
         }
     }
+
+    /// An [`Engine`](CaasError::Engine) error of `kind` with a message that quotes no data.
+    pub(crate) fn engine(kind: EngineFailure, message: impl Into<String>) -> Self {
+        CaasError::Engine {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// An [`Internal`](CaasError::Internal) error: a broken invariant of caas.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        CaasError::Internal(message.into())
+    }
+}
+
+/// What kind of failure an [`Engine`](CaasError::Engine) error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EngineFailure {
+    /// Memory ran out under the engine's memory limit and could not be spilled: raise the
+    /// limit or lower the partitions.
+    ResourcesExhausted,
+    /// Reading or writing a file (an input, a spill file) failed.
+    Io,
+    /// The async runtime could not start, or a blocking call was made inside one.
+    Runtime,
+    /// Any other failure while a plan ran (an unreadable file, an arithmetic overflow).
+    Execution,
+}
+
+impl fmt::Display for EngineFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineFailure::ResourcesExhausted => "resources exhausted",
+            EngineFailure::Io => "I/O",
+            EngineFailure::Runtime => "runtime",
+            EngineFailure::Execution => "execution",
+        })
+    }
+}
+
+/// The broad kind of an error, which each front end maps to its own form: a C status
+/// (`CAAS_ERR_DEFINITION`, ...), a Python exception class (`caas.DefinitionError`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Category {
+    /// The cohort definition or its parameters are wrong.
+    Definition,
+    /// A table, a file, or data given after an evaluation cannot be used.
+    Data,
+    /// An argument of the calling program cannot be used (an evaluation option).
+    InvalidArgument,
+    /// Evaluation failed in the engine (resources, I/O, the runtime, rendering).
+    Engine,
+    /// A bug in caas.
+    Internal,
+}
+
+/// Every error code of [`CaasError::code`] with its category: the one place where the
+/// categories are decided.
+pub const ERROR_CODES: &[(&str, Category)] = &[
+    ("syntax", Category::Definition),
+    ("expression_syntax", Category::Definition),
+    ("unknown_reference", Category::Definition),
+    ("type_mismatch", Category::Definition),
+    ("cycle", Category::Definition),
+    ("empty_window", Category::Definition),
+    ("unknown_parameter", Category::Definition),
+    ("code_system_mismatch", Category::Definition),
+    ("invalid_definition", Category::Definition),
+    ("codelist", Category::Definition),
+    ("table", Category::Data),
+    ("registration", Category::Data),
+    ("missing_column", Category::Data),
+    ("column_type", Category::Data),
+    ("io", Category::Data),
+    ("data_quality", Category::Data),
+    ("invalid_input", Category::Data),
+    ("unknown_person", Category::Data),
+    ("invalid_option", Category::InvalidArgument),
+    ("engine", Category::Engine),
+    ("resources_exhausted", Category::Engine),
+    ("report", Category::Engine),
+    ("internal", Category::Internal),
+];
+
+impl Category {
+    /// The category of an error code of [`CaasError::code`], if it is one.
+    ///
+    /// ```
+    /// use caas_core::Category;
+    /// assert_eq!(Category::of_code("unknown_person"), Some(Category::Data));
+    /// assert_eq!(Category::of_code("invalid_option"), Some(Category::InvalidArgument));
+    /// ```
+    pub fn of_code(code: &str) -> Option<Category> {
+        ERROR_CODES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, category)| *category)
+    }
+
+    /// A stable snake_case name: `definition`, `data`, `invalid_argument`, `engine`,
+    /// `internal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Definition => "definition",
+            Category::Data => "data",
+            Category::InvalidArgument => "invalid_argument",
+            Category::Engine => "engine",
+            Category::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl From<datafusion::error::DataFusionError> for CaasError {
     fn from(err: datafusion::error::DataFusionError) -> Self {
-        CaasError::Engine(scrub(&err.to_string()))
+        use datafusion::error::DataFusionError as E;
+        let kind = match err.find_root() {
+            E::ResourcesExhausted(_) => EngineFailure::ResourcesExhausted,
+            E::IoError(_) | E::ObjectStore(_) => EngineFailure::Io,
+            E::Internal(_) => return CaasError::internal(scrub(&err.to_string())),
+            _ => EngineFailure::Execution,
+        };
+        CaasError::engine(kind, scrub(&err.to_string()))
     }
 }
 
 impl From<arrow::error::ArrowError> for CaasError {
     fn from(err: arrow::error::ArrowError) -> Self {
-        CaasError::Engine(scrub(&err.to_string()))
+        let kind = match err {
+            arrow::error::ArrowError::IoError(..) => EngineFailure::Io,
+            _ => EngineFailure::Execution,
+        };
+        CaasError::engine(kind, scrub(&err.to_string()))
     }
 }
 
 impl From<datafusion::parquet::errors::ParquetError> for CaasError {
     fn from(err: datafusion::parquet::errors::ParquetError) -> Self {
-        CaasError::Engine(scrub(&err.to_string()))
+        CaasError::engine(EngineFailure::Execution, scrub(&err.to_string()))
     }
 }
 

@@ -92,6 +92,8 @@
 //! assert_eq!(ids.values(), &[1, 2]);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod codelist;
 mod compile;
 mod engine;
@@ -109,7 +111,7 @@ pub mod synth;
 
 pub use codelist::{CodeSystem, Codelist};
 pub use engine::{Engine, EngineOptions, EvaluationOptions, runtime};
-pub use error::{CaasError, Format, Place, Result};
+pub use error::{CaasError, Category, EngineFailure, Format, Place, Result};
 pub use explain::{Explanation, PersonId};
 pub use model::{Cohort, Definition, Parameters, Value};
 pub use provenance::Provenance;

@@ -100,19 +100,19 @@ impl PyCohort {
     /// The definition as JSON text (the canonical document, as a builder would make it).
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
         serde_json::to_string_pretty(self.inner.definition())
-            .map_err(|e| to_py(py, CaasError::Engine(e.to_string())))
+            .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))
     }
 
     /// The definition as YAML text.
     fn to_yaml(&self, py: Python<'_>) -> PyResult<String> {
         serde_yaml_ng::to_string(self.inner.definition())
-            .map_err(|e| to_py(py, CaasError::Engine(e.to_string())))
+            .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))
     }
 
     /// The plain-English description as JSON text (see `caas_core::model::Description`).
     fn describe_json(&self, py: Python<'_>) -> PyResult<String> {
         serde_json::to_string(&self.inner.describe())
-            .map_err(|e| to_py(py, CaasError::Engine(e.to_string())))
+            .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))
     }
 
     /// The plain-English description as text.

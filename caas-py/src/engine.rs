@@ -221,7 +221,7 @@ impl PyEngine {
                 let mut results: Vec<Option<Evaluation>> = (0..count).map(|_| None).collect();
                 while let Some(joined) = set.join_next().await {
                     let (i, result) = joined
-                        .map_err(|e| CaasError::Engine(format!("an evaluation stopped: {e}")))?;
+                        .map_err(|e| CaasError::Internal(format!("an evaluation stopped: {e}")))?;
                     results[i] = Some(result?);
                 }
                 Ok(results.into_iter().flatten().collect::<Vec<_>>())

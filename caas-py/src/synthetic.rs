@@ -57,7 +57,7 @@ pub fn generate<'py>(
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(to_py(
                     py,
-                    CaasError::Engine("the generator stopped without a result".to_string()),
+                    CaasError::Internal("the generator stopped without a result".to_string()),
                 ));
             }
         }
@@ -80,7 +80,7 @@ pub fn table_specs(py: Python<'_>) -> PyResult<Vec<(String, String, String)>> {
         .into_iter()
         .map(|(name, folder, spec)| {
             let json = serde_json::to_string(&spec)
-                .map_err(|e| to_py(py, CaasError::Engine(e.to_string())))?;
+                .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))?;
             Ok((name.to_string(), folder.to_string(), json))
         })
         .collect()

@@ -53,7 +53,7 @@ where
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(to_py(
                     py,
-                    CaasError::Engine("the evaluation stopped without a result".to_string()),
+                    CaasError::Internal("the evaluation stopped without a result".to_string()),
                 ));
             }
         }

@@ -373,7 +373,7 @@ pub(crate) fn event_selections<'v>(
         let mut filters = Vec::new();
         for (index, (name, ev)) in with_lists.iter().enumerate() {
             let id =
-                i32::try_from(index).map_err(|_| CaasError::Engine("too many variables".into()))?;
+                i32::try_from(index).map_err(|_| CaasError::InvalidDefinition { place: Place::Definition, message: "too many variables for one event table".into() })?;
             // The union of the variable's codelists, pruned again as one list so that an
             // event matches the variable once even when two of its lists hold the code.
             let codes = ev

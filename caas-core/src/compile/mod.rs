@@ -362,7 +362,7 @@ impl<'a> Compiler<'a> {
             };
             let aggregate = || match sources.get(&var.name) {
                 Some(c) => Ok(column(c)),
-                None => Err(CaasError::Engine(format!("no plan computes {place}"))),
+                None => Err(CaasError::internal(format!("no plan computes {place}"))),
             };
             let expr = match &var.kind {
                 VariableKind::Age { on } => crate::compile::udf::years_between_expr(

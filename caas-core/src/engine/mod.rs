@@ -19,7 +19,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CaasError, Result};
+use crate::error::{CaasError, EngineFailure, Result};
 use crate::model::{Cohort, Parameters};
 use crate::results::{self, Evaluation};
 use crate::source::{Role, SourceFile, TableShape, TableSpec};
@@ -338,7 +338,7 @@ impl Engine {
 }
 
 fn poisoned() -> CaasError {
-    CaasError::Engine("a thread panicked while holding the engine's registry".to_string())
+    CaasError::internal("a thread panicked while holding the engine's registry")
 }
 
 /// The process-wide async runtime on which the blocking methods run, started on first use.
@@ -358,15 +358,15 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
     });
     runtime
         .as_ref()
-        .map_err(|e| CaasError::Engine(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| CaasError::engine(EngineFailure::Runtime, format!("cannot start the async runtime: {e}")))
 }
 
 /// Runs a future to completion on the process-wide runtime.
 pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
     if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(CaasError::Engine(
-            "a blocking call was made inside an async runtime; await the async method instead"
-                .to_string(),
+        return Err(CaasError::engine(
+            EngineFailure::Runtime,
+            "a blocking call was made inside an async runtime; await the async method instead",
         ));
     }
     Ok(runtime()?.block_on(future))

@@ -291,7 +291,7 @@ fn kind_name(kind: &VariableKind) -> &'static str {
 }
 
 fn plan_lost(name: &str) -> CaasError {
-    CaasError::Engine(format!("the plan lost column `{name}`"))
+    CaasError::internal(format!("the plan lost column `{name}`"))
 }
 
 /// The value of column `name` in the first row.

@@ -328,7 +328,7 @@ impl Explanation {
     /// The explanation as pretty-printed JSON.
     pub fn to_json(&self) -> crate::Result<String> {
         serde_json::to_string_pretty(self)
-            .map_err(|e| crate::CaasError::Engine(format!("cannot write the explanation: {e}")))
+            .map_err(|e| crate::CaasError::internal(format!("cannot write the explanation: {e}")))
     }
 
     /// A variable of the explanation by name.

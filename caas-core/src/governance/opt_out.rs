@@ -101,7 +101,7 @@ pub(crate) async fn count(person: &Table, cohort: &Cohort) -> Result<Option<(u64
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| CaasError::Engine("the opt-out count returned no row".into()))?;
+        .ok_or_else(|| CaasError::internal("the opt-out count returned no row"))?;
     let value = |i: usize| -> Result<u64> {
         let array = arrow::compute::cast(batch.column(i), &DataType::Int64)?;
         let array = array.as_primitive::<Int64Type>();
@@ -137,13 +137,13 @@ pub(crate) fn record(evaluation: &mut Collected, counts: Option<(u64, u64)>) -> 
             )])),
             "removed" => Arc::new(Int64Array::from(vec![as_i64(opted_out)])),
             other => {
-                return Err(CaasError::Engine(format!(
+                return Err(CaasError::internal(format!(
                     "unexpected attrition column `{other}`"
                 )));
             }
         };
         if first.data_type() != existing.data_type() {
-            return Err(CaasError::Engine(format!(
+            return Err(CaasError::internal(format!(
                 "attrition column `{}` is not {}",
                 field.name(),
                 first.data_type()

@@ -196,7 +196,7 @@ impl AttritionStep {
     /// holds it).
     pub fn from_batch(attrition: &RecordBatch) -> Result<Vec<AttritionStep>> {
         let missing = |name: &str| {
-            CaasError::Engine(format!("the attrition table has no usable `{name}` column"))
+            CaasError::internal(format!("the attrition table has no usable `{name}` column"))
         };
         let count = |name: &'static str| {
             attrition
@@ -325,7 +325,7 @@ impl Provenance {
     /// ```
     pub fn to_json(&self) -> Result<String> {
         let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| CaasError::Engine(format!("cannot write the provenance: {e}")))?;
+            .map_err(|e| CaasError::internal(format!("cannot write the provenance: {e}")))?;
         text.push('\n');
         Ok(text)
     }

@@ -124,7 +124,7 @@ async fn run_counts(plan: &Option<DataFrame>) -> Result<Vec<u64>> {
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| CaasError::Engine("a data-quality count returned no row".into()))?;
+        .ok_or_else(|| CaasError::internal("a data-quality count returned no row"))?;
     (0..batch.num_columns())
         .map(|i| {
             let array = arrow::compute::cast(batch.column(i), &DataType::Int64)?;
@@ -151,7 +151,7 @@ async fn count_flags(plan: &Option<DataFrame>) -> Result<Vec<u64>> {
         for (count, flags) in counts.iter_mut().zip(batch.columns()) {
             let flags = flags
                 .as_boolean_opt()
-                .ok_or_else(|| CaasError::Engine("a data-quality flag is not boolean".into()))?;
+                .ok_or_else(|| CaasError::internal("a data-quality flag is not boolean"))?;
             *count += flags.true_count() as u64;
         }
     }

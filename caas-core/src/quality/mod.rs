@@ -363,6 +363,6 @@ impl DataQuality {
 
     /// The findings as pretty-printed JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| CaasError::Engine(e.to_string()))
+        serde_json::to_string_pretty(self).map_err(|e| CaasError::internal(format!("cannot write the data-quality findings: {e}")))
     }
 }

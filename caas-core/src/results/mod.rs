@@ -129,7 +129,7 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collecte
         let mut mask = BooleanArray::from(vec![true; batch.num_rows()]);
         for (i, index) in rule_indexes.iter().enumerate() {
             let pass = batch.column(*index).as_boolean_opt().ok_or_else(|| {
-                CaasError::Engine(format!("rule column {} is not boolean", i + 1))
+                CaasError::internal(format!("rule column {} is not boolean", i + 1))
             })?;
             mask = and(&mask, pass)?;
             passed[i] += mask.true_count() as u64;
@@ -197,7 +197,7 @@ pub(crate) async fn variables(cohort: &Cohort, plan: DataFrame) -> Result<Record
 fn index_of(schema: &Schema, name: &str) -> Result<usize> {
     schema
         .index_of(name)
-        .map_err(|_| CaasError::Engine(format!("the plan lost column `{name}`")))
+        .map_err(|_| CaasError::internal(format!("the plan lost column `{name}`")))
 }
 
 pub(crate) fn sort_by_person(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {

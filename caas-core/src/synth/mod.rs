@@ -190,7 +190,7 @@ fn write_part(
                 check
             };
             let id = i64::try_from(prefix * 10 + last_digit)
-                .map_err(|_| CaasError::Engine("NHS number out of range".into()))?;
+                .map_err(|_| CaasError::internal("NHS number out of range"))?;
             world.person(&mut rng, id, &mut slice);
         }
         writers.write(&slice.batches(&world.diagnosis_codes, &world.procedure_codes)?)?;
