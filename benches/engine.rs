@@ -4,6 +4,9 @@
 //!
 //! Run with `cargo bench -p caas-core --bench engine`.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use caas_core::synth::{self, SynthConfig};
@@ -84,7 +87,7 @@ fn evaluation(c: &mut Criterion) {
     let smallest = &populations[0].engine;
     c.bench_function("plan/flu", |b| {
         b.to_async(&runtime)
-            .iter(|| smallest.explain(&cohort, &parameters))
+            .iter(|| smallest.plan(&cohort, &parameters))
     });
 
     let mut group = c.benchmark_group("evaluate_flu");

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== layers"
+python3 scripts/check_layers.py
+
 echo "== format"
 cargo fmt --all --check
 

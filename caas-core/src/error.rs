@@ -8,8 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::codelist::CodeSystem;
-use crate::quality::FindingKind;
+use crate::vocabulary::{CodeSystem, FindingKind};
 
 /// Result type of every fallible caas function.
 pub type Result<T, E = CaasError> = std::result::Result<T, E>;

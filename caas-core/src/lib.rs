@@ -7,37 +7,58 @@
 //!
 //! ## Architecture
 //!
-//! The modules follow the path of a definition through the engine:
+//! The folders read in the order a definition flows through the engine; each module
+//! imports only the ones above it in this list (`scripts/check_layers.py` checks it):
+//!
+//! ```text
+//! vocabulary, error   code systems and kinds of finding; the one error type [`CaasError`]
+//! runtime             the process-wide async runtime of the blocking calls
+//! codelist/           code systems, normalisation, codelist files
+//! model/              the definition: document, expressions, checked Cohort (no engine types)
+//! source/             table roles, mappings, reading files; catalog of registered tables
+//!                     (a snapshot with exactly one person table); data-quality checks
+//! compile/            Cohort + snapshot -> the per-person plan (each event table scanned once,
+//!                     joined to a (code, variable) table, aggregated per person; opt-outs)
+//! execute/            running the plan: one pass for members and attrition; governance
+//!                     that acts on rows (opt-out counts, pseudonyms); options
+//! results/            Evaluation: members, attrition, data quality, provenance; differences
+//! assure/             after a run: explanations and audits, the report in plain English
+//! engine              the facade: register, evaluate, evaluate_many
+//! ```
 //!
 //! 1. [`model`] — the cohort definition: the document read from YAML or JSON
 //!    ([`Definition`], with a published JSON Schema), its expression language
 //!    ([`model::expr`]), and the checked form ([`Cohort`]) in which every name is resolved,
-//!    every expression typed and the variables ordered by dependency.
-//! 2. [`codelist`] — codelists and code systems: exact matching for SNOMED CT and dm+d,
-//!    prefix matching after normalisation for ICD-10 and OPCS-4.
-//! 3. [`source`] — tables: their role (person, events, periods), the mapping of their
-//!    columns, the checks of their types, and reading Parquet, CSV and Arrow IPC.
-//! 4. `compile` — the lowering of a cohort to one DataFusion logical plan: each event table
+//!    every expression typed and the variables ordered by dependency. It rests on
+//!    [`codelist`]: exact matching for SNOMED CT and dm+d, prefix matching after
+//!    normalisation for ICD-10 and OPCS-4.
+//! 2. [`source`] — tables: their role (person, events, periods), the mapping of their
+//!    columns, the checks of their types, reading Parquet, CSV and Arrow IPC, and the
+//!    [`quality`] checks of the rows an evaluation reads (counted in DataFusion, with a
+//!    keep/exclude/fail policy per kind of finding).
+//! 3. `compile` — the lowering of a cohort to one DataFusion logical plan: each event table
 //!    is scanned once for all its variables, joined to a (code, variable) table, and
-//!    aggregated per person; then variables and rules are projected over the persons.
-//! 5. [`Engine`] — registration of tables and cohorts, and evaluation (async, with blocking
-//!    conveniences), with [`EvaluationOptions`].
-//! 6. [`results`] — members and attrition as Arrow record batches, and the difference
-//!    between two runs' members.
-//!
-//! Around that path, every evaluation runs [`quality`] checks over the tables it reads
-//! (counted in DataFusion, with a keep/exclude/fail policy per kind of finding) and applies
-//! [`governance`]: opt-outs by purpose as the first attrition step, and pseudonyms.
-//!
-//! After an evaluation, for clinical assurance: [`explain`] — why one person is in or out,
-//! and the audit table of every person's rule outcomes; [`provenance`] — the JSON manifest
-//! of what went in; [`report`] — the definition in plain English, codelists, attrition and
-//! provenance as Markdown and HTML, with disclosure control of counts.
+//!    aggregated per person; then variables and rules are projected over the persons. For
+//!    purposes other than direct care, people with opt-outs are removed first.
+//! 4. `execute` — the plan run once, counting the attrition and keeping the members; the
+//!    [`governance`] steps that act on rows (the opt-out attrition step, pseudonyms); the
+//!    [`EngineOptions`] and [`EvaluationOptions`].
+//! 5. [`results`] — the [`Evaluation`]: members and attrition as Arrow record batches, the
+//!    data-quality findings and the [`provenance`] manifest of what went in; and the
+//!    [`Difference`] between two runs' members.
+//! 6. `assure` — for clinical assurance after a run: [`explain`] — why one person is in or
+//!    out, and the audit table of every person's rule outcomes; [`report`] — the definition
+//!    in plain English, codelists, attrition and provenance as Markdown and HTML, with
+//!    disclosure control of counts.
+//! 7. [`Engine`] — the facade: registration of tables and cohorts, and evaluation (async,
+//!    with blocking conveniences on the process-wide [`runtime`]).
 //!
 //! Beside that path: [`synth`] generates a synthetic NHS-like population (Parquet) for
 //! demonstrations, tests and benchmarks, and [`nhs`] checks NHS numbers.
 //!
-//! Every fallible function returns [`CaasError`], whose variants name the place at fault.
+//! Every fallible function returns [`CaasError`], whose variants name the place at fault,
+//! and whose [`category`](CaasError::category) the front ends map to a C status or a Python
+//! exception class.
 //!
 //! ## Example
 //!
@@ -94,27 +115,33 @@
 
 #![forbid(unsafe_code)]
 
+// The layers, in the order a definition flows through them; each imports only the ones
+// above it (checked by `scripts/check_layers.py`).
+mod assure;
 pub mod codelist;
 mod compile;
 mod engine;
 pub mod error;
-pub mod explain;
-pub mod governance;
+mod execute;
 pub mod model;
 pub mod nhs;
-pub mod provenance;
-pub mod quality;
-pub mod report;
 pub mod results;
+mod runtime;
 pub mod source;
 pub mod synth;
+mod vocabulary;
 
+// The public API: the types of the facade, and the modules a user names.
+pub use assure::{explain, report};
 pub use codelist::{CodeSystem, Codelist};
-pub use engine::{Engine, EngineOptions, EvaluationOptions, runtime};
+pub use engine::Engine;
 pub use error::{CaasError, Category, EngineFailure, Format, Place, Result};
+pub use execute::{EngineOptions, EvaluationOptions, governance};
 pub use explain::{Explanation, PersonId};
 pub use model::{Cohort, Definition, Parameters, Value};
-pub use provenance::Provenance;
 pub use report::{Report, ReportOptions};
+pub use results::provenance::{self, Provenance};
 pub use results::{Difference, Evaluation};
+pub use runtime::runtime;
+pub use source::quality;
 pub use source::{ColumnMapping, Role, TableSpec};

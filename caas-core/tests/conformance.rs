@@ -2,6 +2,9 @@
 //! through the Rust engine: tables are written as CSV files and registered from them, the
 //! definition is read as text, and members, attrition or the error are compared.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

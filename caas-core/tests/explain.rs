@@ -2,6 +2,9 @@
 //! (date, code, value), counts, minimum and maximum values, variables without codelists
 //! with a `where` condition, membership of another cohort, and ids that are not one person.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use arrow::array::{Date32Array, Float64Array, RecordBatch, StringArray};

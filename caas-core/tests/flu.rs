@@ -4,6 +4,9 @@
 //!
 //! Regenerate the golden file with `CAAS_UPDATE_GOLDEN=1 cargo test -p caas-core --test flu`.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

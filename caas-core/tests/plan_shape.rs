@@ -1,6 +1,9 @@
 //! The evaluation design, pinned: each event table is scanned once for all its variables,
 //! codelists are matched by a hash join, and first/last come from aggregates, not sorts.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use caas_core::{CodeSystem, Cohort, Engine, Parameters, TableSpec};
@@ -38,9 +41,7 @@ variables:
 "#,
     )
     .unwrap();
-    let plan = engine
-        .explain_blocking(&cohort, &Parameters::new())
-        .unwrap();
+    let plan = engine.plan_blocking(&cohort, &Parameters::new()).unwrap();
     let physical = plan.split("physical plan:").nth(1).unwrap();
     let scans = physical.matches("gp_events.csv").count();
     assert_eq!(scans, 1, "{physical}");

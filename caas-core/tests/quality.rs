@@ -2,6 +2,9 @@
 //! their effect on members, and the findings of a synthetic population checked against
 //! an independent count.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;

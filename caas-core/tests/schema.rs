@@ -1,6 +1,9 @@
 //! The committed JSON Schema of the definition must be the one the Rust types generate.
 //! Regenerate it with `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test schema`.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 #[test]

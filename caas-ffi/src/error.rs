@@ -326,7 +326,13 @@ mod tests {
 
     #[test]
     fn engine_errors_keep_their_code_and_place() {
-        let status = guard(|| Err(CaasError::Engine { kind: caas_core::EngineFailure::Io, message: "out of disk".into() }.into()));
+        let status = guard(|| {
+            Err(CaasError::Engine {
+                kind: caas_core::EngineFailure::Io,
+                message: "out of disk".into(),
+            }
+            .into())
+        });
         assert_eq!(status, CaasStatus::CAAS_ERR_ENGINE);
         assert_eq!(last_message(), "evaluation failed: out of disk");
 

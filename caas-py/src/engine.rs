@@ -263,7 +263,7 @@ impl PyEngine {
         let cohort = Arc::clone(&cohort.inner);
         run(
             py,
-            async move { engine.explain(&cohort, &parameters).await },
+            async move { engine.plan(&cohort, &parameters).await },
             None,
         )
     }

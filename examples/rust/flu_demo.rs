@@ -6,6 +6,9 @@
 //! cargo run --release -p caas-core --example flu_demo -- [--persons N] [--seed S] [--data DIR] [--out DIR]
 //! ```
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -2,6 +2,9 @@
 //!
 //! Run with `cargo run -p caas-core --example quickstart`.
 
+// A test or an example reports a failure by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::time::Instant;
 

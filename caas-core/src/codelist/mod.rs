@@ -6,72 +6,39 @@
 //! (code, variable) pairs, so a list of thousands of codes costs one hash join.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CaasError, Result};
-use crate::model::CodelistSpec;
+pub use crate::vocabulary::CodeSystem;
 
-/// A clinical code system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CodeSystem {
-    /// SNOMED CT concept ids (GP records). Exact match.
-    SnomedCt,
-    /// Dictionary of medicines and devices ids. Exact match.
-    Dmd,
-    /// ICD-10 diagnoses (hospital records). Prefix match after normalisation.
-    Icd10,
-    /// OPCS-4 procedures (hospital records). Prefix match after normalisation.
-    Opcs4,
-}
-
-impl fmt::Display for CodeSystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CodeSystem::SnomedCt => "SNOMED CT",
-            CodeSystem::Dmd => "dm+d",
-            CodeSystem::Icd10 => "ICD-10",
-            CodeSystem::Opcs4 => "OPCS-4",
-        })
-    }
-}
-
-impl CodeSystem {
-    /// Whether codes of this system match by prefix (ICD-10, OPCS-4) rather than exactly.
-    pub fn matches_by_prefix(self) -> bool {
-        matches!(self, CodeSystem::Icd10 | CodeSystem::Opcs4)
-    }
-
-    /// The form in which codes of this system are compared.
-    ///
-    /// Surrounding spaces are always removed. ICD-10 and OPCS-4 codes are upper-cased,
-    /// lose their `.` and any trailing `X` filler after the third character.
-    ///
-    /// ```
-    /// use caas_core::CodeSystem;
-    /// assert_eq!(CodeSystem::Icd10.normalise(" j45.x "), "J45");
-    /// assert_eq!(CodeSystem::Icd10.normalise("X59"), "X59");
-    /// assert_eq!(CodeSystem::SnomedCt.normalise(" 195967001 "), "195967001");
-    /// ```
-    pub fn normalise(self, code: &str) -> String {
-        let code = code.trim();
-        if !self.matches_by_prefix() {
-            return code.to_string();
-        }
-        let mut out: String = code
-            .chars()
-            .filter(|c| *c != '.')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        while out.len() > 3 && out.ends_with('X') {
-            out.pop();
-        }
-        out
-    }
+/// A named set of codes in one code system, written inline or read from an
+/// OpenCodelists-format CSV file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodelistSpec {
+    /// The code system of the codes.
+    pub system: CodeSystem,
+    /// Inline codes. Give either `codes` or `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<String>>,
+    /// Path of a CSV file, relative to the definition file. Give either `codes` or `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Column of the CSV file that holds the codes (default `code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_column: Option<String>,
+    /// Column of the CSV file that holds a category for each code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_column: Option<String>,
+    /// Keep only the rows whose category is one of these (needs `category_column`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// What the codelist is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A codelist ready for matching: normalised, de-duplicated, sorted codes.

@@ -29,10 +29,10 @@ use super::Compiler;
 use super::expr::{Scope, column, type_of, value_literal};
 use super::udf::code_prefixes_expr;
 use crate::codelist::Codelist;
-use crate::engine::Table;
 use crate::error::{CaasError, Place, Result};
 use crate::model::expr::{Type, eval_constant, infer_type};
 use crate::model::{Aggregation, Cohort, EventSelection, Value, VariableKind};
+use crate::source::Table;
 use crate::source::{CodeLayout, Role};
 
 /// A grouped plan with `person_id` and one column per variable it serves.
@@ -372,8 +372,10 @@ pub(crate) fn event_selections<'v>(
         let mut pairs: BTreeSet<(String, i32)> = BTreeSet::new();
         let mut filters = Vec::new();
         for (index, (name, ev)) in with_lists.iter().enumerate() {
-            let id =
-                i32::try_from(index).map_err(|_| CaasError::InvalidDefinition { place: Place::Definition, message: "too many variables for one event table".into() })?;
+            let id = i32::try_from(index).map_err(|_| CaasError::InvalidDefinition {
+                place: Place::Definition,
+                message: "too many variables for one event table".into(),
+            })?;
             // The union of the variable's codelists, pruned again as one list so that an
             // event matches the variable once even when two of its lists hold the code.
             let codes = ev

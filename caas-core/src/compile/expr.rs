@@ -1,20 +1,17 @@
 //! Lowering of definition expressions to DataFusion expressions.
 
 use arrow::datatypes::{DataType, IntervalMonthDayNano};
-use datafusion::common::{Column, ScalarValue};
+use datafusion::common::ScalarValue;
 use datafusion::functions::expr_fn::coalesce;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::{date32, years_between_expr};
+use super::udf::years_between_expr;
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
+use crate::model::date32;
 use crate::model::expr::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type};
-
-/// An unqualified column reference that keeps the name's case.
-pub(crate) fn column(name: &str) -> DfExpr {
-    DfExpr::Column(Column::new_unqualified(name))
-}
+pub(crate) use crate::source::column;
 
 /// A constant.
 pub(crate) fn value_literal(value: &Value) -> DfExpr {

@@ -16,6 +16,7 @@
 mod events;
 pub(crate) mod explain;
 mod expr;
+pub(crate) mod opt_out;
 pub(crate) mod udf;
 
 use std::sync::Arc;
@@ -23,48 +24,28 @@ use std::sync::Arc;
 use arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr as DfExpr, JoinType, cast, lit, try_cast};
+use datafusion::logical_expr::{Expr as DfExpr, JoinType, cast, lit};
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
 pub(crate) use expr::{column, type_of};
 
 use self::expr::Scope;
-use crate::engine::Table;
 use crate::error::{CaasError, Place, Result};
 use crate::model::expr::{Type, infer_type};
 use crate::model::{Aggregation, Cohort, Value, VariableKind};
-use crate::source::Role;
+use crate::source::{Role, Snapshot, Table};
 
 /// The name of the rule column of the rule at 0-based `index`.
 pub(crate) fn rule_column(index: usize) -> String {
     format!("__rule_{}", index + 1)
 }
 
-/// The person id of a table as Int64 (when the person table's ids are integers) or text.
-/// Ids of the other kind that cannot be converted are null: they match nobody, and no value
-/// is ever printed in an error.
-pub(crate) fn person_key(table: &Table, integer: bool) -> DfExpr {
-    let source = column(table.shape.column("person_id").unwrap_or("person_id"));
-    let target = if integer {
-        DataType::Int64
-    } else {
-        DataType::Utf8
-    };
-    if table.shape.integer_person_id == integer {
-        cast(source, target)
-    } else {
-        try_cast(source, target)
-    }
-}
-
 /// Builds the per-person plans of cohorts over a set of registered tables.
 pub(crate) struct Compiler<'a> {
     pub ctx: &'a SessionContext,
-    pub tables: &'a IndexMap<String, Arc<Table>>,
+    pub tables: &'a Snapshot,
     pub cohorts: &'a IndexMap<String, Arc<Cohort>>,
-    /// Person ids are compared in the person table's type: Int64 for integer ids, else text.
-    pub person_id_type: DataType,
     /// Cohorts being compiled, outermost first, to find membership cycles.
     stack: Vec<String>,
     /// Source of unique internal column names.
@@ -74,22 +55,13 @@ pub(crate) struct Compiler<'a> {
 impl<'a> Compiler<'a> {
     pub fn new(
         ctx: &'a SessionContext,
-        tables: &'a IndexMap<String, Arc<Table>>,
+        tables: &'a Snapshot,
         cohorts: &'a IndexMap<String, Arc<Cohort>>,
     ) -> Self {
-        let integer = tables
-            .values()
-            .find(|t| t.shape.role == Role::Person)
-            .is_some_and(|t| t.shape.integer_person_id);
         Compiler {
             ctx,
             tables,
             cohorts,
-            person_id_type: if integer {
-                DataType::Int64
-            } else {
-                DataType::Utf8
-            },
             stack: Vec::new(),
             counter: 0,
         }
@@ -101,37 +73,14 @@ impl<'a> Compiler<'a> {
     }
 
     pub(crate) fn table(&self, name: &str, place: &Place, role: Role) -> Result<&'a Arc<Table>> {
-        let table = self.tables.get(name).ok_or_else(|| CaasError::Table {
-            place: place.clone(),
-            table: name.to_string(),
-            problem: "is not registered".to_string(),
-        })?;
-        if table.shape.role != role {
-            return Err(CaasError::Table {
-                place: place.clone(),
-                table: name.to_string(),
-                problem: format!("is {}, not {role}", table.shape.role),
-            });
-        }
-        Ok(table)
-    }
-
-    fn person_table(&self) -> Result<&'a Arc<Table>> {
-        self.tables
-            .values()
-            .find(|t| t.shape.role == Role::Person)
-            .ok_or_else(|| CaasError::Table {
-                place: Place::Definition,
-                table: "(person table)".to_string(),
-                problem: "is not registered: register one table with role `person`".to_string(),
-            })
+        self.tables.table(name, place, role)
     }
 
     /// The person id of a table, in the person table's type. Ids of the other kind (text
     /// where the person table has integers) that cannot be converted are null: they match
     /// nobody, and no value is ever printed in an error.
     pub(crate) fn person_id(&self, table: &Table) -> DfExpr {
-        person_key(table, self.person_id_type == DataType::Int64)
+        self.tables.person_id(table)
     }
 
     /// The per-person plan of `cohort` with bound `parameters`.
@@ -159,9 +108,9 @@ impl<'a> Compiler<'a> {
         cohort: &Cohort,
         parameters: &IndexMap<String, Value>,
     ) -> Result<DataFrame> {
-        let person = self.person_table()?;
+        let person = self.tables.person();
         let (mut df, person_columns) = self.person_base(person)?;
-        df = crate::governance::without_opt_outs(df, person, cohort)?;
+        df = opt_out::without_opt_outs(df, person, cohort)?;
 
         let person_type = |c: &str| person_columns.get(c).copied();
         let types = cohort.variable_types(&person_type)?;
@@ -331,7 +280,7 @@ impl<'a> Compiler<'a> {
         sources: &IndexMap<String, String>,
         person_columns: &IndexMap<String, Type>,
     ) -> Result<IndexMap<String, DfExpr>> {
-        let person_table = self.person_table()?;
+        let person_table = self.tables.person();
         let person_col = |c: &str, needed_as: &str| -> Result<DfExpr> {
             if person_columns.contains_key(c) {
                 Ok(column(&format!("__p_{c}")))

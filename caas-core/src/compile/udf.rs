@@ -139,11 +139,6 @@ pub fn code_prefixes_expr(code: Expr, system: CodeSystem, mut lengths: Vec<usize
     udf.call(vec![code])
 }
 
-/// Days since the Unix epoch of a date, as Arrow's Date32 holds it.
-pub fn date32(date: NaiveDate) -> i32 {
-    Date32Type::from_naive_date(date)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

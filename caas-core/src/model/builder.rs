@@ -5,11 +5,10 @@
 use std::path::Path;
 
 use super::definition::{
-    Aggregation, CodelistSpec, Definition, EventVariable, Output, ParameterValue, Purpose, Rule,
-    Variable,
+    Aggregation, Definition, EventVariable, Output, ParameterValue, Purpose, Rule, Variable,
 };
 use super::{Cohort, Value};
-use crate::codelist::CodeSystem;
+use crate::codelist::{CodeSystem, CodelistSpec};
 use crate::error::Result;
 
 /// Builds a [`Definition`].

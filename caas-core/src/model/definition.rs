@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::codelist::CodeSystem;
+use crate::codelist::CodelistSpec;
 
 /// A cohort definition: metadata, parameters, codelists, variables, rules and output.
 ///
@@ -100,33 +100,6 @@ pub enum ParameterValue {
     Float(f64),
     /// A date (`YYYY-MM-DD`) or other text.
     Text(String),
-}
-
-/// A named set of codes in one code system, written inline or read from an
-/// OpenCodelists-format CSV file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CodelistSpec {
-    /// The code system of the codes.
-    pub system: CodeSystem,
-    /// Inline codes. Give either `codes` or `file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codes: Option<Vec<String>>,
-    /// Path of a CSV file, relative to the definition file. Give either `codes` or `file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// Column of the CSV file that holds the codes (default `code`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_column: Option<String>,
-    /// Column of the CSV file that holds a category for each code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category_column: Option<String>,
-    /// Keep only the rows whose category is one of these (needs `category_column`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<String>>,
-    /// What the codelist is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
 }
 
 /// A named per-person value.

@@ -4,19 +4,17 @@
 mod builder;
 mod cohort;
 mod definition;
-mod describe;
-pub(crate) mod english;
 pub mod expr;
 mod schema;
 mod value;
 
+pub use crate::codelist::CodelistSpec;
 pub use builder::DefinitionBuilder;
 pub use cohort::{Cohort, EventSelection, RuleDef, VariableDef, VariableKind};
 pub use definition::{
-    Aggregation, Assurance, CodelistSpec, Definition, EventVariable, Output, ParameterValue,
-    Purpose, Rule, Variable,
+    Aggregation, Assurance, Definition, EventVariable, Output, ParameterValue, Purpose, Rule,
+    Variable,
 };
-pub use describe::Description;
-pub(crate) use describe::assurance_text;
 pub use schema::definition_schema;
+pub(crate) use value::date32;
 pub use value::{Parameters, Value};

@@ -142,3 +142,8 @@ impl Parameters {
         self.0.is_empty()
     }
 }
+
+/// Days since the Unix epoch of a date, as Arrow's Date32 holds it.
+pub(crate) fn date32(date: NaiveDate) -> i32 {
+    arrow::datatypes::Date32Type::from_naive_date(date)
+}

@@ -12,9 +12,9 @@ use datafusion::datasource::file_format::options::ArrowReadOptions;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
 
 use super::Evaluation;
-use crate::compile::column;
-use crate::engine::block_on;
 use crate::error::{CaasError, Result};
+use crate::runtime::block_on;
+use crate::source::column;
 use crate::source::is_text;
 
 const PREVIOUS: &str = "previous members";

@@ -10,11 +10,16 @@
 //! | events | `person_id`, `date`, `code`, `value` (optional), `end_date` (optional), any other |
 //! | periods | `person_id`, `start_date`, `end_date`, `practice` (optional) |
 
+pub(crate) mod catalog;
+pub mod quality;
 mod read;
 
+pub(crate) use catalog::{Catalog, Snapshot, Table};
 pub(crate) use read::SourceFile;
 
 use arrow::datatypes::{DataType, Schema};
+use datafusion::common::Column;
+use datafusion::logical_expr::Expr as DfExpr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -468,4 +473,9 @@ impl TableSpec {
             &t,
         ))
     }
+}
+
+/// The column `name` of a plan, unqualified and taken as written (no case folding).
+pub(crate) fn column(name: &str) -> DfExpr {
+    DfExpr::Column(Column::new_unqualified(name))
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use super::catalogue::{Catalogue, Cluster};
 use super::rng::Rng;
 use super::tables::{DIAGNOSES, PROCEDURES, Slice};
-use crate::compile::udf::date32;
+use crate::model::date32;
 
 /// England's population by five-year age band (0–4, 5–9, …, 90+), in percent (2021 census).
 const AGE_BANDS: [f64; 19] = [
@@ -91,7 +91,9 @@ impl Background {
 fn with_check_digit(code: i64) -> i64 {
     let stem = code - code % 10;
     (stem..stem + 10)
-        .find(|c| crate::quality::code_has_format(crate::CodeSystem::SnomedCt, &c.to_string()))
+        .find(|c| {
+            crate::source::quality::code_has_format(crate::CodeSystem::SnomedCt, &c.to_string())
+        })
         .unwrap_or(code)
 }
 

@@ -21,9 +21,8 @@ use datafusion::logical_expr::{
     lit,
 };
 
-use crate::compile::{column, person_key};
-use crate::engine::Table;
 use crate::error::Result;
+use crate::source::{Table, column};
 
 /// What the checks need of a person.
 #[derive(Clone, Copy, Default)]
@@ -105,7 +104,7 @@ impl People {
             .data
             .clone()
             .select(vec![
-                person_key(person, person.shape.integer_person_id),
+                person.person_key(person.shape.integer_person_id),
                 birth,
             ])?
             .collect()
@@ -289,7 +288,7 @@ pub(crate) fn person_check(people: &Arc<People>, table: &Table, integer: bool, d
         people: people.clone(),
         own_rows,
     })
-    .call(vec![person_key(table, integer), date])
+    .call(vec![table.person_key(integer), date])
 }
 
 #[cfg(test)]

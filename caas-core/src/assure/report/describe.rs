@@ -5,9 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::Cohort;
-use super::definition::{Assurance, Purpose};
 use super::english::English;
+use crate::model::{Assurance, Cohort, Purpose};
 
 /// A checked cohort described in sentences: each parameter with its value, each codelist
 /// with its size, each variable and each rule as a sentence, and the output.

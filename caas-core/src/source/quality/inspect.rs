@@ -15,15 +15,14 @@ use futures::StreamExt;
 use indexmap::IndexMap;
 
 use super::formats::{bad_nhs_number, has_bad_code};
-use super::memo::{CountKey, QualityMemo};
+use super::memo::CountKey;
 use super::people::{People, Verdict, person_check};
 use super::{DataQuality, Finding, FindingKind, Policy, QualityPolicies, TableQuality};
-use crate::compile::column;
-use crate::compile::udf::date32;
-use crate::engine::Table;
 use crate::error::{CaasError, Result};
+use crate::model::date32;
 use crate::model::{Cohort, VariableKind};
 use crate::source::{CodeLayout, Role};
+use crate::source::{Snapshot, Table, column};
 
 /// One check of one table.
 struct Check {
@@ -213,21 +212,18 @@ impl Inspection {
     /// `tables`) with the rows of `exclude` policies removed. Reads the person table's ids
     /// and dates of birth.
     pub async fn new(
-        tables: &IndexMap<String, Arc<Table>>,
+        tables: &Snapshot,
         cohorts: &IndexMap<String, Arc<Cohort>>,
         cohort: &Cohort,
         policies: &QualityPolicies,
         reference_date: NaiveDate,
-    ) -> Result<(Self, IndexMap<String, Arc<Table>>)> {
+    ) -> Result<(Self, Snapshot)> {
         let mut inspection = Inspection {
             reference_date,
             person: (0, 0),
             plans: Vec::new(),
         };
-        let Some(person) = tables.values().find(|t| t.shape.role == Role::Person) else {
-            // Without a person table the evaluation fails when it is compiled.
-            return Ok((inspection, tables.clone()));
-        };
+        let person = tables.person();
         let mut names = vec![person.name.clone()];
         tables_read(cohort, cohorts, &mut Vec::new(), &mut names);
 
@@ -247,7 +243,7 @@ impl Inspection {
             integer: person.shape.integer_person_id,
         };
         inspection.person = (person.quality.registration(), person_rows);
-        let mut out = tables.clone();
+        let mut keeps: IndexMap<String, DfExpr> = IndexMap::new();
         for name in names {
             let Some(table) = tables.get(&name) else {
                 continue;
@@ -260,15 +256,7 @@ impl Inspection {
                 .map(|c| c.predicate.clone()));
             if let Some(remove) = remove {
                 let keep = DfExpr::Not(Box::new(coalesce(vec![remove, lit(false)])));
-                out.insert(
-                    name.clone(),
-                    Arc::new(Table {
-                        name: name.clone(),
-                        shape: table.shape.clone(),
-                        data: table.data.clone().filter(keep)?,
-                        quality: QualityMemo::default(),
-                    }),
-                );
+                keeps.insert(name.clone(), keep);
             }
             inspection.plans.push(TablePlan {
                 name,
@@ -277,6 +265,12 @@ impl Inspection {
                 counts,
             });
         }
+        let out = tables.map(|table| match keeps.get(&table.name) {
+            Some(keep) => Ok(Arc::new(
+                table.with_data(table.data.clone().filter(keep.clone())?),
+            )),
+            None => Ok(table.clone()),
+        })?;
         Ok((inspection, out))
     }
 

@@ -16,16 +16,18 @@ use super::{
     Datum, EventRow, Explanation, Outcome, PeriodRow, PersonId, RuleOutcome, VariableExplanation,
     Verdict,
 };
+use crate::assure::report::english::English;
 use crate::compile::explain::{
     RowKind, SelectedRows, rule_value_column, selected_column, selected_rows, with_rule_values,
 };
 use crate::compile::{column, rule_column};
-use crate::engine::{Run, block_on};
 use crate::error::{CaasError, Result};
-use crate::governance;
-use crate::model::english::English;
+use crate::execute::Run;
+use crate::execute::governance;
+use crate::execute::sort_by_person;
 use crate::model::{Aggregation, VariableKind};
-use crate::results::{Evaluation, sort_by_person};
+use crate::results::Evaluation;
+use crate::runtime::block_on;
 
 impl Evaluation {
     /// Why `person` is in the cohort or not: each variable's value with the rows behind
@@ -105,7 +107,7 @@ impl Evaluation {
 /// The person id as a value of the person table's id type; `None` when it cannot be one
 /// (a text that is not a whole number, for integer ids).
 fn typed_id(run: &Run, person: &PersonId) -> Result<Option<ScalarValue>> {
-    let integer = run.person_table()?.shape.integer_person_id;
+    let integer = run.person_table().shape.integer_person_id;
     Ok(match (person, integer) {
         (PersonId::Int(n), true) => Some(ScalarValue::Int64(Some(*n))),
         (PersonId::Text(s), true) => s.parse::<i64>().ok().map(|n| ScalarValue::Int64(Some(n))),
@@ -115,7 +117,7 @@ fn typed_id(run: &Run, person: &PersonId) -> Result<Option<ScalarValue>> {
 }
 
 async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
-    let person_table = run.person_table()?.name.clone();
+    let person_table = run.person_table().name.clone();
     let unknown = || CaasError::UnknownPerson {
         table: person_table.clone(),
     };
@@ -146,7 +148,7 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
     match person_row.num_rows() {
         0 => {
             // An opted-out person left before any rule: their data is not read further.
-            return match governance::count_opt_outs(one.person_table()?, cohort).await? {
+            return match governance::count_opt_outs(one.person_table(), cohort).await? {
                 Some((_, opted_out)) if opted_out > 0 => Ok(Explanation {
                     cohort: cohort.id().to_string(),
                     person_id: person,
@@ -162,7 +164,7 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
         }
         1 => {}
         _ => {
-            let rows = one.person_table()?.data.clone().count().await?;
+            let rows = one.person_table().data.clone().count().await?;
             return Err(CaasError::InvalidInput {
                 what: "person id".to_string(),
                 message: format!(

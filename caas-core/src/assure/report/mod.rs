@@ -8,20 +8,25 @@
 //! gives them their data. For purposes other than direct care, every count in the report
 //! is under [disclosure control](disclosure) — including the ones the funnel is drawn from.
 
+mod describe;
 pub mod disclosure;
+pub(crate) mod english;
+
+pub use describe::Description;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Value as Template};
 use serde::{Deserialize, Serialize};
 
+use self::describe::assurance_text;
 use self::disclosure::{Disclosed, disclose};
+use self::english::{English, Sentence, long_date};
 use crate::error::{CaasError, Result};
-use crate::model::english::{English, Sentence, long_date};
-use crate::model::{Purpose, Value, assurance_text};
-use crate::provenance::AttritionStep;
-use crate::quality::Policy;
+use crate::model::{Purpose, Value};
 use crate::results::Evaluation;
+use crate::results::provenance::AttritionStep;
+use crate::source::quality::Policy;
 
 const MARKDOWN: &str = include_str!("templates/report.md");
 const HTML: &str = include_str!("templates/report.html");

@@ -66,8 +66,8 @@
 mod opt_out;
 mod pseudonym;
 
-pub use opt_out::{OPT_OUT_STEP, applies};
+pub use crate::compile::opt_out::{OPT_OUT_STEP, applies};
 pub use pseudonym::PseudonymKey;
 
-pub(crate) use opt_out::{count as count_opt_outs, record as record_opt_outs, without_opt_outs};
+pub(crate) use opt_out::{count as count_opt_outs, record as record_opt_outs};
 pub(crate) use pseudonym::pseudonymise;

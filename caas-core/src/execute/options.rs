@@ -1,11 +1,63 @@
-//! [`EvaluationOptions`]: how one evaluation treats data quality and identifiers.
+//! Options: how the engine runs ([`EngineOptions`]) and how one evaluation treats data
+//! quality and identifiers ([`EvaluationOptions`]).
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::governance::PseudonymKey;
-use crate::quality::{FindingKind, Policy, QualityPolicies};
+use super::governance::PseudonymKey;
+use crate::error::Result;
+use crate::source::quality::{FindingKind, Policy, QualityPolicies};
+
+/// How the engine runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineOptions {
+    /// Partitions (and threads) per plan; default: the machine's cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_partitions: Option<usize>,
+    /// Memory for evaluation in bytes; over it, sorts and aggregates spill to disk.
+    /// Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<usize>,
+    /// Rows per batch; default DataFusion's (8192).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+}
+
+impl EngineOptions {
+    /// A DataFusion session that runs with these options.
+    pub(crate) fn session(&self) -> Result<SessionContext> {
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = self.memory_limit {
+            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        }
+        let runtime = runtime.build_arc()?;
+        Ok(SessionContext::new_with_config_rt(self.config(), runtime))
+    }
+
+    pub(crate) fn config(&self) -> SessionConfig {
+        let mut config = SessionConfig::new();
+        // Event tables are joined to a few thousand codes out of millions of rows: decoding
+        // the code column first and the others only for matching rows (late
+        // materialisation, with the join's dynamic filter) saves most of the scan.
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
+        if let Some(n) = self.target_partitions {
+            config = config.with_target_partitions(n.max(1));
+        }
+        if let Some(n) = self.batch_size {
+            config = config.with_batch_size(n.max(1));
+        }
+        config
+    }
+}
 
 /// Options of one evaluation: the policy of each kind of data-quality finding, the
 /// reference date of "future" dates, and the key of pseudonyms.

@@ -67,85 +67,7 @@ pub(crate) use memo::QualityMemo;
 
 use crate::error::{CaasError, Result};
 use crate::source::Role;
-
-/// A kind of data-quality finding. See the [module documentation](self) for what each
-/// means and where it is looked for.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    /// An NHS number of the wrong length or failing the Modulus 11 check.
-    InvalidNhsNumber,
-    /// A row without a person id.
-    MissingPersonId,
-    /// A person id on more than one row of the person table.
-    DuplicatePerson,
-    /// An event or period of a person who is not in the person table.
-    UnknownPerson,
-    /// A missing date of birth, event date or period start date.
-    MissingDate,
-    /// A date after the reference date.
-    FutureDate,
-    /// A date before 1 January 1900.
-    #[serde(rename = "date_before_1900")]
-    DateBefore1900,
-    /// A date before the person's date of birth.
-    DateBeforeBirth,
-    /// A code that has no format of its code system.
-    InvalidCode,
-}
-
-impl FindingKind {
-    /// Every kind, in the order of reports.
-    pub const ALL: [FindingKind; 9] = [
-        FindingKind::InvalidNhsNumber,
-        FindingKind::MissingPersonId,
-        FindingKind::DuplicatePerson,
-        FindingKind::UnknownPerson,
-        FindingKind::MissingDate,
-        FindingKind::FutureDate,
-        FindingKind::DateBefore1900,
-        FindingKind::DateBeforeBirth,
-        FindingKind::InvalidCode,
-    ];
-
-    /// The snake_case name, as in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            FindingKind::InvalidNhsNumber => "invalid_nhs_number",
-            FindingKind::MissingPersonId => "missing_person_id",
-            FindingKind::DuplicatePerson => "duplicate_person",
-            FindingKind::UnknownPerson => "unknown_person",
-            FindingKind::MissingDate => "missing_date",
-            FindingKind::FutureDate => "future_date",
-            FindingKind::DateBefore1900 => "date_before_1900",
-            FindingKind::DateBeforeBirth => "date_before_birth",
-            FindingKind::InvalidCode => "invalid_code",
-        }
-    }
-
-    /// What a row with this finding has, for messages ("3 rows have ...").
-    pub fn description(self) -> &'static str {
-        match self {
-            FindingKind::InvalidNhsNumber => "an invalid NHS number",
-            FindingKind::MissingPersonId => "no person id",
-            FindingKind::DuplicatePerson => "a person id that is on more than one row",
-            FindingKind::UnknownPerson => "a person id that is not in the person table",
-            FindingKind::MissingDate => "a missing date",
-            FindingKind::FutureDate => "a date after the reference date",
-            FindingKind::DateBefore1900 => "a date before 1900",
-            FindingKind::DateBeforeBirth => "a date before the person's date of birth",
-            FindingKind::InvalidCode => "a code that has no format of its code system",
-        }
-    }
-}
-
-impl std::fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::vocabulary::FindingKind;
 
 /// What happens to the rows of a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -363,6 +285,8 @@ impl DataQuality {
 
     /// The findings as pretty-printed JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| CaasError::internal(format!("cannot write the data-quality findings: {e}")))
+        serde_json::to_string_pretty(self).map_err(|e| {
+            CaasError::internal(format!("cannot write the data-quality findings: {e}"))
+        })
     }
 }

@@ -25,8 +25,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::codelist::CodeSystem;
-use crate::engine::Run;
 use crate::error::{CaasError, Result};
+use crate::execute::Run;
 use crate::model::{ParameterValue, Purpose};
 use crate::source::Role;
 
@@ -263,7 +263,7 @@ impl Provenance {
                 {
                     member_of.push(ComposedCohort {
                         id: id.clone(),
-                        definition_sha256: definition_hash(other.definition()),
+                        definition_sha256: definition_hash(other.definition())?,
                     });
                     pending.push(other);
                 }
@@ -280,7 +280,7 @@ impl Provenance {
                 dpia_reference: definition.dpia_reference.clone(),
             },
             purpose: definition.purpose,
-            definition_sha256: definition_hash(definition),
+            definition_sha256: definition_hash(definition)?,
             codelists,
             member_of,
             tables,
@@ -319,7 +319,7 @@ impl Provenance {
     /// let manifest = &result.provenance;
     /// assert_eq!(manifest.population, 2);
     /// assert_eq!(manifest.tables[0].rows, 2);
-    /// assert_eq!(manifest.definition_sha256, caas_core::provenance::definition_hash(cohort.definition()));
+    /// assert_eq!(manifest.definition_sha256, caas_core::provenance::definition_hash(cohort.definition()).unwrap());
     /// let json = manifest.to_json().unwrap();
     /// assert!(json.contains(r#""index_date": "2025-03-31""#));
     /// ```

@@ -1,59 +1,26 @@
-//! The [`Engine`]: registered tables and cohorts, and evaluation.
-
-mod run;
-
-pub(crate) use run::Run;
+//! The [`Engine`]: the facade that registers tables and cohorts and evaluates cohorts,
+//! driving the stages below — snapshot the catalog, check data quality, compile the plan,
+//! execute it, apply governance, and record the provenance.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use chrono::Utc;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::displayable;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{CaasError, EngineFailure, Result};
+use crate::error::{CaasError, Result};
+use crate::execute::{self, EngineOptions, EvaluationOptions, Run, governance};
 use crate::model::{Cohort, Parameters};
-use crate::results::{self, Evaluation};
-use crate::source::{Role, SourceFile, TableShape, TableSpec};
-
-mod evaluate;
-mod options;
-
-pub use options::EvaluationOptions;
-
-/// How the engine runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EngineOptions {
-    /// Partitions (and threads) per plan; default: the machine's cores.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_partitions: Option<usize>,
-    /// Memory for evaluation in bytes; over it, sorts and aggregates spill to disk.
-    /// Default: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit: Option<usize>,
-    /// Rows per batch; default DataFusion's (8192).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<usize>,
-}
-
-/// A registered table.
-#[derive(Debug)]
-pub(crate) struct Table {
-    pub name: String,
-    pub shape: TableShape,
-    pub data: DataFrame,
-    /// The data-quality counts made of this registration.
-    pub quality: crate::quality::QualityMemo,
-}
+use crate::results::{Evaluation, provenance};
+use crate::runtime::block_on;
+use crate::source::quality::inspect::Inspection;
+use crate::source::{Catalog, SourceFile, TableSpec};
 
 /// Evaluates cohort definitions over registered tables.
 ///
@@ -95,7 +62,7 @@ pub(crate) struct Table {
 /// ```
 pub struct Engine {
     ctx: SessionContext,
-    tables: RwLock<IndexMap<String, Arc<Table>>>,
+    catalog: Catalog,
     cohorts: RwLock<IndexMap<String, Arc<Cohort>>>,
 }
 
@@ -117,43 +84,20 @@ impl Default for Engine {
 impl Engine {
     /// An engine with default options.
     pub fn new() -> Self {
-        Self::from_context(SessionContext::new_with_config(Self::config(
-            &EngineOptions::default(),
-        )))
+        Self::from_context(SessionContext::new_with_config(
+            EngineOptions::default().config(),
+        ))
     }
 
     /// An engine with the given options.
     pub fn with_options(options: &EngineOptions) -> Result<Self> {
-        let mut runtime = RuntimeEnvBuilder::new();
-        if let Some(limit) = options.memory_limit {
-            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
-        }
-        let runtime = runtime.build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(Self::config(options), runtime);
-        Ok(Self::from_context(ctx))
-    }
-
-    fn config(options: &EngineOptions) -> SessionConfig {
-        let mut config = SessionConfig::new();
-        // Event tables are joined to a few thousand codes out of millions of rows: decoding
-        // the code column first and the others only for matching rows (late
-        // materialisation, with the join's dynamic filter) saves most of the scan.
-        let parquet = &mut config.options_mut().execution.parquet;
-        parquet.pushdown_filters = true;
-        parquet.reorder_filters = true;
-        if let Some(n) = options.target_partitions {
-            config = config.with_target_partitions(n.max(1));
-        }
-        if let Some(n) = options.batch_size {
-            config = config.with_batch_size(n.max(1));
-        }
-        config
+        Ok(Self::from_context(options.session()?))
     }
 
     fn from_context(ctx: SessionContext) -> Self {
         Engine {
             ctx,
-            tables: RwLock::new(IndexMap::new()),
+            catalog: Catalog::default(),
             cohorts: RwLock::new(IndexMap::new()),
         }
     }
@@ -200,48 +144,17 @@ impl Engine {
 
     fn add(&self, name: &str, spec: TableSpec, data: DataFrame) -> Result<()> {
         let shape = spec.check(name, data.schema().as_arrow())?;
-        let mut tables = self.tables.write().map_err(|_| poisoned())?;
-        if shape.role == Role::Person
-            && let Some(other) = tables
-                .values()
-                .find(|t| t.shape.role == Role::Person && t.name != name)
-        {
-            return Err(CaasError::Registration {
-                table: name.to_string(),
-                message: format!("`{}` is already the person table", other.name),
-            });
-        }
-        tables.insert(
-            name.to_string(),
-            Arc::new(Table {
-                name: name.to_string(),
-                shape,
-                data,
-                quality: Default::default(),
-            }),
-        );
-        Ok(())
+        self.catalog.add(name, shape, data)
     }
 
     /// Removes a table; returns whether it was registered.
     pub fn deregister(&self, name: &str) -> Result<bool> {
-        Ok(self
-            .tables
-            .write()
-            .map_err(|_| poisoned())?
-            .shift_remove(name)
-            .is_some())
+        self.catalog.remove(name)
     }
 
     /// The names of the registered tables.
     pub fn table_names(&self) -> Result<Vec<String>> {
-        Ok(self
-            .tables
-            .read()
-            .map_err(|_| poisoned())?
-            .keys()
-            .cloned()
-            .collect())
+        self.catalog.names()
     }
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).
@@ -249,6 +162,12 @@ impl Engine {
         let mut cohorts = self.cohorts.write().map_err(|_| poisoned())?;
         cohorts.insert(cohort.id().to_string(), Arc::new(cohort));
         Ok(())
+    }
+
+    /// The inputs of an evaluation of `cohort` with `parameters`, as registered now.
+    fn snapshot(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Run> {
+        let cohorts = self.cohorts.read().map_err(|_| poisoned())?.clone();
+        Run::new(self.ctx.clone(), &self.catalog, cohorts, cohort, parameters)
     }
 
     fn compile(&self, cohort: &Cohort, parameters: &Parameters) -> Result<DataFrame> {
@@ -270,6 +189,94 @@ impl Engine {
         parameters: &Parameters,
     ) -> Result<Evaluation> {
         block_on(self.evaluate(cohort, parameters))?
+    }
+
+    /// Evaluates a cohort with options: its members, attrition and data-quality findings.
+    ///
+    /// The data-quality counts run alongside the cohort's plan; rows that an `exclude`
+    /// policy removes are gone before the cohort is evaluated, and a `fail` policy with
+    /// findings makes the evaluation fail with [`CaasError::DataQuality`](crate::CaasError::DataQuality). See
+    /// [`crate::quality`] and [`crate::governance`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use caas_core::quality::{FindingKind, Policy};
+    /// use caas_core::{Cohort, Engine, EvaluationOptions, Parameters, TableSpec};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("person_id", DataType::Int64, false)]));
+    /// let persons = RecordBatch::try_new(schema.clone(), vec![
+    ///     Arc::new(Int64Array::from(vec![1, 2, 2])),
+    /// ]).unwrap();
+    /// let engine = Engine::new();
+    /// engine.register_batches("persons", TableSpec::person(), schema, vec![persons]).unwrap();
+    /// let cohort = Cohort::from_yaml_str(
+    ///     "{id: all, title: Everyone, purpose: direct_care, output: {columns: []}}",
+    /// ).unwrap();
+    ///
+    /// // By default a duplicated person fails the evaluation, naming no id.
+    /// let err = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap_err();
+    /// assert_eq!(err.code(), "data_quality");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "table `persons`, column `person_id`: 2 row(s) have a person id that is on more \
+    ///      than one row (finding `duplicate_person`, policy `fail`)"
+    /// );
+    /// // Excluded, both rows of person 2 go.
+    /// let options = EvaluationOptions::new().with_policy(FindingKind::DuplicatePerson, Policy::Exclude);
+    /// let result = engine.evaluate_with_blocking(&cohort, &Parameters::new(), &options).unwrap();
+    /// assert_eq!(result.member_count(), 1);
+    /// assert_eq!(result.data_quality.tables[0].rows_excluded, 2);
+    /// ```
+    pub async fn evaluate_with(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+        options: &EvaluationOptions,
+    ) -> Result<Evaluation> {
+        let mut run = self.snapshot(cohort, parameters)?;
+        let reference_date = options
+            .reference_date
+            .unwrap_or_else(|| Utc::now().date_naive());
+        // Explanations and audits read the same tables as the evaluation: after the rows
+        // that an `exclude` policy removes.
+        let (inspection, tables) = Inspection::new(
+            &run.tables,
+            &run.cohorts,
+            cohort,
+            &options.quality,
+            reference_date,
+        )
+        .await?;
+        run.tables = tables;
+        let run = Arc::new(run);
+        let plan = run.plan()?;
+        let person = run.person_table();
+        let (data_quality, mut collected, opt_outs, inputs) = futures::try_join!(
+            inspection.run(),
+            execute::collect(cohort, plan),
+            governance::count_opt_outs(person, cohort),
+            provenance::inputs(&run),
+        )?;
+        governance::record_opt_outs(&mut collected, opt_outs)?;
+        if let Some(key) = &options.pseudonym_key {
+            collected.members =
+                governance::pseudonymise(&self.ctx, collected.members, person, key).await?;
+        }
+        let mut evaluation = Evaluation::new(collected, run, inputs, data_quality)?;
+        evaluation.pseudonymised = options.pseudonym_key.is_some();
+        Ok(evaluation)
+    }
+
+    /// [`Engine::evaluate_with`], blocking the calling thread.
+    pub fn evaluate_with_blocking(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+        options: &EvaluationOptions,
+    ) -> Result<Evaluation> {
+        block_on(self.evaluate_with(cohort, parameters, options))?
     }
 
     /// Evaluates several cohorts concurrently; the results come in the order of `runs`.
@@ -294,7 +301,7 @@ impl Engine {
     /// what the rules were evaluated on.
     pub async fn variables(&self, cohort: &Cohort, parameters: &Parameters) -> Result<RecordBatch> {
         let plan = self.compile(cohort, parameters)?;
-        results::variables(cohort, plan).await
+        execute::variables(cohort, plan).await
     }
 
     /// [`Engine::variables`], blocking the calling thread.
@@ -308,7 +315,7 @@ impl Engine {
 
     /// The optimised DataFusion logical plan and the physical plan of a cohort, as text:
     /// what will run, for inspection and for tests of the plan's shape.
-    pub async fn explain(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
+    pub async fn plan(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
         let plan = self.compile(cohort, parameters)?;
         let logical = plan.clone().into_optimized_plan()?;
         let physical = plan.create_physical_plan().await?;
@@ -321,53 +328,18 @@ impl Engine {
 
     /// Runs the cohort's plan and returns it annotated with what each operator did (rows,
     /// time, memory): for finding where an evaluation spends its time.
-    pub async fn explain_analyze(
-        &self,
-        cohort: &Cohort,
-        parameters: &Parameters,
-    ) -> Result<String> {
+    pub async fn plan_analyze(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
         let plan = self.compile(cohort, parameters)?;
         let batches = plan.explain(false, true)?.collect().await?;
         Ok(arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
     }
 
-    /// [`Engine::explain`], blocking the calling thread.
-    pub fn explain_blocking(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
-        block_on(self.explain(cohort, parameters))?
+    /// [`Engine::plan`], blocking the calling thread.
+    pub fn plan_blocking(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
+        block_on(self.plan(cohort, parameters))?
     }
 }
 
 fn poisoned() -> CaasError {
-    CaasError::internal("a thread panicked while holding the engine's registry")
-}
-
-/// The process-wide async runtime on which the blocking methods run, started on first use.
-///
-/// Front ends that must stay responsive while an evaluation runs (the Python package checks
-/// for Ctrl-C; the C library keeps one runtime for the process) spawn the async methods on
-/// it instead of starting runtimes of their own.
-pub fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
-        OnceLock::new();
-    let runtime = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("caas")
-            .build()
-            .map_err(|e| e.to_string())
-    });
-    runtime
-        .as_ref()
-        .map_err(|e| CaasError::engine(EngineFailure::Runtime, format!("cannot start the async runtime: {e}")))
-}
-
-/// Runs a future to completion on the process-wide runtime.
-pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(CaasError::engine(
-            EngineFailure::Runtime,
-            "a blocking call was made inside an async runtime; await the async method instead",
-        ));
-    }
-    Ok(runtime()?.block_on(future))
+    CaasError::internal("a thread panicked while holding the engine's cohorts")
 }

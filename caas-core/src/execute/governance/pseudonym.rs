@@ -16,9 +16,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
-use crate::compile::{column, person_key};
-use crate::engine::Table;
 use crate::error::{CaasError, Result};
+use crate::source::{Table, column};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -293,7 +292,7 @@ async fn nhs_numbers_of(
         .data
         .clone()
         .select(vec![
-            person_key(person, integer).alias("__g_id"),
+            person.person_key(integer).alias("__g_id"),
             cast(column(nhs), DataType::Utf8).alias("__g_nhs"),
         ])?
         .join_on(

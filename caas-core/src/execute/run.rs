@@ -13,11 +13,10 @@ use datafusion::logical_expr::lit;
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
-use super::{Engine, Table, poisoned};
 use crate::compile::Compiler;
-use crate::error::{CaasError, Place, Result};
+use crate::error::Result;
 use crate::model::{Cohort, Parameters, Value, VariableKind};
-use crate::source::Role;
+use crate::source::{Catalog, Snapshot, Table};
 
 /// The inputs of one evaluation.
 #[derive(Clone)]
@@ -25,7 +24,7 @@ pub(crate) struct Run {
     /// The engine's session.
     pub ctx: SessionContext,
     /// The registered tables when the evaluation started.
-    pub tables: IndexMap<String, Arc<Table>>,
+    pub tables: Snapshot,
     /// The registered cohorts when the evaluation started.
     pub cohorts: IndexMap<String, Arc<Cohort>>,
     /// The cohort evaluated.
@@ -40,29 +39,34 @@ impl fmt::Debug for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Run")
             .field("cohort", &self.cohort.id())
-            .field("tables", &self.tables.keys().collect::<Vec<_>>())
+            .field("tables", &self.tables)
             .field("started", &self.started)
             .finish()
     }
 }
 
-impl Engine {
-    /// The inputs of an evaluation of `cohort` with `parameters`, as registered now.
-    pub(crate) fn snapshot(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Run> {
+impl Run {
+    /// The inputs of an evaluation of `cohort` with `parameters` over the tables of
+    /// `catalog` as registered now.
+    pub fn new(
+        ctx: SessionContext,
+        catalog: &Catalog,
+        cohorts: IndexMap<String, Arc<Cohort>>,
+        cohort: &Cohort,
+        parameters: &Parameters,
+    ) -> Result<Run> {
         let started = Utc::now();
         let parameters = cohort.bind(parameters)?;
         Ok(Run {
-            ctx: self.ctx.clone(),
-            tables: self.tables.read().map_err(|_| poisoned())?.clone(),
-            cohorts: self.cohorts.read().map_err(|_| poisoned())?.clone(),
+            ctx,
+            tables: catalog.snapshot()?,
+            cohorts,
             cohort: cohort.clone(),
             parameters,
             started,
         })
     }
-}
 
-impl Run {
     /// The cohort's per-person plan over the snapshot's tables.
     pub fn plan(&self) -> Result<DataFrame> {
         self.compiler().compile(&self.cohort, &self.parameters)
@@ -74,24 +78,14 @@ impl Run {
     }
 
     /// The person table.
-    pub fn person_table(&self) -> Result<&Arc<Table>> {
-        self.tables
-            .values()
-            .find(|t| t.shape.role == Role::Person)
-            .ok_or_else(|| CaasError::Table {
-                place: Place::Definition,
-                table: "(person table)".to_string(),
-                problem: "is not registered: register one table with role `person`".to_string(),
-            })
+    pub fn person_table(&self) -> &Arc<Table> {
+        self.tables.person()
     }
 
     /// The tables the evaluation reads: the person table, then the event and period tables
     /// of the cohort's variables and of the cohorts it is composed of, in order of first use.
     pub fn used_tables(&self) -> Vec<&Arc<Table>> {
-        let mut names: Vec<&str> = Vec::new();
-        if let Ok(person) = self.person_table() {
-            names.push(&person.name);
-        }
+        let mut names: Vec<&str> = vec![&self.person_table().name];
         let mut pending: Vec<&Cohort> = vec![&self.cohort];
         let mut seen: Vec<&str> = vec![self.cohort.id()];
         while let Some(cohort) = pending.pop() {
@@ -128,25 +122,13 @@ impl Run {
     /// person id directly over each table's scan, below every join and aggregate, so that
     /// a plan compiled over it reads only that person's rows.
     pub fn for_person(&self, id: ScalarValue) -> Result<Run> {
-        let compiler = self.compiler();
-        let mut tables = IndexMap::new();
-        for (name, table) in &self.tables {
+        let tables = self.tables.map(|table| {
             let data = table
                 .data
                 .clone()
-                .filter(compiler.person_id(table).eq(lit(id.clone())))?;
-            tables.insert(
-                name.clone(),
-                Arc::new(Table {
-                    name: table.name.clone(),
-                    shape: table.shape.clone(),
-                    data,
-                    // One person's rows are never inspected; the full table's counts
-                    // must not be taken for theirs.
-                    quality: Default::default(),
-                }),
-            );
-        }
+                .filter(self.tables.person_id(table).eq(lit(id.clone())))?;
+            Ok(Arc::new(table.with_data(data)))
+        })?;
         Ok(Run {
             tables,
             ..self.clone()

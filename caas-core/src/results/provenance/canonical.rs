@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use crate::codelist::Codelist;
-use crate::error::Place;
+use crate::error::{CaasError, Place, Result};
 use crate::model::Definition;
 use crate::model::expr::parse;
 
@@ -31,10 +31,14 @@ use crate::model::expr::parse;
 /// let b = Cohort::from_json_str(r#"{"purpose": "direct_care", "title": "T", "id": "c",
 ///   "variables": {"old": {"expr": "(age >= 65)", "kind": "derived"},
 ///                 "age": {"on": "date '2025-01-01'", "kind": "age"}}}"#).unwrap();
-/// assert_eq!(canonical_definition(a.definition()), canonical_definition(b.definition()));
+/// assert_eq!(canonical_definition(a.definition())?, canonical_definition(b.definition())?);
+/// # Ok::<(), caas_core::CaasError>(())
 /// ```
-pub fn canonical_definition(definition: &Definition) -> String {
-    let mut json = serde_json::to_value(definition).unwrap_or(Json::Null);
+pub fn canonical_definition(definition: &Definition) -> Result<String> {
+    // A definition is plain data with text keys, so this cannot fail; if it ever did, a
+    // hash of nothing would silently stand for every definition.
+    let mut json = serde_json::to_value(definition)
+        .map_err(|e| CaasError::internal(format!("cannot write the definition as JSON: {e}")))?;
     if let Some(rules) = json.get_mut("rules").and_then(Json::as_array_mut) {
         for rule in rules {
             canonical_expressions(rule, &["include", "exclude"]);
@@ -47,7 +51,7 @@ pub fn canonical_definition(definition: &Definition) -> String {
     }
     let mut out = String::new();
     write_sorted(&json, &mut out);
-    out
+    Ok(out)
 }
 
 /// SHA-256 (lower-case hex) of [`canonical_definition`].
@@ -58,12 +62,13 @@ pub fn canonical_definition(definition: &Definition) -> String {
 /// let a = Cohort::from_yaml_str("{id: c, title: T, purpose: research}").unwrap();
 /// let b = Cohort::from_yaml_str("title: T\nid: c\npurpose: research\n").unwrap();
 /// let c = Cohort::from_yaml_str("{id: c, title: T, purpose: planning}").unwrap();
-/// assert_eq!(definition_hash(a.definition()), definition_hash(b.definition()));
-/// assert_ne!(definition_hash(a.definition()), definition_hash(c.definition()));
-/// assert_eq!(definition_hash(a.definition()).len(), 64);
+/// assert_eq!(definition_hash(a.definition())?, definition_hash(b.definition())?);
+/// assert_ne!(definition_hash(a.definition())?, definition_hash(c.definition())?);
+/// assert_eq!(definition_hash(a.definition())?.len(), 64);
+/// # Ok::<(), caas_core::CaasError>(())
 /// ```
-pub fn definition_hash(definition: &Definition) -> String {
-    sha256_hex(canonical_definition(definition).as_bytes())
+pub fn definition_hash(definition: &Definition) -> Result<String> {
+    Ok(sha256_hex(canonical_definition(definition)?.as_bytes()))
 }
 
 /// SHA-256 (lower-case hex) of a codelist's codes as matched — normalised, distinct,

@@ -1,81 +1,19 @@
-//! The national data opt-out and type 1 opt-outs: who is removed, and the attrition step
-//! that records it.
+//! The national data opt-out and type 1 opt-outs: how many people are removed, and the
+//! attrition step that records it (the removal itself is a step of the plan).
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat;
 use arrow::datatypes::{DataType, Int64Type};
-use datafusion::dataframe::DataFrame;
-use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::count::count_udaf;
-use datafusion::logical_expr::{Expr as DfExpr, ExprFunctionExt, cast, lit};
+use datafusion::logical_expr::{ExprFunctionExt, lit};
 
-use crate::compile::column;
-use crate::engine::Table;
+use crate::compile::opt_out::{OPT_OUT_STEP, applies, opted_out};
 use crate::error::{CaasError, Result};
-use crate::model::{Cohort, Purpose};
-use crate::results::Collected;
-
-/// The name of the attrition step that removes people with opt-outs.
-pub const OPT_OUT_STEP: &str = "national data opt-out or type 1 opt-out";
-
-/// The person-table parts that hold the opt-outs.
-const PARTS: [(&str, &str); 2] = [
-    ("national_opt_out", "the national data opt-out"),
-    ("type1_opt_out", "the type 1 opt-out"),
-];
-
-/// Whether opt-outs apply to a purpose: to every purpose but direct care.
-pub fn applies(purpose: Purpose) -> bool {
-    purpose != Purpose::DirectCare
-}
-
-/// True for a person with either opt-out, over columns named by `name` (a null flag is no
-/// opt-out). Fails, naming the table and the column, when the person table lacks a flag.
-fn opted_out(person: &Table, cohort: &Cohort, name: impl Fn(&str) -> String) -> Result<DfExpr> {
-    let purpose = cohort.definition().purpose;
-    let mut flags = Vec::new();
-    for (part, what) in PARTS {
-        if person.shape.column(part).is_none() {
-            return Err(CaasError::MissingColumn {
-                table: person.name.clone(),
-                column: part.to_string(),
-                needed_as: format!(
-                    "{what} flag: purpose `{}` removes the people who opted out",
-                    purpose_name(purpose)
-                ),
-            });
-        }
-        flags.push(coalesce(vec![
-            cast(column(&name(part)), DataType::Boolean),
-            lit(false),
-        ]));
-    }
-    Ok(flags.into_iter().fold(lit(false), DfExpr::or))
-}
-
-fn purpose_name(purpose: Purpose) -> &'static str {
-    match purpose {
-        Purpose::DirectCare => "direct_care",
-        Purpose::Research => "research",
-        Purpose::Planning => "planning",
-    }
-}
-
-/// The persons of a cohort's plan (columns `__p_<part>`) without the people whose opt-outs
-/// its purpose applies.
-pub(crate) fn without_opt_outs(
-    persons: DataFrame,
-    person: &Table,
-    cohort: &Cohort,
-) -> Result<DataFrame> {
-    if !applies(cohort.definition().purpose) {
-        return Ok(persons);
-    }
-    let out = opted_out(person, cohort, |part| format!("__p_{part}"))?;
-    Ok(persons.filter(DfExpr::Not(Box::new(out)))?)
-}
+use crate::execute::Collected;
+use crate::model::Cohort;
+use crate::source::Table;
 
 /// People in the person table and, when the cohort's purpose applies opt-outs, how many of
 /// them have one.

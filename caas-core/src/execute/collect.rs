@@ -1,0 +1,143 @@
+//! Running a cohort's plan: the members and the attrition counted in one pass over it, or
+//! every person's variables.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::{
+    and, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::dataframe::DataFrame;
+use futures::StreamExt;
+
+use crate::compile::rule_column;
+use crate::error::{CaasError, Result};
+use crate::model::Cohort;
+
+/// The members, attrition and population of a run, before they become an
+/// [`Evaluation`](crate::Evaluation).
+pub(crate) struct Collected {
+    pub members: RecordBatch,
+    pub attrition: RecordBatch,
+    pub population: u64,
+}
+
+fn attrition_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("step", DataType::Int64, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("action", DataType::Utf8, false),
+        Field::new("before", DataType::Int64, false),
+        Field::new("after", DataType::Int64, false),
+        Field::new("removed", DataType::Int64, false),
+    ]))
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Runs the per-person plan once, counting the attrition and keeping the members.
+pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collected> {
+    let rules = cohort.rules();
+    let plan_schema = plan.schema().as_arrow().clone();
+    let mut output: Vec<usize> = vec![index_of(&plan_schema, "person_id")?];
+    for c in cohort.output_columns() {
+        output.push(index_of(&plan_schema, c)?);
+    }
+    let members_schema = Arc::new(plan_schema.project(&output)?);
+    let rule_indexes = (0..rules.len())
+        .map(|i| index_of(&plan_schema, &rule_column(i)))
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut passed = vec![0u64; rules.len()];
+    let mut population = 0u64;
+    let mut members = Vec::new();
+    let mut stream = plan.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        population += batch.num_rows() as u64;
+        let mut mask = BooleanArray::from(vec![true; batch.num_rows()]);
+        for (i, index) in rule_indexes.iter().enumerate() {
+            let pass = batch.column(*index).as_boolean_opt().ok_or_else(|| {
+                CaasError::internal(format!("rule column {} is not boolean", i + 1))
+            })?;
+            mask = and(&mask, pass)?;
+            passed[i] += mask.true_count() as u64;
+        }
+        members.push(filter_record_batch(&batch.project(&output)?, &mask)?);
+    }
+    let members = sort_by_person(members_schema, &members)?;
+
+    let mut befores = Vec::with_capacity(rules.len());
+    let mut before = population;
+    for after in &passed {
+        befores.push(before);
+        before = *after;
+    }
+    let count = |values: &[u64]| -> ArrayRef {
+        Arc::new(values.iter().map(|n| as_i64(*n)).collect::<Int64Array>())
+    };
+    let removed: Vec<u64> = befores.iter().zip(&passed).map(|(b, a)| b - a).collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            (1..=rules.len())
+                .map(|i| as_i64(i as u64))
+                .collect::<Int64Array>(),
+        ),
+        Arc::new(
+            rules
+                .iter()
+                .map(|r| Some(r.name.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            rules
+                .iter()
+                .map(|r| Some(if r.exclude { "exclude" } else { "include" }))
+                .collect::<StringArray>(),
+        ),
+        count(&befores),
+        count(&passed),
+        count(&removed),
+    ];
+    let attrition = RecordBatch::try_new(attrition_schema(), columns)?;
+    Ok(Collected {
+        members,
+        attrition,
+        population,
+    })
+}
+
+/// Runs the per-person plan and keeps `person_id` and the variables, in definition order.
+pub(crate) async fn variables(cohort: &Cohort, plan: DataFrame) -> Result<RecordBatch> {
+    let schema = plan.schema().as_arrow().clone();
+    let mut keep = vec![index_of(&schema, "person_id")?];
+    for name in cohort.definition().variables.keys() {
+        keep.push(index_of(&schema, name)?);
+    }
+    let projected = Arc::new(schema.project(&keep)?);
+    let mut batches = Vec::new();
+    let mut stream = plan.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        batches.push(batch?.project(&keep)?);
+    }
+    sort_by_person(projected, &batches)
+}
+
+fn index_of(schema: &Schema, name: &str) -> Result<usize> {
+    schema
+        .index_of(name)
+        .map_err(|_| CaasError::internal(format!("the plan lost column `{name}`")))
+}
+
+pub(crate) fn sort_by_person(schema: SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let all = concat_batches(&schema, batches)?;
+    if all.num_rows() == 0 {
+        return Ok(all);
+    }
+    let ids = all.column(0);
+    let order = sort_to_indices(ids.as_ref(), None, None)?;
+    Ok(take_record_batch(&all, &order)?)
+}

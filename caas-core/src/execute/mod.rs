@@ -1,0 +1,12 @@
+//! Execution of a cohort's plan in the in-process engine (DataFusion): the inputs of one
+//! run ([`Run`]), the pass that counts the attrition and keeps the members, and the
+//! governance steps that act on the rows (counting opt-outs, pseudonyms).
+
+mod collect;
+pub mod governance;
+mod options;
+mod run;
+
+pub(crate) use collect::{Collected, collect, sort_by_person, variables};
+pub use options::{EngineOptions, EvaluationOptions};
+pub(crate) use run::Run;
