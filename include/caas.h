@@ -133,6 +133,10 @@ struct ArrowArrayStream {
  * What a caas function returns: `CAAS_OK`, or the kind of error. The details (message,
  * error code, line and column) are in the thread's last error (`caas_last_error_message`
  * and the functions after it).
+ *
+ * Each error code belongs to one kind, decided by the engine for all of caas's front ends;
+ * `caas_error_code_status` gives the status of a code. New statuses are only ever added
+ * at the end, so a program should treat a status it does not know as an error.
  */
 typedef enum CaasStatus {
   /**
@@ -140,37 +144,44 @@ typedef enum CaasStatus {
    */
   CAAS_OK = 0,
   /**
-   * An argument is NULL, not valid UTF-8, not valid JSON, out of range, or a stream that
-   * was already released: a mistake in the calling program. Also an argument whose
-   * value refers to nothing or cannot be used: an evaluation option such as a pseudonym
-   * key that is too short (code `invalid_option`), a person id that is not in the person
-   * table (code `unknown_person`).
+   * An argument cannot be used: a mistake in the calling program. Codes:
+   * `invalid_argument` (an argument that is NULL, not valid UTF-8, not valid JSON, out of
+   * range, or a stream that was already released) and `invalid_option` (an evaluation
+   * option such as a pseudonym key that is too short).
    */
   CAAS_ERR_INVALID_ARGUMENT = 1,
   /**
-   * The cohort definition or its parameters are wrong (syntax, unknown names, types,
-   * cycles, windows, codelists).
+   * The cohort definition or its parameters are wrong. Codes: `syntax`,
+   * `expression_syntax`, `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`,
+   * `unknown_parameter`, `code_system_mismatch`, `invalid_definition`, `codelist` (a
+   * codelist file that cannot be used).
    */
   CAAS_ERR_DEFINITION = 2,
   /**
-   * A table cannot be registered or used: a missing file, a missing column or one of the
-   * wrong type, a table that is not registered or has another role, unreadable Arrow data;
-   * rows with a data-quality finding whose policy is `fail` (code `data_quality`); data
-   * given after an evaluation that cannot be used, such as a previous run's members
-   * without ids or a person id on several rows of the person table (code
-   * `invalid_input`).
+   * A table, a file, or data given after an evaluation cannot be used. Codes: `table` (not
+   * registered, or of another role), `registration`, `missing_column`, `column_type`,
+   * `io` (a file that cannot be read), `data_quality` (rows with a finding whose policy is
+   * `fail`), `invalid_input` (such as a previous run's members without ids, or a person id
+   * on several rows of the person table) and `unknown_person` (a person id that is not in
+   * the person table).
    */
   CAAS_ERR_DATA = 3,
   /**
-   * Evaluation failed inside the engine (DataFusion or Arrow), the async runtime could
-   * not start, or a report could not be rendered (code `report`).
+   * Evaluation failed inside the engine. Codes: `engine` (DataFusion or Arrow failed, or
+   * the async runtime could not start), `resources_exhausted` (memory ran out under the
+   * engine's memory limit) and `report` (a report could not be rendered).
    */
   CAAS_ERR_ENGINE = 4,
   /**
-   * A bug in caas: a Rust panic was caught at the boundary. The handles passed to the
-   * failing call may be unusable; free them.
+   * A bug in caas: a Rust panic was caught at the boundary (code `panic`). The handles
+   * passed to the failing call may be unusable; free them.
    */
   CAAS_ERR_PANIC = 5,
+  /**
+   * A bug in caas: the engine found one of its own invariants broken (code `internal`).
+   * Please report it.
+   */
+  CAAS_ERR_INTERNAL = 6,
 } CaasStatus;
 
 /**
@@ -552,10 +563,9 @@ void caas_result_free(struct CaasResult *result);
  * the rows a data-quality policy excluded); it does not evaluate the cohort again.
  *
  * `person_id`: the person's id as text: the decimal digits of an integer id (`"42"`), or
- * a text id as it is. A person who is not in the person table is
- * `CAAS_ERR_INVALID_ARGUMENT` with the code `unknown_person`; an id on several rows of
- * the person table is `CAAS_ERR_DATA` with the code `invalid_input`. Neither message
- * prints the id.
+ * a text id as it is. A person who is not in the person table is `CAAS_ERR_DATA` with
+ * the code `unknown_person`; an id on several rows of the person table is
+ * `CAAS_ERR_DATA` with the code `invalid_input`. Neither message prints the id.
  *
  * On success `*out` is a new NUL-terminated UTF-8 string that the caller owns and frees
  * with `caas_string_free`; on failure `*out` is NULL.
@@ -755,12 +765,9 @@ const char *caas_last_error_message(void);
 
 /**
  * The stable code of the last error on this thread, for programs that react to kinds of
- * error without parsing messages: one of `syntax`, `expression_syntax`,
- * `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`, `unknown_parameter`,
- * `code_system_mismatch`, `invalid_definition`, `codelist`, `table`, `registration`,
- * `missing_column`, `column_type`, `io`, `engine`, `unknown_person`, `invalid_input`,
- * `report`, `data_quality`, `invalid_option` (the engine's codes), `invalid_argument` or
- * `panic`. The empty string when the last call succeeded.
+ * error without parsing messages: one of the codes listed at `CaasStatus`, under the status
+ * they are returned with (`caas_error_code_status` gives it). The empty string when the
+ * last call succeeded.
  *
  * Ownership: as for `caas_last_error_message`. Never NULL.
  */
@@ -779,6 +786,20 @@ size_t caas_last_error_line(void);
  * expression. 0 when unknown.
  */
 size_t caas_last_error_column(void);
+
+/**
+ * The status that errors with the code `code` are returned with, as listed at
+ * `CaasStatus`: for every code `caas_last_error_code` can give, so that a program (or a
+ * test) needs no table of its own. `CAAS_OK` for the empty string, the code of no error.
+ * `CAAS_ERR_INVALID_ARGUMENT` also when `code` is NULL, not valid UTF-8 or not a code of
+ * caas. The thread's last error is left as it is, so
+ * `caas_error_code_status(caas_last_error_code())` is `caas_last_error_status()`.
+ *
+ * # Safety
+ *
+ * `code` is NULL or a NUL-terminated string.
+ */
+enum CaasStatus caas_error_code_status(const char *code);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -2,8 +2,9 @@
 # Tests the Python package as users get it: builds the wheel with the dev profile (reusing
 # the target/debug build of `cargo test --workspace`), installs it into a virtual environment
 # with the pinned test dependencies, checks that it imports in a clean environment too, and
-# runs ruff, mypy and pytest (the conformance suite, sources, errors, threads, HTML, the command
-# line, Ctrl-C, and the examples in the package's docstrings).
+# runs ruff, mypy and pytest (the conformance suite, sources, errors and their categories in
+# Python and C, threads, HTML, the command line, Ctrl-C, and the examples in the package's
+# docstrings).
 # Usage: bash scripts/test-python.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,9 @@ echo "== python: format, lint and types"
 "$venv/bin/ruff" format --check python tests/python examples/python
 "$venv/bin/ruff" check python tests/python examples/python
 "$venv/bin/mypy" --strict --ignore-missing-imports --cache-dir target/mypy-cache python/caas
+
+echo "== python: the C library (the tests compare the error categories of all front ends)"
+cargo build -p caas-ffi --locked --quiet
 
 echo "== python: tests"
 "$venv/bin/python" -m pytest tests/python --doctest-modules --pyargs caas -p no:cacheprovider "$@"

@@ -42,6 +42,7 @@ unsafe fn write_text(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `result` is NULL or a live handle, by the caller's contract.
         let result = unsafe { args::handle(result, "result") }?;
         let text = make(&result.evaluation)?;
         *out = hand_out(&text);
@@ -84,10 +85,9 @@ unsafe fn write_text(
 /// the rows a data-quality policy excluded); it does not evaluate the cohort again.
 ///
 /// `person_id`: the person's id as text: the decimal digits of an integer id (`"42"`), or
-/// a text id as it is. A person who is not in the person table is
-/// `CAAS_ERR_INVALID_ARGUMENT` with the code `unknown_person`; an id on several rows of
-/// the person table is `CAAS_ERR_DATA` with the code `invalid_input`. Neither message
-/// prints the id.
+/// a text id as it is. A person who is not in the person table is `CAAS_ERR_DATA` with
+/// the code `unknown_person`; an id on several rows of the person table is
+/// `CAAS_ERR_DATA` with the code `invalid_input`. Neither message prints the id.
 ///
 /// On success `*out` is a new NUL-terminated UTF-8 string that the caller owns and frees
 /// with `caas_string_free`; on failure `*out` is NULL.
@@ -335,6 +335,7 @@ pub unsafe extern "C" fn caas_result_diff(
         };
         // SAFETY: the caller's contract, passed on.
         let (joined, left) = unsafe { difference_outs(joined_out, left_out) }?;
+        // SAFETY: `result` is NULL or a live handle, by the caller's contract.
         let result = unsafe { args::handle(result, "result") }?;
         let (schema, batches) = data?;
         let previous = concat_batches(&schema, &batches).map_err(CaasError::from)?;
@@ -367,7 +368,9 @@ pub unsafe extern "C" fn caas_result_diff_path(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let (joined, left) = unsafe { difference_outs(joined_out, left_out) }?;
+        // SAFETY: `result` is NULL or a live handle, by the caller's contract.
         let result = unsafe { args::handle(result, "result") }?;
+        // SAFETY: `path` is NULL or a NUL-terminated string, by the caller's contract.
         let path = unsafe { args::text(path, "path") }?;
         let difference = result.evaluation.diff_path_blocking(path)?;
         export_difference(difference, joined, left);

@@ -48,7 +48,9 @@ pub unsafe extern "C" fn caas_cohort_parse(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `text` is NULL or a NUL-terminated string, by the caller's contract.
         let text = unsafe { args::text(text, "text") }?;
+        // SAFETY: `base_dir` is NULL or a NUL-terminated string, by the caller's contract.
         let base_dir = unsafe { args::optional_text(base_dir, "base_dir") }?.unwrap_or(".");
         let format = match format {
             CAAS_FORMAT_YAML => Format::Yaml,

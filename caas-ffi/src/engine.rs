@@ -42,6 +42,7 @@ pub unsafe extern "C" fn caas_engine_new(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
         let options: EngineOptions =
             unsafe { args::json_or_default(options_json, "options_json") }?;
         let engine = Engine::with_options(&options)?;
@@ -117,6 +118,7 @@ pub unsafe extern "C" fn caas_engine_register_stream(
         // SAFETY: the caller's contract, passed on.
         let engine = unsafe { args::handle(engine, "engine") }?;
         let name = name_arg?;
+        // SAFETY: `spec_json` is NULL or a NUL-terminated string, by the caller's contract.
         let spec: TableSpec = unsafe { args::json(spec_json, "spec_json") }?;
         let (schema, batches) = data?;
         engine
@@ -145,8 +147,11 @@ pub unsafe extern "C" fn caas_engine_register_file(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let engine = unsafe { args::handle(engine, "engine") }?;
+        // SAFETY: `name` is NULL or a NUL-terminated string, by the caller's contract.
         let name = unsafe { args::text(name, "name") }?;
+        // SAFETY: `path` is NULL or a NUL-terminated string, by the caller's contract.
         let path = unsafe { args::text(path, "path") }?;
+        // SAFETY: `spec_json` is NULL or a NUL-terminated string, by the caller's contract.
         let spec: TableSpec = unsafe { args::json(spec_json, "spec_json") }?;
         engine.engine.register_file_blocking(name, path, spec)?;
         Ok(())
@@ -168,6 +173,7 @@ pub unsafe extern "C" fn caas_engine_register_cohort(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let engine = unsafe { args::handle(engine, "engine") }?;
+        // SAFETY: `cohort` is NULL or a live handle, by the caller's contract.
         let cohort = unsafe { args::handle(cohort, "cohort") }?;
         engine.engine.register_cohort(cohort.cohort.clone())?;
         Ok(())
@@ -204,8 +210,11 @@ pub unsafe extern "C" fn caas_engine_evaluate(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `engine` is NULL or a live handle, by the caller's contract.
         let engine = unsafe { args::handle(engine, "engine") }?;
+        // SAFETY: `cohort` is NULL or a live handle, by the caller's contract.
         let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        // SAFETY: `parameters_json` is NULL or a NUL-terminated string, by the caller's contract.
         let parameters: Parameters =
             unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
         let evaluation = engine
@@ -273,10 +282,14 @@ pub unsafe extern "C" fn caas_engine_evaluate_with(
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `engine` is NULL or a live handle, by the caller's contract.
         let engine = unsafe { args::handle(engine, "engine") }?;
+        // SAFETY: `cohort` is NULL or a live handle, by the caller's contract.
         let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        // SAFETY: `parameters_json` is NULL or a NUL-terminated string, by the caller's contract.
         let parameters: Parameters =
             unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
+        // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
         let options: EvaluationOptions =
             unsafe { args::json_or_default(options_json, "options_json") }?;
         let evaluation =

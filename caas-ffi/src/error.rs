@@ -6,11 +6,17 @@ use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 use std::panic::{self, AssertUnwindSafe};
 
-use caas_core::CaasError;
+use caas_core::{CaasError, Category};
+
+use crate::args::optional_text;
 
 /// What a caas function returns: `CAAS_OK`, or the kind of error. The details (message,
 /// error code, line and column) are in the thread's last error (`caas_last_error_message`
 /// and the functions after it).
+///
+/// Each error code belongs to one kind, decided by the engine for all of caas's front ends;
+/// `caas_error_code_status` gives the status of a code. New statuses are only ever added
+/// at the end, so a program should treat a status it does not know as an error.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 // The C names, prefixed as C has no namespaces, are the names.
@@ -18,28 +24,65 @@ use caas_core::CaasError;
 pub enum CaasStatus {
     /// Success.
     CAAS_OK = 0,
-    /// An argument is NULL, not valid UTF-8, not valid JSON, out of range, or a stream that
-    /// was already released: a mistake in the calling program. Also an argument whose
-    /// value refers to nothing or cannot be used: an evaluation option such as a pseudonym
-    /// key that is too short (code `invalid_option`), a person id that is not in the person
-    /// table (code `unknown_person`).
+    /// An argument cannot be used: a mistake in the calling program. Codes:
+    /// `invalid_argument` (an argument that is NULL, not valid UTF-8, not valid JSON, out of
+    /// range, or a stream that was already released) and `invalid_option` (an evaluation
+    /// option such as a pseudonym key that is too short).
     CAAS_ERR_INVALID_ARGUMENT = 1,
-    /// The cohort definition or its parameters are wrong (syntax, unknown names, types,
-    /// cycles, windows, codelists).
+    /// The cohort definition or its parameters are wrong. Codes: `syntax`,
+    /// `expression_syntax`, `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`,
+    /// `unknown_parameter`, `code_system_mismatch`, `invalid_definition`, `codelist` (a
+    /// codelist file that cannot be used).
     CAAS_ERR_DEFINITION = 2,
-    /// A table cannot be registered or used: a missing file, a missing column or one of the
-    /// wrong type, a table that is not registered or has another role, unreadable Arrow data;
-    /// rows with a data-quality finding whose policy is `fail` (code `data_quality`); data
-    /// given after an evaluation that cannot be used, such as a previous run's members
-    /// without ids or a person id on several rows of the person table (code
-    /// `invalid_input`).
+    /// A table, a file, or data given after an evaluation cannot be used. Codes: `table` (not
+    /// registered, or of another role), `registration`, `missing_column`, `column_type`,
+    /// `io` (a file that cannot be read), `data_quality` (rows with a finding whose policy is
+    /// `fail`), `invalid_input` (such as a previous run's members without ids, or a person id
+    /// on several rows of the person table) and `unknown_person` (a person id that is not in
+    /// the person table).
     CAAS_ERR_DATA = 3,
-    /// Evaluation failed inside the engine (DataFusion or Arrow), the async runtime could
-    /// not start, or a report could not be rendered (code `report`).
+    /// Evaluation failed inside the engine. Codes: `engine` (DataFusion or Arrow failed, or
+    /// the async runtime could not start), `resources_exhausted` (memory ran out under the
+    /// engine's memory limit) and `report` (a report could not be rendered).
     CAAS_ERR_ENGINE = 4,
-    /// A bug in caas: a Rust panic was caught at the boundary. The handles passed to the
-    /// failing call may be unusable; free them.
+    /// A bug in caas: a Rust panic was caught at the boundary (code `panic`). The handles
+    /// passed to the failing call may be unusable; free them.
     CAAS_ERR_PANIC = 5,
+    /// A bug in caas: the engine found one of its own invariants broken (code `internal`).
+    /// Please report it.
+    CAAS_ERR_INTERNAL = 6,
+}
+
+/// The code of the errors this library finds in its arguments before the engine sees them.
+const INVALID_ARGUMENT: &str = "invalid_argument";
+
+/// The code of a panic caught at the boundary.
+const PANIC: &str = "panic";
+
+/// The status of each category of error: the C form of the engine's one mapping from error
+/// codes to categories.
+fn category_status(category: Category) -> CaasStatus {
+    match category {
+        Category::Definition => CaasStatus::CAAS_ERR_DEFINITION,
+        Category::Data => CaasStatus::CAAS_ERR_DATA,
+        Category::InvalidArgument => CaasStatus::CAAS_ERR_INVALID_ARGUMENT,
+        Category::Engine => CaasStatus::CAAS_ERR_ENGINE,
+        Category::Internal => CaasStatus::CAAS_ERR_INTERNAL,
+        // A category that a later caas-core adds before this library maps it: a gap in caas
+        // itself, which the tests of every code's status catch.
+        _ => CaasStatus::CAAS_ERR_INTERNAL,
+    }
+}
+
+/// The status that errors with this code are returned with: `CAAS_OK` for the empty code
+/// (no error), `None` for text that is no code of caas.
+fn code_status(code: &str) -> Option<CaasStatus> {
+    match code {
+        "" => Some(CaasStatus::CAAS_OK),
+        PANIC => Some(CaasStatus::CAAS_ERR_PANIC),
+        INVALID_ARGUMENT => Some(category_status(Category::InvalidArgument)),
+        _ => Category::of_code(code).map(category_status),
+    }
 }
 
 /// Everything that can go wrong in a call to the C library.
@@ -92,23 +135,25 @@ impl Error {
         }
     }
 
+    /// The status this error is returned with.
     pub(crate) fn status(&self) -> CaasStatus {
         match self {
-            Error::Caas(err) => caas_status(err),
+            Error::Caas(err) => category_status(err.category()),
             Error::Null(_) | Error::Utf8(_) | Error::Json { .. } | Error::Invalid { .. } => {
-                CaasStatus::CAAS_ERR_INVALID_ARGUMENT
+                category_status(Category::InvalidArgument)
             }
             Error::Panic(_) => CaasStatus::CAAS_ERR_PANIC,
         }
     }
 
+    /// The stable code of `caas_last_error_code`.
     fn code(&self) -> &'static str {
         match self {
             Error::Caas(err) => err.code(),
             Error::Null(_) | Error::Utf8(_) | Error::Json { .. } | Error::Invalid { .. } => {
-                "invalid_argument"
+                INVALID_ARGUMENT
             }
-            Error::Panic(_) => "panic",
+            Error::Panic(_) => PANIC,
         }
     }
 
@@ -122,33 +167,6 @@ impl Error {
             Error::Json { line, column, .. } => (*line, *column),
             _ => (0, 0),
         }
-    }
-}
-
-fn caas_status(err: &CaasError) -> CaasStatus {
-    match err {
-        CaasError::Syntax { .. }
-        | CaasError::ExpressionSyntax { .. }
-        | CaasError::UnknownReference { .. }
-        | CaasError::TypeMismatch { .. }
-        | CaasError::Cycle { .. }
-        | CaasError::EmptyWindow { .. }
-        | CaasError::UnknownParameter { .. }
-        | CaasError::CodeSystemMismatch { .. }
-        | CaasError::InvalidDefinition { .. }
-        | CaasError::Codelist { .. } => CaasStatus::CAAS_ERR_DEFINITION,
-        CaasError::Table { .. }
-        | CaasError::Registration { .. }
-        | CaasError::MissingColumn { .. }
-        | CaasError::ColumnType { .. }
-        | CaasError::Io { .. }
-        | CaasError::DataQuality { .. }
-        | CaasError::InvalidInput { .. } => CaasStatus::CAAS_ERR_DATA,
-        CaasError::InvalidOption { .. } | CaasError::UnknownPerson { .. } => {
-            CaasStatus::CAAS_ERR_INVALID_ARGUMENT
-        }
-        // `Engine`, `Report`, and whatever variant a later caas-core adds.
-        _ => CaasStatus::CAAS_ERR_ENGINE,
     }
 }
 
@@ -264,12 +282,9 @@ pub extern "C" fn caas_last_error_message() -> *const c_char {
 }
 
 /// The stable code of the last error on this thread, for programs that react to kinds of
-/// error without parsing messages: one of `syntax`, `expression_syntax`,
-/// `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`, `unknown_parameter`,
-/// `code_system_mismatch`, `invalid_definition`, `codelist`, `table`, `registration`,
-/// `missing_column`, `column_type`, `io`, `engine`, `unknown_person`, `invalid_input`,
-/// `report`, `data_quality`, `invalid_option` (the engine's codes), `invalid_argument` or
-/// `panic`. The empty string when the last call succeeded.
+/// error without parsing messages: one of the codes listed at `CaasStatus`, under the status
+/// they are returned with (`caas_error_code_status` gives it). The empty string when the
+/// last call succeeded.
 ///
 /// Ownership: as for `caas_last_error_message`. Never NULL.
 #[unsafe(no_mangle)]
@@ -295,6 +310,27 @@ pub extern "C" fn caas_last_error_column() -> usize {
     guard_value(0, || read_last_error(|e| e.column, 0))
 }
 
+/// The status that errors with the code `code` are returned with, as listed at
+/// `CaasStatus`: for every code `caas_last_error_code` can give, so that a program (or a
+/// test) needs no table of its own. `CAAS_OK` for the empty string, the code of no error.
+/// `CAAS_ERR_INVALID_ARGUMENT` also when `code` is NULL, not valid UTF-8 or not a code of
+/// caas. The thread's last error is left as it is, so
+/// `caas_error_code_status(caas_last_error_code())` is `caas_last_error_status()`.
+///
+/// # Safety
+///
+/// `code` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_error_code_status(code: *const c_char) -> CaasStatus {
+    guard_value(CaasStatus::CAAS_ERR_PANIC, || {
+        // SAFETY: NULL or NUL-terminated, by the caller's contract.
+        match unsafe { optional_text(code, "code") } {
+            Ok(Some(code)) => code_status(code).unwrap_or(CaasStatus::CAAS_ERR_INVALID_ARGUMENT),
+            Ok(None) | Err(_) => CaasStatus::CAAS_ERR_INVALID_ARGUMENT,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::CStr;
@@ -308,6 +344,20 @@ mod tests {
             .into_owned()
     }
 
+    fn last_code() -> String {
+        // SAFETY: a NUL-terminated string owned by this thread's last error.
+        unsafe { CStr::from_ptr(caas_last_error_code()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// The status of the code of this thread's last error.
+    fn status_of_last_code() -> CaasStatus {
+        // SAFETY: a NUL-terminated string owned by this thread's last error, which
+        // `caas_error_code_status` reads before anything could change it.
+        unsafe { caas_error_code_status(caas_last_error_code()) }
+    }
+
     #[test]
     fn a_panic_becomes_a_status_and_a_message() {
         let status = guard(|| panic!("boom at the boundary"));
@@ -317,8 +367,7 @@ mod tests {
             last_message(),
             "internal error (a panic in caas): boom at the boundary"
         );
-        // SAFETY: as above.
-        assert_eq!(unsafe { CStr::from_ptr(caas_last_error_code()) }, c"panic");
+        assert_eq!(last_code(), "panic");
 
         assert_eq!(guard(|| Ok(())), CaasStatus::CAAS_OK);
         assert_eq!(last_message(), "");
@@ -378,21 +427,151 @@ mod tests {
                 CaasError::UnknownPerson {
                     table: "persons".into(),
                 },
-                CaasStatus::CAAS_ERR_INVALID_ARGUMENT,
+                CaasStatus::CAAS_ERR_DATA,
             ),
             (
                 CaasError::Report("no template".into()),
                 CaasStatus::CAAS_ERR_ENGINE,
             ),
+            (
+                CaasError::Engine {
+                    kind: caas_core::EngineFailure::ResourcesExhausted,
+                    message: "memory limit reached".into(),
+                },
+                CaasStatus::CAAS_ERR_ENGINE,
+            ),
+            (
+                CaasError::Internal("a plan without its person table".into()),
+                CaasStatus::CAAS_ERR_INTERNAL,
+            ),
         ];
         for (err, status) in cases {
             let code = err.code();
             assert_eq!(guard(|| Err(err.into())), status, "{code}");
-            // SAFETY: a NUL-terminated string owned by this thread's last error.
-            assert_eq!(
-                unsafe { CStr::from_ptr(caas_last_error_code()) }.to_str(),
-                Ok(code)
-            );
+            assert_eq!(last_code(), code);
+        }
+    }
+
+    /// The status each category must have in C: the C form of the categories, written out
+    /// here so that a change to [`category_status`] is a visible, reviewed change of the ABI.
+    const STATUS_OF_CATEGORY: [(Category, CaasStatus); 5] = [
+        (Category::Definition, CaasStatus::CAAS_ERR_DEFINITION),
+        (Category::Data, CaasStatus::CAAS_ERR_DATA),
+        (
+            Category::InvalidArgument,
+            CaasStatus::CAAS_ERR_INVALID_ARGUMENT,
+        ),
+        (Category::Engine, CaasStatus::CAAS_ERR_ENGINE),
+        (Category::Internal, CaasStatus::CAAS_ERR_INTERNAL),
+    ];
+
+    fn code_status_of(code: &CStr) -> CaasStatus {
+        // SAFETY: a NUL-terminated string.
+        unsafe { caas_error_code_status(code.as_ptr()) }
+    }
+
+    #[test]
+    fn every_code_of_the_engine_has_the_status_of_its_category() {
+        for (code, category) in caas_core::error::ERROR_CODES {
+            let Some((_, expected)) = STATUS_OF_CATEGORY.iter().find(|(c, _)| c == category) else {
+                panic!("category `{category}` of `{code}` has no status in C");
+            };
+            assert_eq!(category_status(*category), *expected, "{code}");
+            let text = CString::new(*code).unwrap();
+            assert_eq!(code_status_of(&text), *expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn the_library_s_own_codes_have_their_status() {
+        let own = [
+            Error::Null("engine"),
+            Error::Utf8("name"),
+            Error::Invalid {
+                argument: "format",
+                problem: "is not a format".into(),
+            },
+            Error::Panic("boom".into()),
+        ];
+        for err in own {
+            let code = CString::new(err.code()).unwrap();
+            assert_eq!(code_status_of(&code), err.status(), "{err}");
+        }
+        assert_eq!(
+            code_status_of(c"invalid_argument"),
+            CaasStatus::CAAS_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(code_status_of(c"panic"), CaasStatus::CAAS_ERR_PANIC);
+    }
+
+    #[test]
+    fn a_code_s_status_is_that_of_the_last_error_and_leaves_it_alone() {
+        let status = guard(|| {
+            Err(CaasError::UnknownPerson {
+                table: "persons".into(),
+            }
+            .into())
+        });
+        assert_eq!(status, CaasStatus::CAAS_ERR_DATA);
+        assert_eq!(status_of_last_code(), status);
+        assert_eq!(caas_last_error_status(), status);
+        assert_eq!(
+            last_message(),
+            "person table `persons` has no person with the given id"
+        );
+
+        assert_eq!(
+            code_status_of(c"no_such_code"),
+            CaasStatus::CAAS_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            code_status_of(c"\xff"),
+            CaasStatus::CAAS_ERR_INVALID_ARGUMENT
+        );
+        // SAFETY: NULL is allowed.
+        let of_null = unsafe { caas_error_code_status(std::ptr::null()) };
+        assert_eq!(of_null, CaasStatus::CAAS_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            caas_last_error_status(),
+            status,
+            "the last error is unchanged"
+        );
+
+        assert_eq!(guard(|| Ok(())), CaasStatus::CAAS_OK);
+        assert_eq!(status_of_last_code(), CaasStatus::CAAS_OK);
+    }
+
+    /// The header documents each status with its codes; every code must be listed under
+    /// exactly the status it is returned with, so the documentation cannot drift either.
+    #[test]
+    fn the_header_lists_each_code_under_its_status() {
+        let header = include_str!("../../include/caas.h");
+        let start = header.find("typedef enum CaasStatus {").unwrap();
+        let end = start + header[start..].find("} CaasStatus;").unwrap();
+        // Each variant's doc comment comes before its name.
+        let mut docs = Vec::new();
+        let mut doc = String::new();
+        for line in header[start..end].lines() {
+            let line = line.trim();
+            match line.strip_prefix("CAAS_") {
+                Some(name) => {
+                    let name = name.split(' ').next().unwrap();
+                    docs.push((format!("CAAS_{name}"), std::mem::take(&mut doc)));
+                }
+                None => doc.push_str(&format!(" {}", line.trim_start_matches(['/', '*']))),
+            }
+        }
+        let name = |status: CaasStatus| format!("{status:?}");
+        let own = [INVALID_ARGUMENT, PANIC];
+        let codes = caas_core::error::ERROR_CODES.iter().map(|(code, _)| *code);
+        for code in codes.chain(own) {
+            let status = code_status(code).unwrap();
+            let listed: Vec<&str> = docs
+                .iter()
+                .filter(|(_, doc)| doc.contains(&format!("`{code}`")))
+                .map(|(variant, _)| variant.as_str())
+                .collect();
+            assert_eq!(listed, [name(status)], "`{code}` in the header");
         }
     }
 

@@ -243,8 +243,9 @@ fn producer_error(stream: &mut FFI_ArrowArrayStream, callback: &str, code: c_int
     let detail = stream.get_last_error.and_then(|get_last_error| {
         // SAFETY: a live stream's callback, called right after the failed operation.
         let text = unsafe { get_last_error(stream) };
-        // SAFETY: NULL or a NUL-terminated string valid until the next call on the stream.
         (!text.is_null()).then(|| {
+            // SAFETY: not NULL, and a NUL-terminated string valid until the next call on
+            // the stream, by the interface's contract.
             unsafe { CStr::from_ptr(text) }
                 .to_string_lossy()
                 .into_owned()
@@ -288,6 +289,7 @@ mod tests {
     fn exported_batches_import_unchanged() {
         let batches = vec![batch(), batch().slice(1, 2)];
         let mut stream = export(batches[0].schema(), batches.clone());
+        // SAFETY: a stream just made by `export`.
         let (schema, imported) = unsafe { import(&mut stream, "stream", "t") }.unwrap();
         assert!(stream.release.is_none(), "the stream is consumed");
         assert_eq!(schema, batches[0].schema());
@@ -297,11 +299,15 @@ mod tests {
     #[test]
     fn a_panicking_callback_reports_an_error_instead_of_aborting() {
         let mut stream = export(batch().schema(), vec![batch()]);
+        // SAFETY: a stream made by `export`.
         let code = unsafe { callback(&mut stream, |_| panic!("callback bug")) };
         assert_eq!(code, EIO);
+        // SAFETY: the stream's own callback after a failure: a NUL-terminated message that
+        // lives until the next call on the stream.
         let message = unsafe { CStr::from_ptr(get_last_error(&mut stream)) };
         assert_eq!(message.to_str(), Ok("internal error: callback bug"));
         // The stream is still usable, and released by its drop.
+        // SAFETY: a live stream made by `export`.
         let (_, imported) = unsafe { import(&mut stream, "stream", "t") }.unwrap();
         assert_eq!(imported, vec![batch()]);
     }

@@ -10,7 +10,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
-use crate::errors::{check, definition_error, to_py};
+use crate::errors::{check, to_py, to_py_saying};
 
 /// A checked cohort definition.
 #[pyclass(name = "Cohort", module = "caas._caas", frozen)]
@@ -67,7 +67,14 @@ impl PyCohort {
                 Some(at) => &message[..at],
                 None => &message,
             };
-            definition_error(py, "syntax", &format!("definition: {message}"))
+            // Line 0: the document was built in Python, so there is no text to point into.
+            let err = CaasError::Syntax {
+                format: Format::Json,
+                line: 0,
+                column: 0,
+                message: message.to_string(),
+            };
+            to_py_saying(py, &err, &format!("definition: {message}"))
         })?;
         let base = base(base_dir);
         check(py, Cohort::from_definition_in(definition, &base)).map(Self::new)

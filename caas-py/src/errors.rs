@@ -1,10 +1,12 @@
 //! `caas_core::CaasError` raised as the exception classes of `caas.errors`.
 //!
-//! This side gives the error's message, its `code` and the place at fault (line, column,
-//! variable, rule, parameter, codelist, table, column name, finding kind and count, option)
-//! as keyword arguments; `caas.errors` chooses the class from the code, so that the
-//! hierarchy is documented and decided in one place.
+//! This side gives the error's message, its `code`, its `category` (decided by the core, as
+//! for every front end) and the place at fault (line, column, variable, rule, parameter,
+//! codelist, table, column name, finding kind and count, option) as keyword arguments;
+//! `caas.errors` chooses the class from the category, so that the hierarchy is documented
+//! in one place and decided in the core.
 
+use caas_core::error::ERROR_CODES;
 use caas_core::{CaasError, Place};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -12,11 +14,7 @@ use pyo3::types::PyDict;
 
 /// The Python exception for a caas error.
 pub fn to_py(py: Python<'_>, err: CaasError) -> PyErr {
-    let kwargs = PyDict::new(py);
-    match fill(&kwargs, &err) {
-        Ok(()) => raise(py, "from_core", &err.to_string(), &kwargs),
-        Err(e) => e,
-    }
+    to_py_saying(py, &err, &err.to_string())
 }
 
 /// Converts a caas result into a Python one.
@@ -24,17 +22,27 @@ pub fn check<T>(py: Python<'_>, result: caas_core::Result<T>) -> PyResult<T> {
     result.map_err(|e| to_py(py, e))
 }
 
-/// A `DefinitionError` with the given code and message, for problems the Python layer finds
-/// in a document before the core sees it (a dict that does not fit the definition's shape).
-pub fn definition_error(py: Python<'_>, code: &str, message: &str) -> PyErr {
+/// The Python exception for `err` with another message: for an error this module finds in
+/// a document before the core sees it (a dict that does not fit the definition's shape),
+/// whose message names the field but not the line of a text the user never wrote.
+pub fn to_py_saying(py: Python<'_>, err: &CaasError, message: &str) -> PyErr {
     let kwargs = PyDict::new(py);
-    match kwargs.set_item("code", code) {
-        Ok(()) => raise(py, "DefinitionError", message, &kwargs),
+    match fill(&kwargs, err) {
+        Ok(()) => raise(py, "from_core", message, &kwargs),
         Err(e) => e,
     }
 }
 
-/// The exception that `factory` of `caas.errors` (a class, or `from_core`) makes.
+/// Every error code of the core with its category's name, for `caas.errors.error_codes`.
+#[pyfunction]
+pub fn error_codes() -> Vec<(&'static str, &'static str)> {
+    ERROR_CODES
+        .iter()
+        .map(|(code, category)| (*code, category.name()))
+        .collect()
+}
+
+/// The exception that `factory` of `caas.errors` makes.
 fn raise(py: Python<'_>, factory: &str, message: &str, kwargs: &Bound<'_, PyDict>) -> PyErr {
     let made = py
         .import("caas.errors")
@@ -49,6 +57,7 @@ fn raise(py: Python<'_>, factory: &str, message: &str, kwargs: &Bound<'_, PyDict
 
 fn fill(kwargs: &Bound<'_, PyDict>, err: &CaasError) -> PyResult<()> {
     kwargs.set_item("code", err.code())?;
+    kwargs.set_item("category", err.category().name())?;
     if let Some((line, column)) = err.line_column() {
         kwargs.set_item("line", line)?;
         kwargs.set_item("column", column)?;

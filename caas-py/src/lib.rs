@@ -11,8 +11,8 @@
 //!   tables; explanations, provenance, data quality and reports as the core's JSON and text.
 //! - `options`: evaluation options (data-quality policies, reference date, pseudonym key)
 //!   read by the core's own readers.
-//! - `errors`: `caas_core::CaasError` raised as the `caas.errors` exception classes, with
-//!   the place at fault as attributes.
+//! - `errors`: `caas_core::CaasError` raised as the `caas.errors` exception class of its
+//!   category, with the place at fault as attributes; the core's error codes and categories.
 //! - `wait`: running async work on the process-wide runtime with the GIL released, and
 //!   cancelling it on Ctrl-C.
 //! - `synthetic` and `examples`: the synthetic population and the embedded flu example
@@ -41,5 +41,6 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synthetic::table_specs, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_files, m)?)?;
     m.add_function(wrap_pyfunction!(options::finding_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     Ok(())
 }

@@ -32,7 +32,7 @@ import pyarrow as pa
 from . import _caas, examples, synth
 from .cohort import Cohort
 from .engine import Engine, Result
-from .errors import CaasError, InvalidOptionError
+from .errors import CaasError, InvalidArgumentError
 from .quality import finding_kinds
 
 EXIT_FAILED = 1
@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"caas {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except InvalidOptionError as err:
+    except InvalidArgumentError as err:
         print(f"caas {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except CaasError as err:

@@ -13,16 +13,20 @@ Attributes that do not apply to an error are ``None``. Messages never contain va
 from patient data: they name tables, columns and types, never cells (nor the id of a person
 asked about).
 
-The hierarchy, by who has to act::
+The engine decides the ``category`` of every code, once for Rust, C and Python
+(:func:`error_codes` lists them); the category chooses the class, by who has to act::
 
     CaasError
-    ├── DefinitionError           the definition, a run-time parameter or an option
-    │   └── InvalidOptionError    an evaluation option (also a ValueError)
-    ├── DataError                 the tables, or data handed in after an evaluation
+    ├── DefinitionError           ``definition``: the definition or a run-time parameter
+    ├── DataError                 ``data``: the tables, or data handed in after an evaluation
     │   ├── DataQualityError      rows with a finding whose policy is ``fail``
     │   ├── UnknownPersonError    a person to explain is not in the person table (a LookupError)
     │   └── InvalidInputError     unusable input, e.g. previous members (also a ValueError)
-    └── EngineError               a failure inside the engine (DataFusion, Arrow, the report)
+    ├── InvalidArgumentError      ``invalid_argument``: an argument of the program (a ValueError)
+    │   └── InvalidOptionError    an evaluation option
+    ├── EngineError               ``engine``: a failure inside the engine (DataFusion, Arrow,
+    │                             memory, the report)
+    └── InternalError             ``internal``: a bug in caas; please report it
 
 A pipeline that quarantines bad extracts catches :class:`DataQualityError` and reads its
 ``table``, ``column_name``, ``kind`` and ``count``::
@@ -35,19 +39,27 @@ A pipeline that quarantines bad extracts catches :class:`DataQualityError` and r
 
 from __future__ import annotations
 
+import functools
+
+from . import _caas
+
 __all__ = [
     "CaasError",
     "DataError",
     "DataQualityError",
     "DefinitionError",
     "EngineError",
+    "InternalError",
+    "InvalidArgumentError",
     "InvalidInputError",
     "InvalidOptionError",
     "UnknownPersonError",
+    "error_codes",
 ]
 
 _LOCATION = (
     "code",
+    "category",
     "line",
     "column",
     "place",
@@ -72,12 +84,12 @@ class CaasError(Exception):
     """An error of caas.
 
     Attributes:
-        code: the kind of error, one of the engine's stable codes: ``syntax``,
-            ``expression_syntax``, ``unknown_reference``, ``type_mismatch``, ``cycle``,
-            ``empty_window``, ``unknown_parameter``, ``code_system_mismatch``,
-            ``invalid_definition``, ``codelist``, ``table``, ``registration``,
-            ``missing_column``, ``column_type``, ``io``, ``engine``, ``data_quality``,
-            ``invalid_option``, ``unknown_person``, ``invalid_input``, ``report``.
+        code: the kind of error, one of the engine's stable codes (the keys of
+            :func:`error_codes`), e.g. ``syntax``, ``unknown_reference``,
+            ``missing_column``, ``data_quality``, ``invalid_option``.
+        category: the broad kind of the code, decided by the engine: ``definition``,
+            ``data``, ``invalid_argument``, ``engine`` or ``internal``. It chooses the
+            class of the exception.
         message: the message, as ``str(err)``.
         line: 1-based line in the definition text (syntax errors).
         column: 1-based column in the definition text (syntax errors), or the 1-based
@@ -103,6 +115,7 @@ class CaasError(Exception):
     """
 
     code: str
+    category: str
     message: str
     line: int | None
     column: int | None
@@ -127,6 +140,7 @@ class CaasError(Exception):
         message: str,
         *,
         code: str = "engine",
+        category: str | None = None,
         line: int | None = None,
         column: int | None = None,
         place: str | None = None,
@@ -148,6 +162,7 @@ class CaasError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.category = _category_of(code) if category is None else category
         self.line = line
         self.column = column
         self.place = place
@@ -171,7 +186,8 @@ class CaasError(Exception):
         return (_rebuild, (type(self), self.message, self.location()))
 
     def location(self) -> dict[str, object]:
-        """The attributes that say where the error is, without those that are ``None``."""
+        """The attributes that say what and where the error is (its code and category
+        among them), without those that are ``None``."""
         return {n: getattr(self, n) for n in _LOCATION if getattr(self, n) is not None}
 
 
@@ -179,21 +195,40 @@ def _rebuild(cls: type[CaasError], message: str, location: dict[str, object]) ->
     return cls(message, **location)  # type: ignore[arg-type]
 
 
+def error_codes() -> dict[str, str]:
+    """Every error code of the engine with its category, as the engine decides them for
+    all of caas's front ends (the C library returns each category as its own status)::
+
+        >>> import caas
+        >>> caas.errors.error_codes()["unknown_person"]
+        'data'
+        >>> caas.errors.error_codes()["invalid_option"]
+        'invalid_argument'
+    """
+    return dict(_error_codes())
+
+
+@functools.cache
+def _error_codes() -> dict[str, str]:
+    return dict(_caas.error_codes())
+
+
+def _category_of(code: str) -> str:
+    """The category of ``code``; ``internal`` for text that is no code of the engine, as the
+    engine itself holds it."""
+    return _error_codes().get(code, "internal")
+
+
 class DefinitionError(CaasError):
-    """The cohort definition, a run-time parameter or an evaluation option is wrong: its
-    syntax, a reference, a type, a cycle, a window, a codelist, an option's value."""
-
-
-class InvalidOptionError(DefinitionError, ValueError):
-    """An evaluation option cannot be used (code ``invalid_option``): an unknown finding
-    kind or policy in ``quality``, a ``reference_date`` that is not a date, a pseudonym key
-    that is too short or not hexadecimal. ``option`` names it; the key is never printed."""
+    """The cohort definition or a run-time parameter is wrong: its syntax, a reference, a
+    type, a cycle, a window, a codelist (category ``definition``)."""
 
 
 class DataError(CaasError):
     """A table cannot be read, registered or used as the definition needs (a missing file,
     a missing column, a column of the wrong type, a table not registered, rows failing a
-    data-quality policy), or data handed in after an evaluation cannot be used."""
+    data-quality policy), or data handed in after an evaluation cannot be used (category
+    ``data``)."""
 
 
 class DataQualityError(DataError):
@@ -213,19 +248,39 @@ class InvalidInputError(DataError, ValueError):
     unknown format. ``input`` says what was given."""
 
 
+class InvalidArgumentError(CaasError, ValueError):
+    """An argument given by the program cannot be used (category ``invalid_argument``)."""
+
+
+class InvalidOptionError(InvalidArgumentError):
+    """An evaluation option cannot be used (code ``invalid_option``): an unknown finding
+    kind or policy in ``quality``, a ``reference_date`` that is not a date, a pseudonym key
+    that is too short or not hexadecimal. ``option`` names it; the key is never printed."""
+
+
 class EngineError(CaasError):
-    """Evaluation failed inside the engine (DataFusion or Arrow), or a report could not be
-    rendered (code ``report``)."""
+    """Evaluation failed inside the engine (DataFusion or Arrow), memory ran out under the
+    engine's memory limit (code ``resources_exhausted``), or a report could not be rendered
+    (code ``report``): category ``engine``."""
 
 
-_CLASSES: dict[str, type[CaasError]] = {
+class InternalError(CaasError):
+    """A bug in caas: the engine found one of its own invariants broken (category and code
+    ``internal``). Please report it, with the message."""
+
+
+#: The class of each category of error. The engine decides the category of each code.
+_CATEGORY_CLASSES: dict[str, type[CaasError]] = {
+    "definition": DefinitionError,
+    "data": DataError,
+    "invalid_argument": InvalidArgumentError,
     "engine": EngineError,
-    "report": EngineError,
-    "table": DataError,
-    "registration": DataError,
-    "missing_column": DataError,
-    "column_type": DataError,
-    "io": DataError,
+    "internal": InternalError,
+}
+
+#: The subclasses that carry attributes of one code's own; each derives from the class of
+#: that code's category.
+_CODE_CLASSES: dict[str, type[CaasError]] = {
     "data_quality": DataQualityError,
     "unknown_person": UnknownPersonError,
     "invalid_input": InvalidInputError,
@@ -233,9 +288,9 @@ _CLASSES: dict[str, type[CaasError]] = {
 }
 
 
-def from_core(message: str, *, code: str, **location: object) -> CaasError:
-    """The exception for an error of the engine with this ``code``: the class of
-    ``_CLASSES``, else :class:`DefinitionError` (every other code is about the
-    definition)."""
-    cls = _CLASSES.get(code, DefinitionError)
-    return cls(message, code=code, **location)  # type: ignore[arg-type]
+def from_core(message: str, *, code: str, category: str, **location: object) -> CaasError:
+    """The exception for an error of the engine with this ``code`` and ``category``: the
+    class of the category, or the code's own subclass of it. A category this package does
+    not know (from a newer engine) gives a plain :class:`CaasError`."""
+    cls = _CODE_CLASSES.get(code) or _CATEGORY_CLASSES.get(category, CaasError)
+    return cls(message, code=code, category=category, **location)  # type: ignore[arg-type]

@@ -52,7 +52,10 @@ static int checks, failures;
         }                                                                                         \
     } while (0)
 
-static void expect_error(CaasStatus status, CaasStatus expected, const char *code, const char *part, int line) {
+/* Checks the code of a failed call's error, its status (the one the library gives that code,
+ * so that the tests keep no table of their own) and the thread's last error. */
+static void expect_error(CaasStatus status, const char *code, const char *part, int line) {
+    CaasStatus expected = caas_error_code_status(code);
     checks++;
     if (status != expected || caas_last_error_status() != expected || strcmp(caas_last_error_code(), code) != 0 ||
         (part && !strstr(caas_last_error_message(), part))) {
@@ -63,7 +66,7 @@ static void expect_error(CaasStatus status, CaasStatus expected, const char *cod
     }
 }
 
-#define EXPECT_ERROR(call, status, code, part) expect_error((call), (status), (code), (part), __LINE__)
+#define EXPECT_ERROR(call, code, part) expect_error((call), (code), (part), __LINE__)
 
 /* Checks that `text` holds `part`, printing both when it does not. */
 static void expect_contains(const char *text, const char *part, int line) {
@@ -263,16 +266,16 @@ static void test_explanations(void) {
 
     /* Nobody with id 42; person 9 has an event but is not in the person table; a text that
      * is no integer matches no integer id. No message prints the id. */
-    EXPECT_ERROR(caas_result_explain_json(result, "42", &json), CAAS_ERR_INVALID_ARGUMENT, "unknown_person",
+    EXPECT_ERROR(caas_result_explain_json(result, "42", &json), "unknown_person",
                  "person table `persons` has no person with the given id");
     CHECK(json == NULL, "a failed explanation sets *out to NULL");
     CHECK(strstr(caas_last_error_message(), "42") == NULL, "the id is not in the message");
-    EXPECT_ERROR(caas_result_explain_json(result, "9", &json), CAAS_ERR_INVALID_ARGUMENT, "unknown_person", NULL);
+    EXPECT_ERROR(caas_result_explain_json(result, "9", &json), "unknown_person", NULL);
     CHECK(strstr(caas_last_error_message(), "9") == NULL, "the id is not in the message");
-    EXPECT_ERROR(caas_result_explain_json(result, "Zebra", &json), CAAS_ERR_INVALID_ARGUMENT, "unknown_person",
+    EXPECT_ERROR(caas_result_explain_json(result, "Zebra", &json), "unknown_person",
                  NULL);
     CHECK(strstr(caas_last_error_message(), "Zebra") == NULL, "the id is not in the message");
-    EXPECT_ERROR(caas_result_explain_json(result, "2\xff", &json), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_explain_json(result, "2\xff", &json), "invalid_argument",
                  "`person_id` is not valid UTF-8");
 
     /* The result is still usable after the errors. */
@@ -387,7 +390,7 @@ static void test_data_quality(void) {
                            "\"column\":\"nhs_number\",\"count\":1,\"policy\":\"exclude\",\"excluded\":1}");
     free(small);
     caas_string_free(json);
-    EXPECT_ERROR(caas_result_explain_json(result, "3", &explanation), CAAS_ERR_INVALID_ARGUMENT, "unknown_person",
+    EXPECT_ERROR(caas_result_explain_json(result, "3", &explanation), "unknown_person",
                  NULL);
     caas_result_free(result);
 
@@ -395,7 +398,7 @@ static void test_data_quality(void) {
      * and the count, never a value. */
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\"quality\": {\"unknown_person\": \"fail\"}}",
                                            &failed),
-                 CAAS_ERR_DATA, "data_quality",
+                 "data_quality",
                  "table `gp`, column `person_id`: 1 row(s) have a person id that is not in the person table "
                  "(finding `unknown_person`, policy `fail`)");
     CHECK(failed == NULL, "a failed evaluation sets *out to NULL");
@@ -403,20 +406,20 @@ static void test_data_quality(void) {
                                            "{\"quality\": {\"invalid_nhs_number\": \"fail\", \"missing_date\": "
                                            "\"fail\"}}",
                                            &failed),
-                 CAAS_ERR_DATA, "data_quality", "(finding `");
+                 "data_quality", "(finding `");
     for (i = 0; i < sizeof NHS_NUMBERS / sizeof NHS_NUMBERS[0]; i++)
         CHECK(strstr(caas_last_error_message(), NHS_NUMBERS[i]) == NULL, "no NHS number in the message");
 
     /* Options that do not fit. */
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\"quality\": {\"bad_smell\": \"keep\"}}", &failed),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "unknown field `bad_smell`");
+                 "invalid_argument", "unknown field `bad_smell`");
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\"quality\": {\"missing_date\": \"ignore\"}}",
                                            &failed),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "unknown variant `ignore`");
+                 "invalid_argument", "unknown variant `ignore`");
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\"reference_date\": \"31/01/2026\"}", &failed),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "is not a date (YYYY-MM-DD)");
+                 "invalid_argument", "is not a date (YYYY-MM-DD)");
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\n  \"quality\": [\n", &failed),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "`options_json`");
+                 "invalid_argument", "`options_json`");
     CHECK(caas_last_error_line() == 3, "the line of the JSON error in the options");
     CHECK(failed == NULL, "no result");
 
@@ -472,7 +475,7 @@ static void test_pseudonyms(void) {
         /* Pseudonyms are compared only with pseudonyms. */
         column.name = "person_id";
         test_stream_init(&stream, &column, 1, 3, &counted);
-        EXPECT_ERROR(caas_result_diff(result, &stream, &joined, &left), CAAS_ERR_DATA, "missing_column",
+        EXPECT_ERROR(caas_result_diff(result, &stream, &joined, &left), "missing_column",
                      "table `previous members` has no column `pseudonym`");
         CHECK(releases == 2 && joined.release == NULL && left.release == NULL, "all released");
         table_free(&table);
@@ -483,12 +486,12 @@ static void test_pseudonyms(void) {
 
     /* A key that is too short or not hexadecimal is refused, without being quoted. */
     snprintf(short_key, sizeof short_key, "{\"pseudonym_key\": \"%.20s\"}", KEY);
-    EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, short_key, &failed), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, short_key, &failed),
                  "invalid_argument", "evaluation option `pseudonym_key`: the key has 10 bytes");
     CHECK(strstr(caas_last_error_message(), "0f1e2d3c") == NULL, "the key is not in the message");
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\"pseudonym_key\": \"not a key at all!!\"}",
                                            &failed),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "the key is not hexadecimal");
+                 "invalid_argument", "the key is not hexadecimal");
     CHECK(strstr(caas_last_error_message(), "not a key") == NULL, "the key is not in the message");
     CHECK(failed == NULL, "no result");
 
@@ -556,13 +559,13 @@ static void test_report(void) {
     EXPECT_CONTAINS(controlled, "| People in the cohort | \\* |");
 
     out = (char *)&checks;
-    EXPECT_ERROR(caas_result_report(result, NULL, 3, &out), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_report(result, NULL, 3, &out), "invalid_argument",
                  "`format` is 3");
     CHECK(out == NULL, "a failed report sets *out to NULL");
     EXPECT_ERROR(caas_result_report(result, "{\"disclosure\": true}", CAAS_REPORT_HTML, &out),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "unknown field `disclosure`");
+                 "invalid_argument", "unknown field `disclosure`");
     EXPECT_ERROR(caas_result_report(result, "{\"disclosure_control\": \xff}", CAAS_REPORT_HTML, &out),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "`options_json` is not valid UTF-8");
+                 "invalid_argument", "`options_json` is not valid UTF-8");
 
     caas_string_free(markdown);
     caas_string_free(html);
@@ -630,7 +633,7 @@ static void test_diff(void) {
     test_stream_init(&previous, &column, 1, 3, &counted);
     memset(&joined, 0xAB, sizeof joined);
     memset(&left, 0xAB, sizeof left);
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), CAAS_ERR_DATA, "column_type",
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), "column_type",
                  "table `previous members`, column `person_id`: expected integers");
     CHECK(releases == 3 && joined.release == NULL && left.release == NULL, "all released");
 
@@ -638,30 +641,30 @@ static void test_diff(void) {
     column.format = "l";
     column.values = previous_ids;
     test_stream_init(&previous, &column, 1, 3, &counted);
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), CAAS_ERR_DATA, "missing_column",
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), "missing_column",
                  "table `previous members` has no column `person_id`");
     CHECK(releases == 4, "released");
 
     column.name = "person_id";
     column.valid = one_missing;
     test_stream_init(&previous, &column, 1, 3, &counted);
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), CAAS_ERR_DATA, "invalid_input",
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), "invalid_input",
                  "previous members: 1 rows have no person_id");
     CHECK(releases == 5, "released");
 
     counted.fail_get_next = 1;
     counted.error_message = "the earlier run is on fire";
     test_stream_init(&previous, &previous_column, 1, 3, &counted);
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), CAAS_ERR_DATA, "registration",
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), "registration",
                  "the earlier run is on fire");
     CHECK(releases == 6 && joined.release == NULL && left.release == NULL, "released");
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &left),
                  "invalid_argument", "`previous` is released");
     CHECK(releases == 6, "a released stream is not released again");
 
-    EXPECT_ERROR(caas_result_diff_path(result, data_path("audit.txt"), &joined, &left), CAAS_ERR_DATA, "io",
+    EXPECT_ERROR(caas_result_diff_path(result, data_path("audit.txt"), &joined, &left), "io",
                  "audit.txt");
-    EXPECT_ERROR(caas_result_diff_path(result, data_path("cohort.yaml"), &joined, &left), CAAS_ERR_DATA,
+    EXPECT_ERROR(caas_result_diff_path(result, data_path("cohort.yaml"), &joined, &left),
                  "invalid_input", "not a .parquet, .arrow, .ipc, .feather or .csv file");
     CHECK(joined.release == NULL && left.release == NULL, "released");
 
@@ -681,95 +684,95 @@ static void test_null_arguments(void) {
     TestStreamOptions counted = {0, 0, NULL, 0, NULL};
     counted.releases = &releases;
 
-    EXPECT_ERROR(caas_engine_evaluate_with(NULL, cohort, NULL, OPTIONS, &no_result), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_engine_evaluate_with(NULL, cohort, NULL, OPTIONS, &no_result),
                  "invalid_argument", "`engine` is NULL");
     CHECK(no_result == NULL, "a failed evaluation sets *out to NULL");
-    EXPECT_ERROR(caas_engine_evaluate_with(engine, NULL, NULL, OPTIONS, &no_result), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_engine_evaluate_with(engine, NULL, NULL, OPTIONS, &no_result),
                  "invalid_argument", "`cohort` is NULL");
-    EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, OPTIONS, NULL), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, OPTIONS, NULL),
                  "invalid_argument", "`out` is NULL");
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, "{\"x\": \xc3\x28}", OPTIONS, &no_result),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "`parameters_json` is not valid UTF-8");
+                 "invalid_argument", "`parameters_json` is not valid UTF-8");
     EXPECT_ERROR(caas_engine_evaluate_with(engine, cohort, NULL, "{\"reference_date\": \"\xfe\"}", &no_result),
-                 CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "`options_json` is not valid UTF-8");
+                 "invalid_argument", "`options_json` is not valid UTF-8");
     /* NULL options are the defaults: the same as caas_engine_evaluate. */
     CHECK(caas_engine_evaluate_with(engine, cohort, NULL, NULL, &no_result) == CAAS_OK, "default options");
     caas_result_free(no_result);
 
-    EXPECT_ERROR(caas_result_explain_json(NULL, "1", &text), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_explain_json(NULL, "1", &text), "invalid_argument",
                  "`result` is NULL");
     CHECK(text == NULL, "a failed call sets *out to NULL");
-    EXPECT_ERROR(caas_result_explain_json(result, NULL, &text), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_explain_json(result, NULL, &text), "invalid_argument",
                  "`person_id` is NULL");
-    EXPECT_ERROR(caas_result_explain_json(result, "1", NULL), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_explain_json(result, "1", NULL), "invalid_argument",
                  "`out` is NULL");
 
     text = (char *)&checks;
-    EXPECT_ERROR(caas_result_provenance_json(NULL, &text), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_provenance_json(NULL, &text), "invalid_argument",
                  "`result` is NULL");
     CHECK(text == NULL, "a failed call sets *out to NULL");
-    EXPECT_ERROR(caas_result_provenance_json(result, NULL), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_provenance_json(result, NULL), "invalid_argument",
                  "`out` is NULL");
 
     text = (char *)&checks;
-    EXPECT_ERROR(caas_result_data_quality_json(NULL, &text), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_data_quality_json(NULL, &text), "invalid_argument",
                  "`result` is NULL");
     CHECK(text == NULL, "a failed call sets *out to NULL");
-    EXPECT_ERROR(caas_result_data_quality_json(result, NULL), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_data_quality_json(result, NULL), "invalid_argument",
                  "`out` is NULL");
 
     text = (char *)&checks;
-    EXPECT_ERROR(caas_result_report(NULL, NULL, CAAS_REPORT_HTML, &text), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_report(NULL, NULL, CAAS_REPORT_HTML, &text),
                  "invalid_argument", "`result` is NULL");
     CHECK(text == NULL, "a failed call sets *out to NULL");
-    EXPECT_ERROR(caas_result_report(result, NULL, CAAS_REPORT_HTML, NULL), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_report(result, NULL, CAAS_REPORT_HTML, NULL),
                  "invalid_argument", "`out` is NULL");
 
     memset(&joined, 0xAB, sizeof joined);
-    EXPECT_ERROR(caas_result_audit(NULL, &joined), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_audit(NULL, &joined), "invalid_argument",
                  "`result` is NULL");
     CHECK(joined.release == NULL, "a failed call leaves a released stream");
-    EXPECT_ERROR(caas_result_audit(result, NULL), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument", "`out` is NULL");
+    EXPECT_ERROR(caas_result_audit(result, NULL), "invalid_argument", "`out` is NULL");
 
     /* The previous members are taken over on every path; the outs are released streams. */
     test_stream_init(&previous, &previous_column, 1, 3, &counted);
     memset(&joined, 0xAB, sizeof joined);
     memset(&left, 0xAB, sizeof left);
-    EXPECT_ERROR(caas_result_diff(NULL, &previous, &joined, &left), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_diff(NULL, &previous, &joined, &left), "invalid_argument",
                  "`result` is NULL");
     CHECK(releases == 1 && joined.release == NULL && left.release == NULL, "all released");
     memset(&joined, 0xAB, sizeof joined);
     memset(&left, 0xAB, sizeof left);
-    EXPECT_ERROR(caas_result_diff(result, NULL, &joined, &left), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_diff(result, NULL, &joined, &left), "invalid_argument",
                  "`previous` is NULL");
     CHECK(joined.release == NULL && left.release == NULL, "released outs");
     test_stream_init(&previous, &previous_column, 1, 3, &counted);
-    EXPECT_ERROR(caas_result_diff(result, &previous, NULL, &left), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_diff(result, &previous, NULL, &left), "invalid_argument",
                  "`joined_out` is NULL");
     CHECK(releases == 2 && left.release == NULL, "released");
     test_stream_init(&previous, &previous_column, 1, 3, &counted);
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, NULL), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, NULL), "invalid_argument",
                  "`left_out` is NULL");
     CHECK(releases == 3 && joined.release == NULL, "released");
     test_stream_init(&previous, &previous_column, 1, 3, &counted);
-    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &joined), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff(result, &previous, &joined, &joined),
                  "invalid_argument", "`left_out` is the same stream as `joined_out`");
     CHECK(releases == 4 && joined.release == NULL, "released");
 
     memset(&joined, 0xAB, sizeof joined);
     memset(&left, 0xAB, sizeof left);
-    EXPECT_ERROR(caas_result_diff_path(NULL, data_path("previous.csv"), &joined, &left), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff_path(NULL, data_path("previous.csv"), &joined, &left),
                  "invalid_argument", "`result` is NULL");
     CHECK(joined.release == NULL && left.release == NULL, "released outs");
-    EXPECT_ERROR(caas_result_diff_path(result, NULL, &joined, &left), CAAS_ERR_INVALID_ARGUMENT, "invalid_argument",
+    EXPECT_ERROR(caas_result_diff_path(result, NULL, &joined, &left), "invalid_argument",
                  "`path` is NULL");
-    EXPECT_ERROR(caas_result_diff_path(result, "previous\xff.csv", &joined, &left), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff_path(result, "previous\xff.csv", &joined, &left),
                  "invalid_argument", "`path` is not valid UTF-8");
-    EXPECT_ERROR(caas_result_diff_path(result, data_path("previous.csv"), NULL, &left), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff_path(result, data_path("previous.csv"), NULL, &left),
                  "invalid_argument", "`joined_out` is NULL");
-    EXPECT_ERROR(caas_result_diff_path(result, data_path("previous.csv"), &joined, NULL), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff_path(result, data_path("previous.csv"), &joined, NULL),
                  "invalid_argument", "`left_out` is NULL");
-    EXPECT_ERROR(caas_result_diff_path(result, data_path("previous.csv"), &left, &left), CAAS_ERR_INVALID_ARGUMENT,
+    EXPECT_ERROR(caas_result_diff_path(result, data_path("previous.csv"), &left, &left),
                  "invalid_argument", "`left_out` is the same stream as `joined_out`");
 
     caas_string_free(NULL);

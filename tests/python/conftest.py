@@ -20,6 +20,16 @@ FLU = ROOT / "examples" / "flu"
 QUICKSTART = ROOT / "examples" / "definitions" / "quickstart.yaml"
 EXAMPLE_DATA = ROOT / "examples" / "data"
 
+#: The exception class of each category of error: the Python form of the categories that
+#: the engine gives every error code (``caas.errors.error_codes()``).
+CLASS_OF_CATEGORY: dict[str, type[caas.CaasError]] = {
+    "definition": caas.DefinitionError,
+    "data": caas.DataError,
+    "invalid_argument": caas.InvalidArgumentError,
+    "engine": caas.EngineError,
+    "internal": caas.InternalError,
+}
+
 
 def pytest_report_header() -> list[str]:
     # The tests must run against the installed wheel, never against python/ in the tree.

@@ -237,7 +237,7 @@ def test_unknown_person_raises_without_the_id(result: caas.Result) -> None:
             result.explain(person)
         err = raised.value
         assert isinstance(err, caas.DataError) and isinstance(err, LookupError)
-        assert (err.code, err.table) == ("unknown_person", "persons")
+        assert (err.code, err.category, err.table) == ("unknown_person", "data", "persons")
         assert str(err) == "person table `persons` has no person with the given id"
         assert "987654" not in str(err) and "not-a-number" not in str(err)
     with pytest.raises(TypeError, match="person_id must be an int or a str"):

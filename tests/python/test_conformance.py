@@ -16,25 +16,9 @@ import pytest
 import yaml
 
 import caas
-from conftest import CASES
+from conftest import CASES, CLASS_OF_CATEGORY
 
 CASE_FILES = sorted(CASES.glob("*.yaml"))
-
-#: The exception class of each error code that is not about the definition (see
-#: caas.errors); every other code is a DefinitionError.
-CLASS_OF_CODE: dict[str, type[caas.CaasError]] = {
-    "engine": caas.EngineError,
-    "report": caas.EngineError,
-    "table": caas.DataError,
-    "registration": caas.DataError,
-    "missing_column": caas.DataError,
-    "column_type": caas.DataError,
-    "io": caas.DataError,
-    "data_quality": caas.DataQualityError,
-    "unknown_person": caas.UnknownPersonError,
-    "invalid_input": caas.InvalidInputError,
-    "invalid_option": caas.InvalidOptionError,
-}
 
 
 def test_the_suite_is_there() -> None:
@@ -135,5 +119,6 @@ def test_case(path: Path, tmp_path: Path) -> None:
         assert (err.line or 0) == error["line"], str(err)
     if "column" in error:
         assert err.column == error["column"], str(err)
-    # The class follows the code.
-    assert type(err) is CLASS_OF_CODE.get(err.code, caas.DefinitionError)
+    # The class follows the category, which the engine decides for every front end.
+    assert err.category == caas.errors.error_codes()[err.code]
+    assert isinstance(err, CLASS_OF_CATEGORY[err.category])

@@ -32,7 +32,7 @@ def test_unknown_field_in_a_dict_names_the_field() -> None:
     with pytest.raises(caas.DefinitionError) as raised:
         caas.Cohort.from_dict({"id": "x", "title": "y", "purpose": "direct_care", "rulez": []})
     err = raised.value
-    assert err.code == "syntax"
+    assert (err.code, err.category) == ("syntax", "definition")
     assert "unknown field `rulez`" in str(err)
     assert err.line is None
 
@@ -174,12 +174,24 @@ def test_errors_survive_pickling() -> None:
         caas.Cohort.from_yaml("id: x\ntitle: y\npurpose: care\n")
     copy = pickle.loads(pickle.dumps(raised.value))
     assert type(copy) is caas.DefinitionError
-    assert (copy.code, copy.line, copy.column, str(copy)) == (
+    assert (copy.code, copy.category, copy.line, copy.column, str(copy)) == (
         "syntax",
+        "definition",
         3,
         10,
         str(raised.value),
     )
+
+
+def test_errors_made_in_python_take_their_category_from_the_engine() -> None:
+    assert caas.DataError("gone", code="io").category == "data"
+    assert caas.InvalidOptionError("bad", code="invalid_option").category == "invalid_argument"
+    # Text that is no code of the engine is a bug, as the engine holds it.
+    assert caas.CaasError("odd", code="no_such_code").category == "internal"
+    assert caas.CaasError("odd", code="io", category="data").location() == {
+        "code": "io",
+        "category": "data",
+    }
 
 
 def test_non_cohorts_are_refused() -> None:

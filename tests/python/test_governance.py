@@ -132,8 +132,13 @@ def test_unusable_options_raise_invalid_option_errors(engine: caas.Engine) -> No
         with pytest.raises(caas.InvalidOptionError) as raised:
             engine.evaluate(cohort, **options)  # type: ignore[arg-type]
         err = raised.value
-        assert isinstance(err, caas.DefinitionError) and isinstance(err, ValueError)
-        assert (err.code, err.option) == ("invalid_option", option)
+        assert isinstance(err, caas.InvalidArgumentError) and isinstance(err, ValueError)
+        assert not isinstance(err, caas.DefinitionError)
+        assert (err.code, err.category, err.option) == (
+            "invalid_option",
+            "invalid_argument",
+            option,
+        )
         assert said in str(err), str(err)
         # A key is never repeated back.
         assert "00112233" not in str(err) and "short" not in str(err)
