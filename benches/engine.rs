@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use caas_core::synth::{self, SynthConfig};
 use caas_core::{CodeSystem, Codelist, Cohort, Engine, Parameters};
+use caas_synth::{self as synth, SynthConfig};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn root() -> PathBuf {

@@ -27,7 +27,6 @@ LAYERS = [
     "results",
     "assure",
     "engine",
-    "synth",
 ]
 
 SRC = Path(__file__).resolve().parent.parent / "caas-core" / "src"

@@ -53,8 +53,8 @@
 //! 7. [`Engine`] — the facade: registration of tables and cohorts, and evaluation (async,
 //!    with blocking conveniences on the process-wide [`runtime`]).
 //!
-//! Beside that path: [`synth`] generates a synthetic NHS-like population (Parquet) for
-//! demonstrations, tests and benchmarks, and [`nhs`] checks NHS numbers.
+//! Beside that path, [`nhs`] checks NHS numbers. The synthetic NHS-like population of the
+//! demonstrations, tests and benchmarks is the crate `caas-synth`.
 //!
 //! Every fallible function returns [`CaasError`], whose variants name the place at fault,
 //! and whose [`category`](CaasError::category) the front ends map to a C status or a Python
@@ -115,8 +115,8 @@
 
 #![forbid(unsafe_code)]
 
-// The layers, in the order a definition flows through them; each imports only the ones
-// above it (checked by `scripts/check_layers.py`).
+// The layers; their order is in the overview above, and `scripts/check_layers.py` checks
+// that each imports only the ones before it.
 mod assure;
 pub mod codelist;
 mod compile;
@@ -128,7 +128,6 @@ pub mod nhs;
 pub mod results;
 mod runtime;
 pub mod source;
-pub mod synth;
 mod vocabulary;
 
 // The public API: the types of the facade, and the modules a user names.

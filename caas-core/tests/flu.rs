@@ -18,10 +18,10 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use caas_core::explain::{Datum, EventRow, Outcome, PeriodRow, Verdict};
 use caas_core::model::{Aggregation, Purpose, VariableKind};
 use caas_core::report::ReportOptions;
-use caas_core::synth::{self, SynthConfig};
 use caas_core::{
     CodeSystem, Cohort, ColumnMapping, Engine, Explanation, Parameters, PersonId, TableSpec,
 };
+use caas_synth::{self as synth, SynthConfig};
 use chrono::NaiveDate;
 
 fn root() -> PathBuf {

@@ -13,8 +13,8 @@ use arrow::array::RecordBatch;
 use arrow::ipc::writer::StreamWriter;
 use caas_core::model::{ParameterValue, Purpose};
 use caas_core::provenance::{Provenance, codelist_hash, definition_hash, provenance_schema};
-use caas_core::synth::{self, SynthConfig};
 use caas_core::{CodeSystem, Cohort, Engine, Format, Parameters, Role};
+use caas_synth::{self as synth, SynthConfig};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

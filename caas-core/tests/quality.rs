@@ -12,10 +12,10 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use caas_core::quality::{DataQuality, FindingKind, Policy, QualityPolicies};
-use caas_core::synth::{self, SynthConfig};
 use caas_core::{
     CaasError, CodeSystem, Cohort, ColumnMapping, Engine, EvaluationOptions, Parameters, TableSpec,
 };
+use caas_synth::{self as synth, SynthConfig};
 use chrono::NaiveDate;
 
 fn day(text: &str) -> i32 {

@@ -11,7 +11,7 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Int64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use caas_core::nhs;
-use caas_core::synth::{self, SynthConfig};
+use caas_synth::{self as synth, SynthConfig};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn codelists() -> PathBuf {

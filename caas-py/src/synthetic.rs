@@ -1,11 +1,11 @@
-//! The synthetic NHS-like population of `caas_core::synth`.
+//! The synthetic NHS-like population of `caas_synth`.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 
 use caas_core::CaasError;
-use caas_core::synth::{self, SynthConfig};
+use caas_synth::{self as synth, SynthConfig};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 

@@ -21,7 +21,7 @@
 #include "print.h"
 
 /* The tables of a synthetic population: name, folder of Parquet files, specification (as
- * caas_core::synth::table_specs gives them). The person id is the NHS number, checked for
+ * caas_synth::table_specs gives them). The person id is the NHS number, checked for
  * data quality. Hospital episodes are read twice: for their ICD-10 diagnoses and their
  * OPCS-4 procedures. */
 static const char *const tables[][3] = {

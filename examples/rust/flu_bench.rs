@@ -16,8 +16,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use caas_core::synth::{self, SynthConfig};
 use caas_core::{Cohort, Engine, EngineOptions, Parameters};
+use caas_synth::{self as synth, SynthConfig};
 use datafusion::parquet::arrow::ArrowWriter;
 
 fn value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {

@@ -13,8 +13,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use caas_core::synth::{self, SynthConfig};
 use caas_core::{Cohort, Engine, Parameters};
+use caas_synth::{self as synth, SynthConfig};
 use datafusion::parquet::arrow::ArrowWriter;
 
 struct Args {

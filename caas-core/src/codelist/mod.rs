@@ -137,7 +137,7 @@ impl Codelist {
                         "`categories` needs a `category_column`",
                     ));
                 }
-                let codes = read_csv(name, spec, &base_dir.join(file))?;
+                let codes = read_codes(name, spec, &base_dir.join(file))?;
                 Ok(Codelist::new(name, spec.system, codes))
             }
             _ => Err(CaasError::invalid(
@@ -150,7 +150,7 @@ impl Codelist {
 
 /// Reads the codes, as written, of an OpenCodelists-style CSV file (a header row, RFC 4180
 /// quoting).
-pub(crate) fn read_csv(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>> {
+pub fn read_codes(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>> {
     let error = |message: String| CaasError::Codelist {
         codelist: name.to_string(),
         path: path.to_path_buf(),

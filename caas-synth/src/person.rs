@@ -1,11 +1,11 @@
 //! One synthetic person: demographics, registrations and clinical history.
 
+use arrow::datatypes::Date32Type;
 use chrono::NaiveDate;
 
 use super::catalogue::{Catalogue, Cluster};
 use super::rng::Rng;
 use super::tables::{DIAGNOSES, PROCEDURES, Slice};
-use crate::model::date32;
 
 /// England's population by five-year age band (0–4, 5–9, …, 90+), in percent (2021 census).
 const AGE_BANDS: [f64; 19] = [
@@ -48,7 +48,7 @@ pub struct Calendar {
 impl Calendar {
     /// 31 January 2026, in the 2025/26 season that began on 1 September 2025.
     pub fn new() -> Self {
-        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).map_or(0, date32);
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).map_or(0, Date32Type::from_naive_date);
         Calendar {
             extract: day(2026, 1, 31),
             season_start: day(2025, 9, 1),
@@ -92,7 +92,7 @@ fn with_check_digit(code: i64) -> i64 {
     let stem = code - code % 10;
     (stem..stem + 10)
         .find(|c| {
-            crate::source::quality::code_has_format(crate::CodeSystem::SnomedCt, &c.to_string())
+            caas_core::quality::code_has_format(caas_core::CodeSystem::SnomedCt, &c.to_string())
         })
         .unwrap_or(code)
 }

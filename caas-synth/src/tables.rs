@@ -12,7 +12,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use crate::error::{CaasError, Result};
+use caas_core::{CaasError, Result};
 
 /// Diagnosis columns of a hospital episode (`DIAG_4_01`...).
 pub const DIAGNOSES: usize = 20;

@@ -25,15 +25,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-pub use catalogue::{Catalogue, Cluster};
+use catalogue::Catalogue;
+pub use catalogue::Cluster;
 pub use tables::schemas;
 
 use self::person::{Background, Calendar, World, diagnosis_codes, procedure_codes};
 use self::rng::Rng;
 use self::tables::{PartWriters, Slice};
-use crate::error::{CaasError, Result};
-use crate::nhs;
-use crate::{CodeSystem, ColumnMapping, Engine, TableSpec};
+use caas_core::nhs;
+use caas_core::{CaasError, Result};
+use caas_core::{CodeSystem, ColumnMapping, Engine, TableSpec};
 
 /// People generated and written at a time by one thread.
 const SLICE: u64 = 10_000;
@@ -190,7 +191,7 @@ fn write_part(
                 check
             };
             let id = i64::try_from(prefix * 10 + last_digit)
-                .map_err(|_| CaasError::internal("NHS number out of range"))?;
+                .map_err(|_| CaasError::Internal("NHS number out of range".to_string()))?;
             world.person(&mut rng, id, &mut slice);
         }
         writers.write(&slice.batches(&world.diagnosis_codes, &world.procedure_codes)?)?;

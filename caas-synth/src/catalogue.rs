@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::codelist::CodeSystem;
-use crate::error::Result;
+use caas_core::CodeSystem;
+use caas_core::Result;
 
 /// A group of codes the generator gives people with a condition, named after the codelist
 /// file it is read from.
@@ -169,7 +169,7 @@ impl Catalogue {
         for cluster in Cluster::ALL {
             let (file, system) = cluster.file();
             let path = dir.join(format!("{file}.csv"));
-            let spec = crate::model::CodelistSpec {
+            let spec = caas_core::model::CodelistSpec {
                 system,
                 codes: None,
                 file: None,
@@ -178,7 +178,7 @@ impl Catalogue {
                 categories: None,
                 description: None,
             };
-            let mut codes = crate::codelist::read_csv(file, &spec, &path)?;
+            let mut codes = caas_core::codelist::read_codes(file, &spec, &path)?;
             codes.sort();
             codes.dedup();
             let ints: Vec<i64> = if system.matches_by_prefix() {
