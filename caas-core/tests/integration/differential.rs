@@ -11,7 +11,7 @@
 //! [`build_case`], which keeps every choice well typed; shrinking a failure shrinks those
 //! numbers, so the minimal failing case is a small definition over small tables.
 
-mod reference;
+use crate::reference;
 
 use std::borrow::Cow;
 use std::fmt;
