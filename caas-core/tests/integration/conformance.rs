@@ -842,7 +842,15 @@ mod bless {
                 }
             }
         }
-        let _ = writeln!(out, "    - {{ {} }}", parts.join(", "));
+        let line = format!("    - {{ {} }}", parts.join(", "));
+        if line.len() <= 96 {
+            let _ = writeln!(out, "{line}");
+        } else {
+            // Too long for one line: one key a line.
+            for (i, part) in parts.iter().enumerate() {
+                let _ = writeln!(out, "    {} {part}", if i == 0 { "-" } else { " " });
+            }
+        }
         Ok(())
     }
 
