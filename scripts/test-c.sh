@@ -85,7 +85,7 @@ echo "flu: data-quality summary as tests/c/expected/flu-data-quality.txt; report
 echo "== C: conformance cases through the C API"
 rm -rf "$out/cases"
 python3 tests/c/convert_cases.py tests/conformance/cases "$out/cases"
-gcc "${cflags[@]}" -Iinclude tests/c/conformance.c tests/c/table_text.c -o "$bin/conformance" \
+gcc "${cflags[@]}" -Iinclude tests/c/conformance.c tests/c/table_text.c tests/c/json_value.c -o "$bin/conformance" \
     -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "${memcheck[@]}" "$bin/conformance" "$out/cases" | tee "$out/conformance.txt"
 

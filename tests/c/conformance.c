@@ -6,19 +6,22 @@
  * CASES_OUT_DIR is what tests/c/convert_cases.py wrote: index.txt and one folder per case
  * with case.txt. For each case the tables are registered from their CSV files, the other
  * cohorts and the definition are parsed from their text, the definition is evaluated with
- * the parameters, and the members (read from their Arrow C stream), the attrition, or the
- * error (status, code, message, line and column) are compared with the expectation, by
- * the README's rules. Prints one line per case and a summary; exits 1 if any case fails.
+ * the parameters and options, and the members (read from their Arrow C stream), the
+ * attrition, the data-quality findings, the explanations of the people listed and the
+ * provenance (read from their JSON), or the error (status, code, message, line and column),
+ * are compared with the expectation, by the README's rules. Prints one line per case and a
+ * summary; exits 1 if any case fails.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "caas.h"
+#include "json_value.h"
 #include "table_text.h"
 
-#define MAX_LINES 64
-#define MAX_FIELDS 4
+#define MAX_LINES 256
+#define MAX_FIELDS 6
 
 typedef struct Line {
     size_t n;
@@ -187,6 +190,189 @@ static int check_error(CaasStatus status, const Line *lines, size_t n, char *err
     return 0;
 }
 
+/* Whether `name` is one of the comma-separated `names`. */
+static int listed(const char *names, const char *name) {
+    size_t len = strlen(name);
+    const char *p = names;
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t part = comma ? (size_t)(comma - p) : strlen(p);
+        if (part == len && strncmp(p, name, len) == 0) return 1;
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The text of `field` of each item of `array`, comma-separated, into `out`. */
+static void join_field(const JsonValue *array, const char *field, char *out, size_t size) {
+    size_t i;
+    out[0] = '\0';
+    for (i = 0; array && array->type == JSON_ARRAY && i < array->n; i++) {
+        const char *text = json_text(json_get(&array->items[i], field));
+        append(out, size, i ? "," : "");
+        append(out, size, text ? text : "?");
+    }
+}
+
+/* Reads a JSON text the library handed out (freed here) into `out`; 0 on success. The
+ * call that hands it out must be made before this one: the order in which a function's
+ * arguments are evaluated is unspecified. */
+static int read_json(CaasStatus status, char *text, const char *what, JsonValue *out, char *error, size_t size) {
+    int parsed = status == CAAS_OK ? json_parse(text, out) : -1;
+    if (status != CAAS_OK)
+        snprintf(error, size, "reading the %s failed: `%s`: %s", what, caas_last_error_code(),
+                 caas_last_error_message());
+    else if (parsed != 0)
+        snprintf(error, size, "the %s is not JSON", what);
+    caas_string_free(text);
+    return status == CAAS_OK && parsed == 0 ? 0 : -1;
+}
+
+/* Compares the scalar `actual` of a JSON text with `expected` (numbers within 1e-9). */
+static int same_scalar(const JsonValue *actual, const char *expected) {
+    const char *text = json_text(actual);
+    return text && cells_equal(text, expected, actual->type == JSON_NUMBER);
+}
+
+/* The data-quality expectations: the tables read, rows, findings, and no rows of a kind
+ * not listed. */
+static int check_data_quality(const CaasResult *result, const Line *lines, size_t n, char *error, size_t size) {
+    const char *tables = value(lines, n, "dq_tables", 1);
+    CaasStatus status;
+    JsonValue quality;
+    char *json = NULL;
+    char names[1024];
+    size_t i, f;
+    int failed = 0;
+    if (!tables) return 0;
+    status = caas_result_data_quality_json(result, &json);
+    if (read_json(status, json, "data quality", &quality, error, size) != 0) return -1;
+    join_field(json_get(&quality, "tables"), "table", names, sizeof names);
+    if (strcmp(names, tables) != 0) {
+        snprintf(error, size, "data quality: tables %s were read, expected %s", names, tables);
+        failed = 1;
+    }
+    for (i = 0; i < n && !failed; i++) {
+        const Line *l = &lines[i];
+        const JsonValue *table = json_find(json_get(&quality, "tables"), "table", l->n > 1 ? l->field[1] : "");
+        const JsonValue *findings = json_get(table, "findings");
+        if (strcmp(l->field[0], "dq_table") == 0 && l->n == 4) {
+            if (!same_scalar(json_get(table, l->field[2]), l->field[3])) {
+                snprintf(error, size, "data quality of `%s`: %s is not %s", l->field[1], l->field[2], l->field[3]);
+                failed = 1;
+            }
+        } else if (strcmp(l->field[0], "dq_finding") == 0 && l->n == 5) {
+            const JsonValue *finding = json_find(findings, "kind", l->field[2]);
+            if (!same_scalar(json_get(finding, l->field[3]), l->field[4])) {
+                snprintf(error, size, "data quality of `%s`, `%s`: %s is %s, expected %s", l->field[1], l->field[2],
+                         l->field[3], finding ? json_text(json_get(finding, l->field[3])) : "(not checked)",
+                         l->field[4]);
+                failed = 1;
+            }
+        } else if (strcmp(l->field[0], "dq_listed") == 0 && l->n >= 2) {
+            const char *kinds = l->n > 2 ? l->field[2] : "";
+            for (f = 0; findings && f < findings->n && !failed; f++) {
+                const char *kind = json_text(json_get(&findings->items[f], "kind"));
+                if (kind && !listed(kinds, kind) && !same_scalar(json_get(&findings->items[f], "count"), "0")) {
+                    snprintf(error, size, "data quality of `%s`: `%s` has rows, expected none", l->field[1], kind);
+                    failed = 1;
+                }
+            }
+        }
+    }
+    json_free(&quality);
+    return failed ? -1 : 0;
+}
+
+/* Checks the expectations of one person's explanation (every `explain` line naming them). */
+static int check_person(const CaasResult *result, const char *person, const Line *lines, size_t n, char *error,
+                        size_t size) {
+    const char *expected_error = NULL;
+    JsonValue why;
+    char *json = NULL;
+    char outcomes[1024];
+    size_t i;
+    int failed = 0;
+    CaasStatus status;
+    for (i = 0; i < n; i++)
+        if (strcmp(lines[i].field[0], "explain") == 0 && lines[i].n == 4 && strcmp(lines[i].field[1], person) == 0 &&
+            strcmp(lines[i].field[2], "error") == 0)
+            expected_error = lines[i].field[3];
+    status = caas_result_explain_json(result, person, &json);
+    if (expected_error) {
+        caas_string_free(json);
+        if (status == CAAS_OK || strcmp(caas_last_error_code(), expected_error) != 0) {
+            snprintf(error, size, "explaining %s: expected a `%s` error, got `%s`", person, expected_error,
+                     status == CAAS_OK ? "no error" : caas_last_error_code());
+            return -1;
+        }
+        return 0;
+    }
+    if (read_json(status, json, "explanation", &why, error, size) != 0) return -1;
+    for (i = 0; i < n && !failed; i++) {
+        const Line *l = &lines[i];
+        if (strcmp(l->field[0], "explain") != 0 || l->n < 4 || strcmp(l->field[1], person) != 0) continue;
+        if (strcmp(l->field[2], "outcomes") == 0) {
+            join_field(json_get(&why, "rules"), "outcome", outcomes, sizeof outcomes);
+            failed = strcmp(outcomes, l->field[3]) != 0;
+        } else if (strcmp(l->field[2], "value") == 0) {
+            const JsonValue *variable = json_find(json_get(&why, "variables"), "name", l->field[3]);
+            failed = !variable || !same_scalar(json_get(variable, "value"), l->n > 4 ? l->field[4] : "");
+        } else {
+            failed = !same_scalar(json_get(json_get(&why, "verdict"), l->field[2]), l->field[3]);
+        }
+        if (failed)
+            snprintf(error, size, "explaining %s: %s %s is not as expected", person, l->field[2], l->field[3]);
+    }
+    json_free(&why);
+    return failed ? -1 : 0;
+}
+
+/* The explanations of the people listed, each once. */
+static int check_explanations(const CaasResult *result, const Line *lines, size_t n, char *error, size_t size) {
+    size_t i, j;
+    for (i = 0; i < n; i++) {
+        int seen = 0;
+        if (strcmp(lines[i].field[0], "explain") != 0 || lines[i].n < 2) continue;
+        for (j = 0; j < i && !seen; j++)
+            seen = strcmp(lines[j].field[0], "explain") == 0 && strcmp(lines[j].field[1], lines[i].field[1]) == 0;
+        if (!seen && check_person(result, lines[i].field[1], lines, n, error, size) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The provenance expectations: hashes, purpose and counts. */
+static int check_provenance(const CaasResult *result, const Line *lines, size_t n, char *error, size_t size) {
+    CaasStatus status;
+    JsonValue manifest;
+    char *json = NULL;
+    char names[1024];
+    size_t i;
+    int failed = 0;
+    if (!value(lines, n, "provenance", 1)) return 0;
+    status = caas_result_provenance_json(result, &json);
+    if (read_json(status, json, "provenance", &manifest, error, size) != 0) return -1;
+    for (i = 0; i < n && !failed; i++) {
+        const Line *l = &lines[i];
+        if (strcmp(l->field[0], "provenance") != 0 || l->n < 3) continue;
+        if (strcmp(l->field[1], "codelists") == 0 || strcmp(l->field[1], "member_of") == 0) {
+            int codelists = strcmp(l->field[1], "codelists") == 0;
+            join_field(json_get(&manifest, l->field[1]), codelists ? "name" : "id", names, sizeof names);
+            failed = strcmp(names, l->field[2]) != 0;
+        } else if ((strcmp(l->field[1], "codelist") == 0 || strcmp(l->field[1], "member_of_hash") == 0) && l->n == 4) {
+            int codelists = strcmp(l->field[1], "codelist") == 0;
+            const JsonValue *item = json_find(json_get(&manifest, codelists ? "codelists" : "member_of"),
+                                              codelists ? "name" : "id", l->field[2]);
+            failed = !same_scalar(json_get(item, codelists ? "sha256" : "definition_sha256"), l->field[3]);
+        } else {
+            failed = !same_scalar(json_get(&manifest, l->field[1]), l->field[2]);
+        }
+        if (failed) snprintf(error, size, "provenance: %s %s is not as expected", l->field[1], l->field[2]);
+    }
+    json_free(&manifest);
+    return failed ? -1 : 0;
+}
+
 static char *path_in(const char *dir, const char *file) {
     size_t len = strlen(dir) + strlen(file) + 2;
     char *path = malloc(len);
@@ -209,9 +395,10 @@ static CaasStatus prepare_and_evaluate(CaasEngine *engine, const char *dir, cons
     const char *definition = value(lines, n, "definition", 1);
     const char *format = value(lines, n, "definition", 2);
     const char *parameters_file = value(lines, n, "parameters", 1);
+    const char *options_file = value(lines, n, "options", 1);
     CaasCohort *cohort = NULL;
     CaasStatus status = CAAS_OK;
-    char *text, *parameters = NULL;
+    char *text, *parameters = NULL, *options = NULL;
     size_t i;
     for (i = 0; i < n && status == CAAS_OK; i++) {
         if (strcmp(lines[i].field[0], "table") == 0 && lines[i].n == 4) {
@@ -242,8 +429,11 @@ static CaasStatus prepare_and_evaluate(CaasEngine *engine, const char *dir, cons
     free(text);
     if (status != CAAS_OK) return status;
     if (parameters_file) parameters = text_in(dir, parameters_file);
-    status = caas_engine_evaluate(engine, cohort, parameters, result);
+    if (options_file) options = text_in(dir, options_file);
+    status = options ? caas_engine_evaluate_with(engine, cohort, parameters, options, result)
+                     : caas_engine_evaluate(engine, cohort, parameters, result);
     free(parameters);
+    free(options);
     caas_cohort_free(cohort);
     return status;
 }
@@ -317,6 +507,9 @@ static int run_case(const char *root, const char *name, char *error, size_t size
         table_free(&attrition);
         if (compared != 0) goto done;
     }
+    if (check_data_quality(result, lines, n, error, size) != 0 || check_explanations(result, lines, n, error, size) != 0 ||
+        check_provenance(result, lines, n, error, size) != 0)
+        goto done;
     outcome = 0;
 done:
     caas_result_free(result);

@@ -7,6 +7,8 @@ For each case `NAME.yaml` (format: tests/conformance/README.md) this writes `OUT
 - `<table>.csv`: each table's CSV text, unchanged;
 - `cohort_<i>.yaml`: the other cohorts' definitions; `definition.yaml` or `definition.json`;
 - `parameters.json`: the run-time parameters (dates as YYYY-MM-DD text), when there are any;
+- `options.json`: the evaluation options as `caas_engine_evaluate_with` takes them, when
+  there are any;
 - `members.csv`, `attrition.csv`: the expected CSV text, unchanged;
 - `case.txt`: one instruction per line, fields separated by tabs, in the order the runner
   acts on them (tables by name, as the Rust runner registers them, then cohorts, then the
@@ -17,12 +19,23 @@ For each case `NAME.yaml` (format: tests/conformance/README.md) this writes `OUT
       cohort      <file>
       definition  <file>  yaml|json
       parameters  <file>
+      options     <file>
       members     <file>
       attrition   <file>
       error_code  <code>
       error_contains  <substring>       (one line per substring)
       error_line  <n>
       error_column  <n>
+      dq_tables   <the tables read, in order, comma-separated>
+      dq_table    <table>  rows|rows_excluded  <n>
+      dq_finding  <table>  <kind>  count|excluded|policy|column  <value>
+      dq_listed   <table>  <the kinds listed, comma-separated: the others have no rows>
+      explain     <person id as text>  verdict|step|rule|error  <value>
+      explain     <person id as text>  outcomes  <the rules' outcomes, comma-separated>
+      explain     <person id as text>  value  <variable>  <canonical text; null is empty>
+      provenance  definition_sha256|purpose|population|members  <value>
+      provenance  codelists|member_of  <the names, comma-separated>
+      provenance  codelist|member_of_hash  <name>  <sha256>
 
 and `OUT_DIR/index.txt` lists the case names in order. Nothing is interpreted here beyond
 the layout: the C runner registers the files, parses the definition text and compares.
@@ -37,10 +50,31 @@ from pathlib import Path
 
 import yaml
 
-CASE_KEYS = {"description", "tables", "cohorts", "definition", "format", "parameters", "expect"}
+CASE_KEYS = {
+    "description",
+    "tables",
+    "cohorts",
+    "definition",
+    "format",
+    "parameters",
+    "options",
+    "expect",
+}
 TABLE_KEYS = {"role", "code_system", "mapping", "csv"}
-EXPECT_KEYS = {"members", "attrition", "error"}
+OPTION_KEYS = {"quality", "reference_date", "pseudonym_key"}
+EXPECT_KEYS = {"members", "attrition", "error", "data_quality", "explain", "provenance"}
 ERROR_KEYS = {"code", "message_contains", "line", "column"}
+QUALITY_KEYS = {"rows", "rows_excluded", "findings"}
+FINDING_KEYS = {"count", "excluded", "policy", "column"}
+EXPLAIN_KEYS = {"person", "verdict", "step", "rule", "outcomes", "values", "error"}
+PROVENANCE_KEYS = {
+    "definition_sha256",
+    "codelists",
+    "member_of",
+    "purpose",
+    "population",
+    "members",
+}
 
 
 def field(value: object) -> str:
@@ -58,6 +92,63 @@ def parameter(value: object) -> object:
     if isinstance(value, (bool, int, float, str)):
         return value
     raise ValueError(f"unsupported parameter value {value!r}")
+
+
+def canonical(value: object) -> str:
+    """A scalar of an expectation in the canonical text of the suite: null is empty,
+    booleans true/false, dates YYYY-MM-DD."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def assurance_lines(expect: dict) -> list[list[object]]:
+    """The instructions that check data quality, explanations and provenance."""
+    lines: list[list[object]] = []
+    quality = expect.get("data_quality")
+    if quality is not None:
+        lines.append(["dq_tables", ",".join(quality)])
+        for table, want in quality.items():
+            want = want or {}
+            unknown(f"data_quality `{table}`", want, QUALITY_KEYS)
+            for key in ("rows", "rows_excluded"):
+                if key in want:
+                    lines.append(["dq_table", table, key, int(want[key])])
+            findings = want.get("findings") or {}
+            for kind, finding in findings.items():
+                detail = finding if isinstance(finding, dict) else {"count": finding}
+                unknown(f"finding `{kind}`", detail, FINDING_KEYS)
+                for key, value in detail.items():
+                    lines.append(["dq_finding", table, kind, key, canonical(value)])
+            lines.append(["dq_listed", table, ",".join(findings)])
+    for explanation in expect.get("explain") or []:
+        unknown("explain", explanation, EXPLAIN_KEYS)
+        person = canonical(explanation["person"])
+        for key in ("verdict", "step", "rule", "error"):
+            if key in explanation:
+                lines.append(["explain", person, key, canonical(explanation[key])])
+        if "outcomes" in explanation:
+            outcomes = ",".join(canonical(o) for o in explanation["outcomes"])
+            lines.append(["explain", person, "outcomes", outcomes])
+        for name, value in (explanation.get("values") or {}).items():
+            lines.append(["explain", person, "value", name, canonical(value)])
+    provenance = expect.get("provenance")
+    if provenance is not None:
+        unknown("provenance", provenance, PROVENANCE_KEYS)
+        for key in ("definition_sha256", "purpose", "population", "members"):
+            if key in provenance:
+                lines.append(["provenance", key, canonical(provenance[key])])
+        for key, each in (("codelists", "codelist"), ("member_of", "member_of_hash")):
+            if key in provenance:
+                hashes = provenance[key] or {}
+                lines.append(["provenance", key, ",".join(hashes)])
+                for name, sha in hashes.items():
+                    lines.append(["provenance", each, name, sha])
+    return lines
 
 
 def unknown(what: str, found: dict, allowed: set[str]) -> None:
@@ -105,6 +196,15 @@ def convert(case_path: Path, out: Path) -> None:
         (out / "parameters.json").write_text(json.dumps(values), encoding="utf-8")
         lines.append(["parameters", "parameters.json"])
 
+    options = case.get("options") or {}
+    unknown("options", options, OPTION_KEYS)
+    if options:
+        values = {name: canonical(value) for name, value in options.items() if name != "quality"}
+        if "quality" in options:
+            values["quality"] = options["quality"]
+        (out / "options.json").write_text(json.dumps(values), encoding="utf-8")
+        lines.append(["options", "options.json"])
+
     expect = case["expect"]
     unknown("expect", expect, EXPECT_KEYS)
     for part in ("members", "attrition"):
@@ -120,6 +220,7 @@ def convert(case_path: Path, out: Path) -> None:
         for key in ("line", "column"):
             if key in error:
                 lines.append([f"error_{key}", int(error[key])])
+    lines.extend(assurance_lines(expect))
 
     text = "".join("\t".join(field(f) for f in line) + "\n" for line in lines)
     (out / "case.txt").write_text(text, encoding="utf-8")

@@ -192,32 +192,6 @@ def test_explanation_of_a_person_removed_by_an_exclude_rule(result: caas.Result)
     assert why.to_dict()["verdict"] == {"verdict": "out", "step": 3, "rule": "high marker"}
 
 
-def test_explanation_with_an_unknown_outcome_and_of_a_member(result: caas.Result) -> None:
-    one = result.explain(1)
-    assert (one.removed_at, one.removed_by) == (2, "has asthma")
-    # No marker: `latest_marker > 7` is unknown, and an exclude rule keeps the person.
-    assert one.rules == rules("true", "false", "unknown")
-    assert one.variable("latest_marker").value is None
-    assert one.variable("latest_marker").selected == 0
-    # Asthma after the index date is not counted, so no row is behind the count.
-    assert one.variable("asthma_count") == VariableExplanation(
-        "asthma_count", "events", COUNT_SENTENCE, 0, 0, (), ()
-    )
-    four = result.explain(4)
-    assert (four.verdict, four.in_cohort, four.removed_by, four.removed_at) == (
-        "in",
-        True,
-        None,
-        None,
-    )
-    assert four.rules == rules("true", "true", "false")
-    assert four.variable("age").value == 65
-    assert four.variable("asthma_count").events == (
-        EventRow("gp_events", d("2025-03-31"), ASTHMA, None),
-    )
-    assert str(four).splitlines()[1] == "Verdict: in the cohort (passed all 3 rules)"
-
-
 def test_explanation_html_shows_verdict_rules_and_rows(result: caas.Result) -> None:
     html = result.explain(2)._repr_html_()
     assert "<h3>Person 2 and cohort <code>explained</code></h3>" in html

@@ -1,6 +1,8 @@
 """The conformance suite (tests/conformance/cases, format in its README) through Python:
-every case must give exactly the members, attrition or error its file expects, as it does
-through the Rust runner (caas-core/tests/conformance.rs), which these rules mirror."""
+every case, evaluated with its options, must give exactly the members, attrition,
+data-quality findings, explanations and provenance, or the error, its file expects, as it
+does through the Rust runner (caas-core/tests/integration/conformance.rs), whose rules
+these mirror."""
 
 from __future__ import annotations
 
@@ -72,6 +74,8 @@ def compare(what: str, table: pa.Table, expected: str) -> None:
 
 def run_case(path: Path, tmp_path: Path) -> caas.Result:
     case = yaml.safe_load(path.read_text())
+    options = case.get("options") or {}
+    assert set(options) <= {"quality", "reference_date", "pseudonym_key"}, options
     engine = caas.Engine()
     for name, table in case.get("tables", {}).items():
         file = tmp_path / f"{name}.csv"
@@ -89,7 +93,84 @@ def run_case(path: Path, tmp_path: Path) -> caas.Result:
         cohort = caas.Cohort.from_json(case["definition"], base_dir=CASES)
     else:
         cohort = caas.Cohort.from_yaml(case["definition"], base_dir=CASES)
-    return engine.evaluate(cohort, case.get("parameters"))
+    return engine.evaluate(
+        cohort,
+        case.get("parameters"),
+        quality=options.get("quality"),
+        reference_date=options.get("reference_date"),
+        pseudonym_key=options.get("pseudonym_key"),
+    )
+
+
+def same_value(actual: Any, expected: Any) -> bool:
+    """A value of an explanation against an expectation: numbers within 1e-9, the rest as
+    canonical text (a YAML date is the date's text)."""
+    if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        try:
+            return math.isclose(float(actual), float(expected), rel_tol=0, abs_tol=1e-9)
+        except (TypeError, ValueError):
+            return False
+    return canonical(actual) == canonical(expected)
+
+
+def check_data_quality(result: caas.Result, expected: dict[str, Any]) -> None:
+    """The tables read are exactly those listed, in order; `rows` and `rows_excluded` are
+    compared when given; a kind not listed must have no rows."""
+    tables = result.data_quality.tables
+    assert [t.table for t in tables] == list(expected), "data quality: the tables read"
+    for table in tables:
+        want = expected[table.table] or {}
+        for key in ("rows", "rows_excluded"):
+            if key in want:
+                assert getattr(table, key) == want[key], f"data quality of {table.table}: {key}"
+        findings = want.get("findings") or {}
+        checked = {f.kind for f in table.findings}
+        assert set(findings) <= checked, f"data quality of {table.table}: kinds not checked"
+        for finding in table.findings:
+            listed = findings.get(finding.kind)
+            detail = listed if isinstance(listed, dict) else {"count": listed or 0}
+            where = f"data quality of {table.table}, {finding.kind}"
+            assert finding.count == detail["count"], f"{where}: {finding.count} rows"
+            for key in ("excluded", "policy", "column"):
+                if key in detail:
+                    assert getattr(finding, key) == detail[key], f"{where}: {key}"
+
+
+def check_explanation(result: caas.Result, expected: dict[str, Any]) -> None:
+    person = expected["person"]
+    if "error" in expected:
+        with pytest.raises(caas.CaasError) as raised:
+            result.explain(person)
+        assert raised.value.code == expected["error"], f"explaining {person}"
+        return
+    why = result.explain(person).to_dict()
+    verdict = why["verdict"]
+    for key in ("verdict", "step", "rule"):
+        if key in expected:
+            assert verdict.get(key) == expected[key], f"explaining {person}: {verdict}"
+    if "outcomes" in expected:
+        outcomes = [r["outcome"] for r in why["rules"]]
+        assert outcomes == [canonical(o) for o in expected["outcomes"]], f"explaining {person}"
+    values = {v["name"]: v.get("value") for v in why["variables"]}
+    for name, value in (expected.get("values") or {}).items():
+        assert name in values, f"explaining {person}: no variable {name}"
+        assert same_value(values[name], value), f"explaining {person}: {name} = {values[name]}"
+
+
+def check_provenance(result: caas.Result, expected: dict[str, Any]) -> None:
+    manifest = result.provenance
+    wanted = {
+        "definition_sha256": manifest["definition_sha256"],
+        "codelists": [(c["name"], c["sha256"]) for c in manifest["codelists"]],
+        "member_of": [(c["id"], c["definition_sha256"]) for c in manifest.get("member_of", [])],
+        "purpose": manifest["purpose"],
+        "population": manifest["population"],
+        "members": manifest["members"],
+    }
+    for key, value in expected.items():
+        if key in ("codelists", "member_of"):
+            value = list((value or {}).items())
+        assert wanted[key] == value, f"provenance: {key}"
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
@@ -108,6 +189,12 @@ def test_case(path: Path, tmp_path: Path) -> None:
             compare("members", result.members, expect["members"])
         if "attrition" in expect:
             compare("attrition", result.attrition, expect["attrition"])
+        if "data_quality" in expect:
+            check_data_quality(result, expect["data_quality"])
+        for explanation in expect.get("explain") or []:
+            check_explanation(result, explanation)
+        if "provenance" in expect:
+            check_provenance(result, expect["provenance"])
         return
     with pytest.raises(caas.CaasError) as raised:
         run_case(path, tmp_path)

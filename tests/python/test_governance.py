@@ -74,17 +74,6 @@ def test_data_quality_counts_bad_nhs_numbers_and_orphan_events(engine: caas.Engi
     assert members(result) == [1, 2, 3, 4, 5, 6]
 
 
-def test_exclude_policy_removes_and_counts_the_rows(engine: caas.Engine) -> None:
-    result = engine.evaluate(governed_cohort(), quality={"invalid_nhs_number": "exclude"})
-    assert result.population == 4
-    assert members(result) == [1, 2, 3, 6]
-    persons = result.data_quality.table("persons")
-    assert persons.rows_excluded == 2
-    assert [(f.kind, f.excluded) for f in persons.findings if f.count] == [
-        ("invalid_nhs_number", 2)
-    ]
-
-
 def test_fail_policy_raises_a_data_quality_error_with_attributes(engine: caas.Engine) -> None:
     with pytest.raises(caas.DataQualityError) as raised:
         engine.evaluate(governed_cohort(), quality={"invalid_nhs_number": "fail"})

@@ -5,9 +5,6 @@
 //! bad tables and mappings, wrong types, unreadable values, data-quality failures, bad
 //! options — and the text (`Display` and `Debug`) of each is scanned for every one of them.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;

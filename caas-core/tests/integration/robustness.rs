@@ -1,9 +1,6 @@
 //! No input makes caas panic: arbitrary text as a definition or an expression gives a
 //! result or a typed error.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use caas_core::model::expr::parse;
 use caas_core::{Cohort, Place};
 use proptest::prelude::*;

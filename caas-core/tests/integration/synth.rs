@@ -1,9 +1,6 @@
 //! The synthetic population: deterministic for a seed whatever the threads and file split,
 //! sorted by (person id, date), with valid NHS numbers but for the configured share.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 

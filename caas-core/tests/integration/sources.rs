@@ -1,8 +1,5 @@
 //! Registration from every kind of source, and the errors of registration.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::fs::File;
 use std::sync::Arc;
 

@@ -11,10 +11,7 @@
 //! [`build_case`], which keeps every choice well typed; shrinking a failure shrinks those
 //! numbers, so the minimal failing case is a small definition over small tables.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod reference;
+use crate::reference;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -2,10 +2,7 @@
 //! (one per group, and people who just miss each group), and its attrition on a small
 //! fixed-seed synthetic population (the golden file).
 //!
-//! Regenerate the golden file with `CAAS_UPDATE_GOLDEN=1 cargo test -p caas-core --test flu`.
-
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Regenerate the golden file with `CAAS_UPDATE_GOLDEN=1 cargo test -p caas-core --test integration flu`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -2,10 +2,7 @@
 //! give byte-identical members and identical hashes, formatting does not change the
 //! definition's hash and content does.
 //!
-//! Regenerate the schema with `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test provenance`.
-
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Regenerate the schema with `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test integration provenance`.
 
 use std::path::{Path, PathBuf};
 
@@ -56,7 +53,7 @@ fn committed_schema_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{} is stale: run `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test provenance` and commit it",
+        "{} is stale: run `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test integration provenance` and commit it",
         path.display()
     );
 }

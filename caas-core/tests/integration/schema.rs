@@ -1,8 +1,5 @@
 //! The committed JSON Schema of the definition must be the one the Rust types generate.
-//! Regenerate it with `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test schema`.
-
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Regenerate it with `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test integration schema`.
 
 use std::path::Path;
 
@@ -17,7 +14,7 @@ fn committed_schema_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{} is stale: run `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test schema` and commit it",
+        "{} is stale: run `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test integration schema` and commit it",
         path.display()
     );
 }

@@ -1,9 +1,6 @@
 //! Run-to-run difference: who joined and who left since an earlier run's members, given
 //! as a table or read from Parquet, Arrow IPC or CSV.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 use std::sync::Arc;
 

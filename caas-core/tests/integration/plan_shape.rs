@@ -1,9 +1,6 @@
 //! The evaluation design, pinned: each event table is scanned once for all its variables,
 //! codelists are matched by a hash join, and first/last come from aggregates, not sorts.
 
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 
 use caas_core::{CodeSystem, Cohort, Engine, Parameters, TableSpec};

@@ -1,0 +1,25 @@
+//! The integration tests of caas-core, in one test binary: each module is what was once a
+//! binary of its own. One binary links DataFusion once instead of once per file, which
+//! is most of the time `cargo test` spends building them.
+//!
+//! Run one module's tests with a filter, e.g.
+//! `cargo test -p caas-core --test integration conformance`.
+
+// Tests may unwrap, expect and panic, helpers too: a failed assertion is how they report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod conformance;
+mod diff;
+mod differential;
+mod explain;
+mod flu;
+mod governance;
+mod no_identifiers;
+mod plan_shape;
+mod provenance;
+mod quality;
+mod reference;
+mod robustness;
+mod schema;
+mod sources;
+mod synth;
