@@ -116,7 +116,7 @@ impl PyCohort {
             .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))
     }
 
-    /// The plain-English description as JSON text (see `caas_core::model::Description`).
+    /// The plain-English description as JSON text (see `caas_core::report::Description`).
     fn describe_json(&self, py: Python<'_>) -> PyResult<String> {
         serde_json::to_string(&self.inner.describe())
             .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))

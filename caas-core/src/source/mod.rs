@@ -175,7 +175,7 @@ impl TableSpec {
 
 /// How the codes of an event table are laid out in its rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeLayout {
+pub(crate) enum CodeLayout {
     /// One code per row.
     Single(String),
     /// Several code columns, primary first.
@@ -188,7 +188,7 @@ pub enum CodeLayout {
 
 /// The checked shape of a registered table: which columns play which part.
 #[derive(Debug, Clone)]
-pub struct TableShape {
+pub(crate) struct TableShape {
     /// The role.
     pub role: Role,
     /// The code system (event tables).
@@ -246,7 +246,7 @@ fn is_code_list(t: &DataType) -> bool {
 impl TableSpec {
     /// Checks the spec against a table's schema: every mapped column exists with a usable
     /// type. Errors name the table, the column, the expected and the actual type.
-    pub fn check(&self, table: &str, schema: &Schema) -> Result<TableShape> {
+    pub(crate) fn check(&self, table: &str, schema: &Schema) -> Result<TableShape> {
         let m = &self.mapping;
         let err = |message: String| CaasError::Registration {
             table: table.to_string(),
