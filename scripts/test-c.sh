@@ -64,7 +64,7 @@ echo "quickstart: as expected (shared and static)"
 
 # The population is cached under the hash of what generates it, so that a change to the
 # generator or the codelists never leaves a stale population behind.
-synth_hash=$(cat caas-core/src/synth/*.rs examples/flu/codelists/* | sha256sum | cut -c1-12)
+synth_hash=$(cat caas-synth/src/*.rs examples/flu/codelists/* | sha256sum | cut -c1-12)
 population=$out/synthetic-5000-seed7-$synth_hash
 if [[ ! -f $population/complete ]]; then
     rm -rf "$out"/synthetic-5000-seed7*
