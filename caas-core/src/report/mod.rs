@@ -7,6 +7,8 @@
 //! The layout lives in templates (`report/templates/`, rendered with minijinja); this module
 //! gives them their data. For purposes other than direct care, every count in the report
 //! is under [disclosure control](disclosure) — including the ones the funnel is drawn from.
+//! The [notebook views](notebook) that the front ends show are rendered by the same
+//! environment, under the same control.
 
 pub mod disclosure;
 mod findings;
