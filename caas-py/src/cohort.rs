@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 use crate::errors::{check, definition_error, to_py};
-use crate::options::{type_name, typed_date};
+use crate::options::{from_mapping, type_name, typed_date};
 
 /// A checked cohort definition.
 #[pyclass(name = "Cohort", module = "caas._caas", frozen)]
@@ -55,21 +55,18 @@ impl PyCohort {
         check(py, Cohort::from_path(&path)).map(Self::new)
     }
 
-    /// Checks a definition document given as JSON text made from a Python mapping. The text
-    /// is not the user's, so shape errors name the field but no line.
+    /// Checks a definition document given as a Python mapping (dates as `YYYY-MM-DD`
+    /// text), read by the core's serde definition of `Definition`. Shape errors name the
+    /// field but no line: the document has none.
     #[staticmethod]
-    #[pyo3(signature = (json, base_dir=None))]
-    fn from_document(py: Python<'_>, json: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
-        // JSON is YAML; the YAML reader parses decimals exactly, where serde_json (without
-        // its `float_roundtrip` feature) may be one unit in the last place off.
-        let definition: Definition = serde_yaml_ng::from_str(json).map_err(|e| {
-            let message = e.to_string();
-            let message = match message.rfind(" at line ") {
-                Some(at) => &message[..at],
-                None => &message,
-            };
-            definition_error(py, "syntax", &format!("definition: {message}"))
-        })?;
+    #[pyo3(signature = (document, base_dir=None))]
+    fn from_document(
+        py: Python<'_>,
+        document: &Bound<'_, PyAny>,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let definition: Definition = from_mapping(document)
+            .map_err(|message| definition_error(py, "syntax", &format!("definition: {message}")))?;
         let base = base(base_dir);
         check(py, Cohort::from_definition_in(definition, &base)).map(Self::new)
     }

@@ -117,8 +117,7 @@ class Cohort:
         may be ``datetime.date``)."""
         if not isinstance(document, Mapping):
             raise TypeError(f"a definition document is a mapping, not {type(document).__name__}")
-        text = json.dumps(_plain(document))
-        return cls(_caas.Cohort.from_document(text, _dir(base_dir)))
+        return cls(_caas.Cohort.from_document(_plain(document), _dir(base_dir)))
 
     @staticmethod
     def builder(id: str, title: str, purpose: Purpose = "direct_care") -> CohortBuilder:
