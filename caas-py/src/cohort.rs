@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use caas_core::model::ParameterValue;
+use caas_core::report::notebook;
 use caas_core::{CaasError, Cohort, Definition, Format, Parameters, Value};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
 use crate::errors::{check, to_py, to_py_saying};
+use crate::options::{from_mapping, type_name, typed_date};
 
 /// A checked cohort definition.
 #[pyclass(name = "Cohort", module = "caas._caas", frozen)]
@@ -54,25 +55,23 @@ impl PyCohort {
         check(py, Cohort::from_path(&path)).map(Self::new)
     }
 
-    /// Checks a definition document given as JSON text made from a Python mapping. The text
-    /// is not the user's, so shape errors name the field but no line.
+    /// Checks a definition document given as a Python mapping (dates as `YYYY-MM-DD`
+    /// text), read by the core's serde definition of `Definition`. Shape errors name the
+    /// field but no line: the document has none.
     #[staticmethod]
-    #[pyo3(signature = (json, base_dir=None))]
-    fn from_document(py: Python<'_>, json: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
-        // JSON is YAML; the YAML reader parses decimals exactly, where serde_json (without
-        // its `float_roundtrip` feature) may be one unit in the last place off.
-        let definition: Definition = serde_yaml_ng::from_str(json).map_err(|e| {
-            let message = e.to_string();
-            let message = match message.rfind(" at line ") {
-                Some(at) => &message[..at],
-                None => &message,
-            };
+    #[pyo3(signature = (document, base_dir=None))]
+    fn from_document(
+        py: Python<'_>,
+        document: &Bound<'_, PyAny>,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let definition: Definition = from_mapping(document).map_err(|message| {
             // Line 0: the document was built in Python, so there is no text to point into.
             let err = CaasError::Syntax {
                 format: Format::Json,
                 line: 0,
                 column: 0,
-                message: message.to_string(),
+                message: message.clone(),
             };
             to_py_saying(py, &err, &format!("definition: {message}"))
         })?;
@@ -122,6 +121,11 @@ impl PyCohort {
             .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))
     }
 
+    /// The plain-English description as the notebook shows it (HTML).
+    fn notebook_html(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, notebook::cohort_html(&self.inner))
+    }
+
     /// The plain-English description as text.
     fn summary(&self) -> String {
         self.inner.describe().to_string()
@@ -148,8 +152,9 @@ impl PyCohort {
     }
 }
 
-/// Run-time parameters from a Python mapping of names to booleans, integers, floats or
-/// text (dates as `YYYY-MM-DD` text; the Python layer converts `datetime.date`).
+/// Run-time parameters from a Python mapping of names to values, each as itself: a bool, an
+/// int, a float, a `datetime.date` (or a `datetime.datetime` at midnight) or a str. A str
+/// stays text: the core takes it as a date only where the definition declares a date.
 pub fn to_parameters(values: Option<&Bound<'_, PyDict>>) -> PyResult<Parameters> {
     let mut parameters = Parameters::new();
     let Some(values) = values else {
@@ -159,18 +164,21 @@ pub fn to_parameters(values: Option<&Bound<'_, PyDict>>) -> PyResult<Parameters>
         let name: String = key
             .extract()
             .map_err(|_| PyTypeError::new_err("parameter names must be text"))?;
+        let what = format!("parameter `{name}`");
         let value = if value.is_instance_of::<PyBool>() {
             Value::Bool(value.extract()?)
         } else if value.is_instance_of::<PyInt>() {
             Value::Int(value.extract()?)
         } else if value.is_instance_of::<PyFloat>() {
             Value::Float(value.extract()?)
+        } else if let Some(date) = typed_date(&what, &value)? {
+            Value::Date(date)
         } else if value.is_instance_of::<PyString>() {
-            Value::from(&ParameterValue::Text(value.extract()?))
+            Value::Text(value.extract()?)
         } else {
             return Err(PyTypeError::new_err(format!(
-                "parameter `{name}`: expected a date, a number, a boolean or text, got {}",
-                value.get_type().name()?
+                "{what}: expected a date, a number, a boolean or text, got {}",
+                type_name(&value)?
             )));
         };
         parameters.set(name, value);

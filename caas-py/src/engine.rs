@@ -18,16 +18,16 @@ use tokio::task::JoinSet;
 use crate::cohort::{PyCohort, to_parameters};
 use crate::errors::{check, to_py};
 use crate::evaluation::PyEvaluation;
-use crate::options::evaluation_options;
+use crate::options::{evaluation_options, from_mapping};
 use crate::wait::run;
 
-/// One run of `evaluate_many`: cohort, parameters, quality policies as JSON, reference
-/// date, pseudonym key.
+/// One run of `evaluate_many`: cohort, parameters, quality policies, reference date,
+/// pseudonym key.
 type Run<'py> = (
     PyRef<'py, PyCohort>,
     Option<Bound<'py, PyDict>>,
-    Option<String>,
-    Option<String>,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
     Option<Bound<'py, PyAny>>,
 );
 
@@ -37,14 +37,10 @@ pub struct PyEngine {
     inner: Arc<Engine>,
 }
 
-/// A table specification given as JSON text by the Python layer.
-fn table_spec(py: Python<'_>, table: &str, spec: &str) -> PyResult<TableSpec> {
-    serde_json::from_str(spec).map_err(|e| {
-        let message = e.to_string();
-        let message = match message.rfind(" at line ") {
-            Some(at) => message[..at].to_string(),
-            None => message,
-        };
+/// A table specification given as a dict (`role`, `code_system`, `mapping`), read by the
+/// core's serde definition of `TableSpec`.
+fn table_spec(py: Python<'_>, table: &str, spec: &Bound<'_, PyAny>) -> PyResult<TableSpec> {
+    from_mapping(spec).map_err(|message| {
         to_py(
             py,
             CaasError::Registration {
@@ -78,14 +74,14 @@ impl PyEngine {
     }
 
     /// Registers a Parquet, CSV or Arrow IPC file, or a folder of them; `spec` is a
-    /// `TableSpec` as JSON text.
+    /// `TableSpec` as a dict.
     #[pyo3(signature = (name, path, spec, progress=None))]
     fn register_file(
         &self,
         py: Python<'_>,
         name: String,
         path: PathBuf,
-        spec: &str,
+        spec: &Bound<'_, PyAny>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let spec = table_spec(py, &name, spec)?;
@@ -104,7 +100,7 @@ impl PyEngine {
         py: Python<'_>,
         name: &str,
         data: AnyRecordBatch,
-        spec: &str,
+        spec: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let spec = table_spec(py, name, spec)?;
         let reader = data.into_reader()?;
@@ -158,8 +154,8 @@ impl PyEngine {
         py: Python<'_>,
         cohort: &PyCohort,
         parameters: Option<&Bound<'_, PyDict>>,
-        quality: Option<&str>,
-        reference_date: Option<&str>,
+        quality: Option<&Bound<'_, PyAny>>,
+        reference_date: Option<&Bound<'_, PyAny>>,
         pseudonym_key: Option<&Bound<'_, PyAny>>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyEvaluation> {
@@ -194,8 +190,8 @@ impl PyEngine {
                     to_parameters(parameters.as_ref())?,
                     evaluation_options(
                         py,
-                        quality.as_deref(),
-                        reference_date.as_deref(),
+                        quality.as_ref(),
+                        reference_date.as_ref(),
                         key.as_ref(),
                     )?,
                 ))
@@ -289,13 +285,13 @@ struct TablesFile {
 }
 
 /// Reads a tables file (YAML, or JSON when `json`): a `tables` mapping of table names to
-/// `{path, role, code_system, mapping}`. Returns (name, path, spec as JSON text) per table.
+/// `{path, role, code_system, mapping}`. Returns (name, path, spec as a dict) per table.
 #[pyfunction]
-pub fn read_tables_file(
-    py: Python<'_>,
+pub fn read_tables_file<'py>(
+    py: Python<'py>,
     text: &str,
     json: bool,
-) -> PyResult<Vec<(String, String, String)>> {
+) -> PyResult<Vec<(String, String, Bound<'py, PyAny>)>> {
     let (format, parsed) = if json {
         let parsed = serde_json::from_str::<TablesFile>(text)
             .map_err(|e| (e.line(), e.column(), e.to_string()));
@@ -330,7 +326,7 @@ pub fn read_tables_file(
                 code_system: entry.code_system,
                 mapping: entry.mapping,
             };
-            let spec = serde_json::to_string(&spec).map_err(|e| {
+            let spec = pythonize::pythonize(py, &spec).map_err(|e| {
                 to_py(
                     py,
                     CaasError::Registration {

@@ -1,7 +1,7 @@
 //! What an evaluation returns, handed to Python through the Arrow PyCapsule interface and
-//! as the core's JSON: members and attrition, explanations of people, the audit table, the
-//! provenance manifest, the data-quality findings, the report and the difference with an
-//! earlier run.
+//! as the core's own values: members and attrition, explanations of people, the audit table,
+//! the provenance manifest, the data-quality findings, the report, the notebook view and the
+//! difference with an earlier run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,9 +9,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use caas_core::explain::PersonId;
-use caas_core::provenance::AttritionStep;
-use caas_core::report::ReportOptions;
-use caas_core::report::disclosure::disclose;
+use caas_core::report::{ReportOptions, notebook};
 use caas_core::results::Difference;
 use caas_core::{CaasError, Evaluation};
 use pyo3::prelude::*;
@@ -19,15 +17,9 @@ use pyo3_arrow::PyTable;
 use pyo3_arrow::input::AnyRecordBatch;
 
 use crate::errors::{check, to_py};
+use crate::explanation::PyExplanation;
+use crate::quality::PyDataQuality;
 use crate::wait::run;
-
-/// Counts as shown: (population, members, per step (step, rule, action, before, after,
-/// removed)).
-type ShownCounts = (
-    String,
-    String,
-    Vec<(u64, String, String, String, String, String)>,
-);
 
 /// The result of evaluating a cohort.
 #[pyclass(name = "Evaluation", module = "caas._caas", frozen)]
@@ -92,30 +84,10 @@ impl PyEvaluation {
         check(py, self.inner.attrition_table())
     }
 
-    /// The counts as a notebook shows them, like the report: under the engine's disclosure
-    /// control for purposes other than direct care. (population, members, and per step
-    /// (step, rule, action, before, after, removed)), counts as text.
-    fn shown_counts(&self, py: Python<'_>) -> PyResult<ShownCounts> {
-        let purpose = self.inner.provenance.purpose;
-        let shown = |n: u64| disclose(n, purpose).to_string();
-        let steps = check(py, AttritionStep::from_batch(&self.inner.attrition))?
-            .into_iter()
-            .map(|s| {
-                (
-                    s.step,
-                    s.rule,
-                    s.action,
-                    shown(s.before),
-                    shown(s.after),
-                    shown(s.removed),
-                )
-            })
-            .collect();
-        Ok((
-            shown(self.inner.population),
-            shown(self.inner.member_count() as u64),
-            steps,
-        ))
+    /// The notebook view: the attrition with the report's funnel, counts under the
+    /// report's disclosure control for purposes other than direct care.
+    fn notebook_html(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, notebook::evaluation_html(&self.inner))
     }
 
     /// People in the person table.
@@ -130,15 +102,15 @@ impl PyEvaluation {
         self.inner.member_count()
     }
 
-    /// Why a person is in the cohort or not: (the explanation as JSON, as text). Reads
-    /// only that person's rows, with the GIL released.
+    /// Why a person is in the cohort or not. Reads only that person's rows, with the GIL
+    /// released.
     #[pyo3(signature = (person, progress=None))]
     fn explain(
         &self,
         py: Python<'_>,
         person: PersonArg,
         progress: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<(String, String)> {
+    ) -> PyResult<PyExplanation> {
         let evaluation = Arc::clone(&self.inner);
         let person = PersonId::from(person);
         let explanation = run(
@@ -146,7 +118,7 @@ impl PyEvaluation {
             async move { evaluation.explain(person).await },
             progress,
         )?;
-        Ok((check(py, explanation.to_json())?, explanation.to_string()))
+        Ok(PyExplanation::from(explanation))
     }
 
     /// Every person's rule outcomes, as a pyarrow Table.
@@ -166,9 +138,12 @@ impl PyEvaluation {
         check(py, self.inner.provenance.to_json())
     }
 
-    /// The data-quality findings as JSON text.
-    fn data_quality_json(&self, py: Python<'_>) -> PyResult<String> {
-        check(py, self.inner.data_quality.to_json())
+    /// The data-quality findings.
+    fn data_quality(&self) -> PyDataQuality {
+        PyDataQuality::new(
+            self.inner.data_quality.clone(),
+            self.inner.provenance.purpose,
+        )
     }
 
     /// The report: (Markdown, self-contained HTML, standalone funnel SVG).

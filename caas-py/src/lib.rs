@@ -8,7 +8,10 @@
 //! - `engine`: registering tables (files, or any Arrow C stream without copying) and
 //!   evaluating cohorts.
 //! - `evaluation`: members, attrition, audit and differences handed to Python as Arrow
-//!   tables; explanations, provenance, data quality and reports as the core's JSON and text.
+//!   tables; provenance and reports as the core's JSON and text; the notebook views as the
+//!   core's HTML.
+//! - `explanation` and `quality`: explanations of people and data-quality findings as
+//!   Python objects over the core's own values (their counts, text and HTML the core's).
 //! - `options`: evaluation options (data-quality policies, reference date, pseudonym key)
 //!   read by the core's own readers.
 //! - `errors`: `caas_core::CaasError` raised as the `caas.errors` exception class of its
@@ -23,7 +26,9 @@ mod engine;
 mod errors;
 mod evaluation;
 mod examples;
+mod explanation;
 mod options;
+mod quality;
 mod synthetic;
 mod wait;
 
@@ -36,6 +41,14 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cohort::PyCohort>()?;
     m.add_class::<engine::PyEngine>()?;
     m.add_class::<evaluation::PyEvaluation>()?;
+    m.add_class::<explanation::PyExplanation>()?;
+    m.add_class::<explanation::PyRuleOutcome>()?;
+    m.add_class::<explanation::PyVariableExplanation>()?;
+    m.add_class::<explanation::PyEventRow>()?;
+    m.add_class::<explanation::PyPeriodRow>()?;
+    m.add_class::<quality::PyDataQuality>()?;
+    m.add_class::<quality::PyTableQuality>()?;
+    m.add_class::<quality::PyFinding>()?;
     m.add_function(wrap_pyfunction!(engine::read_tables_file, m)?)?;
     m.add_function(wrap_pyfunction!(synthetic::generate, m)?)?;
     m.add_function(wrap_pyfunction!(synthetic::table_specs, m)?)?;

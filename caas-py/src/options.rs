@@ -1,50 +1,105 @@
-//! Evaluation options from Python: data-quality policies, the reference date of "future"
-//! dates and the pseudonym key, turned into `caas_core::EvaluationOptions` by the core's
-//! own readers, so that a policy or a date is accepted or refused exactly as in Rust and C.
+//! Evaluation options and other typed values from Python: data-quality policies (a dict
+//! read by the core's own serde definition of `QualityPolicies`), the reference date of
+//! "future" dates (a `datetime.date`, or `YYYY-MM-DD` text read by the core's reader) and
+//! the pseudonym key, so that a policy or a date is accepted or refused exactly as in Rust
+//! and C. A value of the wrong type is a `TypeError` naming the option.
 
 use caas_core::governance::PseudonymKey;
 use caas_core::quality::{FindingKind, QualityPolicies};
 use caas_core::{CaasError, EvaluationOptions};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDate, PyDateTime, PyDict, PyMapping, PyString};
+use serde::de::DeserializeOwned;
 
 use crate::errors::to_py;
-
-/// A serde message without its " at line 1 column 20" (the JSON is not the user's text).
-fn without_position(err: &serde_json::Error) -> String {
-    let message = err.to_string();
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message,
-    }
-}
 
 fn invalid(py: Python<'_>, option: &'static str, message: String) -> PyErr {
     to_py(py, CaasError::InvalidOption { option, message })
 }
 
-/// The options of one evaluation. `quality` is a JSON object of finding kinds to policies,
-/// `reference_date` is `YYYY-MM-DD`, and `pseudonym_key` is bytes or hexadecimal text; the
-/// key's bytes go straight into a `PseudonymKey`, which wipes them when dropped.
+/// The name of a Python value's type, for messages that must not quote the value.
+pub fn type_name(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(value.get_type().name()?.to_string())
+}
+
+/// A Python mapping read into a Rust value by its serde definition; an error is serde's
+/// message.
+pub fn from_mapping<T: DeserializeOwned>(value: &Bound<'_, PyAny>) -> Result<T, String> {
+    pythonize::depythonize(value).map_err(|e| e.to_string())
+}
+
+/// A `datetime.date` as a date; a `datetime.datetime` only at midnight and without a time
+/// zone (it is then a date). Anything else is `None`. `what` names the value in errors.
+pub fn typed_date(what: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<NaiveDate>> {
+    if value.is_instance_of::<PyDateTime>() {
+        let at: NaiveDateTime = value.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what}: a date and time with a time zone; give a date"
+            ))
+        })?;
+        if at.time() != NaiveTime::MIN {
+            return Err(PyTypeError::new_err(format!(
+                "{what}: a date and time with a time of day; give a date"
+            )));
+        }
+        return Ok(Some(at.date()));
+    }
+    if value.is_instance_of::<PyDate>() {
+        return Ok(Some(value.extract()?));
+    }
+    Ok(None)
+}
+
+/// The options of one evaluation. `quality` is a mapping of finding kinds to policies,
+/// `reference_date` a `datetime.date` or `YYYY-MM-DD` text, and `pseudonym_key` bytes or
+/// hexadecimal text; the key's bytes go straight into a `PseudonymKey`, which wipes them
+/// when dropped.
 pub fn evaluation_options(
     py: Python<'_>,
-    quality: Option<&str>,
-    reference_date: Option<&str>,
+    quality: Option<&Bound<'_, PyAny>>,
+    reference_date: Option<&Bound<'_, PyAny>>,
     pseudonym_key: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<EvaluationOptions> {
     let mut options = EvaluationOptions::new();
-    if let Some(quality) = quality {
-        options.quality = serde_json::from_str::<QualityPolicies>(quality)
-            .map_err(|e| invalid(py, "quality", without_position(&e)))?;
+    if let Some(quality) = quality.filter(|q| !q.is_none()) {
+        if !quality.is_instance_of::<PyMapping>() || quality.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "quality must be a mapping of finding kinds to policies ('keep', 'exclude', \
+                 'fail'), not {}",
+                type_name(quality)?
+            )));
+        }
+        options.quality = from_mapping::<QualityPolicies>(quality)
+            .map_err(|message| invalid(py, "quality", message))?;
     }
-    if let Some(date) = reference_date {
-        let json = serde_json::json!({ "reference_date": date });
-        let read: EvaluationOptions = serde_json::from_value(json)
-            .map_err(|e| invalid(py, "reference_date", without_position(&e)))?;
-        options.reference_date = read.reference_date;
+    if let Some(date) = reference_date.filter(|d| !d.is_none()) {
+        options.reference_date = Some(match typed_date("reference_date", date)? {
+            Some(date) => date,
+            None => {
+                let Ok(text) = date.cast::<PyString>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "reference_date must be a datetime.date or 'YYYY-MM-DD', not {}",
+                        type_name(date)?
+                    )));
+                };
+                // The core's reader of the option, so that text is refused as in Rust and C.
+                let given = PyDict::new(py);
+                given.set_item("reference_date", text)?;
+                let read: EvaluationOptions = from_mapping(given.as_any())
+                    .map_err(|message| invalid(py, "reference_date", message))?;
+                read.reference_date.ok_or_else(|| {
+                    invalid(
+                        py,
+                        "reference_date",
+                        "is not a date (YYYY-MM-DD)".to_string(),
+                    )
+                })?
+            }
+        });
     }
-    if let Some(key) = pseudonym_key {
+    if let Some(key) = pseudonym_key.filter(|k| !k.is_none()) {
         let key = if let Ok(bytes) = key.cast::<PyBytes>() {
             PseudonymKey::new(bytes.as_bytes().to_vec())
         } else if let Ok(bytes) = key.cast::<PyByteArray>() {
@@ -52,9 +107,10 @@ pub fn evaluation_options(
         } else if let Ok(text) = key.cast::<PyString>() {
             PseudonymKey::from_hex(text.to_str()?)
         } else {
+            // The type only: the value is a secret.
             return Err(PyTypeError::new_err(format!(
-                "pseudonym_key: expected bytes or hexadecimal text, got {}",
-                key.get_type().name()?
+                "pseudonym_key must be bytes or hexadecimal text, not {}",
+                type_name(key)?
             )));
         };
         options.pseudonym_key = Some(key.map_err(|e| to_py(py, e))?);

@@ -73,15 +73,15 @@ pub fn generate<'py>(
     Ok(result)
 }
 
-/// The tables of a generated population: (table name, folder, spec as JSON text).
+/// The tables of a generated population: (table name, folder, spec as a dict).
 #[pyfunction]
-pub fn table_specs(py: Python<'_>) -> PyResult<Vec<(String, String, String)>> {
+pub fn table_specs(py: Python<'_>) -> PyResult<Vec<(String, String, Bound<'_, PyAny>)>> {
     synth::table_specs()
         .into_iter()
         .map(|(name, folder, spec)| {
-            let json = serde_json::to_string(&spec)
+            let spec = pythonize::pythonize(py, &spec)
                 .map_err(|e| to_py(py, CaasError::Internal(e.to_string())))?;
-            Ok((name.to_string(), folder.to_string(), json))
+            Ok((name.to_string(), folder.to_string(), spec))
         })
         .collect()
 }

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import _caas
-from ._html import cohort_html
 
 __all__ = ["Cohort", "CohortBuilder"]
 
@@ -46,21 +45,13 @@ def _plain(value: Any) -> Any:
 
 
 def parameter_values(parameters: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Run-time parameters as the compiled module takes them: dates as ``YYYY-MM-DD``."""
+    """Run-time parameters as the compiled module takes them: a dict of the values as they
+    are (the engine reads dates as dates, text as text, numbers as numbers)."""
     if parameters is None:
         return None
     if not isinstance(parameters, Mapping):
         raise TypeError(f"parameters must be a mapping of names to values, not {parameters!r}")
-    values: dict[str, Any] = {}
-    for name, value in parameters.items():
-        if isinstance(value, _dt.datetime):
-            if value.time() != _dt.time(0) or value.tzinfo is not None:
-                raise TypeError(f"parameter `{name}`: {value!r} has a time of day; give a date")
-            value = value.date()
-        if isinstance(value, _dt.date):
-            value = value.isoformat()
-        values[name] = value
-    return values
+    return dict(parameters)
 
 
 class Cohort:
@@ -126,8 +117,7 @@ class Cohort:
         may be ``datetime.date``)."""
         if not isinstance(document, Mapping):
             raise TypeError(f"a definition document is a mapping, not {type(document).__name__}")
-        text = json.dumps(_plain(document))
-        return cls(_caas.Cohort.from_document(text, _dir(base_dir)))
+        return cls(_caas.Cohort.from_document(_plain(document), _dir(base_dir)))
 
     @staticmethod
     def builder(id: str, title: str, purpose: Purpose = "direct_care") -> CohortBuilder:
@@ -203,7 +193,7 @@ class Cohort:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        return cohort_html(self.describe())
+        return self._raw.notebook_html()
 
 
 def _dir(base_dir: str | os.PathLike[str] | None) -> Path | None:

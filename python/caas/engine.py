@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import pyarrow as pa
 
 from . import _caas
-from ._html import result_html
 from .cohort import CodeSystem, Cohort, parameter_values
 from .diff import Difference
 from .explain import Explanation
@@ -40,11 +39,11 @@ Run: TypeAlias = (
 _OPTIONS = ("quality", "reference_date", "pseudonym_key")
 
 
-def _spec(role: str, mapping: Mapping[str, Any] | None, code_system: str | None) -> str:
+def _spec(role: str, mapping: Mapping[str, Any] | None, code_system: str | None) -> dict[str, Any]:
     spec: dict[str, Any] = {"role": role, "mapping": dict(mapping or {})}
     if code_system is not None:
         spec["code_system"] = code_system
-    return json.dumps(spec)
+    return spec
 
 
 def _arrow_source(source: Any, action: str = "register") -> Any:
@@ -68,40 +67,12 @@ def _options(
     quality: Quality | None,
     reference_date: _dt.date | str | None,
     pseudonym_key: PseudonymKey | None,
-) -> tuple[str | None, str | None, bytes | str | None]:
-    """Evaluation options as the compiled module takes them; the engine checks their
-    values (an unknown kind or policy, a bad date or key is an InvalidOptionError)."""
-    quality_json = None
-    if quality is not None:
-        if not isinstance(quality, Mapping):
-            raise TypeError(
-                "quality must be a mapping of finding kinds to policies "
-                f"('keep', 'exclude', 'fail'), not {type(quality).__name__}"
-            )
-        quality_json = json.dumps({str(k): v for k, v in quality.items()})
-    date = None
-    if isinstance(reference_date, _dt.datetime):
-        raise TypeError("reference_date is a date and time; give a date")
-    if isinstance(reference_date, _dt.date):
-        date = reference_date.isoformat()
-    elif isinstance(reference_date, str):
-        date = reference_date
-    elif reference_date is not None:
-        raise TypeError(
-            f"reference_date must be a datetime.date or 'YYYY-MM-DD', "
-            f"not {type(reference_date).__name__}"
-        )
-    key: bytes | str | None
-    if pseudonym_key is None or isinstance(pseudonym_key, (bytes, str)):
-        key = pseudonym_key
-    elif isinstance(pseudonym_key, (bytearray, memoryview)):
-        key = bytes(pseudonym_key)
-    else:
-        # The type only: the value is a secret.
-        raise TypeError(
-            f"pseudonym_key must be bytes or hexadecimal text, not {type(pseudonym_key).__name__}"
-        )
-    return quality_json, date, key
+) -> tuple[Quality | None, _dt.date | str | None, bytes | bytearray | str | None]:
+    """Evaluation options as the compiled module takes them: as they are (the engine checks
+    their types and values: a wrong type is a TypeError naming the option, an unknown kind
+    or policy, a bad date or key an InvalidOptionError)."""
+    key = bytes(pseudonym_key) if isinstance(pseudonym_key, memoryview) else pseudonym_key
+    return quality, reference_date, key
 
 
 def _cohort(cohort: Any) -> _caas.Cohort:
@@ -398,8 +369,7 @@ class Result:
         """
         if isinstance(person_id, bool) or not isinstance(person_id, (int, str)):
             raise TypeError(f"person_id must be an int or a str, not {type(person_id).__name__}")
-        json_text, text = self._raw.explain(person_id, progress)
-        return Explanation(json_text, text)
+        return self._raw.explain(person_id, progress)
 
     def audit(self, *, progress: Progress | None = None) -> pa.Table:
         """Every person's rule outcomes, sorted by person id: ``person_id``, one nullable
@@ -427,7 +397,7 @@ class Result:
     def data_quality(self) -> DataQuality:
         """The data-quality findings: per table read, per kind checked, how many rows had
         it and what the policy did."""
-        return DataQuality(self._raw.data_quality_json())
+        return self._raw.data_quality()
 
     def report(self, *, disclosure_control: bool = False) -> Report:
         """The report that goes with the cohort, as Markdown, self-contained HTML and a
@@ -461,8 +431,6 @@ class Result:
         )
 
     def _repr_html_(self) -> str:
-        # The funnel is the report's: one drawing, by the engine (under disclosure control
-        # for purposes other than direct care, as in the report).
-        funnel = self._raw.report(False)[2]
-        population, members, steps = self._raw.shown_counts()
-        return result_html(self.cohort.title, population, members, steps, funnel)
+        # The engine's view: the attrition and the report's funnel, counts under the
+        # report's disclosure control for purposes other than direct care.
+        return self._raw.notebook_html()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from . import _caas
 from .examples import flu_folder
@@ -43,8 +43,9 @@ def generate(
     return summary
 
 
-def table_specs() -> list[tuple[str, str, str]]:
-    """The tables of a generated population: (table name, folder, specification as JSON)."""
+def table_specs() -> list[tuple[str, str, dict[str, Any]]]:
+    """The tables of a generated population: (table name, folder, specification: ``role``,
+    ``code_system`` and ``mapping``, as :meth:`caas.Engine.register` takes them)."""
     return _caas.table_specs()
 
 

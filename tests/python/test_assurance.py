@@ -192,6 +192,30 @@ def test_explanation_of_a_person_removed_by_an_exclude_rule(result: caas.Result)
     assert why.to_dict()["verdict"] == {"verdict": "out", "step": 3, "rule": "high marker"}
 
 
+def test_explanation_values_are_typed_and_the_engines_own() -> None:
+    cohort = caas.Cohort.from_yaml(
+        """
+id: dated
+title: Asthma on record
+purpose: direct_care
+parameters: { index_date: 2025-03-31 }
+codelists:
+  asthma: { system: snomed_ct, codes: ["195967001"], description: Asthma }
+variables:
+  last_asthma:
+    { kind: events, table: gp_events, codelists: [asthma], to: index_date, returns: last_date }
+rules:
+  - { name: asthma, include: last_asthma is not null }
+"""
+    )
+    why = explained_engine().evaluate(cohort).explain(2)
+    # A date is a datetime.date, not text; the JSON keeps the engine's text.
+    assert why.variable("last_asthma").value == d("2024-10-04")
+    assert why.to_dict()["variables"][0]["value"] == "2024-10-04"
+    assert type(why).__module__ == "caas.explain"
+    assert why.variable("last_asthma").events == (EventRow("gp_events", d("2024-10-04"), ASTHMA),)
+
+
 def test_explanation_html_shows_verdict_rules_and_rows(result: caas.Result) -> None:
     html = result.explain(2)._repr_html_()
     assert "<h3>Person 2 and cohort <code>explained</code></h3>" in html

@@ -99,6 +99,58 @@ def test_parameters_are_checked() -> None:
         cohort.validate({"index_date": [2024]})
 
 
+def test_parameters_cross_as_typed_values() -> None:
+    engine = caas.Engine()
+    persons, _ = small_tables()
+    engine.register("persons", persons, role="person")
+    # A text parameter keeps text that looks like a date; a date parameter takes a date,
+    # or text that is a date written YYYY-MM-DD.
+    cohort = caas.Cohort.from_yaml(
+        """
+id: batch
+title: Everyone, labelled with a batch
+purpose: direct_care
+parameters: { index_date: 2025-03-31, batch: first }
+variables:
+  alive: { kind: alive, on: index_date }
+  batch_label: { kind: derived, expr: batch }
+rules:
+  - { name: alive, include: alive }
+output: { columns: [batch_label] }
+"""
+    )
+    for index_date in (dt.date(2025, 3, 31), "2025-03-31"):
+        result = engine.evaluate(cohort, {"batch": "2025-01-01", "index_date": index_date})
+        assert set(result.members.column("batch_label").to_pylist()) == {"2025-01-01"}
+    with pytest.raises(caas.DefinitionError) as raised:
+        cohort.validate({"index_date": "31/03/2025"})
+    assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "index_date")
+    assert "given text that is not a date (YYYY-MM-DD)" in str(raised.value)
+    # A date for a text parameter is a type mismatch, not text.
+    with pytest.raises(caas.DefinitionError) as raised:
+        cohort.validate({"batch": dt.date(2025, 1, 1)})
+    assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "batch")
+    with pytest.raises(TypeError, match="parameter `index_date`: a date and time with a time zone"):
+        cohort.validate({"index_date": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)})
+
+
+def test_options_of_a_wrong_type_name_the_option() -> None:
+    engine = caas.Engine()
+    persons, _ = small_tables()
+    engine.register("persons", persons, role="person")
+    cohort = caas.Cohort.from_yaml(
+        "{id: all, title: Everyone, purpose: direct_care, output: {columns: []}}"
+    )
+    with pytest.raises(
+        TypeError, match="reference_date must be a datetime.date or 'YYYY-MM-DD', not int"
+    ):
+        engine.evaluate(cohort, reference_date=20250331)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="reference_date: a date and time with a time of day"):
+        engine.evaluate(cohort, reference_date=dt.datetime(2025, 3, 31, 9))
+    with pytest.raises(TypeError, match="quality must be a mapping"):
+        engine.evaluate(cohort, quality=["exclude"])  # type: ignore[arg-type]
+
+
 def test_missing_column_names_the_table_and_column() -> None:
     persons, _ = small_tables()
     engine = caas.Engine()

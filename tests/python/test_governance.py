@@ -198,6 +198,10 @@ def test_opt_outs_are_the_first_step_for_research(engine: caas.Engine) -> None:
         "<td class='n'>*</td><td class='n'>*</td><td class='n'>*</td>"
     ) in html
     assert "<p>6 of 6 people in the cohort</p>" in care._repr_html_()
+    # The data-quality view too: the 2 invalid NHS numbers are suppressed for research.
+    finding = "<td>an invalid NHS number</td><td>{}</td><td>keep</td><td>0</td>"
+    assert finding.format("*") in research.data_quality._repr_html_()
+    assert finding.format("2") in care.data_quality._repr_html_()
 
 
 def test_opt_out_flags_are_needed_for_research() -> None:

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 
 use super::definition::{Aggregation, Definition, Variable};
 use super::expr::{Expr, Type, eval_constant, infer_type, parse};
-use super::value::{Parameters, Value};
+use super::value::{Parameters, Value, iso_date};
 use crate::codelist::Codelist;
 use crate::error::{CaasError, Format, Place, Result};
 
@@ -244,6 +244,17 @@ impl Cohort {
             };
             *default = match (&*default, value) {
                 (Value::Float(_), Value::Int(n)) => Value::Float(n as f64),
+                // Text from JSON, YAML or a command line stands for a date where one is
+                // declared; a text parameter keeps it as text.
+                (Value::Date(_), Value::Text(text)) => match iso_date(&text) {
+                    Some(date) => Value::Date(date),
+                    None => {
+                        return Err(CaasError::type_mismatch(
+                            &Place::Parameter(name.to_string()),
+                            "declared as date, given text that is not a date (YYYY-MM-DD)",
+                        ));
+                    }
+                },
                 (d, v) if d.data_type() == v.data_type() => v,
                 (d, v) => {
                     return Err(CaasError::type_mismatch(

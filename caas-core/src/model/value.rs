@@ -49,15 +49,24 @@ impl fmt::Display for Value {
     }
 }
 
+/// A date written `YYYY-MM-DD` (exactly: ten characters), or none.
+pub(crate) fn iso_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+}
+
 impl From<&ParameterValue> for Value {
+    /// A definition's default value: there, text of the form `YYYY-MM-DD` is a date (the
+    /// definition format has no other way to write one).
     fn from(raw: &ParameterValue) -> Self {
         match raw {
             ParameterValue::Bool(b) => Value::Bool(*b),
             ParameterValue::Int(n) => Value::Int(*n),
             ParameterValue::Float(x) => Value::Float(*x),
-            ParameterValue::Text(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(date) if s.len() == 10 => Value::Date(date),
-                _ => Value::Text(s.clone()),
+            ParameterValue::Text(s) => match iso_date(s) {
+                Some(date) => Value::Date(date),
+                None => Value::Text(s.clone()),
             },
         }
     }
@@ -93,6 +102,18 @@ impl From<f64> for Value {
     }
 }
 
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Value::Text(text.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Self {
+        Value::Text(text)
+    }
+}
+
 impl From<bool> for Value {
     fn from(b: bool) -> Self {
         Value::Bool(b)
@@ -101,18 +122,62 @@ impl From<bool> for Value {
 
 /// Parameter values given at run time; they override the definition's defaults.
 ///
-/// Read from a JSON or YAML mapping (dates as `YYYY-MM-DD` text), or built in code:
+/// Built in code with typed values, or read from a JSON or YAML mapping. Text stays text
+/// until it is [bound](crate::Cohort::bind): where the definition declares a date parameter
+/// it must then be a date written `YYYY-MM-DD`, and where it declares a text parameter it is
+/// taken as it is, even when it looks like a date.
 ///
 /// ```
-/// use caas_core::Parameters;
+/// use caas_core::{Cohort, Parameters, Value};
 /// use chrono::NaiveDate;
+/// let cohort = Cohort::from_yaml_str(
+///     "{id: c, title: T, purpose: direct_care, parameters: {index_date: 2020-01-01, batch: a}}",
+/// ).unwrap();
 /// let from_json: Parameters = serde_json::from_str(r#"{"index_date": "2025-03-31"}"#).unwrap();
 /// let built = Parameters::new().with("index_date", NaiveDate::from_ymd_opt(2025, 3, 31).unwrap());
-/// assert_eq!(from_json, built);
+/// assert_eq!(cohort.bind(&from_json).unwrap(), cohort.bind(&built).unwrap());
+/// // A text parameter keeps text that looks like a date.
+/// let batch = Parameters::new().with("batch", "2025-03-31");
+/// assert_eq!(cohort.bind(&batch).unwrap()["batch"], Value::Text("2025-03-31".to_string()));
+/// // A date parameter given text that is not a date is refused, naming the parameter.
+/// let wrong = Parameters::new().with("index_date", "31/03/2025");
+/// let err = cohort.bind(&wrong).unwrap_err();
+/// assert_eq!(err.code(), "type_mismatch");
+/// assert!(err.to_string().contains("`index_date`"), "{err}");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Parameters(IndexMap<String, ParameterValue>);
+#[serde(
+    from = "IndexMap<String, ParameterValue>",
+    into = "IndexMap<String, ParameterValue>"
+)]
+pub struct Parameters(IndexMap<String, Value>);
+
+impl From<IndexMap<String, ParameterValue>> for Parameters {
+    /// Values read from JSON or YAML: text stays text until bound.
+    fn from(raw: IndexMap<String, ParameterValue>) -> Self {
+        Parameters(
+            raw.into_iter()
+                .map(|(name, value)| {
+                    let value = match value {
+                        ParameterValue::Text(s) => Value::Text(s),
+                        other => Value::from(&other),
+                    };
+                    (name, value)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl From<Parameters> for IndexMap<String, ParameterValue> {
+    fn from(parameters: Parameters) -> Self {
+        parameters
+            .0
+            .into_iter()
+            .map(|(name, value)| (name, ParameterValue::from(value)))
+            .collect()
+    }
+}
 
 impl Parameters {
     /// No overrides: every parameter takes its default.
@@ -128,13 +193,12 @@ impl Parameters {
 
     /// Sets a parameter.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
-        self.0
-            .insert(name.into(), ParameterValue::from(value.into()));
+        self.0.insert(name.into(), value.into());
     }
 
-    /// The overrides, as resolved values.
+    /// The overrides, as given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), Value::from(v)))
+        self.0.iter().map(|(k, v)| (k.as_str(), v.clone()))
     }
 
     /// Whether no parameter is overridden.

@@ -7,10 +7,14 @@
 //! The layout lives in templates (`report/templates/`, rendered with minijinja); this module
 //! gives them their data. For purposes other than direct care, every count in the report
 //! is under [disclosure control](disclosure) — including the ones the funnel is drawn from.
+//! The [notebook views](notebook) that the front ends show are rendered by the same
+//! environment, under the same control.
 
 mod describe;
 pub mod disclosure;
 pub(crate) mod english;
+mod findings;
+pub mod notebook;
 
 pub use describe::Description;
 
@@ -200,6 +204,27 @@ impl Funnel {
     const BAR_WIDTH: i64 = 320;
     const COUNT_WIDTH: i64 = 150;
 
+    /// The funnel of an attrition: the population, then each step's people left and
+    /// removed, as `count` shows them.
+    fn of(
+        title: &str,
+        population: Disclosed,
+        steps: &[AttritionStep],
+        count: impl Fn(u64) -> Disclosed,
+    ) -> Self {
+        let steps: Vec<(String, Disclosed, Disclosed)> = steps
+            .iter()
+            .map(|s| {
+                (
+                    format!("{}. {}", s.step, s.rule),
+                    count(s.after),
+                    count(s.removed),
+                )
+            })
+            .collect();
+        Self::new(title, population, &steps)
+    }
+
     /// Bars for the population and for the people left after each step, their lengths in
     /// proportion to the counts shown (a suppressed count draws no bar).
     fn new(title: &str, population: Disclosed, steps: &[(String, Disclosed, Disclosed)]) -> Self {
@@ -385,17 +410,7 @@ impl Evaluation {
         let english = English::new(&run.cohort, &run.parameters);
 
         let steps = AttritionStep::from_batch(&self.attrition)?;
-        let funnel_steps: Vec<(String, Disclosed, Disclosed)> = steps
-            .iter()
-            .map(|s| {
-                (
-                    format!("{}. {}", s.step, s.rule),
-                    count(s.after),
-                    count(s.removed),
-                )
-            })
-            .collect();
-        let mut funnel = Funnel::new(&definition.title, count(self.population), &funnel_steps);
+        let mut funnel = Funnel::of(&definition.title, count(self.population), &steps, count);
 
         let context = Context {
             cohort: CohortContext {

@@ -1,0 +1,499 @@
+//! The notebook views of a cohort, an evaluation, a person's explanation and the
+//! data-quality findings: HTML fragments that a front end hands to a notebook (Python's
+//! `_repr_html_`).
+//!
+//! They are rendered by the report's template environment — the same escaping, and for an
+//! evaluation the same [disclosure control](super::disclosure) and the same funnel picture —
+//! so that what a notebook shows and what the report says cannot drift apart. Each view is
+//! a `<div class="caas">` with a style scoped to it: no scripts, nothing loaded from
+//! elsewhere.
+
+use minijinja::value::Serde;
+use minijinja::{Environment, Value as Template};
+use serde::Serialize;
+
+use super::disclosure::{self, disclose};
+use super::{Funnel, environment, purpose_words, template_error};
+use crate::error::Result;
+use crate::explain::Explanation;
+use crate::model::{Cohort, Purpose};
+use crate::provenance::AttritionStep;
+use crate::quality::DataQuality;
+use crate::results::Evaluation;
+
+/// The views' style, scoped to their `caas` block so that it leaves the rest of a notebook
+/// alone; put before each view.
+const STYLE: &str = include_str!("templates/notebook_style.html");
+const COHORT: &str = include_str!("templates/notebook_cohort.html");
+const EVALUATION: &str = include_str!("templates/notebook_evaluation.html");
+const EXPLANATION: &str = include_str!("templates/notebook_explanation.html");
+const DATA_QUALITY: &str = include_str!("templates/notebook_data_quality.html");
+
+/// The report's environment with the notebook templates added.
+fn notebook_environment() -> Result<Environment<'static>> {
+    let mut env = environment()?;
+    env.add_filter("thousands", disclosure::thousands);
+    for (name, source) in [
+        ("notebook_cohort.html", COHORT),
+        ("notebook_evaluation.html", EVALUATION),
+        ("notebook_explanation.html", EXPLANATION),
+        ("notebook_data_quality.html", DATA_QUALITY),
+    ] {
+        env.add_template(name, source).map_err(template_error)?;
+    }
+    Ok(env)
+}
+
+fn render(env: &Environment<'_>, name: &str, context: Template) -> Result<String> {
+    let view = env
+        .get_template(name)
+        .and_then(|t| t.render(context))
+        .map_err(template_error)?;
+    Ok(format!("{}{view}", STYLE.trim_end()))
+}
+
+/// A cohort's plain-English description (see [`Cohort::describe`]) as HTML.
+///
+/// ```
+/// use caas_core::Cohort;
+/// use caas_core::report::notebook;
+/// let cohort = Cohort::from_yaml_str(r#"
+/// id: older
+/// title: Aged <65> or over
+/// purpose: direct_care
+/// parameters: { index_date: 2026-03-31 }
+/// variables: { age: { kind: age, on: index_date } }
+/// rules: [ { name: aged 65+, include: age >= 65 } ]
+/// output: { columns: [age] }
+/// "#).unwrap();
+/// let html = notebook::cohort_html(&cohort).unwrap();
+/// assert!(html.contains("<h3>Aged &lt;65&gt; or over</h3>"));
+/// assert!(html.contains("<h4>Rules, in order</h4>"));
+/// ```
+pub fn cohort_html(cohort: &Cohort) -> Result<String> {
+    render(
+        &notebook_environment()?,
+        "notebook_cohort.html",
+        Template::from(Serde(&cohort.describe())),
+    )
+}
+
+#[derive(Serialize)]
+struct StepRow {
+    step: u64,
+    rule: String,
+    action: String,
+    before: String,
+    after: String,
+    removed: String,
+}
+
+#[derive(Serialize)]
+struct EvaluationContext {
+    title: String,
+    purpose: &'static str,
+    disclosure: bool,
+    population: String,
+    members: String,
+    steps: Vec<StepRow>,
+}
+
+/// An evaluation's attrition as an HTML table with the report's funnel picture. For
+/// purposes other than direct care every count, and the funnel drawn from them, is under
+/// disclosure control, as in the [report](Evaluation::report).
+pub fn evaluation_html(evaluation: &Evaluation) -> Result<String> {
+    let definition = evaluation.run.cohort.definition();
+    let purpose = definition.purpose;
+    let count = |n: u64| disclose(n, purpose);
+    let steps = AttritionStep::from_batch(&evaluation.attrition)?;
+    let funnel = Funnel::of(
+        &definition.title,
+        count(evaluation.population),
+        &steps,
+        count,
+    );
+    let env = notebook_environment()?;
+    let funnel = env
+        .get_template("funnel.svg")
+        .and_then(|t| t.render(Serde(&funnel)))
+        .map_err(template_error)?;
+    let context = EvaluationContext {
+        title: definition.title.clone(),
+        purpose: purpose_words(purpose),
+        disclosure: disclosure::applies(purpose),
+        population: count(evaluation.population).to_string(),
+        members: count(evaluation.member_count() as u64).to_string(),
+        steps: steps
+            .into_iter()
+            .map(|s| StepRow {
+                step: s.step,
+                rule: s.rule,
+                action: s.action,
+                before: count(s.before).to_string(),
+                after: count(s.after).to_string(),
+                removed: count(s.removed).to_string(),
+            })
+            .collect(),
+    };
+    let context = minijinja::context! {
+        funnel => Template::from_safe_string(funnel),
+        ..Template::from(Serde(&context))
+    };
+    render(&env, "notebook_evaluation.html", context)
+}
+
+/// A person's explanation as HTML: the verdict, each rule with its outcome, each variable
+/// with its value and the rows behind it.
+pub fn explanation_html(explanation: &Explanation) -> Result<String> {
+    render(
+        &notebook_environment()?,
+        "notebook_explanation.html",
+        Template::from(Serde(explanation)),
+    )
+}
+
+#[derive(Serialize)]
+struct FindingRow {
+    table: String,
+    column: String,
+    description: &'static str,
+    count: String,
+    policy: String,
+    excluded: String,
+}
+
+/// The data-quality findings that have rows, as an HTML table. Their counts are shown as a
+/// report for `purpose` shows them: under disclosure control but for direct care.
+pub fn data_quality_html(quality: &DataQuality, purpose: Purpose) -> Result<String> {
+    let count = |n: u64| disclose(n, purpose).to_string();
+    let findings: Vec<FindingRow> = quality
+        .found()
+        .map(|(table, f)| FindingRow {
+            table: table.to_string(),
+            column: f.column.clone(),
+            description: f.kind.description(),
+            count: count(f.count),
+            policy: f.policy.to_string(),
+            excluded: count(f.excluded),
+        })
+        .collect();
+    render(
+        &notebook_environment()?,
+        "notebook_data_quality.html",
+        minijinja::context! { tables => quality.tables.len(), findings => Serde(&findings) },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::StringArray;
+    use arrow::array::{BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::quality::{Finding, FindingKind, Policy, TableQuality};
+    use crate::source::Role;
+    use crate::{CodeSystem, Engine, Parameters, TableSpec};
+
+    /// Twelve people: nine born in 1950 (over 65 on the index date) and three in 2000;
+    /// person 2 has a marker of 7.5 on 1 February 2025.
+    fn engine() -> Engine {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("person_id", DataType::Int64, false),
+            Field::new("date_of_birth", DataType::Date32, true),
+            Field::new("national_opt_out", DataType::Boolean, false),
+            Field::new("type1_opt_out", DataType::Boolean, false),
+        ]));
+        let ids: Vec<i64> = (1..=12).collect();
+        let births: Vec<i32> = ids
+            .iter()
+            .map(|i| if *i <= 9 { -7305 } else { 10957 })
+            .collect();
+        let persons = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(Date32Array::from(births)),
+                Arc::new(BooleanArray::from(vec![false; 12])),
+                Arc::new(BooleanArray::from(vec![false; 12])),
+            ],
+        )
+        .unwrap();
+        let engine = Engine::new();
+        engine
+            .register_batches("persons", TableSpec::person(), schema, vec![persons])
+            .unwrap();
+        let events = Arc::new(Schema::new(vec![
+            Field::new("person_id", DataType::Int64, false),
+            Field::new("date", DataType::Date32, true),
+            Field::new("code", DataType::Utf8, true),
+            Field::new("value", DataType::Float64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            events.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![2])),
+                Arc::new(Date32Array::from(vec![20120])), // 2025-02-01
+                Arc::new(StringArray::from(vec!["22298006"])),
+                Arc::new(Float64Array::from(vec![7.5])),
+            ],
+        )
+        .unwrap();
+        engine
+            .register_batches(
+                "gp",
+                TableSpec::events(CodeSystem::SnomedCt),
+                events,
+                vec![batch],
+            )
+            .unwrap();
+        engine
+    }
+
+    fn cohort(purpose: &str) -> Cohort {
+        Cohort::from_yaml_str(&format!(
+            r#"
+id: older
+title: Aged 65 or over & <b>well</b>
+purpose: {purpose}
+parameters: {{ index_date: 2026-03-31 }}
+codelists: {{ marker: {{ system: snomed_ct, codes: ["22298006"], description: Marker }} }}
+variables:
+  age: {{ kind: age, on: index_date }}
+  marker: {{ kind: events, table: gp, codelists: [marker], to: index_date, returns: last_value }}
+rules:
+  - {{ name: aged 65+, include: age >= 65 }}
+  - {{ name: high <marker>, exclude: marker > 7 }}
+output: {{ columns: [age] }}
+"#
+        ))
+        .unwrap()
+    }
+
+    fn evaluate(purpose: &str) -> Evaluation {
+        engine()
+            .evaluate_blocking(&cohort(purpose), &Parameters::new())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_cohort_is_its_description_escaped() {
+        let html = cohort_html(&cohort("direct_care")).unwrap();
+        assert!(html.starts_with("<style>.caas table{"), "{html}");
+        assert!(
+            html.contains("<h3>Aged 65 or over &amp; &lt;b&gt;well&lt;&#x2f;b&gt;</h3>"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>well"));
+        assert!(
+            html.contains(
+                "<h4>Parameters</h4><table><tr><td><code>index_date</code></td>\
+             <td>2026-03-31</td></tr></table>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<tr><td class='n'>2</td><td><code>high &lt;marker&gt;</code></td>\
+             <td>remove people for whom the latest Marker value (`marker`) is more than 7</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<h4>Output</h4><p><code>person_id</code>, <code>age</code></p>\n</div>"),
+            "{html}"
+        );
+        assert!(!html.contains("<script") && !html.contains("http"));
+    }
+
+    #[test]
+    fn direct_care_counts_are_exact() {
+        let html = evaluation_html(&evaluate("direct_care")).unwrap();
+        assert!(
+            html.contains("<p>8 of 12 people in the cohort</p>"),
+            "{html}"
+        );
+        assert!(!html.contains("disclosure control"));
+        assert!(
+            html.contains(
+                "<tr><td class='n'>1</td><td>aged 65+</td><td>include</td><td class='n'>12</td>\
+             <td class='n'>9</td><td class='n'>3</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<tr><td class='n'>2</td><td>high &lt;marker&gt;</td><td>exclude</td>\
+             <td class='n'>9</td><td class='n'>8</td><td class='n'>1</td></tr>"
+            ),
+            "{html}"
+        );
+        // The report's funnel, inline: 320 pixels for the 12 people.
+        assert!(
+            html.contains(
+                "<rect x=\"260\" y=\"10\" width=\"320\" height=\"20\" fill=\"#425563\"/>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains(">8 (−1)</text>"), "{html}");
+    }
+
+    #[test]
+    fn research_counts_are_under_disclosure_control_as_in_the_report() {
+        let evaluation = evaluate("research");
+        let html = evaluation_html(&evaluation).unwrap();
+        // 12 and 8 round to 10; 3 and 1 are suppressed; 0 stays 0.
+        assert!(
+            html.contains("<p>10 of 10 people in the cohort</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("under disclosure control (research)"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<td class='n'>1</td><td>national data opt-out or type 1 opt-out</td>\
+             <td>exclude</td><td class='n'>10</td><td class='n'>10</td><td class='n'>0</td>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<td class='n'>2</td><td>aged 65+</td><td>include</td><td class='n'>10</td>\
+             <td class='n'>10</td><td class='n'>*</td>"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains(">12<") && !html.contains(">9<") && !html.contains(">8"));
+        // The funnel is drawn from the controlled counts too: every bar is full.
+        let full = |colour: &str| format!("width=\"320\" height=\"20\" fill=\"#{colour}\"");
+        assert_eq!(html.matches(&full("425563")).count(), 1);
+        assert_eq!(html.matches(&full("005eb8")).count(), 3);
+        assert!(html.contains(">10 (−*)</text>"), "{html}");
+        // The report shows the same counts.
+        let report = evaluation
+            .report(&super::super::ReportOptions::default())
+            .unwrap();
+        assert!(
+            report
+                .markdown
+                .contains("| 2 | aged 65+ | include | 10 | 10 | \\* |")
+        );
+    }
+
+    #[test]
+    fn an_explanation_shows_the_verdict_rules_and_rows() {
+        let why = evaluate("direct_care").explain_blocking(2).unwrap();
+        let html = explanation_html(&why).unwrap();
+        assert!(
+            html.contains("<h3>Person 2 and cohort <code>older</code></h3>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<p>Verdict: not in the cohort: removed at step 2 by rule \
+             <code>high &lt;marker&gt;</code></p>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<tr><td>2</td><td><code>high &lt;marker&gt;</code></td><td>exclude</td>\
+             <td><code>marker &gt; 7</code></td><td>true</td>\
+             <td><b>not passed</b> &larr; removed here</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<tr><td>1</td><td><code>aged 65+</code></td><td>include</td>\
+             <td><code>age &gt;= 65</code></td><td>true</td><td>passed</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<td><code>age</code></td><td>76</td><td>age in whole years on 31 March 2026</td><td></td></tr>"
+        ), "{html}");
+        assert!(
+            html.contains(
+                "<td>1 row(s) selected<table><thead><tr><th>table</th><th>date</th><th>code</th>\
+             <th>value</th></tr></thead><tbody><tr><td>gp</td><td>2025-02-01</td>\
+             <td>22298006</td><td>7.5</td></tr></tbody></table></td></tr>"
+            ),
+            "{html}"
+        );
+
+        let member = evaluate("direct_care").explain_blocking(1).unwrap();
+        let html = explanation_html(&member).unwrap();
+        assert!(
+            html.contains("<p>Verdict: in the cohort (passed all 2 rules)</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td><code>marker</code></td><td><i>unknown</i></td>"),
+            "{html}"
+        );
+        assert!(!html.contains("removed here"));
+    }
+
+    fn quality(count: u64, excluded: u64) -> DataQuality {
+        let finding = |kind, count, excluded| Finding {
+            kind,
+            column: "nhs_number".to_string(),
+            count,
+            policy: if excluded > 0 {
+                Policy::Exclude
+            } else {
+                Policy::Keep
+            },
+            excluded,
+        };
+        DataQuality {
+            reference_date: "2026-01-01".to_string(),
+            tables: vec![TableQuality {
+                table: "persons <1>".to_string(),
+                role: Role::Person,
+                rows: 1000,
+                rows_excluded: excluded,
+                findings: vec![
+                    finding(FindingKind::InvalidNhsNumber, count, excluded),
+                    finding(FindingKind::MissingDate, 0, 0),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn data_quality_counts_follow_the_purpose() {
+        let exact = data_quality_html(&quality(1234, 0), Purpose::DirectCare).unwrap();
+        assert!(
+            exact.contains(
+                "<tr><td><code>persons &lt;1&gt;</code></td><td><code>nhs_number</code></td>\
+             <td>an invalid NHS number</td><td>1,234</td><td>keep</td><td>0</td></tr>"
+            ),
+            "{exact}"
+        );
+        // Only what was found is listed.
+        assert!(!exact.contains("a missing date"));
+        let controlled = data_quality_html(&quality(6, 6), Purpose::Planning).unwrap();
+        assert!(
+            controlled.contains(
+                "<td>an invalid NHS number</td><td>*</td><td>exclude</td><td>*</td></tr>"
+            ),
+            "{controlled}"
+        );
+        let rounded = data_quality_html(&quality(1234, 0), Purpose::Research).unwrap();
+        assert!(
+            rounded.contains("<td>1,235</td><td>keep</td><td>0</td>"),
+            "{rounded}"
+        );
+        let nothing = data_quality_html(&quality(0, 0), Purpose::DirectCare).unwrap();
+        assert!(
+            nothing.contains("<h4>Data quality</h4>\n<p>Nothing found in the 1 table(s) read.</p>"),
+            "{nothing}"
+        );
+    }
+}
