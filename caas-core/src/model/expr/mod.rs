@@ -20,8 +20,7 @@ mod types;
 pub use constant::add_duration;
 pub(crate) use constant::eval_constant;
 pub use parse::parse;
-pub use types::Type;
-pub(crate) use types::infer_type;
+pub use types::{Type, infer_type};
 
 use chrono::NaiveDate;
 
