@@ -53,7 +53,11 @@ fn engine() -> Engine {
         }),
         vec![
             Field::new("person_id", DataType::Int64, false),
-            Field::new("dob", DataType::Utf8, true),
+            Field::new(
+                "dob",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
+                true,
+            ),
             Field::new("sex", DataType::Utf8, true),
             Field::new("date_of_death", DataType::Date32, true),
             Field::new("ndop", DataType::Boolean, true),

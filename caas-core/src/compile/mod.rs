@@ -169,7 +169,7 @@ impl<'a> Compiler<'a> {
             events,
             periods,
             memberships,
-            output: cohort.definition().variables.keys().cloned().collect(),
+            columns: cohort.definition().variables.keys().cloned().collect(),
             types,
             layers,
             rules,

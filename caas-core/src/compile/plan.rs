@@ -51,8 +51,9 @@ pub struct CohortPlan {
     pub layers: Vec<Vec<VariableStep>>,
     /// The rules, in order.
     pub rules: Vec<RuleStep>,
-    /// The variable columns of the result after `person_id`, in the definition's order.
-    pub output: Vec<String>,
+    /// The variable columns of the result after `person_id` (every variable, in the
+    /// definition's order), before the rule columns.
+    pub columns: Vec<String>,
 }
 
 /// The type of the person ids, in which the ids of every table are compared.
@@ -325,6 +326,16 @@ pub struct RuleStep {
     pub place: Place,
 }
 
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bound::Open => write!(f, "open"),
+            Bound::On(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Bound::Unknown => write!(f, "unknown"),
+        }
+    }
+}
+
 impl fmt::Display for CohortPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write(f, 0)
@@ -391,9 +402,10 @@ impl CohortPlan {
                     if let Some(i) = m.code_index {
                         write!(f, " #{i}")?;
                     }
-                    write!(f, ") window {:?}..{:?}", m.from, m.to)?;
+                    write!(f, ") window {}..{}", m.from, m.to)?;
                     if m.min_value.is_some() || m.max_value.is_some() {
-                        write!(f, " value {:?}..{:?}", m.min_value, m.max_value)?;
+                        let v = |x: Option<f64>| x.map_or("open".to_string(), |x| x.to_string());
+                        write!(f, " value {}..{}", v(m.min_value), v(m.max_value))?;
                     }
                     if let Some(c) = &m.condition {
                         write!(f, " where {c}")?;
@@ -403,16 +415,21 @@ impl CohortPlan {
             }
         }
         for scan in &self.periods {
+            let column = |c: &Option<String>| c.clone().unwrap_or_else(|| "none".to_string());
             writeln!(
                 f,
-                "{pad}  periods {} start {:?} end {:?} practice {:?}",
-                scan.table, scan.start, scan.end, scan.practice
+                "{pad}  periods {} start {} end {} practice {}",
+                scan.table,
+                column(&scan.start),
+                column(&scan.end),
+                column(&scan.practice)
             )?;
             for m in &scan.measures {
+                let on = m.on.map_or(Bound::Unknown, Bound::On);
                 writeln!(
                     f,
-                    "{pad}    {} = {:?} of {} on {:?}",
-                    m.column, m.aggregate, m.variable, m.on
+                    "{pad}    {} = {:?} of {} on {on}",
+                    m.column, m.aggregate, m.variable
                 )?;
             }
         }
@@ -447,6 +464,6 @@ impl CohortPlan {
             let verb = if r.exclude { "exclude" } else { "include" };
             writeln!(f, "{pad}  {} = {verb} {:?}: {}", r.column, r.name, r.expr)?;
         }
-        writeln!(f, "{pad}  output person_id, {}", self.output.join(", "))
+        writeln!(f, "{pad}  columns person_id, {}", self.columns.join(", "))
     }
 }

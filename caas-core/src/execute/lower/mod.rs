@@ -128,7 +128,7 @@ impl Lowering<'_> {
         }
 
         let mut outputs = vec![column("person_id")];
-        for name in &plan.output {
+        for name in &plan.columns {
             outputs.push(column(name));
         }
         for rule in &plan.rules {
