@@ -160,3 +160,71 @@ output: { columns: [age, sex, practice] }
     let plan = engine.cohort_plan(&cohort, &Parameters::new()).unwrap();
     check("asthma_research.plan", &plan);
 }
+
+#[test]
+fn the_plan_of_other_layouts_and_an_unknown_bound() {
+    let engine = Engine::new();
+    register(
+        &engine,
+        "persons",
+        TableSpec::person(),
+        vec![
+            Field::new("person_id", DataType::Utf8, false),
+            Field::new("date_of_birth", DataType::Date32, true),
+        ],
+    );
+    register(
+        &engine,
+        "prescriptions",
+        TableSpec::events(CodeSystem::Dmd),
+        vec![
+            Field::new("person_id", DataType::Int64, false),
+            Field::new("date", DataType::Date32, true),
+            Field::new("code", DataType::Int64, true),
+        ],
+    );
+    register(
+        &engine,
+        "procedures",
+        TableSpec::events(CodeSystem::Opcs4).with_mapping(ColumnMapping {
+            code: Some("opertn".into()),
+            code_delimiter: Some(";".into()),
+            primary_code_only: true,
+            ..ColumnMapping::default()
+        }),
+        vec![
+            Field::new("person_id", DataType::Utf8, false),
+            Field::new("date", DataType::Date32, true),
+            Field::new("opertn", DataType::Utf8, true),
+        ],
+    );
+    register(
+        &engine,
+        "registrations",
+        TableSpec::periods(),
+        vec![
+            Field::new("person_id", DataType::Utf8, false),
+            Field::new("start_date", DataType::Date32, true),
+        ],
+    );
+    let cohort = Cohort::from_yaml_str(
+        r#"
+id: layouts
+title: Integer codes, a primary delimited code, an unknown bound
+purpose: direct_care
+parameters: { index_date: 2025-03-31 }
+codelists:
+  statins: { system: dmd, codes: ["320000009", "0123"] }
+  hip: { system: opcs4, codes: ["W37", "W38.1"] }
+variables:
+  statin: { kind: events, table: prescriptions, codelists: [statins], to: "null", returns: count }
+  hip: { kind: events, table: procedures, codelists: [hip], returns: first_code }
+  registered: { kind: registered, table: registrations, on: index_date }
+rules:
+  - { include: registered and (statin > 0 or hip is not null) }
+"#,
+    )
+    .unwrap();
+    let plan = engine.cohort_plan(&cohort, &Parameters::new()).unwrap();
+    check("layouts.plan", &plan);
+}
