@@ -1,12 +1,12 @@
-//! The per-person aggregates over event and period tables: one scan of each table for all
-//! the variables that read it.
+//! The per-person aggregates of a plan's event and period scans in DataFusion: one scan of
+//! each table for all the variables that read it.
 //!
-//! For an event table, the rows are first brought to one code per row (several code
-//! columns, a list column and a delimited column are unnested; with `primary_code_only`
-//! only the first code is kept). Variables with codelists are served by joining those rows
-//! once to a table of (code, variable) pairs — for ICD-10 and OPCS-4 through the normalised
-//! prefixes of each code — and then grouping by person with one aggregate per variable,
-//! filtered to that variable's pairs, window, value range and condition. Variables without
+//! For an event scan, the rows are first brought to one code per row (several code
+//! columns, a list column and a delimited column are unnested; with `primary_only` only
+//! the first code is kept). Coded measures are served by joining those rows once to the
+//! scan's code table — for ICD-10 and OPCS-4 through the normalised prefixes of each
+//! code — and then grouping by person with one aggregate per measure, filtered to that
+//! measure's variable index, window, value range and condition. Measures without
 //! codelists aggregate the rows directly, in a second grouped aggregate.
 //!
 //! Events without a date cannot be placed in time and are not selected.
@@ -30,7 +30,7 @@ use super::udf::code_prefixes_expr;
 use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
 };
-use crate::error::{Place, Result};
+use crate::error::{CaasError, Place, Result};
 use crate::model::Aggregation;
 use crate::source::CodeLayout;
 
@@ -73,10 +73,12 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
     let primary = scan.primary_only;
     let (code, unnest) = match &scan.codes {
         CodeLayout::Single(c) => (cast(column(c), code_type.clone()), false),
-        CodeLayout::Columns(cs) if primary => match cs.first() {
-            Some(c) => (cast(column(c), code_type.clone()), false),
-            None => (lit(ScalarValue::Null), false),
-        },
+        CodeLayout::Columns(cs) if primary => {
+            let first = cs
+                .first()
+                .ok_or_else(|| CaasError::internal("an event table without code columns"))?;
+            (cast(column(first), code_type.clone()), false)
+        }
         CodeLayout::Columns(cs) => (
             make_array(
                 cs.iter()
