@@ -326,6 +326,17 @@ impl Engine {
         ))
     }
 
+    /// The backend-neutral plan of a cohort, as text: the person step, one scan per event
+    /// and period table with its code table and measures, the memberships, the variables
+    /// in layers and the rules — what every backend lowers. Checks the definition against
+    /// the registered tables as an evaluation would, with the same errors.
+    pub fn cohort_plan(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
+        Ok(self
+            .snapshot(cohort, parameters)?
+            .cohort_plan()?
+            .to_string())
+    }
+
     /// Runs the cohort's plan and returns it annotated with what each operator did (rows,
     /// time, memory): for finding where an evaluation spends its time.
     pub async fn plan_analyze(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {

@@ -17,10 +17,13 @@
 //! model/              the definition: document, expressions, checked Cohort (no engine types)
 //! source/             table roles, mappings, reading files; catalog of registered tables
 //!                     (a snapshot with exactly one person table); data-quality checks
-//! compile/            Cohort + snapshot -> the per-person plan (each event table scanned once,
-//!                     joined to a (code, variable) table, aggregated per person; opt-outs)
-//! execute/            running the plan: one pass for members and attrition; governance
-//!                     that acts on rows (opt-out counts, pseudonyms); options
+//! compile/            Cohort + snapshot -> the backend-neutral cohort plan (plain data: the
+//!                     person step with opt-outs; per event table one scan with its
+//!                     (code, variable) table and measures; memberships; variables in
+//!                     layers; rules), every check of the definition against the tables
+//! execute/            lowering the plan to DataFusion (lower/) and running it: one pass for
+//!                     members and attrition; governance that acts on rows (opt-out counts,
+//!                     pseudonyms); options
 //! results/            Evaluation: members, attrition, data quality, provenance; differences
 //! assure/             after a run: explanations and audits, the report in plain English
 //! engine              the facade: register, evaluate, evaluate_many
@@ -36,11 +39,15 @@
 //!    columns, the checks of their types, reading Parquet, CSV and Arrow IPC, and the
 //!    [`quality`] checks of the rows an evaluation reads (counted in DataFusion, with a
 //!    keep/exclude/fail policy per kind of finding).
-//! 3. `compile` — the lowering of a cohort to one DataFusion logical plan: each event table
-//!    is scanned once for all its variables, joined to a (code, variable) table, and
-//!    aggregated per person; then variables and rules are projected over the persons. For
-//!    purposes other than direct care, people with opt-outs are removed first.
-//! 4. `execute` — the plan run once, counting the attrition and keeping the members; the
+//! 3. `compile` — the compilation of a cohort to one backend-neutral cohort plan, plain
+//!    data that every backend lowers so that the semantics live once: each event table is
+//!    scanned once for all its variables, joined to a (code, variable) table, and
+//!    aggregated per person; then variables (in dependency layers) and rules over the
+//!    persons. For purposes other than direct care, people with opt-outs are removed
+//!    first. Every check of the definition against the tables happens here;
+//!    [`Engine::cohort_plan`] shows the plan as text.
+//! 4. `execute` — the lowering of the plan to one DataFusion logical plan (and of the rows
+//!    explanations read), run once, counting the attrition and keeping the members; the
 //!    [`governance`] steps that act on rows (the opt-out attrition step, pseudonyms); the
 //!    [`EngineOptions`] and [`EvaluationOptions`].
 //! 5. [`results`] — the [`Evaluation`]: members and attrition as Arrow record batches, the

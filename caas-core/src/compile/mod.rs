@@ -1,51 +1,57 @@
-//! Compilation of a checked [`Cohort`] to one DataFusion plan over the registered tables.
+//! Compilation of a checked [`Cohort`] to its backend-neutral [`CohortPlan`] over the
+//! registered tables.
 //!
-//! The plan has one row per person of the person table and the columns `person_id`, every
-//! variable (by name) and one boolean column per rule telling whether the person passes it.
-//! It is built as:
-//!
-//! 1. the person table, its columns renamed to `__p_<canonical name>`;
-//! 2. per event table, **one** scan of the events for all the variables that read it:
-//!    the events are joined once to a table of (code, variable) pairs built from the
-//!    codelists, then grouped by person with one filtered aggregate per variable
-//!    ([`events`]); per period table, one grouped aggregate likewise;
-//! 3. those aggregates left-joined to the persons, then the variables computed in layers so
-//!    that each layer uses only the ones before;
-//! 4. the rule columns.
+//! The compiler decides everything that is about the definition against the tables: which
+//! table each variable reads and in which role, the canonical columns of each table, the
+//! code table of (code, variable) pairs built from the codelists, windows resolved to
+//! dates, the variables in dependency layers and the rules. Every check of the definition
+//! against the tables (types, missing columns, code-system mismatches, window bounds,
+//! unknown tables, roles and names, membership cycles) fails here, before any backend sees
+//! the plan. The plan ([`plan`]) is plain data; the backends lower it: DataFusion in
+//! `execute::lower`.
 
-mod events;
-pub(crate) mod explain;
-mod expr;
+mod check;
 pub(crate) mod opt_out;
-pub(crate) mod udf;
+pub mod plan;
+mod scans;
 
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
-use datafusion::dataframe::DataFrame;
-use datafusion::functions::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr as DfExpr, JoinType, cast, lit};
-use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
-pub(crate) use expr::{column, type_of};
-
-use self::expr::Scope;
+use self::check::check_lowerable;
+use self::plan::{
+    CohortPlan, IdType, Membership, PersonColumn, PersonStep, RuleStep, VariableStep, VariableValue,
+};
 use crate::error::{CaasError, Place, Result};
 use crate::model::expr::{Type, infer_type};
 use crate::model::{Aggregation, Cohort, Value, VariableKind};
-use crate::source::{Role, Snapshot, Table};
+use crate::source::{Snapshot, Table};
 
 /// The name of the rule column of the rule at 0-based `index`.
 pub(crate) fn rule_column(index: usize) -> String {
     format!("__rule_{}", index + 1)
 }
 
-/// Builds the per-person plans of cohorts over a set of registered tables.
+/// The caas type of an Arrow type, if caas can use it in expressions.
+pub(crate) fn type_of(data_type: &DataType) -> Option<Type> {
+    Some(match data_type {
+        DataType::Boolean => Type::Bool,
+        t if t.is_integer() => Type::Int,
+        t if t.is_floating() || matches!(t, DataType::Decimal128(_, _)) => Type::Float,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => Type::Date,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::Text,
+        DataType::Dictionary(_, v) => return type_of(v),
+        DataType::Null => Type::Null,
+        _ => return None,
+    })
+}
+
+/// Builds the plans of cohorts over a set of registered tables.
 pub(crate) struct Compiler<'a> {
-    pub ctx: &'a SessionContext,
-    pub tables: &'a Snapshot,
-    pub cohorts: &'a IndexMap<String, Arc<Cohort>>,
+    tables: &'a Snapshot,
+    cohorts: &'a IndexMap<String, Arc<Cohort>>,
     /// Cohorts being compiled, outermost first, to find membership cycles.
     stack: Vec<String>,
     /// Source of unique internal column names.
@@ -53,13 +59,9 @@ pub(crate) struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(
-        ctx: &'a SessionContext,
-        tables: &'a Snapshot,
-        cohorts: &'a IndexMap<String, Arc<Cohort>>,
-    ) -> Self {
+    /// A compiler over `tables`, resolving memberships in `cohorts`.
+    pub fn new(tables: &'a Snapshot, cohorts: &'a IndexMap<String, Arc<Cohort>>) -> Self {
         Compiler {
-            ctx,
             tables,
             cohorts,
             stack: Vec::new(),
@@ -67,28 +69,17 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    pub(crate) fn fresh(&mut self, prefix: &str) -> String {
+    fn fresh(&mut self, prefix: &str) -> String {
         self.counter += 1;
         format!("__{prefix}{}", self.counter)
     }
 
-    pub(crate) fn table(&self, name: &str, place: &Place, role: Role) -> Result<&'a Arc<Table>> {
-        self.tables.table(name, place, role)
-    }
-
-    /// The person id of a table, in the person table's type. Ids of the other kind (text
-    /// where the person table has integers) that cannot be converted are null: they match
-    /// nobody, and no value is ever printed in an error.
-    pub(crate) fn person_id(&self, table: &Table) -> DfExpr {
-        self.tables.person_id(table)
-    }
-
-    /// The per-person plan of `cohort` with bound `parameters`.
+    /// The plan of `cohort` with bound `parameters`.
     pub fn compile(
         &mut self,
         cohort: &Cohort,
         parameters: &IndexMap<String, Value>,
-    ) -> Result<DataFrame> {
+    ) -> Result<CohortPlan> {
         if let Some(start) = self.stack.iter().position(|id| id == cohort.id()) {
             let mut path = self.stack[start..].to_vec();
             path.push(cohort.id().to_string());
@@ -107,12 +98,15 @@ impl<'a> Compiler<'a> {
         &mut self,
         cohort: &Cohort,
         parameters: &IndexMap<String, Value>,
-    ) -> Result<DataFrame> {
-        let person = self.tables.person();
-        let (mut df, person_columns) = self.person_base(person)?;
-        df = opt_out::without_opt_outs(df, person, cohort)?;
-
-        let person_type = |c: &str| person_columns.get(c).copied();
+    ) -> Result<CohortPlan> {
+        let person = self.person_step(self.tables.person(), cohort)?;
+        let person_type = |c: &str| {
+            person
+                .columns
+                .iter()
+                .find(|p| p.canonical == c)
+                .map(|p| p.column_type)
+        };
         let types = cohort.variable_types(&person_type)?;
         let resolve = |n: &str| {
             types
@@ -130,76 +124,63 @@ impl<'a> Compiler<'a> {
             }
         }
 
+        let (events, periods) = scans::scans(self, cohort, parameters)?;
         // Variable name -> the aggregate column its value is computed from.
         let mut sources: IndexMap<String, String> = IndexMap::new();
-        let mut aggregates: Vec<DataFrame> = Vec::new();
-        for plan in events::plans(self, cohort, parameters)? {
-            for (var, col) in plan.columns {
-                sources.insert(var, col);
+        for scan in &events {
+            for m in scan.coded.iter().chain(&scan.uncoded) {
+                sources.insert(m.variable.clone(), m.column.clone());
             }
-            aggregates.push(plan.data);
         }
+        for scan in &periods {
+            for m in &scan.measures {
+                sources.insert(m.variable.clone(), m.column.clone());
+            }
+        }
+        let mut memberships = Vec::new();
         for var in cohort.variables() {
             if let VariableKind::MemberOf { cohort: other } = &var.kind {
-                let (plan, col) =
-                    self.membership(other, &Place::Variable(var.name.clone()), parameters)?;
-                sources.insert(var.name.clone(), col);
-                aggregates.push(plan);
+                let place = Place::Variable(var.name.clone());
+                let membership = self.membership(&var.name, other, &place, parameters)?;
+                sources.insert(var.name.clone(), membership.column.clone());
+                memberships.push(membership);
             }
         }
-        // Narrow aggregates first: the person side of each join grows with every join, and
-        // the widest aggregate then joins a person side that is still narrow.
-        aggregates.sort_by_key(|a| a.schema().fields().len());
-        for aggregate in aggregates {
-            let pid = self.fresh("pid");
-            let mut exprs = vec![column("person_id").alias(&pid)];
-            for field in aggregate.schema().fields() {
-                if field.name() != "person_id" {
-                    exprs.push(column(field.name()));
-                }
-            }
-            // The aggregate is the build side and the growing person table streams through
-            // as the probe side, so no join copies the accumulated columns into a hash table.
-            df = aggregate.select(exprs)?.join_on(
-                df,
-                JoinType::Right,
-                [column(&pid).eq(column("person_id"))],
-            )?;
-        }
 
-        let computed =
-            self.variable_exprs(cohort, parameters, &types, &sources, &person_columns)?;
-        df = add_in_layers(df, cohort, computed)?;
+        let values = self.variable_values(cohort, parameters, &types, &sources, &person)?;
+        let layers = layers(cohort, values);
 
-        let scope_columns = |n: &str| types.contains_key(n).then(|| n.to_string());
-        let mut outputs = vec![column("person_id")];
-        for name in cohort.definition().variables.keys() {
-            outputs.push(column(name));
-        }
+        let is_column = |n: &str| types.contains_key(n);
+        let mut rules = Vec::new();
         for (i, rule) in cohort.rules().iter().enumerate() {
-            let scope = Scope {
-                parameters,
-                columns: &scope_columns,
-                types: &resolve,
-                place: &rule.place,
-            };
-            let value = coalesce(vec![scope.lower(&rule.expr)?, lit(false)]);
-            let pass = if rule.exclude {
-                DfExpr::Not(Box::new(value))
-            } else {
-                value
-            };
-            outputs.push(pass.alias(rule_column(i)));
+            check_lowerable(&rule.expr, &is_column, &resolve, parameters, &rule.place)?;
+            rules.push(RuleStep {
+                name: rule.name.clone(),
+                exclude: rule.exclude,
+                expr: rule.expr.clone(),
+                column: rule_column(i),
+                place: rule.place.clone(),
+            });
         }
-        Ok(df.select(outputs)?)
+        Ok(CohortPlan {
+            cohort: cohort.id().to_string(),
+            parameters: parameters.clone(),
+            person,
+            events,
+            periods,
+            memberships,
+            columns: cohort.definition().variables.keys().cloned().collect(),
+            types,
+            layers,
+            rules,
+        })
     }
 
-    /// The person table with `person_id` and every other column as `__p_<name>`; also the
-    /// caas types of those columns by name.
-    fn person_base(&self, person: &Table) -> Result<(DataFrame, IndexMap<String, Type>)> {
+    /// The person table's columns by canonical name (every column but the id), and the
+    /// opt-out step when the cohort's purpose applies it.
+    fn person_step(&self, person: &Table, cohort: &Cohort) -> Result<PersonStep> {
         let schema = person.data.schema().as_arrow().clone();
-        let mut exprs = vec![self.person_id(person).alias("person_id")];
-        let mut types = IndexMap::new();
+        let mut columns = Vec::new();
         let mapped_parts: Vec<&str> = person.shape.parts.iter().map(|(p, _)| *p).collect();
         for field in schema.fields() {
             let name = field.name();
@@ -216,32 +197,41 @@ impl<'a> Compiler<'a> {
                 None if mapped_parts.contains(&name.as_str()) => continue,
                 None => name.as_str(),
             };
-            let is_date = matches!(canonical, "date_of_birth" | "date_of_death");
-            let expr = if is_date {
-                cast(column(name), DataType::Date32)
-            } else {
-                column(name)
-            };
-            let t = if is_date {
+            let as_date = matches!(canonical, "date_of_birth" | "date_of_death");
+            let column_type = if as_date {
                 Some(Type::Date)
             } else {
                 type_of(field.data_type())
             };
-            if let Some(t) = t {
-                types.insert(canonical.to_string(), t);
-                exprs.push(expr.alias(format!("__p_{canonical}")));
+            if let Some(column_type) = column_type {
+                columns.push(PersonColumn {
+                    canonical: canonical.to_string(),
+                    source: name.clone(),
+                    column_type,
+                    as_date,
+                });
             }
         }
-        Ok((person.data.clone().select(exprs)?, types))
+        Ok(PersonStep {
+            table: person.name.clone(),
+            id: if self.tables.integer_ids() {
+                IdType::Integer
+            } else {
+                IdType::Text
+            },
+            columns,
+            opt_out: opt_out::flags(person, cohort)?,
+        })
     }
 
-    /// The plan of a cohort's members, as (person id, `true`), and the membership column.
+    /// The membership of the cohort `other`, for the variable `variable`.
     fn membership(
         &mut self,
+        variable: &str,
         other: &str,
         place: &Place,
         outer: &IndexMap<String, Value>,
-    ) -> Result<(DataFrame, String)> {
+    ) -> Result<Membership> {
         let cohort = self
             .cohorts
             .get(other)
@@ -260,30 +250,26 @@ impl<'a> Compiler<'a> {
             }
         }
         let plan = self.compile(cohort, &parameters)?;
-        let passes = (0..cohort.rules().len())
-            .map(|i| column(&rule_column(i)))
-            .reduce(DfExpr::and)
-            .unwrap_or(lit(true));
-        let col = self.fresh("member");
-        let plan = plan
-            .filter(passes)?
-            .select(vec![column("person_id"), lit(true).alias(&col)])?;
-        Ok((plan, col))
+        Ok(Membership {
+            variable: variable.to_string(),
+            column: self.fresh("member"),
+            plan: Box::new(plan),
+        })
     }
 
-    /// The final expression of every variable, in the cohort's (dependency) order.
-    fn variable_exprs(
+    /// The value of every variable, in the cohort's (dependency) order.
+    fn variable_values(
         &self,
         cohort: &Cohort,
         parameters: &IndexMap<String, Value>,
         types: &IndexMap<String, Type>,
         sources: &IndexMap<String, String>,
-        person_columns: &IndexMap<String, Type>,
-    ) -> Result<IndexMap<String, DfExpr>> {
+        person: &PersonStep,
+    ) -> Result<IndexMap<String, VariableValue>> {
         let person_table = self.tables.person();
-        let person_col = |c: &str, needed_as: &str| -> Result<DfExpr> {
-            if person_columns.contains_key(c) {
-                Ok(column(&format!("__p_{c}")))
+        let person_col = |c: &str, needed_as: &str| -> Result<String> {
+            if person.columns.iter().any(|p| p.canonical == c) {
+                Ok(c.to_string())
             } else {
                 Err(CaasError::MissingColumn {
                     table: person_table.name.clone(),
@@ -298,63 +284,69 @@ impl<'a> Compiler<'a> {
                 .copied()
                 .or_else(|| parameters.get(n).map(Value::data_type))
         };
-        let columns = |n: &str| types.contains_key(n).then(|| n.to_string());
+        let is_column = |n: &str| types.contains_key(n);
         let mut out = IndexMap::new();
         for var in cohort.variables() {
             let place = Place::Variable(var.name.clone());
             let needed_as = format!("{place}");
-            let scope = Scope {
-                parameters,
-                columns: &columns,
-                types: &resolve,
-                place: &place,
-            };
+            let check = |e| check_lowerable(e, &is_column, &resolve, parameters, &place);
             let aggregate = || match sources.get(&var.name) {
-                Some(c) => Ok(column(c)),
+                Some(c) => Ok(c.clone()),
                 None => Err(CaasError::internal(format!("no plan computes {place}"))),
             };
-            let expr = match &var.kind {
-                VariableKind::Age { on } => crate::compile::udf::years_between_expr(
-                    person_col("date_of_birth", &needed_as)?,
-                    cast(scope.lower(on)?, DataType::Date32),
-                ),
-                VariableKind::Sex => cast(person_col("sex", &needed_as)?, DataType::Utf8),
+            let value = match &var.kind {
+                VariableKind::Age { on } => {
+                    person_col("date_of_birth", &needed_as)?;
+                    check(on)?;
+                    VariableValue::Age { on: on.clone() }
+                }
+                VariableKind::Sex => {
+                    person_col("sex", &needed_as)?;
+                    VariableValue::Sex
+                }
                 VariableKind::Alive { on } => {
-                    let on = cast(scope.lower(on)?, DataType::Date32);
-                    let dob = person_col("date_of_birth", &needed_as)?;
-                    let dod = person_col("date_of_death", &needed_as)?;
-                    dob.lt_eq(on.clone())
-                        .and(dod.clone().is_null().or(dod.gt(on)))
+                    check(on)?;
+                    person_col("date_of_birth", &needed_as)?;
+                    person_col("date_of_death", &needed_as)?;
+                    VariableValue::Alive { on: on.clone() }
                 }
-                VariableKind::PersonColumn { column: c } => person_col(c, &needed_as)?,
-                VariableKind::Registered { .. } => {
-                    coalesce(vec![aggregate()?, lit(0i64)]).gt(lit(0i64))
-                }
-                VariableKind::MemberOf { .. } => coalesce(vec![aggregate()?, lit(false)]),
-                VariableKind::Practice { .. } => events::practice_of_key(aggregate()?),
-                VariableKind::Events(ev) => match ev.returns {
-                    Aggregation::Exists => coalesce(vec![aggregate()?, lit(0i64)]).gt(lit(0i64)),
-                    Aggregation::Count => coalesce(vec![aggregate()?, lit(0i64)]),
-                    Aggregation::FirstCode | Aggregation::LastCode => {
-                        cast(aggregate()?, DataType::Utf8)
-                    }
-                    _ => aggregate()?,
+                VariableKind::PersonColumn { column } => VariableValue::PersonColumn {
+                    column: person_col(column, &needed_as)?,
                 },
-                VariableKind::Derived { expr } => scope.lower(expr)?,
+                VariableKind::Registered { .. } => VariableValue::Exists {
+                    column: aggregate()?,
+                },
+                VariableKind::MemberOf { .. } => VariableValue::Member {
+                    column: aggregate()?,
+                },
+                VariableKind::Practice { .. } => VariableValue::Practice {
+                    column: aggregate()?,
+                },
+                VariableKind::Events(ev) => {
+                    let column = aggregate()?;
+                    match ev.returns {
+                        Aggregation::Exists => VariableValue::Exists { column },
+                        Aggregation::Count => VariableValue::Count { column },
+                        Aggregation::FirstCode | Aggregation::LastCode => {
+                            VariableValue::Code { column }
+                        }
+                        _ => VariableValue::Aggregate { column },
+                    }
+                }
+                VariableKind::Derived { expr } => {
+                    check(expr)?;
+                    VariableValue::Derived { expr: expr.clone() }
+                }
             };
-            out.insert(var.name.clone(), expr);
+            out.insert(var.name.clone(), value);
         }
         Ok(out)
     }
 }
 
-/// Adds the variables to `df` in layers: a variable goes in the first projection after
-/// every variable it uses.
-fn add_in_layers(
-    mut df: DataFrame,
-    cohort: &Cohort,
-    mut exprs: IndexMap<String, DfExpr>,
-) -> Result<DataFrame> {
+/// The variables in layers: a variable goes in the first layer after every variable it
+/// uses.
+fn layers(cohort: &Cohort, mut values: IndexMap<String, VariableValue>) -> Vec<Vec<VariableStep>> {
     let mut level: IndexMap<&str, usize> = IndexMap::new();
     for var in cohort.variables() {
         let l = var
@@ -366,19 +358,18 @@ fn add_in_layers(
         level.insert(&var.name, l);
     }
     let depth = level.values().max().map_or(0, |m| m + 1);
+    let mut layers = Vec::new();
     for l in 0..depth {
-        let mut projection: Vec<DfExpr> = df
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| column(f.name()))
-            .collect();
+        let mut layer = Vec::new();
         for (name, _) in level.iter().filter(|(_, v)| **v == l) {
-            if let Some(e) = exprs.shift_remove(*name) {
-                projection.push(e.alias(*name));
+            if let Some(value) = values.shift_remove(*name) {
+                layer.push(VariableStep {
+                    name: name.to_string(),
+                    value,
+                });
             }
         }
-        df = df.select(projection)?;
+        layers.push(layer);
     }
-    Ok(df)
+    layers
 }

@@ -4,6 +4,7 @@
 
 mod collect;
 pub mod governance;
+pub(crate) mod lower;
 mod options;
 mod run;
 

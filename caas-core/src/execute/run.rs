@@ -14,7 +14,9 @@ use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
 use crate::compile::Compiler;
+use crate::compile::plan::CohortPlan;
 use crate::error::Result;
+use crate::execute::lower::Lowering;
 use crate::model::{Cohort, Parameters, Value, VariableKind};
 use crate::source::{Catalog, Snapshot, Table};
 
@@ -67,14 +69,22 @@ impl Run {
         })
     }
 
-    /// The cohort's per-person plan over the snapshot's tables.
-    pub fn plan(&self) -> Result<DataFrame> {
-        self.compiler().compile(&self.cohort, &self.parameters)
+    /// The cohort's backend-neutral plan over the snapshot's tables.
+    pub fn cohort_plan(&self) -> Result<CohortPlan> {
+        Compiler::new(&self.tables, &self.cohorts).compile(&self.cohort, &self.parameters)
     }
 
-    /// A compiler over the snapshot's tables.
-    pub fn compiler(&self) -> Compiler<'_> {
-        Compiler::new(&self.ctx, &self.tables, &self.cohorts)
+    /// The lowering of plans to DataFusion over the snapshot's tables.
+    pub fn lowering(&self) -> Lowering<'_> {
+        Lowering {
+            ctx: &self.ctx,
+            tables: &self.tables,
+        }
+    }
+
+    /// The cohort's per-person DataFrame over the snapshot's tables.
+    pub fn plan(&self) -> Result<DataFrame> {
+        self.lowering().cohort(&self.cohort_plan()?)
     }
 
     /// The person table.

@@ -17,17 +17,18 @@ use super::{
     Verdict,
 };
 use crate::assure::report::english::English;
-use crate::compile::explain::{
-    RowKind, SelectedRows, rule_value_column, selected_column, selected_rows, with_rule_values,
-};
-use crate::compile::{column, rule_column};
+use crate::compile::rule_column;
 use crate::error::{CaasError, Result};
 use crate::execute::Run;
 use crate::execute::governance;
+use crate::execute::lower::explain::{
+    RowKind, SelectedRows, rule_value_column, selected_column, selected_rows, with_rule_values,
+};
 use crate::execute::sort_by_person;
 use crate::model::{Aggregation, VariableKind};
 use crate::results::Evaluation;
 use crate::runtime::block_on;
+use crate::source::column;
 
 impl Evaluation {
     /// Why `person` is in the cohort or not: each variable's value with the rows behind
@@ -125,9 +126,10 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
     let one = run.for_person(id)?;
     let cohort = &one.cohort;
     let parameters = &one.parameters;
-    let mut compiler = one.compiler();
-    let plan = with_rule_values(compiler.compile(cohort, parameters)?, cohort, parameters)?;
-    let selections = selected_rows(&mut compiler, cohort, parameters)?;
+    let cohort_plan = one.cohort_plan()?;
+    let lowering = one.lowering();
+    let plan = with_rule_values(lowering.cohort(&cohort_plan)?, &cohort_plan)?;
+    let selections = selected_rows(&lowering, &cohort_plan)?;
 
     let plan_schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
     let row_schemas: Vec<SchemaRef> = selections
@@ -418,7 +420,8 @@ fn read_rows(
 
 async fn audit(run: &Run) -> Result<RecordBatch> {
     let rules = run.cohort.rules();
-    let plan = with_rule_values(run.plan()?, &run.cohort, &run.parameters)?;
+    let cohort_plan = run.cohort_plan()?;
+    let plan = with_rule_values(run.lowering().cohort(&cohort_plan)?, &cohort_plan)?;
     let mut exprs = vec![column("person_id")];
     for i in 0..rules.len() {
         exprs.push(
@@ -485,7 +488,7 @@ mod tests {
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::physical_plan::displayable;
 
-    use crate::compile::explain::{selected_rows, with_rule_values};
+    use crate::execute::lower::explain::{selected_rows, with_rule_values};
     use crate::{CodeSystem, Cohort, Engine, Parameters, TableSpec};
 
     fn write(path: &std::path::Path, batch: &RecordBatch) {
@@ -556,12 +559,12 @@ rules: [ { include: a > 0 } ]
         .unwrap();
         let result = engine.evaluate(&cohort, &Parameters::new()).await.unwrap();
         let one = result.run.for_person(ScalarValue::Int64(Some(2))).unwrap();
-        let mut compiler = one.compiler();
-        let plan = compiler.compile(&one.cohort, &one.parameters).unwrap();
-        let plan = with_rule_values(plan, &one.cohort, &one.parameters).unwrap();
+        let cohort_plan = one.cohort_plan().unwrap();
+        let lowering = one.lowering();
+        let plan = with_rule_values(lowering.cohort(&cohort_plan).unwrap(), &cohort_plan).unwrap();
         let mut plans = vec![plan];
         plans.extend(
-            selected_rows(&mut compiler, &one.cohort, &one.parameters)
+            selected_rows(&lowering, &cohort_plan)
                 .unwrap()
                 .into_iter()
                 .map(|s| s.data),

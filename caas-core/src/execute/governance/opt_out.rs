@@ -9,20 +9,21 @@ use arrow::datatypes::{DataType, Int64Type};
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::logical_expr::{ExprFunctionExt, lit};
 
-use crate::compile::opt_out::{OPT_OUT_STEP, applies, opted_out};
+use crate::compile::opt_out::{OPT_OUT_STEP, flags};
 use crate::error::{CaasError, Result};
 use crate::execute::Collected;
+use crate::execute::lower::opted_out;
 use crate::model::Cohort;
 use crate::source::Table;
 
 /// People in the person table and, when the cohort's purpose applies opt-outs, how many of
 /// them have one.
 pub(crate) async fn count(person: &Table, cohort: &Cohort) -> Result<Option<(u64, u64)>> {
-    if !applies(cohort.definition().purpose) {
+    let Some(flags) = flags(person, cohort)? else {
         return Ok(None);
-    }
+    };
     let source = |part: &str| person.shape.column(part).unwrap_or(part).to_string();
-    let out = opted_out(person, cohort, source)?;
+    let out = opted_out(&flags, source);
     let ones = || count_udaf().call(vec![lit(1i64)]);
     let batches = person
         .data

@@ -19,23 +19,14 @@ pub(crate) fn value_literal(value: &Value) -> DfExpr {
         Value::Bool(b) => lit(*b),
         Value::Int(n) => lit(*n),
         Value::Float(x) => lit(*x),
-        Value::Date(d) => lit(ScalarValue::Date32(Some(date32(*d)))),
+        Value::Date(d) => date_literal(*d),
         Value::Text(s) => lit(s.clone()),
     }
 }
 
-/// The caas type of an Arrow type, if caas can use it in expressions.
-pub(crate) fn type_of(data_type: &DataType) -> Option<Type> {
-    Some(match data_type {
-        DataType::Boolean => Type::Bool,
-        t if t.is_integer() => Type::Int,
-        t if t.is_floating() || matches!(t, DataType::Decimal128(_, _)) => Type::Float,
-        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => Type::Date,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Type::Text,
-        DataType::Dictionary(_, v) => return type_of(v),
-        DataType::Null => Type::Null,
-        _ => return None,
-    })
+/// A date constant.
+pub(crate) fn date_literal(date: chrono::NaiveDate) -> DfExpr {
+    lit(ScalarValue::Date32(Some(date32(date))))
 }
 
 /// Resolves the names of an expression: to a column, or to a parameter's value.

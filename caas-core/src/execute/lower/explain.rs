@@ -1,4 +1,4 @@
-//! What explanations and audits read from the compiler: the rows each event and period
+//! What explanations and audits read from a cohort's plan: the rows each event and period
 //! variable selects before they are aggregated, and the raw (three-valued) value of each
 //! rule. Both are built from the same pieces as the per-person plan — the same long events,
 //! code table, windows, value ranges and conditions — so that an explanation shows exactly
@@ -8,14 +8,14 @@ use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::coalesce;
 use datafusion::logical_expr::{Expr as DfExpr, lit};
-use indexmap::IndexMap;
 
-use super::Compiler;
-use super::events::{event_order, event_selections, period_selection, table_groups};
-use super::expr::{Scope, column, type_of};
-use crate::error::{Place, Result};
-use crate::model::{Cohort, Value};
-use crate::source::Role;
+use super::Lowering;
+use super::events::{event_order, event_selections, period_selection};
+use super::expr::{Scope, column};
+use crate::compile::plan::CohortPlan;
+use crate::compile::type_of;
+use crate::error::Result;
+use crate::model::Value;
 
 /// The name of the column holding the raw value (true, false or null) of the rule at
 /// 0-based `index`.
@@ -54,18 +54,15 @@ pub(crate) struct SelectedRows {
     pub variables: Vec<String>,
 }
 
-/// The selected rows of every event and period table the cohort's own variables read.
+/// The selected rows of every event and period scan of the plan (the cohort's own
+/// variables).
 pub(crate) fn selected_rows(
-    compiler: &mut Compiler<'_>,
-    cohort: &Cohort,
-    parameters: &IndexMap<String, Value>,
+    lowering: &Lowering<'_>,
+    plan: &CohortPlan,
 ) -> Result<Vec<SelectedRows>> {
-    let groups = table_groups(cohort);
     let mut out = Vec::new();
-    for (table, vars) in &groups.events {
-        let place = Place::Variable(vars[0].0.to_string());
-        let table = compiler.table(table, &place, Role::Events)?;
-        for selection in event_selections(compiler, table, vars, cohort, parameters)? {
+    for scan in &plan.events {
+        for selection in event_selections(lowering, plan, scan)? {
             let value = if selection.has_value {
                 column("value")
             } else {
@@ -81,7 +78,7 @@ pub(crate) fn selected_rows(
                 selection
                     .filters
                     .into_iter()
-                    .map(|(name, _, filter)| (name, filter)),
+                    .map(|(measure, filter)| (measure.variable.as_str(), filter)),
             );
             exprs.extend(flags);
             let mut order = vec![column("person_id").sort(true, false)];
@@ -92,22 +89,16 @@ pub(crate) fn selected_rows(
                 .filter(any_selected(variables.len()))?
                 .sort(order)?;
             out.push(SelectedRows {
-                table: table.name.clone(),
+                table: scan.table.clone(),
                 kind: RowKind::Events,
                 data,
                 variables,
             });
         }
     }
-    for (table, vars) in &groups.periods {
-        let place = Place::Variable(vars[0].0.to_string());
-        let table = compiler.table(table, &place, Role::Periods)?;
-        let selection = period_selection(compiler, table, vars, parameters)?;
-        let practice = if selection
-            .rows
-            .schema()
-            .has_column_with_unqualified_name("practice")
-        {
+    for scan in &plan.periods {
+        let selection = period_selection(lowering, scan)?;
+        let practice = if scan.practice.is_some() {
             column("practice")
         } else {
             lit(ScalarValue::Utf8(None))
@@ -122,7 +113,7 @@ pub(crate) fn selected_rows(
             selection
                 .filters
                 .into_iter()
-                .map(|(name, _, filter)| (name, filter)),
+                .map(|(measure, filter)| (measure.variable.as_str(), filter)),
         );
         exprs.extend(flags);
         let data = selection
@@ -136,7 +127,7 @@ pub(crate) fn selected_rows(
                 column("practice").sort(true, true),
             ])?;
         out.push(SelectedRows {
-            table: table.name.clone(),
+            table: scan.table.clone(),
             kind: RowKind::Periods,
             data,
             variables,
@@ -167,35 +158,32 @@ fn any_selected(n: usize) -> DfExpr {
         .unwrap_or(lit(false))
 }
 
-/// The per-person plan with one more column per rule: its raw value ([`rule_value_column`]),
-/// true, false or null (unknown), beside the pass column ([`rule_column`](super::rule_column)) that treats
-/// unknown as not satisfied.
-pub(crate) fn with_rule_values(
-    plan: DataFrame,
-    cohort: &Cohort,
-    parameters: &IndexMap<String, Value>,
-) -> Result<DataFrame> {
-    let schema = plan.schema().as_arrow().clone();
+/// The per-person DataFrame with one more column per rule: its raw value
+/// ([`rule_value_column`]), true, false or null (unknown), beside the pass column that
+/// treats unknown as not satisfied.
+pub(crate) fn with_rule_values(df: DataFrame, plan: &CohortPlan) -> Result<DataFrame> {
+    let schema = df.schema().as_arrow().clone();
     let variable = |n: &str| {
-        cohort
-            .variable(n)
-            .and_then(|_| schema.field_with_name(n).ok())
+        plan.types
+            .contains_key(n)
+            .then(|| schema.field_with_name(n).ok())
+            .flatten()
     };
     let types = |n: &str| {
         variable(n)
             .and_then(|f| type_of(f.data_type()))
-            .or_else(|| parameters.get(n).map(Value::data_type))
+            .or_else(|| plan.parameters.get(n).map(Value::data_type))
     };
     let columns = |n: &str| variable(n).map(|f| f.name().clone());
     let mut exprs: Vec<DfExpr> = schema.fields().iter().map(|f| column(f.name())).collect();
-    for (i, rule) in cohort.rules().iter().enumerate() {
+    for (i, rule) in plan.rules.iter().enumerate() {
         let scope = Scope {
-            parameters,
+            parameters: &plan.parameters,
             columns: &columns,
             types: &types,
             place: &rule.place,
         };
         exprs.push(scope.lower(&rule.expr)?.alias(rule_value_column(i)));
     }
-    Ok(plan.select(exprs)?)
+    Ok(df.select(exprs)?)
 }

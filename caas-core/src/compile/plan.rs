@@ -1,0 +1,469 @@
+//! The backend-neutral cohort plan: what a cohort computes over the registered tables, as
+//! plain data. The compiler builds it (checking the definition against the tables on the
+//! way); each backend lowers it — DataFusion in-process today, SQL dialects next — so that
+//! the semantics are decided once, here.
+//!
+//! The plan has one row per person of the person table. Its steps, in order:
+//!
+//! 1. [`PersonStep`]: the person table's canonical columns and, when the purpose applies
+//!    opt-outs, the removal of people with one;
+//! 2. per event table **one** [`EventScan`]: the events brought to one code per row, joined
+//!    once to the code table of (code, variable index) pairs, grouped by person with one
+//!    [`Measure`] per variable; per period table one [`PeriodScan`] likewise;
+//! 3. the [`Membership`]s of other cohorts, each with its own plan;
+//! 4. the variables in dependency layers ([`VariableStep`]): each layer uses only the
+//!    columns of the layers before it and of the steps above;
+//! 5. the rules in order ([`RuleStep`]), each a pass column.
+//!
+//! Column names are part of the contract: the person table's canonical column `x` is
+//! `__p_x`, a measure's value is its [`Measure::column`], a variable's value is its name,
+//! and a rule's pass column is [`rule_column`](super::rule_column).
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use indexmap::IndexMap;
+
+use crate::codelist::CodeSystem;
+use crate::error::Place;
+use crate::model::expr::{Expr, Type};
+use crate::model::{Aggregation, Value};
+use crate::source::CodeLayout;
+
+/// The plan of one cohort with bound parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortPlan {
+    /// The cohort's id.
+    pub cohort: String,
+    /// The parameters, bound: names in expressions that are not columns are these.
+    pub parameters: IndexMap<String, Value>,
+    /// The persons.
+    pub person: PersonStep,
+    /// One scan per event table, in the order the variables first read them.
+    pub events: Vec<EventScan>,
+    /// One scan per period table, in the order the variables first read them.
+    pub periods: Vec<PeriodScan>,
+    /// The memberships of other cohorts, in the order of the variables.
+    pub memberships: Vec<Membership>,
+    /// The type of every variable.
+    pub types: IndexMap<String, Type>,
+    /// The variables in layers: each uses only variables of earlier layers.
+    pub layers: Vec<Vec<VariableStep>>,
+    /// The rules, in order.
+    pub rules: Vec<RuleStep>,
+    /// The variable columns of the result after `person_id` (every variable, in the
+    /// definition's order), before the rule columns.
+    pub columns: Vec<String>,
+}
+
+/// The type of the person ids, in which the ids of every table are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdType {
+    /// 64-bit integers.
+    Integer,
+    /// Text.
+    Text,
+}
+
+/// The person table and the opt-out step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonStep {
+    /// The person table's name.
+    pub table: String,
+    /// The type of its ids.
+    pub id: IdType,
+    /// Its columns other than the id, by canonical name.
+    pub columns: Vec<PersonColumn>,
+    /// The canonical flag columns (`national_opt_out`, `type1_opt_out`) when the purpose
+    /// removes people with either opt-out (a null flag is no opt-out); `None` otherwise.
+    pub opt_out: Option<Vec<String>>,
+}
+
+/// A column of the person table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonColumn {
+    /// The canonical name (`date_of_birth`, `sex`, or the column's own name).
+    pub canonical: String,
+    /// The column in the table.
+    pub source: String,
+    /// Its caas type.
+    pub column_type: Type,
+    /// Whether the column is converted to a date (birth and death dates).
+    pub as_date: bool,
+}
+
+/// How the codes of an event table are compared to codelist codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// Equal codes.
+    Exact,
+    /// The normalised code starts with a codelist code (ICD-10, OPCS-4).
+    Prefix,
+}
+
+/// How a column of the events is converted when brought to canonical columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversion {
+    /// Kept as it is.
+    AsIs,
+    /// To a date (`date`, `end_date`).
+    Date,
+    /// To a decimal (`value`).
+    Decimal,
+}
+
+/// A column of the events besides `person_id` and `code`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventColumn {
+    /// Its canonical name (`date`, `value`, ..., or the column's own name).
+    pub name: String,
+    /// The column in the table.
+    pub source: String,
+    /// The conversion to the canonical column.
+    pub conversion: Conversion,
+    /// Its caas type after conversion, if expressions can use it.
+    pub column_type: Option<Type>,
+}
+
+/// One scan of an event table for all the variables that read it.
+///
+/// The events are brought to one row per code (`primary_only` keeps only the first),
+/// events without a code or a date dropped. The variables with codelists are served by
+/// the rows joined to `code_table`, grouped by person; those without, by the rows
+/// themselves, grouped by person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventScan {
+    /// The table's name.
+    pub table: String,
+    /// Where the codes are.
+    pub codes: CodeLayout,
+    /// Whether only the first (primary) code of a row counts.
+    pub primary_only: bool,
+    /// Whether the table's codes are integers (else text).
+    pub integer_codes: bool,
+    /// The table's code system.
+    pub system: CodeSystem,
+    /// How codes are matched.
+    pub matching: Matching,
+    /// The other columns of the events.
+    pub columns: Vec<EventColumn>,
+    /// The (code, variable index) pairs, sorted: the union of each variable's codelists.
+    /// With integer codes, only codes written exactly as an integer can match.
+    pub code_table: Vec<(String, i32)>,
+    /// The measures of the variables with codelists, over the rows joined to the code table.
+    pub coded: Vec<Measure>,
+    /// The measures of the variables without codelists, over every row.
+    pub uncoded: Vec<Measure>,
+}
+
+impl EventScan {
+    /// Whether the events have a `value` column.
+    pub fn has_value(&self) -> bool {
+        self.columns.iter().any(|c| c.name == "value")
+    }
+}
+
+/// One bound of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// No bound.
+    Open,
+    /// On this date, inclusive.
+    On(NaiveDate),
+    /// The bound is unknown (null): the window selects nothing.
+    Unknown,
+}
+
+/// One variable's aggregate over the rows of an event scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    /// The variable.
+    pub variable: String,
+    /// The aggregate's column.
+    pub column: String,
+    /// The aggregate.
+    pub aggregation: Aggregation,
+    /// The variable's index in the code table, for a coded measure.
+    pub code_index: Option<i32>,
+    /// The first day of the window.
+    pub from: Bound,
+    /// The last day of the window.
+    pub to: Bound,
+    /// The smallest value, inclusive.
+    pub min_value: Option<f64>,
+    /// The largest value, inclusive.
+    pub max_value: Option<f64>,
+    /// The `where` condition over the event columns and parameters.
+    pub condition: Option<Expr>,
+}
+
+/// What a period measure computes from the periods that cover its date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodAggregate {
+    /// How many periods cover the date.
+    Count,
+    /// The practice of the latest-starting covering period (ties to the greatest practice).
+    LatestPractice,
+}
+
+/// One scan of a period table for all the variables that read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodScan {
+    /// The table's name.
+    pub table: String,
+    /// The start date column (a missing one is null).
+    pub start: Option<String>,
+    /// The end date column (a missing or null end is open).
+    pub end: Option<String>,
+    /// The practice column.
+    pub practice: Option<String>,
+    /// The measures.
+    pub measures: Vec<PeriodMeasure>,
+}
+
+/// One variable's aggregate over the periods covering a date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodMeasure {
+    /// The variable.
+    pub variable: String,
+    /// The aggregate's column.
+    pub column: String,
+    /// The aggregate.
+    pub aggregate: PeriodAggregate,
+    /// The date (`None`: unknown, no period covers it).
+    pub on: Option<NaiveDate>,
+}
+
+/// Membership of another cohort: its members, with `true` in `column`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    /// The variable.
+    pub variable: String,
+    /// The membership column.
+    pub column: String,
+    /// The other cohort's plan; its members pass every rule.
+    pub plan: Box<CohortPlan>,
+}
+
+/// A variable and how its value is computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariableStep {
+    /// The variable (and its column).
+    pub name: String,
+    /// Its value.
+    pub value: VariableValue,
+}
+
+/// The value of a variable, over the person columns, aggregates and earlier variables.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VariableValue {
+    /// Whole years from `date_of_birth` to a date, counted like an age.
+    Age {
+        /// The date.
+        on: Expr,
+    },
+    /// The `sex` column as text.
+    Sex,
+    /// Born on or before the date, and no death on or before it.
+    Alive {
+        /// The date.
+        on: Expr,
+    },
+    /// A person column (canonical name).
+    PersonColumn {
+        /// The canonical name.
+        column: String,
+    },
+    /// Whether the count in an aggregate column is above 0 (none counts 0).
+    Exists {
+        /// The aggregate column.
+        column: String,
+    },
+    /// The count in an aggregate column, 0 for none.
+    Count {
+        /// The aggregate column.
+        column: String,
+    },
+    /// The code in an aggregate column, as text.
+    Code {
+        /// The aggregate column.
+        column: String,
+    },
+    /// The aggregate column as it is (dates, values).
+    Aggregate {
+        /// The aggregate column.
+        column: String,
+    },
+    /// The practice in a [`PeriodAggregate::LatestPractice`] column.
+    Practice {
+        /// The aggregate column.
+        column: String,
+    },
+    /// Membership: the membership column, false for non-members.
+    Member {
+        /// The membership column.
+        column: String,
+    },
+    /// An expression over variables and parameters.
+    Derived {
+        /// The expression.
+        expr: Expr,
+    },
+}
+
+/// A rule and its pass column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleStep {
+    /// The rule's name.
+    pub name: String,
+    /// Whether people who satisfy `expr` are excluded (else included).
+    pub exclude: bool,
+    /// The condition; unknown (null) does not satisfy it.
+    pub expr: Expr,
+    /// The pass column.
+    pub column: String,
+    /// Where the rule is, for errors.
+    pub place: Place,
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bound::Open => write!(f, "open"),
+            Bound::On(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Bound::Unknown => write!(f, "unknown"),
+        }
+    }
+}
+
+impl fmt::Display for CohortPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, 0)
+    }
+}
+
+impl CohortPlan {
+    /// Writes the plan as indented text, one step a line.
+    fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
+        let pad = "  ".repeat(depth);
+        writeln!(f, "{pad}cohort {}", self.cohort)?;
+        for (name, value) in &self.parameters {
+            writeln!(f, "{pad}  parameter {name} = {value}")?;
+        }
+        let p = &self.person;
+        writeln!(f, "{pad}  person table {} (id {:?})", p.table, p.id)?;
+        for c in &p.columns {
+            let date = if c.as_date { " as date" } else { "" };
+            writeln!(
+                f,
+                "{pad}    __p_{} <- {}{date}: {}",
+                c.canonical, c.source, c.column_type
+            )?;
+        }
+        if let Some(flags) = &p.opt_out {
+            writeln!(f, "{pad}    remove opt-outs: {}", flags.join(", "))?;
+        }
+        for scan in &self.events {
+            writeln!(
+                f,
+                "{pad}  events {} codes {:?} primary_only {} integer_codes {} system {} matching {:?}",
+                scan.table,
+                scan.codes,
+                scan.primary_only,
+                scan.integer_codes,
+                scan.system,
+                scan.matching
+            )?;
+            for c in &scan.columns {
+                let t = c
+                    .column_type
+                    .map_or("unusable".to_string(), |t| t.to_string());
+                writeln!(
+                    f,
+                    "{pad}    column {} <- {} {:?}: {t}",
+                    c.name, c.source, c.conversion
+                )?;
+            }
+            if !scan.code_table.is_empty() {
+                let pairs: Vec<String> = scan
+                    .code_table
+                    .iter()
+                    .map(|(c, v)| format!("{c}->{v}"))
+                    .collect();
+                writeln!(f, "{pad}    code table {}", pairs.join(" "))?;
+            }
+            for (kind, measures) in [("coded", &scan.coded), ("all rows", &scan.uncoded)] {
+                for m in measures {
+                    write!(
+                        f,
+                        "{pad}    {} = {:?} of {} ({kind}",
+                        m.column, m.aggregation, m.variable
+                    )?;
+                    if let Some(i) = m.code_index {
+                        write!(f, " #{i}")?;
+                    }
+                    write!(f, ") window {}..{}", m.from, m.to)?;
+                    if m.min_value.is_some() || m.max_value.is_some() {
+                        let v = |x: Option<f64>| x.map_or("open".to_string(), |x| x.to_string());
+                        write!(f, " value {}..{}", v(m.min_value), v(m.max_value))?;
+                    }
+                    if let Some(c) = &m.condition {
+                        write!(f, " where {c}")?;
+                    }
+                    writeln!(f)?;
+                }
+            }
+        }
+        for scan in &self.periods {
+            let column = |c: &Option<String>| c.clone().unwrap_or_else(|| "none".to_string());
+            writeln!(
+                f,
+                "{pad}  periods {} start {} end {} practice {}",
+                scan.table,
+                column(&scan.start),
+                column(&scan.end),
+                column(&scan.practice)
+            )?;
+            for m in &scan.measures {
+                let on = m.on.map_or(Bound::Unknown, Bound::On);
+                writeln!(
+                    f,
+                    "{pad}    {} = {:?} of {} on {on}",
+                    m.column, m.aggregate, m.variable
+                )?;
+            }
+        }
+        for m in &self.memberships {
+            writeln!(f, "{pad}  {} = member of (for {}):", m.column, m.variable)?;
+            m.plan.write(f, depth + 2)?;
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            writeln!(f, "{pad}  layer {i}")?;
+            for v in layer {
+                let t = self
+                    .types
+                    .get(&v.name)
+                    .map_or("?".to_string(), |t| t.to_string());
+                let value = match &v.value {
+                    VariableValue::Age { on } => format!("age on {on}"),
+                    VariableValue::Sex => "sex".to_string(),
+                    VariableValue::Alive { on } => format!("alive on {on}"),
+                    VariableValue::PersonColumn { column } => format!("__p_{column}"),
+                    VariableValue::Exists { column } => format!("exists {column}"),
+                    VariableValue::Count { column } => format!("count {column}"),
+                    VariableValue::Code { column } => format!("code {column}"),
+                    VariableValue::Aggregate { column } => column.clone(),
+                    VariableValue::Practice { column } => format!("practice {column}"),
+                    VariableValue::Member { column } => format!("member {column}"),
+                    VariableValue::Derived { expr } => format!("{expr}"),
+                };
+                writeln!(f, "{pad}    {}: {t} = {value}", v.name)?;
+            }
+        }
+        for r in &self.rules {
+            let verb = if r.exclude { "exclude" } else { "include" };
+            writeln!(f, "{pad}  {} = {verb} {:?}: {}", r.column, r.name, r.expr)?;
+        }
+        writeln!(f, "{pad}  columns person_id, {}", self.columns.join(", "))
+    }
+}

@@ -1,0 +1,201 @@
+//! The DataFusion lowering of a [`CohortPlan`]: one logical plan over the snapshot's tables,
+//! with one row per person of the person table and the columns `person_id`, every variable
+//! (by name) and one boolean column per rule telling whether the person passes it. It is
+//! built as:
+//!
+//! 1. the person table, its columns renamed to `__p_<canonical name>`, without the people
+//!    whose opt-outs the purpose applies;
+//! 2. per event scan, the events joined once to the code table and grouped by person with
+//!    one filtered aggregate per measure ([`events`]); per period scan, one grouped
+//!    aggregate likewise; per membership, the other cohort's members;
+//! 3. those aggregates right-joined to the persons, narrowest first, then the variables
+//!    computed in the plan's layers;
+//! 4. the rule columns.
+//!
+//! The pieces that explanations read ([`explain`]) are lowered from the same plan.
+
+pub(crate) mod events;
+pub(crate) mod explain;
+mod expr;
+pub(crate) mod udf;
+
+use arrow::datatypes::DataType;
+use datafusion::dataframe::DataFrame;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr as DfExpr, JoinType, cast, lit};
+use datafusion::prelude::SessionContext;
+
+use self::expr::{Scope, column};
+use crate::compile::plan::{CohortPlan, VariableValue};
+use crate::error::{CaasError, Result};
+use crate::source::{Snapshot, Table};
+
+/// True for a person with either opt-out, over the flag columns named by `name` (a null
+/// flag is no opt-out).
+pub(crate) fn opted_out(flags: &[String], name: impl Fn(&str) -> String) -> DfExpr {
+    flags
+        .iter()
+        .map(|flag| {
+            coalesce(vec![
+                cast(column(&name(flag)), DataType::Boolean),
+                lit(false),
+            ])
+        })
+        .fold(lit(false), DfExpr::or)
+}
+
+/// Lowers cohort plans to DataFusion over a snapshot's tables.
+pub(crate) struct Lowering<'a> {
+    /// The session, for the code tables.
+    pub ctx: &'a SessionContext,
+    /// The tables the plan reads.
+    pub tables: &'a Snapshot,
+}
+
+impl Lowering<'_> {
+    /// The table a plan names; the plan was built over the same snapshot.
+    fn table(&self, name: &str) -> Result<&Table> {
+        self.tables
+            .get(name)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| CaasError::internal(format!("the plan reads an unknown table {name}")))
+    }
+
+    /// The per-person DataFrame of `plan`.
+    pub fn cohort(&self, plan: &CohortPlan) -> Result<DataFrame> {
+        let mut df = self.persons(plan)?;
+
+        let mut aggregates = events::aggregates(self, plan)?;
+        for membership in &plan.memberships {
+            let members = self.cohort(&membership.plan)?;
+            let passes = membership
+                .plan
+                .rules
+                .iter()
+                .map(|r| column(&r.column))
+                .reduce(DfExpr::and)
+                .unwrap_or(lit(true));
+            aggregates.push(members.filter(passes)?.select(vec![
+                column("person_id"),
+                lit(true).alias(&membership.column),
+            ])?);
+        }
+        // Narrow aggregates first: the person side of each join grows with every join, and
+        // the widest aggregate then joins a person side that is still narrow.
+        aggregates.sort_by_key(|a| a.schema().fields().len());
+        for (i, aggregate) in aggregates.into_iter().enumerate() {
+            let pid = format!("__pid{}", i + 1);
+            let mut exprs = vec![column("person_id").alias(&pid)];
+            for field in aggregate.schema().fields() {
+                if field.name() != "person_id" {
+                    exprs.push(column(field.name()));
+                }
+            }
+            // The aggregate is the build side and the growing person table streams through
+            // as the probe side, so no join copies the accumulated columns into a hash table.
+            df = aggregate.select(exprs)?.join_on(
+                df,
+                JoinType::Right,
+                [column(&pid).eq(column("person_id"))],
+            )?;
+        }
+
+        let types = |n: &str| {
+            plan.types
+                .get(n)
+                .copied()
+                .or_else(|| plan.parameters.get(n).map(crate::model::Value::data_type))
+        };
+        let columns = |n: &str| plan.types.contains_key(n).then(|| n.to_string());
+        for layer in &plan.layers {
+            let mut projection: Vec<DfExpr> = df
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| column(f.name()))
+                .collect();
+            for step in layer {
+                let place = crate::error::Place::Variable(step.name.clone());
+                let scope = Scope {
+                    parameters: &plan.parameters,
+                    columns: &columns,
+                    types: &types,
+                    place: &place,
+                };
+                projection.push(variable(&scope, &step.value)?.alias(&step.name));
+            }
+            df = df.select(projection)?;
+        }
+
+        let mut outputs = vec![column("person_id")];
+        for name in &plan.columns {
+            outputs.push(column(name));
+        }
+        for rule in &plan.rules {
+            let scope = Scope {
+                parameters: &plan.parameters,
+                columns: &columns,
+                types: &types,
+                place: &rule.place,
+            };
+            let value = coalesce(vec![scope.lower(&rule.expr)?, lit(false)]);
+            let pass = if rule.exclude {
+                DfExpr::Not(Box::new(value))
+            } else {
+                value
+            };
+            outputs.push(pass.alias(&rule.column));
+        }
+        Ok(df.select(outputs)?)
+    }
+
+    /// The person table with `person_id` and every other column as `__p_<name>`, without
+    /// the people whose opt-outs the plan removes.
+    fn persons(&self, plan: &CohortPlan) -> Result<DataFrame> {
+        let person = self.table(&plan.person.table)?;
+        let mut exprs = vec![self.tables.person_id(person).alias("person_id")];
+        for c in &plan.person.columns {
+            let expr = if c.as_date {
+                cast(column(&c.source), DataType::Date32)
+            } else {
+                column(&c.source)
+            };
+            exprs.push(expr.alias(format!("__p_{}", c.canonical)));
+        }
+        let persons = person.data.clone().select(exprs)?;
+        Ok(match &plan.person.opt_out {
+            Some(flags) => {
+                let out = opted_out(flags, |part| format!("__p_{part}"));
+                persons.filter(DfExpr::Not(Box::new(out)))?
+            }
+            None => persons,
+        })
+    }
+}
+
+/// The value of a variable.
+fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<DfExpr> {
+    let person = |c: &str| column(&format!("__p_{c}"));
+    Ok(match value {
+        VariableValue::Age { on } => udf::years_between_expr(
+            person("date_of_birth"),
+            cast(scope.lower(on)?, DataType::Date32),
+        ),
+        VariableValue::Sex => cast(person("sex"), DataType::Utf8),
+        VariableValue::Alive { on } => {
+            let on = cast(scope.lower(on)?, DataType::Date32);
+            let dod = person("date_of_death");
+            person("date_of_birth")
+                .lt_eq(on.clone())
+                .and(dod.clone().is_null().or(dod.gt(on)))
+        }
+        VariableValue::PersonColumn { column: c } => person(c),
+        VariableValue::Exists { column: c } => coalesce(vec![column(c), lit(0i64)]).gt(lit(0i64)),
+        VariableValue::Count { column: c } => coalesce(vec![column(c), lit(0i64)]),
+        VariableValue::Code { column: c } => cast(column(c), DataType::Utf8),
+        VariableValue::Aggregate { column: c } => column(c),
+        VariableValue::Practice { column: c } => events::practice_of_key(column(c)),
+        VariableValue::Member { column: c } => coalesce(vec![column(c), lit(false)]),
+        VariableValue::Derived { expr } => scope.lower(expr)?,
+    })
+}
