@@ -1,10 +1,7 @@
 //! The backend-neutral cohort plan, pinned as text: what every backend (DataFusion today,
 //! SQL dialects next) lowers. The expected plans are in `tests/plans/`; after a deliberate
 //! change of the plan, rewrite them with `CAAS_BLESS=1 cargo test -p caas-core --test
-//! cohort_plan` and review the difference.
-
-// A test or an example reports a failure by panicking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! integration cohort_plan` and review the difference.
 
 use std::path::Path;
 use std::sync::Arc;
