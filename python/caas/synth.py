@@ -1,4 +1,4 @@
-"""The synthetic NHS-like population of the engine (``caas_core::synth``): a person table,
+"""The synthetic NHS-like population of the engine (the crate ``caas-synth``): a person table,
 practice registrations, GP events and medications and hospital episodes, as Parquet, with
 codes at realistic prevalence drawn from the flu example's codelists."""
 
