@@ -75,10 +75,17 @@ impl Lowering<'_> {
                 .map(|r| column(&r.column))
                 .reduce(DfExpr::and)
                 .unwrap_or(lit(true));
-            aggregates.push(members.filter(passes)?.select(vec![
-                column("person_id"),
-                lit(true).alias(&membership.column),
-            ])?);
+            // One row per member id: an id on several rows of the person table (kept by
+            // its data-quality policy) would otherwise multiply the rows of the join.
+            aggregates.push(
+                members
+                    .filter(passes)?
+                    .select(vec![
+                        column("person_id"),
+                        lit(true).alias(&membership.column),
+                    ])?
+                    .distinct()?,
+            );
         }
         // Narrow aggregates first: the person side of each join grows with every join, and
         // the widest aggregate then joins a person side that is still narrow.
