@@ -108,6 +108,7 @@ struct CodelistContext {
     sha256: String,
 }
 
+/// An attrition step as the report and the notebook show it.
 #[derive(Serialize)]
 struct StepContext {
     step: u64,
@@ -116,6 +117,20 @@ struct StepContext {
     before: String,
     after: String,
     removed: String,
+}
+
+impl StepContext {
+    /// The step with its counts as `count` shows them (under disclosure control or not).
+    fn new<D: std::fmt::Display>(step: &AttritionStep, count: impl Fn(u64) -> D) -> Self {
+        StepContext {
+            step: step.step,
+            rule: step.rule.clone(),
+            action: step.action.clone(),
+            before: count(step.before).to_string(),
+            after: count(step.after).to_string(),
+            removed: count(step.removed).to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -475,17 +490,7 @@ impl Evaluation {
                     sha256: c.sha256.clone(),
                 })
                 .collect(),
-            attrition: steps
-                .iter()
-                .map(|s| StepContext {
-                    step: s.step,
-                    rule: s.rule.clone(),
-                    action: s.action.clone(),
-                    before: count(s.before).to_string(),
-                    after: count(s.after).to_string(),
-                    removed: count(s.removed).to_string(),
-                })
-                .collect(),
+            attrition: steps.iter().map(|s| StepContext::new(s, count)).collect(),
             data_quality: self
                 .data_quality
                 .tables

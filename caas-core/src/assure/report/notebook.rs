@@ -13,7 +13,7 @@ use minijinja::{Environment, Value as Template};
 use serde::Serialize;
 
 use super::disclosure::{self, disclose};
-use super::{Funnel, environment, purpose_words, template_error};
+use super::{Funnel, StepContext, environment, purpose_words, template_error};
 use crate::error::Result;
 use crate::explain::Explanation;
 use crate::model::{Cohort, Purpose};
@@ -79,23 +79,13 @@ pub fn cohort_html(cohort: &Cohort) -> Result<String> {
 }
 
 #[derive(Serialize)]
-struct StepRow {
-    step: u64,
-    rule: String,
-    action: String,
-    before: String,
-    after: String,
-    removed: String,
-}
-
-#[derive(Serialize)]
 struct EvaluationContext {
     title: String,
     purpose: &'static str,
     disclosure: bool,
     population: String,
     members: String,
-    steps: Vec<StepRow>,
+    steps: Vec<StepContext>,
 }
 
 /// An evaluation's attrition as an HTML table with the report's funnel picture. For
@@ -123,17 +113,7 @@ pub fn evaluation_html(evaluation: &Evaluation) -> Result<String> {
         disclosure: disclosure::applies(purpose),
         population: count(evaluation.population).to_string(),
         members: count(evaluation.member_count() as u64).to_string(),
-        steps: steps
-            .into_iter()
-            .map(|s| StepRow {
-                step: s.step,
-                rule: s.rule,
-                action: s.action,
-                before: count(s.before).to_string(),
-                after: count(s.after).to_string(),
-                removed: count(s.removed).to_string(),
-            })
-            .collect(),
+        steps: steps.iter().map(|s| StepContext::new(s, count)).collect(),
     };
     let context = minijinja::context! {
         funnel => Template::from_safe_string(funnel),
