@@ -208,12 +208,12 @@ impl Engine {
     /// let schema = Arc::new(Schema::new(vec![Field::new("person_id", DataType::Int64, false)]));
     /// let persons = RecordBatch::try_new(schema.clone(), vec![
     ///     Arc::new(Int64Array::from(vec![1, 2, 2])),
-    /// ]).unwrap();
+    /// ])?;
     /// let engine = Engine::new();
-    /// engine.register_batches("persons", TableSpec::person(), schema, vec![persons]).unwrap();
+    /// engine.register_batches("persons", TableSpec::person(), schema, vec![persons])?;
     /// let cohort = Cohort::from_yaml_str(
     ///     "{id: all, title: Everyone, purpose: direct_care, output: {columns: []}}",
-    /// ).unwrap();
+    /// )?;
     ///
     /// // By default a duplicated person fails the evaluation, naming no id.
     /// let err = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap_err();
@@ -225,9 +225,10 @@ impl Engine {
     /// );
     /// // Excluded, both rows of person 2 go.
     /// let options = EvaluationOptions::new().with_policy(FindingKind::DuplicatePerson, Policy::Exclude);
-    /// let result = engine.evaluate_with_blocking(&cohort, &Parameters::new(), &options).unwrap();
+    /// let result = engine.evaluate_with_blocking(&cohort, &Parameters::new(), &options)?;
     /// assert_eq!(result.member_count(), 1);
     /// assert_eq!(result.data_quality.tables[0].rows_excluded, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn evaluate_with(
         &self,

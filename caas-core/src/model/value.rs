@@ -132,18 +132,20 @@ impl From<bool> for Value {
 /// use chrono::NaiveDate;
 /// let cohort = Cohort::from_yaml_str(
 ///     "{id: c, title: T, purpose: direct_care, parameters: {index_date: 2020-01-01, batch: a}}",
-/// ).unwrap();
-/// let from_json: Parameters = serde_json::from_str(r#"{"index_date": "2025-03-31"}"#).unwrap();
-/// let built = Parameters::new().with("index_date", NaiveDate::from_ymd_opt(2025, 3, 31).unwrap());
-/// assert_eq!(cohort.bind(&from_json).unwrap(), cohort.bind(&built).unwrap());
+/// )?;
+/// let from_json: Parameters = serde_json::from_str(r#"{"index_date": "2025-03-31"}"#)?;
+/// let date = NaiveDate::from_ymd_opt(2025, 3, 31).ok_or("no such date")?;
+/// let built = Parameters::new().with("index_date", date);
+/// assert_eq!(cohort.bind(&from_json)?, cohort.bind(&built)?);
 /// // A text parameter keeps text that looks like a date.
 /// let batch = Parameters::new().with("batch", "2025-03-31");
-/// assert_eq!(cohort.bind(&batch).unwrap()["batch"], Value::Text("2025-03-31".to_string()));
+/// assert_eq!(cohort.bind(&batch)?["batch"], Value::Text("2025-03-31".to_string()));
 /// // A date parameter given text that is not a date is refused, naming the parameter.
 /// let wrong = Parameters::new().with("index_date", "31/03/2025");
 /// let err = cohort.bind(&wrong).unwrap_err();
 /// assert_eq!(err.code(), "type_mismatch");
 /// assert!(err.to_string().contains("`index_date`"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(

@@ -65,10 +65,11 @@ fn render(env: &Environment<'_>, name: &str, context: Template) -> Result<String
 /// variables: { age: { kind: age, on: index_date } }
 /// rules: [ { name: aged 65+, include: age >= 65 } ]
 /// output: { columns: [age] }
-/// "#).unwrap();
-/// let html = notebook::cohort_html(&cohort).unwrap();
+/// "#)?;
+/// let html = notebook::cohort_html(&cohort)?;
 /// assert!(html.contains("<h3>Aged &lt;65&gt; or over</h3>"));
 /// assert!(html.contains("<h4>Rules, in order</h4>"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn cohort_html(cohort: &Cohort) -> Result<String> {
     render(

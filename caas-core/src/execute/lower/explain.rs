@@ -7,7 +7,7 @@
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr as DfExpr, lit};
+use datafusion::logical_expr::{Expr as DfExpr, SortExpr, lit};
 
 use super::Lowering;
 use super::events::{event_order, event_selections, period_selection};
@@ -68,26 +68,19 @@ pub(crate) fn selected_rows(
             } else {
                 lit(ScalarValue::Float64(None))
             };
-            let mut exprs = vec![
+            let columns = vec![
                 column("person_id"),
                 column("date"),
                 column("code"),
                 value.alias("value"),
             ];
-            let (variables, flags) = flag_columns(
-                selection
-                    .filters
-                    .into_iter()
-                    .map(|(measure, filter)| (measure.variable.as_str(), filter)),
-            );
-            exprs.extend(flags);
             let mut order = vec![column("person_id").sort(true, false)];
             order.extend(event_order(selection.has_value));
-            let data = selection
-                .rows
-                .select(exprs)?
-                .filter(any_selected(variables.len()))?
-                .sort(order)?;
+            let filters = selection
+                .filters
+                .into_iter()
+                .map(|(measure, filter)| (measure.variable.as_str(), filter));
+            let (data, variables) = flagged(selection.rows, columns, filters, order)?;
             out.push(SelectedRows {
                 table: scan.table.clone(),
                 kind: RowKind::Events,
@@ -103,29 +96,23 @@ pub(crate) fn selected_rows(
         } else {
             lit(ScalarValue::Utf8(None))
         };
-        let mut exprs = vec![
+        let columns = vec![
             column("person_id"),
             column("start_date"),
             column("end_date"),
             practice.alias("practice"),
         ];
-        let (variables, flags) = flag_columns(
-            selection
-                .filters
-                .into_iter()
-                .map(|(measure, filter)| (measure.variable.as_str(), filter)),
-        );
-        exprs.extend(flags);
-        let data = selection
-            .rows
-            .select(exprs)?
-            .filter(any_selected(variables.len()))?
-            .sort(vec![
-                column("person_id").sort(true, false),
-                column("start_date").sort(true, true),
-                column("end_date").sort(true, false),
-                column("practice").sort(true, true),
-            ])?;
+        let order = vec![
+            column("person_id").sort(true, false),
+            column("start_date").sort(true, true),
+            column("end_date").sort(true, false),
+            column("practice").sort(true, true),
+        ];
+        let filters = selection
+            .filters
+            .into_iter()
+            .map(|(measure, filter)| (measure.variable.as_str(), filter));
+        let (data, variables) = flagged(selection.rows, columns, filters, order)?;
         out.push(SelectedRows {
             table: scan.table.clone(),
             kind: RowKind::Periods,
@@ -134,6 +121,23 @@ pub(crate) fn selected_rows(
         });
     }
     Ok(out)
+}
+
+/// `rows` as `columns` plus one flag column per variable of `filters`, keeping the rows
+/// that some variable selects, in `order`; and the variables' names.
+fn flagged<'v>(
+    rows: DataFrame,
+    mut columns: Vec<DfExpr>,
+    filters: impl Iterator<Item = (&'v str, DfExpr)>,
+    order: Vec<SortExpr>,
+) -> Result<(DataFrame, Vec<String>)> {
+    let (variables, flags) = flag_columns(filters);
+    columns.extend(flags);
+    let data = rows
+        .select(columns)?
+        .filter(any_selected(variables.len()))?
+        .sort(order)?;
+    Ok((data, variables))
 }
 
 /// The variables' names and their flag columns (an unknown filter selects nothing).

@@ -307,21 +307,22 @@ impl Provenance {
     /// use caas_core::{Cohort, Engine, Parameters, TableSpec};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("person_id", DataType::Int64, false)]));
-    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))])
-    ///     .unwrap();
+    /// let batch =
+    ///     RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))])?;
     /// let engine = Engine::new();
-    /// engine.register_batches("persons", TableSpec::person(), schema, vec![batch]).unwrap();
+    /// engine.register_batches("persons", TableSpec::person(), schema, vec![batch])?;
     /// let cohort = Cohort::from_yaml_str(
     ///     "{id: all, title: Everyone, purpose: direct_care, parameters: {index_date: 2025-03-31}}",
-    /// ).unwrap();
-    /// let result = engine.evaluate_blocking(&cohort, &Parameters::new()).unwrap();
+    /// )?;
+    /// let result = engine.evaluate_blocking(&cohort, &Parameters::new())?;
     ///
     /// let manifest = &result.provenance;
     /// assert_eq!(manifest.population, 2);
     /// assert_eq!(manifest.tables[0].rows, 2);
-    /// assert_eq!(manifest.definition_sha256, caas_core::provenance::definition_hash(cohort.definition()).unwrap());
-    /// let json = manifest.to_json().unwrap();
+    /// assert_eq!(manifest.definition_sha256, caas_core::provenance::definition_hash(cohort.definition())?);
+    /// let json = manifest.to_json()?;
     /// assert!(json.contains(r#""index_date": "2025-03-31""#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_json(&self) -> Result<String> {
         let mut text = serde_json::to_string_pretty(self)
