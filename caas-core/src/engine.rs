@@ -15,6 +15,7 @@ use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
 use crate::error::{CaasError, Result};
+use crate::execute::sql::{CohortSql, Dialect, TableNames};
 use crate::execute::{self, EngineOptions, EvaluationOptions, Run, governance};
 use crate::model::{Cohort, Parameters};
 use crate::results::{Evaluation, provenance};
@@ -155,6 +156,24 @@ impl Engine {
     /// The names of the registered tables.
     pub fn table_names(&self) -> Result<Vec<String>> {
         self.catalog.names()
+    }
+
+    /// The rows of a registered table as caas reads them (CSV text parsed to the types
+    /// caas inferred), in one batch: to load the same rows into another engine.
+    pub async fn read_table(&self, name: &str) -> Result<RecordBatch> {
+        let table = self.catalog.get(name)?.ok_or_else(|| CaasError::Table {
+            place: crate::Place::Definition,
+            table: name.to_string(),
+            problem: "is not registered".to_string(),
+        })?;
+        let schema = Arc::new(table.data.schema().as_arrow().clone());
+        let batches = table.data.clone().collect().await?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    }
+
+    /// [`Engine::read_table`], blocking the calling thread.
+    pub fn read_table_blocking(&self, name: &str) -> Result<RecordBatch> {
+        block_on(self.read_table(name))?
     }
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).
@@ -346,10 +365,78 @@ impl Engine {
         Ok(arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
     }
 
+    /// The cohort as SQL for another engine, over tables of the same names and types as
+    /// the registered ones (`names` gives the engine's name of a table where it differs):
+    /// the statements that create the code tables, the members query and the attrition
+    /// query, and the data-quality checks that `options` make fail. Checks the definition
+    /// against the registered tables as an evaluation would, with the same errors; a
+    /// construct the dialect cannot express is [`CaasError::Unsupported`], and options the
+    /// SQL cannot honour yet (data-quality policies other than the defaults, pseudonyms)
+    /// are [`CaasError::InvalidOption`].
+    pub fn to_sql(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+        dialect: Dialect,
+        names: &TableNames,
+        options: &EvaluationOptions,
+    ) -> Result<CohortSql> {
+        let run = self.snapshot(cohort, parameters)?;
+        let plan = run.cohort_plan()?;
+        execute::sql::lower(
+            &plan,
+            cohort.output_columns(),
+            &run.tables,
+            dialect,
+            names,
+            options,
+        )
+    }
+
     /// [`Engine::plan`], blocking the calling thread.
     pub fn plan_blocking(&self, cohort: &Cohort, parameters: &Parameters) -> Result<String> {
         block_on(self.plan(cohort, parameters))?
     }
+}
+
+/// A table of another engine that a definition reads: its name there, its role and mapping,
+/// and the Arrow schema of its columns.
+#[derive(Debug, Clone)]
+pub struct TableBinding {
+    /// The table or view in the other engine (possibly qualified, `schema.table`).
+    pub table: String,
+    /// Its role, mapping and code system, as for [`Engine::register_batches`].
+    pub spec: TableSpec,
+    /// Its columns.
+    pub schema: SchemaRef,
+}
+
+/// A cohort as SQL for `dialect` over the tables of another engine, named as the
+/// definition names them; `cohorts` are the other cohorts that `member_of` may use.
+/// See [`Engine::to_sql`].
+pub fn to_sql(
+    cohort: &Cohort,
+    parameters: &Parameters,
+    dialect: Dialect,
+    tables: &IndexMap<String, TableBinding>,
+    cohorts: &[Cohort],
+    options: &EvaluationOptions,
+) -> Result<CohortSql> {
+    let engine = Engine::new();
+    let mut names = TableNames::new();
+    for (name, binding) in tables {
+        engine.register_batches(
+            name,
+            binding.spec.clone(),
+            binding.schema.clone(),
+            Vec::new(),
+        )?;
+        names.insert(name.clone(), binding.table.clone());
+    }
+    for other in cohorts {
+        engine.register_cohort(other.clone())?;
+    }
+    engine.to_sql(cohort, parameters, dialect, &names, options)
 }
 
 fn poisoned() -> CaasError {

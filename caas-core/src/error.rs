@@ -258,6 +258,18 @@ pub enum CaasError {
     #[error("internal error in caas: {0}")]
     Internal(String),
 
+    /// The definition uses something that a SQL dialect cannot express with caas's
+    /// meaning; nothing was run.
+    #[error("{place}: {feature} cannot be expressed in {dialect} SQL")]
+    Unsupported {
+        /// Where the definition uses it.
+        place: Place,
+        /// What cannot be expressed.
+        feature: String,
+        /// The dialect.
+        dialect: &'static str,
+    },
+
     /// A person asked about by id (to explain them) is not in the person table. The id is
     /// not printed: it identifies a patient.
     #[error("person table `{table}` has no person with the given id")]
@@ -338,6 +350,7 @@ impl CaasError {
             } => "resources_exhausted",
             CaasError::Engine { .. } => "engine",
             CaasError::Internal(_) => "internal",
+            CaasError::Unsupported { .. } => "unsupported",
             CaasError::UnknownPerson { .. } => "unknown_person",
             CaasError::InvalidInput { .. } => "invalid_input",
             CaasError::Report(_) => "report",
@@ -464,6 +477,7 @@ pub const ERROR_CODES: &[(&str, Category)] = &[
     ("code_system_mismatch", Category::Definition),
     ("invalid_definition", Category::Definition),
     ("codelist", Category::Definition),
+    ("unsupported", Category::Definition),
     ("table", Category::Data),
     ("registration", Category::Data),
     ("missing_column", Category::Data),

@@ -151,3 +151,13 @@ pub use results::{Difference, Evaluation};
 pub use runtime::runtime;
 pub use source::quality;
 pub use source::{ColumnMapping, Role, TableSpec};
+
+/// A cohort as SQL for Apache Spark, PostgreSQL or DuckDB, lowered from the same plan as
+/// the in-process evaluation: [`Engine::to_sql`] over registered tables, or [`sql::to_sql`]
+/// over the tables of another engine described by their schemas.
+pub mod sql {
+    pub use crate::engine::{TableBinding, to_sql};
+    pub use crate::execute::sql::{
+        CodeTable, CohortSql, Dialect, QualityCheck, SqlDocument, TableNames,
+    };
+}

@@ -91,6 +91,12 @@ impl Catalog {
         Ok(tables.shift_remove(name).is_some())
     }
 
+    /// The table called `name`, if registered.
+    pub fn get(&self, name: &str) -> Result<Option<Arc<Table>>> {
+        let tables = self.tables.read().map_err(|_| poisoned())?;
+        Ok(tables.get(name).cloned())
+    }
+
     /// The names of the registered tables, in order of registration.
     pub fn names(&self) -> Result<Vec<String>> {
         let tables = self.tables.read().map_err(|_| poisoned())?;
@@ -146,6 +152,11 @@ impl Snapshot {
     /// A table's person id in the type of the person table's ids.
     pub fn person_id(&self, table: &Table) -> DfExpr {
         table.person_key(self.integer_ids())
+    }
+
+    /// The names of the tables.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
     }
 
     /// The table called `name`, if registered.

@@ -1,13 +1,17 @@
-//! The backend-neutral cohort plan, pinned as text: what every backend (DataFusion today,
-//! SQL dialects next) lowers. The expected plans are in `tests/plans/`; after a deliberate
-//! change of the plan, rewrite them with `CAAS_BLESS=1 cargo test -p caas-core --test
-//! integration cohort_plan` and review the difference.
+//! The backend-neutral cohort plan, pinned as text — what every backend lowers — and the
+//! SQL of each dialect lowered from it. The expected texts are in `tests/plans/`
+//! (`NAME.plan`, `NAME.DIALECT.sql`); after a deliberate change, rewrite them with
+//! `CAAS_BLESS=1 cargo test -p caas-core --test integration cohort_plan` and review the
+//! difference.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
-use caas_core::{CodeSystem, Cohort, ColumnMapping, Engine, Parameters, TableSpec};
+use caas_core::sql::{Dialect, TableNames};
+use caas_core::{
+    CodeSystem, Cohort, ColumnMapping, Engine, EvaluationOptions, Parameters, TableSpec,
+};
 
 /// Compares `actual` with the expected file `name`, or rewrites it in bless mode.
 fn check(name: &str, actual: &str) {
@@ -26,9 +30,37 @@ fn check(name: &str, actual: &str) {
     });
     assert!(
         expected == actual,
-        "the plan differs from {} (run with CAAS_BLESS=1 to accept it):\n--- expected\n{expected}\n--- actual\n{actual}",
+        "the text differs from {} (run with CAAS_BLESS=1 to accept it):\n--- expected\n{expected}\n--- actual\n{actual}",
         path.display()
     );
+}
+
+/// Pins the plan of `cohort` as `NAME.plan` and its SQL as `NAME.DIALECT.sql`, the tables
+/// named in the other engine as in `names`.
+fn check_plan_and_sql(engine: &Engine, cohort: &Cohort, names: &TableNames) {
+    let parameters = Parameters::new();
+    let plan = engine.cohort_plan(cohort, &parameters).unwrap();
+    check(&format!("{}.plan", cohort.id()), &plan);
+    for dialect in Dialect::ALL {
+        let sql = engine
+            .to_sql(
+                cohort,
+                &parameters,
+                dialect,
+                names,
+                &EvaluationOptions::new(),
+            )
+            .unwrap();
+        let mut text = String::new();
+        for c in &sql.checks {
+            text.push_str(&format!(
+                "-- check {:?} of {}\n{};\n\n",
+                c.kind, c.table, c.query
+            ));
+        }
+        text.push_str(&sql.script());
+        check(&format!("{}.{dialect}.sql", cohort.id()), &text);
+    }
 }
 
 fn register(engine: &Engine, name: &str, spec: TableSpec, fields: Vec<Field>) {
@@ -154,8 +186,8 @@ output: { columns: [age, sex, practice] }
 "#,
     )
     .unwrap();
-    let plan = engine.cohort_plan(&cohort, &Parameters::new()).unwrap();
-    check("asthma_research.plan", &plan);
+    let names = TableNames::from([("gp".to_string(), "cdm.gp_events".to_string())]);
+    check_plan_and_sql(&engine, &cohort, &names);
 }
 
 #[test]
@@ -222,6 +254,5 @@ rules:
 "#,
     )
     .unwrap();
-    let plan = engine.cohort_plan(&cohort, &Parameters::new()).unwrap();
-    check("layouts.plan", &plan);
+    check_plan_and_sql(&engine, &cohort, &TableNames::new());
 }

@@ -2,7 +2,7 @@
 
 use arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::common::ScalarValue;
-use datafusion::functions::expr_fn::coalesce;
+use datafusion::functions::expr_fn::{coalesce, nullif};
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
@@ -207,7 +207,11 @@ impl Scope<'_> {
             }
             BinaryOp::Minus => l - r,
             BinaryOp::Multiply => l * r,
-            BinaryOp::Divide => cast(l, DataType::Float64) / cast(r, DataType::Float64),
+            // A zero divisor gives a missing value, not an infinity or NaN that a comparison
+            // would then treat as a number: the same in every SQL engine.
+            BinaryOp::Divide => {
+                cast(l, DataType::Float64) / nullif(cast(r, DataType::Float64), lit(0.0))
+            }
         })
     }
 

@@ -1,0 +1,781 @@
+//! The SQL lowering of a [`CohortPlan`]: one named step (CTE) per step of the plan, in the
+//! plan's order, with the names of the definition's tables, so that a database engineer can
+//! read it against the definition. It mirrors the DataFusion lowering (`execute/lower/`)
+//! step for step:
+//!
+//! 1. `persons`: the person table's canonical columns, without the people whose opt-outs
+//!    the purpose applies;
+//! 2. per event table, `<table>_events` (one code per row), `<table>_matched` (joined to
+//!    its code table, through the normalised prefixes for ICD-10 and OPCS-4) and
+//!    `<table>_measures` (grouped by person, one filtered aggregate per measure); per period
+//!    table `<table>_periods` and its measures; per membership the other cohort's steps,
+//!    named after the variable, and its members;
+//! 3. `joined`: the persons with every aggregate, then `variables_<n>`, one step per layer;
+//! 4. `cohort`: `person_id`, every variable and one pass column per rule.
+
+use arrow::datatypes::DataType;
+
+use super::ast::{Body, Expr as Sql, Join, Query, Relation, Renderer, Select, SqlType};
+use super::expr::{Scope, years_between};
+use super::{CodeTable, Dialect, QualityCheck, TableNames};
+use crate::compile::plan::{
+    Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
+    VariableValue,
+};
+use crate::error::{CaasError, Place, Result};
+use crate::model::Aggregation;
+use crate::quality::{FindingKind, Policy, QualityPolicies};
+use crate::source::{CodeLayout, Snapshot, Table};
+
+/// Lowers cohort plans to SQL steps over the engine's tables.
+pub(crate) struct SqlLowering<'a> {
+    pub dialect: Dialect,
+    /// The tables the plan was compiled over (their column types decide the casts).
+    pub tables: &'a Snapshot,
+    /// The engine's name of each table.
+    pub names: &'a TableNames,
+    /// Whether rows without a person id are removed (the `missing_person_id` policy).
+    pub exclude_missing_ids: bool,
+    /// The names no step may take (`table_names`).
+    pub reserved: Vec<String>,
+    /// The steps so far, in order.
+    pub steps: Vec<(String, Body)>,
+    /// The step of every person of the cohort, before the opt-outs are removed.
+    pub people: Option<String>,
+    /// The code tables the steps read.
+    pub code_tables: Vec<CodeTable>,
+}
+
+/// The lowercase last part of each name a step must not take: a step called like a table
+/// that the query reads would hide it from the later steps.
+pub(crate) fn table_names(tables: &Snapshot, names: &TableNames) -> Vec<String> {
+    tables
+        .names()
+        .map(|t| names.get(t).map_or(t, String::as_str))
+        .map(|n| n.rsplit('.').next().unwrap_or(n).to_lowercase())
+        .collect()
+}
+
+impl<'a> SqlLowering<'a> {
+    fn table(&self, name: &str) -> Result<&'a Table> {
+        let tables: &'a Snapshot = self.tables;
+        tables
+            .get(name)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| CaasError::internal(format!("the plan reads an unknown table {name}")))
+    }
+
+    fn relation(&self, table: &str) -> Relation {
+        Relation::Table(
+            self.names
+                .get(table)
+                .cloned()
+                .unwrap_or_else(|| table.to_string()),
+        )
+    }
+
+    fn add(&mut self, name: String, select: Select) -> String {
+        self.push(name, Body::Select(Box::new(select)))
+    }
+
+    /// Adds a step called `name`, or `name_step` (and so on) where that is a table's name
+    /// or a step's already; returns the name it took.
+    fn push(&mut self, name: String, body: Body) -> String {
+        let name = self.step_name(name);
+        self.steps.push((name.clone(), body));
+        name
+    }
+
+    /// `name`, or with `_step` appended until it names no table and no step.
+    pub fn step_name(&self, mut name: String) -> String {
+        let taken = |n: &str| {
+            let n = n.to_lowercase();
+            self.reserved.contains(&n) || self.steps.iter().any(|(s, _)| s.to_lowercase() == n)
+        };
+        while taken(&name) {
+            name.push_str("_step");
+        }
+        name
+    }
+
+    /// Lowers `plan` into steps whose names start with `prefix`; returns the name of the
+    /// last, which has `person_id`, every variable and the rule columns.
+    pub fn cohort(&mut self, plan: &CohortPlan, prefix: &str) -> Result<String> {
+        let persons = self.persons(plan, prefix)?;
+        let mut aggregates: Vec<(String, Vec<String>)> = Vec::new();
+        for scan in &plan.events {
+            aggregates.extend(self.event_scan(plan, scan, prefix)?);
+        }
+        for scan in &plan.periods {
+            aggregates.push(self.period_scan(scan, prefix)?);
+        }
+        for membership in &plan.memberships {
+            let inner = format!("{prefix}{}__", membership.variable);
+            let last = self.cohort(&membership.plan, &inner)?;
+            let passes = Sql::all(membership.plan.rules.iter().map(|r| Sql::col(&r.column)));
+            // One row per member id, as in-process.
+            let mut members = Select::from_step(&last)
+                .expr(Sql::col("person_id"))
+                .item(Sql::Bool(true), &membership.column)
+                .filter(passes);
+            members.distinct = true;
+            let name = self.add(format!("{inner}members"), members);
+            aggregates.push((name, vec![membership.column.clone()]));
+        }
+
+        let mut joined = Select::from_step(&persons).expr(Sql::Star(Some(persons.clone())));
+        for (step, columns) in &aggregates {
+            for c in columns {
+                joined = joined.expr(Sql::qcol(step, c));
+            }
+            joined.joins.push(Join {
+                left: true,
+                relation: Relation::Step(step.clone()),
+                alias: None,
+                on: Sql::qcol(step, "person_id").eq(Sql::qcol(&persons, "person_id")),
+            });
+        }
+        let mut last = self.add(format!("{prefix}joined"), joined);
+
+        let types = |n: &str| {
+            plan.types
+                .get(n)
+                .copied()
+                .or_else(|| plan.parameters.get(n).map(crate::model::Value::data_type))
+        };
+        let columns = |n: &str| plan.types.contains_key(n).then(|| n.to_string());
+        for (i, layer) in plan.layers.iter().enumerate() {
+            let mut select = Select::from_step(&last).expr(Sql::Star(None));
+            for step in layer {
+                let place = Place::Variable(step.name.clone());
+                let scope = Scope {
+                    dialect: self.dialect,
+                    parameters: &plan.parameters,
+                    columns: &columns,
+                    types: &types,
+                    place: &place,
+                };
+                select = select.item(variable(&scope, &step.value)?, &step.name);
+            }
+            last = self.add(format!("{prefix}variables_{}", i + 1), select);
+        }
+
+        let mut cohort = Select::from_step(&last).expr(Sql::col("person_id"));
+        for name in &plan.columns {
+            cohort = cohort.expr(Sql::col(name));
+        }
+        for rule in &plan.rules {
+            let scope = Scope {
+                dialect: self.dialect,
+                parameters: &plan.parameters,
+                columns: &columns,
+                types: &types,
+                place: &rule.place,
+            };
+            let value = scope.lower(&rule.expr)?.coalesce(Sql::Bool(false));
+            let pass = if rule.exclude { value.not() } else { value };
+            cohort = cohort.item(pass, &rule.column);
+        }
+        Ok(self.add(format!("{prefix}cohort"), cohort))
+    }
+
+    /// A table's person id in the type of the person table's ids.
+    fn person_id(&self, table: &Table) -> Sql {
+        let source = table.shape.column("person_id").unwrap_or("person_id");
+        let integer = self.tables.integer_ids();
+        let target = if integer {
+            SqlType::BigInt
+        } else {
+            SqlType::Text
+        };
+        if table.shape.integer_person_id == integer {
+            converted(table, source, target)
+        } else {
+            self.dialect.try_cast(Sql::col(source), target)
+        }
+    }
+
+    fn persons(&mut self, plan: &CohortPlan, prefix: &str) -> Result<String> {
+        let table = self.table(&plan.person.table)?;
+        let mut select = Select {
+            from: Some((self.relation(&table.name), None)),
+            ..Select::default()
+        }
+        .item(self.person_id(table), "person_id");
+        for c in &plan.person.columns {
+            let value = if c.as_date {
+                converted(table, &c.source, SqlType::Date)
+            } else {
+                Sql::col(&c.source)
+            };
+            select = select.item(value, &format!("__p_{}", c.canonical));
+        }
+        if self.exclude_missing_ids {
+            select = select.filter(self.person_id(table).not_null_test());
+        }
+        let persons = self.add(format!("{prefix}persons"), select);
+        if prefix.is_empty() {
+            self.people = Some(persons.clone());
+        }
+        let Some(flags) = &plan.person.opt_out else {
+            return Ok(persons);
+        };
+        let mut out = Sql::Bool(false);
+        for flag in flags {
+            let source = plan
+                .person
+                .columns
+                .iter()
+                .find(|c| &c.canonical == flag)
+                .map_or(flag.as_str(), |c| c.source.as_str());
+            let column = Sql::col(&format!("__p_{flag}"));
+            let set = match source_type(table, source) {
+                Some(DataType::Boolean) => column,
+                Some(t) if t.is_integer() => column.binary(super::ast::BinOp::NotEq, Sql::Int(0)),
+                _ => column.cast(SqlType::Boolean),
+            };
+            out = out.or(set.coalesce(Sql::Bool(false)));
+        }
+        let opted_in = Select::from_step(&persons)
+            .expr(Sql::Star(None))
+            .filter(out.not());
+        Ok(self.add(format!("{prefix}persons_opted_in"), opted_in))
+    }
+
+    /// The checks of the person table whose policy is `fail`, as queries: missing ids
+    /// and ids on several rows (every such row counts).
+    pub fn checks(&self, person: &str, policies: &QualityPolicies) -> Result<Vec<QualityCheck>> {
+        let table = self.table(person)?;
+        let column = table.shape.column("person_id").unwrap_or("person_id");
+        let id = self.person_id(table);
+        let from = || Select {
+            from: Some((self.relation(&table.name), None)),
+            ..Select::default()
+        };
+        let count = || Sql::Aggregate {
+            name: "count",
+            args: Vec::new(),
+            order_by: Vec::new(),
+            filter: None,
+        };
+        let mut out = Vec::new();
+        let mut add = |kind: FindingKind, steps: Vec<(String, Body)>, body: Select| -> Result<()> {
+            let mut r = Renderer::new(self.dialect);
+            r.query(&Query {
+                steps,
+                body: Body::Select(Box::new(body)),
+            })
+            .map_err(|_| CaasError::internal("rendering SQL failed"))?;
+            out.push(QualityCheck {
+                kind,
+                table: table.name.clone(),
+                column: column.to_string(),
+                query: r.finish(),
+            });
+            Ok(())
+        };
+        if policies.missing_person_id == Policy::Fail {
+            let body = from().item(count(), "count").filter(id.clone().null_test());
+            add(FindingKind::MissingPersonId, Vec::new(), body)?;
+        }
+        if policies.duplicate_person == Policy::Fail {
+            let mut ids = from()
+                .item(id.clone(), "person_id")
+                .item(count(), "rows")
+                .filter(id.clone().not_null_test());
+            ids.group_by.push(id);
+            let duplicated = Sql::Case {
+                branches: vec![(
+                    Sql::col("rows").binary(super::ast::BinOp::Gt, Sql::Int(1)),
+                    Sql::col("rows"),
+                )],
+                otherwise: Some(Box::new(Sql::Int(0))),
+            };
+            let sum = Sql::Aggregate {
+                name: "sum",
+                args: vec![duplicated],
+                order_by: Vec::new(),
+                filter: None,
+            };
+            let step = self.step_name("ids".to_string());
+            let body = Select::from_step(&step)
+                .item(sum.coalesce(Sql::Int(0)).cast(SqlType::BigInt), "count");
+            add(
+                FindingKind::DuplicatePerson,
+                vec![(step, Body::Select(Box::new(ids)))],
+                body,
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// The steps of an event scan; returns each aggregate step and its columns.
+    fn event_scan(
+        &mut self,
+        plan: &CohortPlan,
+        scan: &EventScan,
+        prefix: &str,
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        let events = self.long_events(scan, prefix)?;
+        let mut out = Vec::new();
+        if !scan.coded.is_empty() {
+            let codes = self.code_table(plan, scan, prefix);
+            let matched = match scan.matching {
+                Matching::Exact => {
+                    let mut s = Select::from_step(&events)
+                        .expr(Sql::Star(Some(events.clone())))
+                        .item(Sql::qcol(&codes, "variable"), "__variable");
+                    s.joins.push(Join {
+                        left: false,
+                        relation: Relation::Table(codes.clone()),
+                        alias: None,
+                        on: Sql::qcol(&codes, "code").eq(Sql::qcol(&events, "code")),
+                    });
+                    s
+                }
+                Matching::Prefix => {
+                    let prefixes = self.prefixes(scan, &events, prefix);
+                    let mut s = Select::from_step(&prefixes)
+                        .expr(Sql::Star(Some(prefixes.clone())))
+                        .item(Sql::qcol(&codes, "variable"), "__variable");
+                    s.joins.push(Join {
+                        left: false,
+                        relation: Relation::Table(codes.clone()),
+                        alias: None,
+                        on: Sql::qcol(&codes, "code").eq(Sql::qcol(&prefixes, "__prefix")),
+                    });
+                    s
+                }
+            };
+            let matched = self.add(format!("{prefix}{}_matched", scan.table), matched);
+            let mut select = Select::from_step(&matched).expr(Sql::col("person_id"));
+            let mut columns = Vec::new();
+            for measure in &scan.coded {
+                let index = measure
+                    .code_index
+                    .ok_or_else(|| CaasError::internal("a coded measure without a code index"))?;
+                let filter = Sql::col("__variable")
+                    .eq(Sql::Int(i64::from(index)))
+                    .and(self.selection(plan, scan, measure)?);
+                select = select.item(self.aggregate(scan, measure, filter), &measure.column);
+                columns.push(measure.column.clone());
+            }
+            select.group_by.push(Sql::col("person_id"));
+            out.push((
+                self.add(format!("{prefix}{}_measures", scan.table), select),
+                columns,
+            ));
+        }
+        if !scan.uncoded.is_empty() {
+            let mut select = Select::from_step(&events).expr(Sql::col("person_id"));
+            let mut columns = Vec::new();
+            for measure in &scan.uncoded {
+                let filter = self.selection(plan, scan, measure)?;
+                select = select.item(self.aggregate(scan, measure, filter), &measure.column);
+                columns.push(measure.column.clone());
+            }
+            select.group_by.push(Sql::col("person_id"));
+            out.push((
+                self.add(format!("{prefix}{}_all_rows", scan.table), select),
+                columns,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The code table of a scan: created by the statements of the generated SQL.
+    fn code_table(&mut self, plan: &CohortPlan, scan: &EventScan, prefix: &str) -> String {
+        let name = format!(
+            "caas_codes_{}",
+            identifier(&format!("{}_{prefix}{}", plan.cohort, scan.table))
+        );
+        let rows = if scan.integer_codes {
+            // Integer codes in the data can only equal codelist codes written as integers.
+            scan.code_table
+                .iter()
+                .filter(|(c, _)| c.parse::<i64>().is_ok_and(|n| n.to_string() == *c))
+                .cloned()
+                .collect()
+        } else {
+            scan.code_table.clone()
+        };
+        self.code_tables.push(CodeTable {
+            name: name.clone(),
+            integer_codes: scan.integer_codes,
+            rows,
+        });
+        name
+    }
+
+    /// The events with one code per row: `person_id`, the scan's columns and `code`; rows
+    /// without a code or a date dropped.
+    fn long_events(&mut self, scan: &EventScan, prefix: &str) -> Result<String> {
+        let table = self.table(&scan.table)?;
+        let mut select = Select {
+            from: Some((self.relation(&table.name), None)),
+            ..Select::default()
+        }
+        .item(self.person_id(table), "person_id");
+        // Filters name the source expressions: not every engine sees a select's aliases.
+        let mut date = Sql::Null;
+        for c in &scan.columns {
+            let value = match c.conversion {
+                Conversion::Date => converted(table, &c.source, SqlType::Date),
+                Conversion::Decimal => converted(table, &c.source, SqlType::Double),
+                Conversion::AsIs => Sql::col(&c.source),
+            };
+            if c.name == "date" {
+                date = value.clone();
+            }
+            select = select.item(value, &c.name);
+        }
+        let code_type = if scan.integer_codes {
+            SqlType::BigInt
+        } else {
+            SqlType::Text
+        };
+        let d = self.dialect;
+        let code = |c: &str| converted(table, c, code_type);
+        let (code, unnested) = match (&scan.codes, scan.primary_only) {
+            (CodeLayout::Single(c), _) => (code(c), false),
+            (CodeLayout::Columns(cs), true) => {
+                let first = cs
+                    .first()
+                    .ok_or_else(|| CaasError::internal("an event table without code columns"))?;
+                (code(first), false)
+            }
+            (CodeLayout::Columns(cs), false) => {
+                // One select per code column, appended: as unnesting their array in-process.
+                let mut parts = Vec::new();
+                for c in cs {
+                    parts.push(select.clone().item(code(c), "code"));
+                }
+                let name = self.push(
+                    format!("{prefix}{}_codes", scan.table),
+                    Body::UnionAll(parts),
+                );
+                let filtered = Select::from_step(&name)
+                    .expr(Sql::Star(None))
+                    .filter(Sql::col("code").not_null_test())
+                    .filter(Sql::col("date").not_null_test());
+                return Ok(self.add(format!("{prefix}{}_events", scan.table), filtered));
+            }
+            (CodeLayout::List(c), true) => (d.first_element(Sql::col(c)).cast(code_type), false),
+            (CodeLayout::List(c), false) => (d.unnest(Sql::col(c)), true),
+            (CodeLayout::Delimited(c, delim), true) => (
+                Sql::Call(
+                    "trim",
+                    vec![Sql::Call(
+                        "split_part",
+                        vec![
+                            Sql::col(c).cast(SqlType::Text),
+                            Sql::Text(delim.clone()),
+                            Sql::Int(1),
+                        ],
+                    )],
+                ),
+                false,
+            ),
+            (CodeLayout::Delimited(c, delim), false) => (
+                d.unnest(d.split(Sql::col(c).cast(SqlType::Text), delim)),
+                true,
+            ),
+        };
+        if !unnested {
+            let select = select
+                .item(code.clone(), "code")
+                .filter(code.not_null_test())
+                .filter(date.not_null_test());
+            return Ok(self.add(format!("{prefix}{}_events", scan.table), select));
+        }
+        // The set-returning call is in a step of its own, and the elements cast and
+        // filtered after it: engines do not allow it inside other expressions.
+        let name = format!("{prefix}{}_codes", scan.table);
+        let select = select.item(code, "__code");
+        let unnest = self.add(name, select);
+        let mut element = Sql::col("__code").cast(code_type);
+        if matches!(scan.codes, CodeLayout::Delimited(..)) {
+            element = Sql::Call("trim", vec![element]);
+        }
+        let mut out = Select::from_step(&unnest).expr(Sql::col("person_id"));
+        for c in &scan.columns {
+            out = out.expr(Sql::col(&c.name));
+        }
+        let out = out
+            .item(element, "code")
+            .filter(Sql::col("__code").not_null_test())
+            .filter(Sql::col("date").not_null_test());
+        Ok(self.add(format!("{prefix}{}_events", scan.table), out))
+    }
+
+    /// The events with `__prefix`, each normalised prefix of their code as long as a
+    /// codelist code: each event meets each codelist code it starts with exactly once.
+    fn prefixes(&mut self, scan: &EventScan, events: &str, prefix: &str) -> String {
+        let mut lengths: Vec<usize> = scan.code_table.iter().map(|(c, _)| c.len()).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        // The normalised code: trimmed, upper case, without dots and trailing `X` filler
+        // after the third character (`CodeSystem::normalise`).
+        let bare = Sql::Call(
+            "upper",
+            vec![Sql::Call(
+                "replace",
+                vec![
+                    Sql::Call("trim", vec![Sql::col("code").cast(SqlType::Text)]),
+                    Sql::Text(".".to_string()),
+                    Sql::Text(String::new()),
+                ],
+            )],
+        );
+        let normalised_name = format!("{prefix}{}_normalised", scan.table);
+        let bare_step = self.add(
+            format!("{prefix}{}_bare", scan.table),
+            Select::from_step(events)
+                .expr(Sql::Star(None))
+                .item(bare, "__bare"),
+        );
+        let filler = Sql::Case {
+            branches: vec![(
+                Sql::Call("length", vec![Sql::col("__bare")])
+                    .binary(super::ast::BinOp::Gt, Sql::Int(3)),
+                Sql::Call("substr", vec![Sql::col("__bare"), Sql::Int(1), Sql::Int(3)]).binary(
+                    super::ast::BinOp::Concat,
+                    Sql::TrimTrailing(
+                        Box::new(Sql::Call("substr", vec![Sql::col("__bare"), Sql::Int(4)])),
+                        "X".to_string(),
+                    ),
+                ),
+            )],
+            otherwise: Some(Box::new(Sql::col("__bare"))),
+        };
+        let normalised = self.add(
+            normalised_name,
+            Select::from_step(&bare_step)
+                .expr(Sql::Star(None))
+                .item(filler, "__normalised"),
+        );
+        let parts = lengths
+            .iter()
+            .filter_map(|len| i64::try_from(*len).ok())
+            .map(|len| {
+                Select::from_step(&normalised)
+                    .expr(Sql::Star(None))
+                    .item(
+                        Sql::Call(
+                            "substr",
+                            vec![Sql::col("__normalised"), Sql::Int(1), Sql::Int(len)],
+                        ),
+                        "__prefix",
+                    )
+                    .filter(
+                        Sql::Call("length", vec![Sql::col("__normalised")])
+                            .binary(super::ast::BinOp::GtEq, Sql::Int(len)),
+                    )
+            })
+            .collect();
+        self.push(
+            format!("{prefix}{}_prefixes", scan.table),
+            Body::UnionAll(parts),
+        )
+    }
+
+    /// The window, value range and condition of one measure.
+    fn selection(&self, plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> Result<Sql> {
+        let place = Place::Variable(measure.variable.clone());
+        let mut terms = Vec::new();
+        for (bound, op) in [
+            (measure.from, super::ast::BinOp::GtEq),
+            (measure.to, super::ast::BinOp::LtEq),
+        ] {
+            match bound {
+                Bound::Open => {}
+                Bound::On(d) => terms.push(Sql::col("date").binary(op, Sql::Date(d))),
+                Bound::Unknown => terms.push(Sql::Bool(false)),
+            }
+        }
+        if let Some(min) = measure.min_value {
+            terms.push(Sql::col("value").binary(super::ast::BinOp::GtEq, Sql::Float(min)));
+        }
+        if let Some(max) = measure.max_value {
+            terms.push(Sql::col("value").binary(super::ast::BinOp::LtEq, Sql::Float(max)));
+        }
+        if let Some(condition) = &measure.condition {
+            let id = plan.person.id;
+            let parameters = &plan.parameters;
+            let resolve = |n: &str| {
+                scan.type_of(n, id)
+                    .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
+            };
+            let columns = |n: &str| scan.type_of(n, id).map(|_| n.to_string());
+            let scope = Scope {
+                dialect: self.dialect,
+                parameters,
+                columns: &columns,
+                types: &resolve,
+                place: &place,
+            };
+            // Unknown does not select the event.
+            terms.push(scope.lower(condition)?.coalesce(Sql::Bool(false)));
+        }
+        Ok(Sql::all(terms))
+    }
+
+    /// The aggregate of one measure over the rows that `filter` keeps. First and last
+    /// follow the order of (date, code, value), a null value first.
+    fn aggregate(&self, scan: &EventScan, measure: &Measure, filter: Sql) -> Sql {
+        let simple = |name: &'static str, arg: Option<&str>| Sql::Aggregate {
+            name,
+            args: arg.map(Sql::col).into_iter().collect(),
+            order_by: Vec::new(),
+            filter: Some(Box::new(filter.clone())),
+        };
+        let mut keys = vec![
+            (Sql::col("date"), false),
+            (Sql::col("code"), !scan.integer_codes),
+        ];
+        if scan.has_value() {
+            keys.push((Sql::col("value"), false));
+        }
+        let d = self.dialect;
+        match measure.aggregation {
+            Aggregation::Exists | Aggregation::Count => simple("count", None),
+            Aggregation::FirstDate => simple("min", Some("date")),
+            Aggregation::LastDate => simple("max", Some("date")),
+            Aggregation::MinValue => simple("min", Some("value")),
+            Aggregation::MaxValue => simple("max", Some("value")),
+            Aggregation::FirstValue => d.pick(Sql::col("value"), keys, filter, false),
+            Aggregation::LastValue => d.pick(Sql::col("value"), keys, filter, true),
+            Aggregation::FirstCode => d.pick(Sql::col("code"), keys, filter, false),
+            Aggregation::LastCode => d.pick(Sql::col("code"), keys, filter, true),
+        }
+    }
+
+    /// The steps of a period scan; returns the aggregate step and its columns.
+    fn period_scan(&mut self, scan: &PeriodScan, prefix: &str) -> Result<(String, Vec<String>)> {
+        let table = self.table(&scan.table)?;
+        let date = |c: &Option<String>| match c {
+            Some(c) => converted(table, c, SqlType::Date),
+            None => Sql::Null.cast(SqlType::Date),
+        };
+        let mut rows = Select {
+            from: Some((self.relation(&table.name), None)),
+            ..Select::default()
+        }
+        .item(self.person_id(table), "person_id")
+        .item(date(&scan.start), "start_date")
+        .item(date(&scan.end), "end_date");
+        if let Some(p) = &scan.practice {
+            rows = rows.item(converted(table, p, SqlType::Text), "practice");
+        }
+        let rows = self.add(format!("{prefix}{}_periods", scan.table), rows);
+        let mut select = Select::from_step(&rows).expr(Sql::col("person_id"));
+        let mut columns = Vec::new();
+        for measure in &scan.measures {
+            let covers =
+                match measure.on {
+                    Some(on) => Sql::col("start_date")
+                        .binary(super::ast::BinOp::LtEq, Sql::Date(on))
+                        .and(Sql::col("end_date").null_test().or(
+                            Sql::col("end_date").binary(super::ast::BinOp::GtEq, Sql::Date(on)),
+                        )),
+                    None => Sql::Bool(false),
+                };
+            let value = match measure.aggregate {
+                // The practice of the latest-starting covering period, ties to the
+                // greatest practice (a null practice first).
+                PeriodAggregate::LatestPractice => self.dialect.pick(
+                    Sql::col("practice"),
+                    vec![
+                        (Sql::col("start_date"), false),
+                        (Sql::col("practice"), true),
+                    ],
+                    covers,
+                    true,
+                ),
+                PeriodAggregate::Count => Sql::Aggregate {
+                    name: "count",
+                    args: Vec::new(),
+                    order_by: Vec::new(),
+                    filter: Some(Box::new(covers)),
+                },
+            };
+            select = select.item(value, &measure.column);
+            columns.push(measure.column.clone());
+        }
+        select.group_by.push(Sql::col("person_id"));
+        Ok((
+            self.add(format!("{prefix}{}_measures", scan.table), select),
+            columns,
+        ))
+    }
+}
+
+/// The value of a variable.
+fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<Sql> {
+    let person = |c: &str| Sql::col(&format!("__p_{c}"));
+    let zero = || Sql::Int(0);
+    Ok(match value {
+        VariableValue::Age { on } => years_between(person("date_of_birth"), scope.date(on)?),
+        VariableValue::Sex => person("sex").cast(SqlType::Text),
+        VariableValue::Alive { on } => {
+            let on = scope.date(on)?;
+            let dod = person("date_of_death");
+            person("date_of_birth")
+                .binary(super::ast::BinOp::LtEq, on.clone())
+                .and(
+                    dod.clone()
+                        .null_test()
+                        .or(dod.binary(super::ast::BinOp::Gt, on)),
+                )
+        }
+        VariableValue::PersonColumn { column } => person(column),
+        VariableValue::Exists { column } => Sql::col(column)
+            .coalesce(zero())
+            .binary(super::ast::BinOp::Gt, zero()),
+        VariableValue::Count { column } => Sql::col(column).coalesce(zero()).cast(SqlType::BigInt),
+        VariableValue::Code { column } => Sql::col(column).cast(SqlType::Text),
+        VariableValue::Aggregate { column } | VariableValue::Practice { column } => {
+            Sql::col(column)
+        }
+        VariableValue::Member { column } => Sql::col(column).coalesce(Sql::Bool(false)),
+        VariableValue::Derived { expr } => scope.lower(expr)?,
+    })
+}
+
+/// The Arrow type of a column of a table, as registered.
+fn source_type(table: &Table, column: &str) -> Option<DataType> {
+    table
+        .data
+        .schema()
+        .as_arrow()
+        .field_with_name(column)
+        .ok()
+        .map(|f| f.data_type().clone())
+}
+
+/// A column converted to `to`, cast only when it is not of that type already.
+fn converted(table: &Table, column: &str, to: SqlType) -> Sql {
+    let already = matches!(
+        (source_type(table, column), to),
+        (Some(DataType::Date32), SqlType::Date)
+            | (Some(DataType::Float64), SqlType::Double)
+            | (Some(DataType::Int64), SqlType::BigInt)
+            | (
+                Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+                SqlType::Text
+            )
+            | (Some(DataType::Boolean), SqlType::Boolean)
+    );
+    if already {
+        Sql::col(column)
+    } else {
+        Sql::col(column).cast(to)
+    }
+}
+
+/// `text` with every character that is not a letter, a digit or `_` replaced by `_`.
+fn identifier(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}

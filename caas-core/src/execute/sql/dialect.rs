@@ -1,0 +1,266 @@
+//! What differs between the SQL engines in meaning, not only in spelling: each method
+//! builds the construct that gives caas's semantics in one dialect.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::ast::{Expr, OrderKey, SqlType, string};
+use crate::error::CaasError;
+use crate::model::expr::{Duration, DurationUnit};
+
+/// A SQL dialect that caas generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// Apache Spark SQL (Spark 4, ANSI mode on or off).
+    Spark,
+    /// PostgreSQL 15 and later.
+    Postgres,
+    /// DuckDB.
+    DuckDb,
+}
+
+impl Dialect {
+    /// Every dialect.
+    pub const ALL: [Dialect; 3] = [Dialect::Spark, Dialect::Postgres, Dialect::DuckDb];
+
+    /// The dialect's name as options spell it: `spark`, `postgres`, `duckdb`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Spark => "spark",
+            Dialect::Postgres => "postgres",
+            Dialect::DuckDb => "duckdb",
+        }
+    }
+
+    /// A table's name as the generated SQL writes it: each part of a dotted name
+    /// (`schema.table`) quoted as an identifier.
+    ///
+    /// ```
+    /// use caas_core::sql::Dialect;
+    /// assert_eq!(Dialect::Postgres.quote_table("cdm.person"), r#""cdm"."person""#);
+    /// assert_eq!(Dialect::Spark.quote_table("gp events"), "`gp events`");
+    /// ```
+    pub fn quote_table(self, name: &str) -> String {
+        name.split('.')
+            .map(|part| self.ident(part))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// A statement that makes the Parquet files at `path` (a file, or a folder read with
+    /// every Parquet file below it) a view called `table`: for running the generated SQL
+    /// over files, e.g. in `spark-sql`. PostgreSQL reads no Parquet files.
+    ///
+    /// ```
+    /// use caas_core::sql::Dialect;
+    /// assert_eq!(
+    ///     Dialect::Spark.parquet_view("gp_events", "/data/gp", true)?,
+    ///     "CREATE OR REPLACE TEMPORARY VIEW `gp_events` USING parquet OPTIONS (path '/data/gp')",
+    /// );
+    /// # Ok::<(), caas_core::CaasError>(())
+    /// ```
+    pub fn parquet_view(self, table: &str, path: &str, folder: bool) -> Result<String, CaasError> {
+        let name = self.quote_table(table);
+        match self {
+            Dialect::Spark => Ok(format!(
+                "CREATE OR REPLACE TEMPORARY VIEW {name} USING parquet OPTIONS (path {})",
+                string(path, self)
+            )),
+            Dialect::DuckDb => {
+                let files = if folder {
+                    format!("{}/**/*.parquet", path.trim_end_matches('/'))
+                } else {
+                    path.to_string()
+                };
+                Ok(format!(
+                    "CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({})",
+                    string(&files, self)
+                ))
+            }
+            Dialect::Postgres => Err(CaasError::Unsupported {
+                place: crate::error::Place::Definition,
+                feature: format!("a view over the Parquet files of `{table}`"),
+                dialect: self.name(),
+            }),
+        }
+    }
+
+    /// `date` plus `sign` times a calendar duration: months first clamped to the end of
+    /// the month (31 January + 1 month = 28 or 29 February), as in-process.
+    pub(crate) fn add_duration(self, date: Expr, duration: Duration, sign: i64) -> Expr {
+        let amount = duration.amount.saturating_mul(sign);
+        match duration.unit {
+            DurationUnit::Days => self.add_days(date, amount),
+            DurationUnit::Months => self.add_months(date, amount),
+            DurationUnit::Years => self.add_months(date, amount.saturating_mul(12)),
+        }
+    }
+
+    fn add_months(self, date: Expr, months: i64) -> Expr {
+        match self {
+            Dialect::Spark => Expr::Call("add_months", vec![date, Expr::Int(months)]),
+            // Date plus interval is a timestamp here; the month is clamped as in-process.
+            Dialect::Postgres | Dialect::DuckDb => date
+                .binary(super::ast::BinOp::Plus, Expr::Months(months))
+                .cast(SqlType::Date),
+        }
+    }
+
+    fn add_days(self, date: Expr, days: i64) -> Expr {
+        match self {
+            Dialect::Spark => Expr::Call("date_add", vec![date, Expr::Int(days)]),
+            Dialect::Postgres | Dialect::DuckDb => {
+                date.binary(super::ast::BinOp::Plus, Expr::Int(days))
+            }
+        }
+    }
+
+    /// Whole days from `right` to `left` (`left - right`), as a 64-bit integer.
+    pub(crate) fn days_between(self, left: Expr, right: Expr) -> Expr {
+        match self {
+            Dialect::Spark => Expr::Call("datediff", vec![left, right]),
+            Dialect::Postgres | Dialect::DuckDb => left.binary(super::ast::BinOp::Minus, right),
+        }
+        .cast(SqlType::BigInt)
+    }
+
+    /// Text that sorts byte by byte, as in-process (PostgreSQL otherwise sorts by the
+    /// database's locale).
+    pub(crate) fn binary_order(self, text: Expr) -> Expr {
+        match self {
+            Dialect::Postgres => Expr::CollateC(Box::new(text)),
+            Dialect::Spark | Dialect::DuckDb => text,
+        }
+    }
+
+    /// The value of `arg` on the row that comes first (or, with `last`, last) in the
+    /// order of `keys` — each ascending with nulls first, text (`true`) byte by byte —
+    /// among the rows that `filter` keeps; null when it keeps none.
+    pub(crate) fn pick(self, arg: Expr, keys: Vec<(Expr, bool)>, filter: Expr, last: bool) -> Expr {
+        let filter = Some(Box::new(filter));
+        match self {
+            // Structs compare field by field, nulls first: the order of the keys.
+            Dialect::Spark => Expr::Aggregate {
+                name: if last { "max_by" } else { "min_by" },
+                args: vec![
+                    arg,
+                    Expr::Call("struct", keys.into_iter().map(|(k, _)| k).collect()),
+                ],
+                order_by: Vec::new(),
+                filter,
+            },
+            Dialect::Postgres | Dialect::DuckDb => {
+                let order_by = keys
+                    .into_iter()
+                    .map(|(expr, text)| OrderKey {
+                        expr: if text { self.binary_order(expr) } else { expr },
+                        descending: last,
+                        nulls_first: !last,
+                    })
+                    .collect();
+                if self == Dialect::DuckDb {
+                    // `first` keeps a null value, as the in-process `first_value` does.
+                    Expr::Aggregate {
+                        name: "first",
+                        args: vec![arg],
+                        order_by,
+                        filter,
+                    }
+                } else {
+                    let all = Expr::Aggregate {
+                        name: "array_agg",
+                        args: vec![arg],
+                        order_by,
+                        filter,
+                    };
+                    Expr::Index(Box::new(all), 1)
+                }
+            }
+        }
+    }
+
+    /// One row per element of a list (a set-returning call in the select list).
+    pub(crate) fn unnest(self, list: Expr) -> Expr {
+        match self {
+            Dialect::Spark => Expr::Call("explode", vec![list]),
+            Dialect::Postgres | Dialect::DuckDb => Expr::Call("unnest", vec![list]),
+        }
+    }
+
+    /// The first element of a list, null for an empty or null list.
+    pub(crate) fn first_element(self, list: Expr) -> Expr {
+        match self {
+            Dialect::Spark => Expr::Call("try_element_at", vec![list, Expr::Int(1)]),
+            Dialect::Postgres | Dialect::DuckDb => Expr::Index(Box::new(list), 1),
+        }
+    }
+
+    /// Text split at each occurrence of `delimiter` (no pattern), keeping empty parts.
+    pub(crate) fn split(self, text: Expr, delimiter: &str) -> Expr {
+        match self {
+            // `split` takes a Java pattern: quote the delimiter; -1 keeps trailing parts.
+            Dialect::Spark => Expr::Call(
+                "split",
+                vec![
+                    text,
+                    Expr::Text(format!("\\Q{delimiter}\\E")),
+                    Expr::Int(-1),
+                ],
+            ),
+            Dialect::Postgres => Expr::Call(
+                "string_to_array",
+                vec![text, Expr::Text(delimiter.to_string())],
+            ),
+            Dialect::DuckDb => Expr::Call(
+                "string_split",
+                vec![text, Expr::Text(delimiter.to_string())],
+            ),
+        }
+    }
+
+    /// A cast that gives null rather than failing where the value does not convert, for
+    /// ids of another type than the person table's.
+    pub(crate) fn try_cast(self, expr: Expr, to: SqlType) -> Expr {
+        match (self, to) {
+            (Dialect::Postgres, SqlType::BigInt) => Expr::Case {
+                branches: vec![(
+                    Expr::Call(
+                        "textregexeq",
+                        vec![
+                            expr.clone().cast(SqlType::Text),
+                            Expr::Text("^[+-]?[0-9]{1,18}$".to_string()),
+                        ],
+                    ),
+                    expr.cast(SqlType::BigInt),
+                )],
+                otherwise: None,
+            },
+            (Dialect::Postgres, _) => expr.cast(to),
+            (Dialect::Spark | Dialect::DuckDb, _) => Expr::TryCast(Box::new(expr), to),
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Dialect {
+    type Err = CaasError;
+
+    /// `spark`, `postgres` (or `postgresql`) or `duckdb`.
+    fn from_str(s: &str) -> Result<Dialect, CaasError> {
+        match s.to_ascii_lowercase().as_str() {
+            "spark" => Ok(Dialect::Spark),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "duckdb" => Ok(Dialect::DuckDb),
+            _ => Err(CaasError::InvalidOption {
+                option: "dialect",
+                message: format!("`{s}` is not a dialect: spark, postgres or duckdb"),
+            }),
+        }
+    }
+}

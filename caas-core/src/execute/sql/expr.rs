@@ -1,0 +1,240 @@
+//! Lowering of definition expressions to SQL, with the meaning the DataFusion lowering
+//! gives them (`execute/lower/expr.rs`): three-valued logic, `IN` as a chain of `OR`s,
+//! decimal division with a missing value for a zero divisor, whole days between dates,
+//! calendar durations that clamp to the end of the month, `years_between` counted like an
+//! age.
+
+use indexmap::IndexMap;
+
+use super::Dialect;
+use super::ast::{BinOp, Expr as Sql, SqlType};
+use crate::error::{CaasError, Place, Result};
+use crate::model::Value;
+use crate::model::expr::{BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, infer_type};
+
+/// A constant.
+pub(crate) fn value_literal(value: &Value) -> Sql {
+    match value {
+        Value::Bool(b) => Sql::Bool(*b),
+        Value::Int(n) => Sql::Int(*n),
+        Value::Float(x) => Sql::Float(*x),
+        Value::Date(d) => Sql::Date(*d),
+        Value::Text(s) => Sql::Text(s.clone()),
+    }
+}
+
+/// Resolves the names of an expression to columns or to parameters' values.
+pub(crate) struct Scope<'a> {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Parameters bound for the run.
+    pub parameters: &'a IndexMap<String, Value>,
+    /// Names that are columns, mapped to their column names.
+    pub columns: &'a dyn Fn(&str) -> Option<String>,
+    /// The type of every name the expression may use.
+    pub types: &'a dyn Fn(&str) -> Option<Type>,
+    /// Where the expression is, for errors.
+    pub place: &'a Place,
+}
+
+impl Scope<'_> {
+    fn type_of(&self, expr: &Expr) -> Result<Type> {
+        infer_type(expr, self.types, self.place)
+    }
+
+    /// `expr` as a date: cast unless it is one already.
+    pub fn date(&self, expr: &Expr) -> Result<Sql> {
+        let sql = self.lower(expr)?;
+        Ok(if self.type_of(expr)? == Type::Date {
+            sql
+        } else {
+            sql.cast(SqlType::Date)
+        })
+    }
+
+    /// Lowers `expr`.
+    pub fn lower(&self, expr: &Expr) -> Result<Sql> {
+        Ok(match expr {
+            Expr::Literal(l) => match l {
+                Literal::Null => Sql::Null,
+                Literal::Bool(b) => Sql::Bool(*b),
+                Literal::Int(n) => Sql::Int(*n),
+                Literal::Float(x) => Sql::Float(*x),
+                Literal::Text(s) => Sql::Text(s.clone()),
+                Literal::Date(d) => Sql::Date(*d),
+                Literal::Duration(_) => return Err(self.unsupported("a duration on its own")),
+            },
+            Expr::Name(name) => {
+                if let Some(col) = (self.columns)(name) {
+                    Sql::col(&col)
+                } else if let Some(v) = self.parameters.get(name) {
+                    value_literal(v)
+                } else {
+                    return Err(CaasError::UnknownReference {
+                        place: self.place.clone(),
+                        what: "variable, parameter or column",
+                        name: name.clone(),
+                    });
+                }
+            }
+            Expr::Unary { op, expr } => {
+                let e = self.lower(expr)?;
+                match op {
+                    UnaryOp::Not => e.not(),
+                    UnaryOp::Neg => Sql::Neg(Box::new(e)),
+                }
+            }
+            Expr::Binary { op, left, right } => self.binary(*op, left, right)?,
+            Expr::IsNull { expr, negated } => Sql::IsNull(Box::new(self.lower(expr)?), *negated),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                // `x IN (a, b)` is `x = a OR x = b`, as in-process.
+                let e = self.lower(expr)?;
+                let mut any = Sql::Bool(false);
+                for item in list {
+                    any = any.or(e.clone().eq(self.lower(item)?));
+                }
+                if *negated { any.not() } else { any }
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => Sql::Between {
+                expr: Box::new(self.lower(expr)?),
+                low: Box::new(self.lower(low)?),
+                high: Box::new(self.lower(high)?),
+                negated: *negated,
+            },
+            Expr::Call { func, args } => match (func, args.as_slice()) {
+                (Function::Coalesce, _) => Sql::Call(
+                    "coalesce",
+                    args.iter().map(|a| self.lower(a)).collect::<Result<_>>()?,
+                ),
+                (Function::YearsBetween, [from, to]) => {
+                    years_between(self.date(from)?, self.date(to)?)
+                }
+                (Function::YearsBetween, _) => {
+                    return Err(CaasError::invalid(
+                        self.place.clone(),
+                        "years_between takes two dates",
+                    ));
+                }
+            },
+            Expr::Case {
+                branches,
+                otherwise,
+            } => {
+                // Branches of whole and decimal numbers meet as decimals.
+                let decimal = self.type_of(expr)? == Type::Float;
+                let value = |e: &Expr| -> Result<Sql> {
+                    let v = self.lower(e)?;
+                    Ok(if decimal { v.cast(SqlType::Double) } else { v })
+                };
+                let mut out = Vec::new();
+                for (w, t) in branches {
+                    out.push((self.lower(w)?, value(t)?));
+                }
+                if out.is_empty() {
+                    return Err(CaasError::invalid(self.place.clone(), "CASE without WHEN"));
+                }
+                Sql::Case {
+                    branches: out,
+                    otherwise: otherwise
+                        .as_ref()
+                        .map(|e| value(e))
+                        .transpose()?
+                        .map(Box::new),
+                }
+            }
+        })
+    }
+
+    fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<Sql> {
+        // Dates and durations: the duration is always a literal (the grammar has no other).
+        if matches!(op, BinaryOp::Plus | BinaryOp::Minus) {
+            let sign = if op == BinaryOp::Minus { -1 } else { 1 };
+            match (duration(left), duration(right)) {
+                (None, Some(d)) => {
+                    return Ok(self.dialect.add_duration(self.lower(left)?, d, sign));
+                }
+                (Some(d), None) if sign == 1 => {
+                    return Ok(self.dialect.add_duration(self.lower(right)?, d, 1));
+                }
+                (Some(_), _) => return Err(self.unsupported("arithmetic on durations")),
+                (None, None) => {}
+            }
+        }
+        let dates = self.type_of(left)? == Type::Date && self.type_of(right)? == Type::Date;
+        let (l, r) = (self.lower(left)?, self.lower(right)?);
+        Ok(match op {
+            BinaryOp::And => l.and(r),
+            BinaryOp::Or => l.or(r),
+            BinaryOp::Eq => l.eq(r),
+            BinaryOp::NotEq => l.binary(BinOp::NotEq, r),
+            BinaryOp::Lt => l.binary(BinOp::Lt, r),
+            BinaryOp::LtEq => l.binary(BinOp::LtEq, r),
+            BinaryOp::Gt => l.binary(BinOp::Gt, r),
+            BinaryOp::GtEq => l.binary(BinOp::GtEq, r),
+            BinaryOp::Minus if dates => self.dialect.days_between(l, r),
+            BinaryOp::Plus => l.binary(BinOp::Plus, r),
+            BinaryOp::Minus => l.binary(BinOp::Minus, r),
+            BinaryOp::Multiply => l.binary(BinOp::Multiply, r),
+            // A zero divisor gives a missing value, in every engine and in-process.
+            BinaryOp::Divide => l.cast(SqlType::Double).binary(
+                BinOp::Divide,
+                Sql::Call("nullif", vec![r.cast(SqlType::Double), Sql::Float(0.0)]),
+            ),
+        })
+    }
+
+    fn unsupported(&self, feature: &str) -> CaasError {
+        CaasError::Unsupported {
+            place: self.place.clone(),
+            feature: feature.to_string(),
+            dialect: self.dialect.name(),
+        }
+    }
+}
+
+/// The duration of a literal, negated through unary minus.
+fn duration(expr: &Expr) -> Option<Duration> {
+    match expr {
+        Expr::Literal(Literal::Duration(d)) => Some(*d),
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => duration(expr).map(|d| Duration {
+            amount: d.amount.saturating_neg(),
+            unit: d.unit,
+        }),
+        _ => None,
+    }
+}
+
+/// Whole years from `from` to `to`, counted like an age: the count goes up on the
+/// anniversary (month and day), so a 29 February anniversary falls on 1 March in
+/// non-leap years — as `caas_years_between` in-process.
+pub(crate) fn years_between(from: Sql, to: Sql) -> Sql {
+    let part = |p: &'static str, e: &Sql| Sql::Extract(p, Box::new(e.clone()));
+    let month_day = |e: &Sql| {
+        part("MONTH", e)
+            .binary(BinOp::Multiply, Sql::Int(100))
+            .binary(BinOp::Plus, part("DAY", e))
+    };
+    let before_anniversary = Sql::Case {
+        branches: vec![(
+            month_day(&to).binary(BinOp::Lt, month_day(&from)),
+            Sql::Int(1),
+        )],
+        otherwise: Some(Box::new(Sql::Int(0))),
+    };
+    part("YEAR", &to)
+        .binary(BinOp::Minus, part("YEAR", &from))
+        .binary(BinOp::Minus, before_anniversary)
+        .cast(SqlType::BigInt)
+}
