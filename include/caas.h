@@ -154,7 +154,8 @@ typedef enum CaasStatus {
    * The cohort definition or its parameters are wrong. Codes: `syntax`,
    * `expression_syntax`, `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`,
    * `unknown_parameter`, `code_system_mismatch`, `invalid_definition`, `codelist` (a
-   * codelist file that cannot be used).
+   * codelist file that cannot be used), `unsupported` (something a SQL dialect cannot
+   * express).
    */
   CAAS_ERR_DEFINITION = 2,
   /**
@@ -419,6 +420,47 @@ enum CaasStatus caas_engine_evaluate_with(const struct CaasEngine *engine,
                                           const char *parameters_json,
                                           const char *options_json,
                                           struct CaasResult **out);
+
+/**
+ * A cohort as SQL for another engine — Apache Spark, PostgreSQL or DuckDB — whose tables
+ * have the columns of the registered ones, with the members and attrition that
+ * `caas_engine_evaluate_with` gives. The registered tables are read for their columns only.
+ *
+ * `dialect`: `"spark"`, `"postgres"` or `"duckdb"`. `parameters_json` and `options_json`:
+ * as for `caas_engine_evaluate_with`; options that the SQL does not honour yet
+ * (data-quality policies other than the defaults, pseudonyms) are refused with
+ * `CAAS_ERR_INVALID_ARGUMENT` and the code `invalid_option`. `tables_json`: NULL, or a JSON
+ * object mapping the definition's table names to the other engine's (`"schema.table"`
+ * allowed), e.g. `{"gp_events": "cdm.clinical_events"}`; a table not listed keeps its name.
+ *
+ * On success `*out` is a new NUL-terminated JSON object that the caller owns and frees with
+ * `caas_string_free`:
+ *
+ * - `script`: every statement below but the checks, each ended by `;`, runnable as it is;
+ * - `sha256`: the SHA-256 of `script` (hexadecimal), for the run's provenance;
+ * - `checks`: `[{kind, table, column, query}]`, queries to run first whose one value
+ *   (`count`) must be 0, else the run fails as in-process with `data_quality`;
+ * - `setup`: the statements that create the codelists' (code, variable) tables;
+ * - `members`, `attrition`, `population`: the three queries;
+ * - `dialect`, `cohort`, `code_tables`.
+ *
+ * A definition that the dialect cannot express fails with `CAAS_ERR_DEFINITION` and the
+ * code `unsupported`, naming the feature and the dialect. The library does not keep the
+ * argument pointers.
+ *
+ * # Safety
+ *
+ * `engine` and `cohort` are NULL or live handles; `dialect`, `parameters_json`,
+ * `tables_json` and `options_json` are NULL or NUL-terminated strings; `out` is NULL or
+ * writable.
+ */
+enum CaasStatus caas_cohort_to_sql(const struct CaasEngine *engine,
+                                   const struct CaasCohort *cohort,
+                                   const char *dialect,
+                                   const char *parameters_json,
+                                   const char *tables_json,
+                                   const char *options_json,
+                                   char **out);
 
 /**
  * Reads and checks a cohort definition.

@@ -3,6 +3,7 @@
 use std::ffi::c_char;
 
 use arrow::ffi_stream::FFI_ArrowArrayStream;
+use caas_core::sql::{Dialect, TableNames};
 use caas_core::{Engine, EngineOptions, EvaluationOptions, Parameters, TableSpec};
 
 use crate::args;
@@ -297,6 +298,72 @@ pub unsafe extern "C" fn caas_engine_evaluate_with(
                 .engine
                 .evaluate_with_blocking(&cohort.cohort, &parameters, &options)?;
         *out = Box::into_raw(Box::new(CaasResult { evaluation }));
+        Ok(())
+    })
+}
+
+/// A cohort as SQL for another engine — Apache Spark, PostgreSQL or DuckDB — whose tables
+/// have the columns of the registered ones, with the members and attrition that
+/// `caas_engine_evaluate_with` gives. The registered tables are read for their columns only.
+///
+/// `dialect`: `"spark"`, `"postgres"` or `"duckdb"`. `parameters_json` and `options_json`:
+/// as for `caas_engine_evaluate_with`; options that the SQL does not honour yet
+/// (data-quality policies other than the defaults, pseudonyms) are refused with
+/// `CAAS_ERR_INVALID_ARGUMENT` and the code `invalid_option`. `tables_json`: NULL, or a JSON
+/// object mapping the definition's table names to the other engine's (`"schema.table"`
+/// allowed), e.g. `{"gp_events": "cdm.clinical_events"}`; a table not listed keeps its name.
+///
+/// On success `*out` is a new NUL-terminated JSON object that the caller owns and frees with
+/// `caas_string_free`:
+///
+/// - `script`: every statement below but the checks, each ended by `;`, runnable as it is;
+/// - `sha256`: the SHA-256 of `script` (hexadecimal), for the run's provenance;
+/// - `checks`: `[{kind, table, column, query}]`, queries to run first whose one value
+///   (`count`) must be 0, else the run fails as in-process with `data_quality`;
+/// - `setup`: the statements that create the codelists' (code, variable) tables;
+/// - `members`, `attrition`, `population`: the three queries;
+/// - `dialect`, `cohort`, `code_tables`.
+///
+/// A definition that the dialect cannot express fails with `CAAS_ERR_DEFINITION` and the
+/// code `unsupported`, naming the feature and the dialect. The library does not keep the
+/// argument pointers.
+///
+/// # Safety
+///
+/// `engine` and `cohort` are NULL or live handles; `dialect`, `parameters_json`,
+/// `tables_json` and `options_json` are NULL or NUL-terminated strings; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_cohort_to_sql(
+    engine: *const CaasEngine,
+    cohort: *const CaasCohort,
+    dialect: *const c_char,
+    parameters_json: *const c_char,
+    tables_json: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut c_char,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `engine` is NULL or a live handle, by the caller's contract.
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        // SAFETY: `cohort` is NULL or a live handle, by the caller's contract.
+        let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        // SAFETY: `dialect` is NULL or a NUL-terminated string, by the caller's contract.
+        let dialect: Dialect = unsafe { args::text(dialect, "dialect") }?.parse()?;
+        // SAFETY: `parameters_json` is NULL or a NUL-terminated string, by the caller's contract.
+        let parameters: Parameters =
+            unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
+        // SAFETY: `tables_json` is NULL or a NUL-terminated string, by the caller's contract.
+        let tables: TableNames = unsafe { args::json_or_default(tables_json, "tables_json") }?;
+        // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
+        let options: EvaluationOptions =
+            unsafe { args::json_or_default(options_json, "options_json") }?;
+        let sql = engine
+            .engine
+            .to_sql(&cohort.cohort, &parameters, dialect, &tables, &options)?;
+        *out = crate::string::hand_out(&sql.to_json()?);
         Ok(())
     })
 }

@@ -32,7 +32,8 @@ pub enum CaasStatus {
     /// The cohort definition or its parameters are wrong. Codes: `syntax`,
     /// `expression_syntax`, `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`,
     /// `unknown_parameter`, `code_system_mismatch`, `invalid_definition`, `codelist` (a
-    /// codelist file that cannot be used).
+    /// codelist file that cannot be used), `unsupported` (something a SQL dialect cannot
+    /// express).
     CAAS_ERR_DEFINITION = 2,
     /// A table, a file, or data given after an evaluation cannot be used. Codes: `table` (not
     /// registered, or of another role), `registration`, `missing_column`, `column_type`,

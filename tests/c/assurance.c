@@ -29,7 +29,9 @@
  * hexkey:KEY`, and that the key is in nothing the result says; the report's key sentences
  * in Markdown and HTML and that the HTML refers to nothing outside itself; the audit stream
  * (audit.csv); who joined and left against previous members given as a stream built here
- * and as a file (previous.csv: 1, 3, 7); NULL and invalid arguments to every function of
+ * and as a file (previous.csv: 1, 3, 7); the cohort as DuckDB SQL over another engine's
+ * table names (its queries are run on the engines by tests/python/test_sql_backends.py);
+ * NULL and invalid arguments to every function of
  * this part of the API. Every string the library hands out is freed (the program runs
  * under valgrind).
  *
@@ -612,6 +614,41 @@ static void test_diff(void) {
     caas_engine_free(engine);
 }
 
+/* The cohort as SQL for another engine: the JSON document with the runnable script, its
+ * hash, the checks; the other engine's table names; a refused option and a bad dialect. */
+static void test_sql(void) {
+    CaasEngine *engine = engine_with_tables();
+    CaasCohort *cohort = cohort_from("cohort.yaml", CAAS_FORMAT_YAML);
+    char *json = NULL, *flat, hash[80];
+    CHECK(caas_cohort_to_sql(engine, cohort, "duckdb", NULL, "{\"gp\": \"cdm.gp_events\"}", OPTIONS, &json) ==
+              CAAS_OK,
+          "to_sql");
+    flat = compact(json);
+    EXPECT_CONTAINS(flat, "\"dialect\":\"duckdb\"");
+    EXPECT_CONTAINS(flat, "\"cohort\":\"assurance\"");
+    EXPECT_CONTAINS(flat, "\"kind\":\"duplicate_person\"");
+    /* The events are read from the other engine's table; the codelist travels as a table. */
+    EXPECT_CONTAINS(json, "FROM \\\"cdm\\\".\\\"gp_events\\\"");
+    EXPECT_CONTAINS(json, "CREATE TEMPORARY TABLE \\\"caas_codes_assurance_gp\\\"");
+    EXPECT_CONTAINS(json, "VALUES (195967001, 0), (195967001, 1)");
+    json_field(json, "sha256", hash, sizeof hash);
+    CHECK(strlen(hash) == 64, "the script's SHA-256");
+    free(flat);
+    caas_string_free(json);
+
+    json = (char *)1;
+    EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "oracle", NULL, NULL, NULL, &json), "invalid_option", "oracle");
+    CHECK(json == NULL, "no SQL for an unknown dialect");
+    EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "spark", NULL, NULL, "{\"quality\": {\"future_date\": \"exclude\"}}",
+                                    &json),
+                 "invalid_option", "future_date");
+    EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, NULL, NULL, NULL, NULL, &json), "invalid_argument", "dialect");
+    EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "spark", NULL, "[]", NULL, &json), "invalid_argument",
+                 "tables_json");
+    caas_cohort_free(cohort);
+    caas_engine_free(engine);
+}
+
 static void test_null_arguments(void) {
     CaasEngine *engine = engine_with_tables();
     CaasCohort *cohort = cohort_from("cohort.yaml", CAAS_FORMAT_YAML);
@@ -735,6 +772,7 @@ int main(int argc, char **argv) {
     test_report();
     test_audit();
     test_diff();
+    test_sql();
     test_null_arguments();
 
     printf("C assurance tests: %d checks, %d failed\n", checks, failures);
