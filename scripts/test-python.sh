@@ -2,9 +2,11 @@
 # Tests the Python package as users get it: builds the wheel with the dev profile (reusing
 # the target/debug build of `cargo test --workspace`), installs it into a virtual environment
 # with the pinned test dependencies, checks that it imports in a clean environment too, and
-# runs ruff, mypy and pytest (the conformance suite, sources, errors and their categories in
-# Python and C, threads, HTML, the command line, Ctrl-C, and the examples in the package's
-# docstrings).
+# runs ruff, mypy and pytest (the conformance suite in-process and on DuckDB, PostgreSQL and
+# Spark through the generated SQL, sources, errors and their categories in Python and C,
+# threads, HTML, the command line, Ctrl-C, and the examples in the package's docstrings).
+# It installs Java 17 (for Spark) and PostgreSQL when they are absent, and starts a
+# PostgreSQL server of its own for the run (scripts/postgres.sh), stopped at the end.
 # Usage: bash scripts/test-python.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,17 @@ echo "== python: format, lint and types"
 
 echo "== python: the C library (the tests compare the error categories of all front ends)"
 cargo build -p caas-ffi --locked --quiet
+
+echo "== python: the engines of the generated SQL"
+if ! command -v java > /dev/null; then
+    echo "Java is not installed: installing Java 17 for Spark"
+    apt-get install -y -q openjdk-17-jre-headless > /dev/null
+fi
+pgdir=$(mktemp -d /tmp/caas-pg.XXXXXX)
+trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
+CAAS_TEST_POSTGRES=$(bash scripts/postgres.sh start "$pgdir")
+export CAAS_TEST_POSTGRES
+echo "PostgreSQL at $CAAS_TEST_POSTGRES"
 
 echo "== python: tests"
 "$venv/bin/python" -m pytest tests/python --doctest-modules --pyargs caas -p no:cacheprovider "$@"

@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use caas_core::sql::{Dialect, QualityCheck};
 use caas_core::{
     CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
     TableSpec,
 };
 use indexmap::IndexMap;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
@@ -122,6 +124,62 @@ impl PyEngine {
                 )
             })?;
         check(py, self.inner.register_batches(name, spec, schema, batches))
+    }
+
+    /// The rows of a registered table as caas reads them.
+    fn read_table<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let engine = Arc::clone(&self.inner);
+        let batch = run(py, async move { engine.read_table(&name).await }, None)?;
+        crate::evaluation::to_pyarrow(py, &batch)
+    }
+
+    /// The cohort as SQL for `dialect` over tables like the registered ones; `tables` maps
+    /// a definition's table names to the other engine's. A dict of the statements
+    /// (`checks`, `setup`, `members`, `attrition`, `population`), the code tables, the
+    /// whole `script` and its `sha256`.
+    #[pyo3(signature = (
+        cohort, parameters, dialect, tables=None, quality=None, reference_date=None,
+        pseudonym_key=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn to_sql<'py>(
+        &self,
+        py: Python<'py>,
+        cohort: &PyCohort,
+        parameters: Option<&Bound<'_, PyDict>>,
+        dialect: &str,
+        tables: Option<IndexMap<String, String>>,
+        quality: Option<&Bound<'_, PyAny>>,
+        reference_date: Option<&Bound<'_, PyAny>>,
+        pseudonym_key: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let parameters = to_parameters(parameters)?;
+        let options = evaluation_options(py, quality, reference_date, pseudonym_key)?;
+        let dialect = check(py, dialect.parse::<Dialect>())?;
+        let names = tables.unwrap_or_default();
+        let sql = check(
+            py,
+            self.inner
+                .to_sql(&cohort.inner, &parameters, dialect, &names, &options),
+        )?;
+        pythonize::pythonize(py, &sql.document())
+            .map_err(|e| PyRuntimeError::new_err(format!("the SQL as Python values: {e}")))
+    }
+
+    /// The error of a data-quality check of a cohort's SQL that counted `count` rows.
+    #[staticmethod]
+    fn quality_failure<'py>(
+        py: Python<'py>,
+        check: &Bound<'py, PyAny>,
+        count: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let check: QualityCheck = pythonize::depythonize(check).map_err(|e| {
+            PyTypeError::new_err(format!("not a quality check of a cohort's SQL: {e}"))
+        })?;
+        Ok(to_py(py, check.failure(count))
+            .into_value(py)
+            .into_bound(py)
+            .into_any())
     }
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).
@@ -265,11 +323,31 @@ impl PyEngine {
     }
 }
 
+/// A table's name as the SQL of `dialect` writes it (each dotted part quoted).
+#[pyfunction]
+pub fn quote_table(py: Python<'_>, dialect: &str, name: &str) -> PyResult<String> {
+    Ok(check(py, dialect.parse::<Dialect>())?.quote_table(name))
+}
+
+/// A statement making the Parquet files at `path` a view called `table` in `dialect`.
+#[pyfunction]
+pub fn parquet_view(py: Python<'_>, dialect: &str, table: &str, path: PathBuf) -> PyResult<String> {
+    let dialect = check(py, dialect.parse::<Dialect>())?;
+    let folder = path.is_dir();
+    check(
+        py,
+        dialect.parquet_view(table, &path.to_string_lossy(), folder),
+    )
+}
+
 /// One table of a tables file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TableEntry {
     path: String,
+    /// The table's name in another engine, for `caas sql`.
+    #[serde(default)]
+    table: Option<String>,
     role: Role,
     #[serde(default)]
     code_system: Option<CodeSystem>,
@@ -284,14 +362,18 @@ struct TablesFile {
     tables: IndexMap<String, TableEntry>,
 }
 
+/// One table of a tables file: (name, path, spec as a dict, the name in another engine).
+type TablesFileEntry<'py> = (String, String, Bound<'py, PyAny>, Option<String>);
+
 /// Reads a tables file (YAML, or JSON when `json`): a `tables` mapping of table names to
-/// `{path, role, code_system, mapping}`. Returns (name, path, spec as a dict) per table.
+/// `{path, role, code_system, mapping, table}`. Returns (name, path, spec as a dict, the
+/// name in another engine if given) per table.
 #[pyfunction]
 pub fn read_tables_file<'py>(
     py: Python<'py>,
     text: &str,
     json: bool,
-) -> PyResult<Vec<(String, String, Bound<'py, PyAny>)>> {
+) -> PyResult<Vec<TablesFileEntry<'py>>> {
     let (format, parsed) = if json {
         let parsed = serde_json::from_str::<TablesFile>(text)
             .map_err(|e| (e.line(), e.column(), e.to_string()));
@@ -335,7 +417,7 @@ pub fn read_tables_file<'py>(
                     },
                 )
             })?;
-            Ok((name, entry.path, spec))
+            Ok((name, entry.path, spec, entry.table))
         })
         .collect()
 }

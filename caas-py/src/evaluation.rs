@@ -37,7 +37,7 @@ impl PyEvaluation {
 }
 
 /// A record batch as a pyarrow Table; the buffers are shared, not copied.
-fn to_pyarrow<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_pyarrow<'py>(py: Python<'py>, batch: &RecordBatch) -> PyResult<Bound<'py, PyAny>> {
     PyTable::try_new(vec![batch.clone()], batch.schema())?.into_pyarrow(py)
 }
 

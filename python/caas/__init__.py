@@ -17,12 +17,20 @@ hands it data from pyarrow, polars, pandas and DuckDB and returns Arrow tables::
     print(result.explain(members["person_id"][0].as_py()))   # why this person is in
     result.report().save("report.html")                    # plain English, attrition, provenance
 
-The command line is ``caas`` (``caas demo``, ``caas synth``, ``caas run``,
+The same cohort runs in other engines from the SQL caas generates: ``caas.spark``,
+``caas.postgres`` and ``caas.duckdb`` (each ``evaluate(connection, cohort, tables=...)``),
+or ``caas sql`` for the text.
+
+The command line is ``caas`` (``caas demo``, ``caas synth``, ``caas run``, ``caas sql``,
 ``caas validate``).
 """
 
+import importlib
+from typing import Any
+
 from . import examples, quality, synth
 from ._caas import __version__
+from .backend import BackendResult
 from .cohort import Cohort, CohortBuilder
 from .diff import Difference
 from .engine import Engine, Result
@@ -43,6 +51,7 @@ from .quality import DataQuality
 from .report import Report
 
 __all__ = [
+    "BackendResult",
     "CaasError",
     "Cohort",
     "CohortBuilder",
@@ -66,3 +75,14 @@ __all__ = [
     "quality",
     "synth",
 ]
+
+
+#: The modules that run cohorts in other engines, imported when first used: each needs that
+#: engine's own Python package.
+_BACKENDS = ("spark", "postgres", "duckdb")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BACKENDS:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'caas' has no attribute {name!r}")

@@ -7,6 +7,8 @@
     caas run DEFINITION --data DIR --out FILE [--param NAME=VALUE ...] [--tables FILE]
              [--policy KIND=POLICY ...] [--reference-date DATE] [--pseudonym-key-env NAME]
              [--report DIR] [--previous FILE]
+    caas sql DEFINITION --dialect spark|postgres|duckdb --data DIR [--tables FILE]
+             [--param NAME=VALUE ...] [--policy KIND=POLICY ...] [--views]
     caas validate DEFINITION [--param NAME=VALUE ...]
 
 Exit codes: 0 done; 1 the definition, the data or the evaluation is at fault (the message
@@ -25,13 +27,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
 from . import _caas, examples, synth
 from .cohort import Cohort
-from .engine import Engine, Result
+from .engine import Engine, Quality, Result
 from .errors import CaasError, InvalidArgumentError
 from .quality import finding_kinds
 
@@ -108,8 +110,8 @@ def parse_policy(text: str) -> tuple[str, str]:
     return kind.strip(), policy.strip()
 
 
-def _policies(items: Sequence[str] | None) -> dict[str, str] | None:
-    return dict(parse_policy(p) for p in items) if items else None
+def _policies(items: Sequence[str] | None) -> Quality | None:
+    return cast(Quality, dict(parse_policy(p) for p in items)) if items else None
 
 
 def _pseudonym_key(variable: str | None) -> str | None:
@@ -152,12 +154,16 @@ def _check_output(path: str) -> Path:
     return out
 
 
-def register_folder(engine: Engine, data: Path, tables_file: Path | None) -> None:
+def register_folder(
+    engine: Engine, data: Path, tables_file: Path | None
+) -> list[tuple[str, Path, str]]:
     """Registers the tables of a data folder: those its tables file lists, or those of a
-    synthetic population."""
+    synthetic population. Returns each table's name, files and name in another engine (its
+    ``table`` key, else its own name)."""
     if tables_file is None:
         found = [data / n for n in TABLES_FILES if (data / n).is_file()]
         tables_file = found[0] if found else None
+    registered = []
     if tables_file is not None:
         text = tables_file.read_text(encoding="utf-8")
         try:
@@ -166,14 +172,15 @@ def register_folder(engine: Engine, data: Path, tables_file: Path | None) -> Non
             located = err.location()
             raise type(err)(f"{tables_file}: {err}", **located) from None  # type: ignore[arg-type]
         base = tables_file.parent
-        for name, path, spec in entries:
+        for name, path, spec, table in entries:
             progress = Progress(f"reading {name}")
             engine._raw.register_file(name, base / path, spec, progress)
             progress.done()
-        return
+            registered.append((name, base / path, table or name))
+        return registered
     if synth.is_population(data):
         engine.register_synthetic(data)
-        return
+        return [(name, data / folder, name) for name, folder, _ in synth.table_specs()]
     raise UsageError(
         f"{data} has no tables file ({', '.join(TABLES_FILES)}) and is not a synthetic "
         "population (see `caas synth`); write a tables.yaml such as:\n"
@@ -296,6 +303,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _views(dialect: str, tables: list[tuple[str, Path, str]]) -> list[str]:
+    """Statements that make each registered file a view of its name in the engine."""
+    for _, path, _ in tables:
+        if path.is_file() and path.suffix.lower() != ".parquet":
+            raise UsageError(f"--views reads Parquet files only, not {path}")
+    return [_caas.parquet_view(dialect, table, path.resolve()) for _, path, table in tables]
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    parameters = _params(args.param)
+    data = Path(args.data)
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: not a folder")
+    cohort = Cohort.from_path(args.definition)
+    cohort.validate(parameters)
+    engine = Engine()
+    tables = register_folder(engine, data, Path(args.tables) if args.tables else None)
+    sql = engine.to_sql(
+        cohort,
+        parameters or None,
+        dialect=args.dialect,
+        tables={name: table for name, _, table in tables},
+        quality=_policies(args.policy),
+    )
+    if args.views:
+        sys.stdout.write("-- The tables, as views over their Parquet files.\n")
+        for statement in _views(args.dialect, tables):
+            sys.stdout.write(statement + ";\n")
+        sys.stdout.write("\n")
+    for check in sql["checks"]:
+        sys.stdout.write(
+            f"-- Data quality: `{check['kind']}` in `{check['table']}` must count 0.\n"
+            f"{check['query']};\n\n"
+        )
+    sys.stdout.write(sql["script"])
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     cohort = Cohort.from_path(args.definition)
     cohort.validate(_params(args.param))
@@ -377,6 +422,27 @@ def parser() -> argparse.ArgumentParser:
         "beside --out (NAME_joined and NAME_left)",
     )
     run.set_defaults(run=cmd_run)
+
+    sql = commands.add_parser(
+        "sql",
+        help="print a definition as SQL for Spark, PostgreSQL or DuckDB",
+        description="Prints DEFINITION as SQL for another engine, over tables with the "
+        "columns of the data folder's (their names there are the tables file's `table` "
+        "keys, else their own): the data-quality checks, the statements that create the "
+        "code tables, the members query and the attrition query.",
+    )
+    sql.add_argument("definition", metavar="DEFINITION")
+    sql.add_argument("--dialect", required=True, choices=("spark", "postgres", "duckdb"))
+    sql.add_argument("--data", required=True, help="the data folder (for the tables' columns)")
+    sql.add_argument("--tables", help="the tables file (default: DATA/tables.yaml)")
+    sql.add_argument("--param", action="append", metavar="NAME=VALUE")
+    sql.add_argument("--policy", action="append", metavar="KIND=POLICY")
+    sql.add_argument(
+        "--views",
+        action="store_true",
+        help="first make each table a view over its Parquet files (spark, duckdb)",
+    )
+    sql.set_defaults(run=cmd_sql)
 
     check = commands.add_parser(
         "validate",

@@ -152,6 +152,44 @@ class Cohort:
         :class:`caas.DefinitionError`. The definition itself was checked when read."""
         self._raw.check_parameters(parameter_values(parameters))
 
+    def to_sql(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        dialect: Literal["spark", "postgres", "duckdb"],
+        tables: Mapping[str, Mapping[str, Any]],
+        cohorts: Iterable[Cohort] = (),
+        **options: Any,
+    ) -> dict[str, Any]:
+        """This cohort as SQL for another engine. ``tables`` maps each table the definition
+        names to :meth:`caas.Engine.register`'s keywords (``role``, ``mapping``,
+        ``code_system``), ``table`` (its name in that engine; default the same name) and
+        ``schema``, the ``pyarrow.Schema`` of its columns, from which caas checks the
+        definition as it would over registered files. ``options`` are those of
+        :meth:`caas.Engine.evaluate`. Returns :meth:`caas.Engine.to_sql`'s dict; the
+        modules :mod:`caas.spark`, :mod:`caas.postgres` and :mod:`caas.duckdb` read the
+        schemas from the engine themselves and run the SQL."""
+        from .backend import compile_sql
+
+        schemas = {}
+        entries = {}
+        for name, entry in tables.items():
+            entry = dict(entry)
+            if "schema" not in entry:
+                raise TypeError(f"tables[{name!r}]: no schema (a pyarrow.Schema of its columns)")
+            table = str(entry.get("table", name))
+            schemas[table] = entry.pop("schema")
+            entries[name] = entry
+        return compile_sql(
+            self,
+            parameters,
+            tables=entries,
+            dialect=dialect,
+            schema_of=lambda table: schemas[table],
+            cohorts=cohorts,
+            options=options,
+        )
+
     def summary(self) -> str:
         """The definition in plain English: parameters, codelists, each variable and rule as
         a sentence, and the output."""

@@ -29,6 +29,8 @@ Role = Literal["person", "events", "periods"]
 Progress = Callable[[float], None]
 #: Data-quality policies: finding kind (see :func:`caas.quality.finding_kinds`) to policy.
 Quality: TypeAlias = Mapping[str, Policy]
+#: A dialect of the SQL that caas generates.
+Dialect = Literal["spark", "postgres", "duckdb"]
 #: A pseudonym key: bytes, or the same bytes in hexadecimal (at least 16 bytes).
 PseudonymKey: TypeAlias = "bytes | bytearray | str"
 Run: TypeAlias = (
@@ -260,6 +262,42 @@ class Engine:
     def plan(self, cohort: Cohort, parameters: Mapping[str, Any] | None = None) -> str:
         """The optimised DataFusion logical plan and the physical plan of a cohort, as text."""
         return self._raw.plan(_cohort(cohort), parameter_values(parameters))
+
+    def read_table(self, name: str) -> pa.Table:
+        """The rows of a registered table as caas reads them (CSV text parsed to the types
+        caas inferred): to load the same rows into another engine."""
+        table: pa.Table = self._raw.read_table(name)
+        return table
+
+    def to_sql(
+        self,
+        cohort: Cohort,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        dialect: Dialect,
+        tables: Mapping[str, str] | None = None,
+        quality: Quality | None = None,
+        reference_date: _dt.date | str | None = None,
+        pseudonym_key: PseudonymKey | None = None,
+    ) -> dict[str, Any]:
+        """The cohort as SQL for another engine whose tables have the columns of the
+        registered ones; ``tables`` maps a definition's table names to that engine's names
+        where they differ. A dict of ``checks`` (data-quality queries whose ``count`` must
+        be 0), ``setup`` (the statements that create the code tables), ``members``,
+        ``attrition`` and ``population`` (queries), ``code_tables``, the whole ``script``
+        and its ``sha256``. The definition is checked as for an evaluation, with the same
+        errors; what the dialect cannot express raises a :class:`caas.DefinitionError` with
+        code ``unsupported``, and options that the SQL cannot honour yet (data-quality
+        policies other than the defaults, pseudonyms) an :class:`caas.InvalidOptionError`.
+        To run it, see :mod:`caas.spark`, :mod:`caas.postgres` and :mod:`caas.duckdb`."""
+        sql: dict[str, Any] = self._raw.to_sql(
+            _cohort(cohort),
+            parameter_values(parameters),
+            dialect,
+            dict(tables or {}),
+            *_options(quality, reference_date, pseudonym_key),
+        )
+        return sql
 
     def __repr__(self) -> str:
         return f"Engine(tables={self.tables!r})"

@@ -7,7 +7,9 @@ import datetime as dt
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -29,6 +31,18 @@ CLASS_OF_CATEGORY: dict[str, type[caas.CaasError]] = {
     "engine": caas.EngineError,
     "internal": caas.InternalError,
 }
+
+
+#: Per SQL engine, how many conformance cases had each outcome (test_sql_backends.py).
+BACKEND_OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for backend, outcomes in BACKEND_OUTCOMES.items():
+        total = sum(outcomes.values())
+        terminalreporter.write_line(f"conformance on {backend}: {total} cases passed")
+        for outcome, count in sorted(outcomes.items()):
+            terminalreporter.write_line(f"  {count:4} {outcome}")
 
 
 def pytest_report_header() -> list[str]:
@@ -219,3 +233,21 @@ def quickstart_data(tmp_path: Path) -> Path:
         "  gp_events: { path: gp_events.csv, role: events, code_system: snomed_ct }\n"
     )
     return data
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The one Spark session of the run (local mode, two cores)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("caas-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,18 @@ def compare(what: str, table: pa.Table, expected: str) -> None:
     )
 
 
-def run_case(path: Path, tmp_path: Path) -> caas.Result:
+@dataclass
+class Loaded:
+    """A case's tables registered with an engine, its definition and the other cohorts."""
+
+    case: dict[str, Any]
+    engine: caas.Engine
+    cohort: caas.Cohort
+    others: list[caas.Cohort]
+
+
+def load_case(path: Path, tmp_path: Path) -> Loaded:
     case = yaml.safe_load(path.read_text())
-    options = case.get("options") or {}
-    assert set(options) <= {"quality", "reference_date", "pseudonym_key"}, options
     engine = caas.Engine()
     for name, table in case.get("tables", {}).items():
         file = tmp_path / f"{name}.csv"
@@ -87,18 +96,26 @@ def run_case(path: Path, tmp_path: Path) -> caas.Result:
             mapping=table.get("mapping"),
             code_system=table.get("code_system"),
         )
-    for other in case.get("cohorts", []):
-        engine.register_cohort(caas.Cohort.from_yaml(other, base_dir=CASES))
+    others = [caas.Cohort.from_yaml(other, base_dir=CASES) for other in case.get("cohorts", [])]
+    for other in others:
+        engine.register_cohort(other)
     if case.get("format") == "json":
         cohort = caas.Cohort.from_json(case["definition"], base_dir=CASES)
     else:
         cohort = caas.Cohort.from_yaml(case["definition"], base_dir=CASES)
-    return engine.evaluate(
-        cohort,
-        case.get("parameters"),
-        quality=options.get("quality"),
-        reference_date=options.get("reference_date"),
-        pseudonym_key=options.get("pseudonym_key"),
+    return Loaded(case, engine, cohort, others)
+
+
+def case_options(case: dict[str, Any]) -> dict[str, Any]:
+    options = case.get("options") or {}
+    assert set(options) <= {"quality", "reference_date", "pseudonym_key"}, options
+    return dict(options)
+
+
+def run_case(path: Path, tmp_path: Path) -> caas.Result:
+    loaded = load_case(path, tmp_path)
+    return loaded.engine.evaluate(
+        loaded.cohort, loaded.case.get("parameters"), **case_options(loaded.case)
     )
 
 

@@ -1,0 +1,117 @@
+"""Running a cohort in another engine — Apache Spark, PostgreSQL or DuckDB — from the SQL
+that caas generates (:meth:`caas.Engine.to_sql`), with the members and attrition that the
+in-process engine gives. The engine modules (:mod:`caas.spark`, :mod:`caas.postgres`,
+:mod:`caas.duckdb`) each read their tables' columns, run the statements and wrap the
+results; what is common to them is here."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from . import _caas
+from .cohort import Cohort
+from .engine import Dialect, Engine
+
+__all__ = ["BackendResult", "Sql", "compile_sql"]
+
+#: The keywords of a ``tables`` entry besides ``table``: those of :meth:`caas.Engine.register`.
+_TABLE_KEYS = ("role", "mapping", "code_system")
+
+#: A cohort's SQL: ``setup`` (statements creating the code tables), ``members``,
+#: ``attrition``, ``population``, ``code_tables``, ``script`` and its ``sha256``.
+Sql = dict[str, Any]
+
+
+def compile_sql(
+    cohort: Cohort,
+    parameters: Mapping[str, Any] | None,
+    *,
+    tables: Mapping[str, Mapping[str, Any]],
+    dialect: Dialect,
+    schema_of: Callable[[str], pa.Schema],
+    cohorts: Iterable[Cohort] = (),
+    options: Mapping[str, Any] | None = None,
+) -> Sql:
+    """The cohort as SQL for ``dialect`` over another engine's tables. ``tables`` maps each
+    table a definition names to :meth:`caas.Engine.register`'s keywords plus ``table``, its
+    name in that engine (the definition's name when absent); ``schema_of`` gives the Arrow
+    schema of a table of that engine, from which caas checks the definition exactly as it
+    would over registered files."""
+    engine = Engine()
+    names: dict[str, str] = {}
+    for name, entry in tables.items():
+        unknown = sorted(set(entry) - {"table", *_TABLE_KEYS})
+        if unknown:
+            raise TypeError(
+                f"tables[{name!r}]: unknown key(s) {', '.join(unknown)}; "
+                f"the keys are table, {', '.join(_TABLE_KEYS)}"
+            )
+        if "role" not in entry:
+            raise TypeError(f"tables[{name!r}]: no role (person, events or periods)")
+        table = str(entry.get("table", name))
+        engine.register(
+            name,
+            schema_of(table).empty_table(),
+            role=entry["role"],
+            mapping=entry.get("mapping"),
+            code_system=entry.get("code_system"),
+        )
+        names[name] = table
+    for other in cohorts:
+        engine.register_cohort(other)
+    return engine.to_sql(cohort, parameters, dialect=dialect, tables=names, **(options or {}))
+
+
+def check_quality(sql: Sql, count: Callable[[str], int]) -> None:
+    """Runs the data-quality checks of ``sql`` (``count`` runs a query and returns its one
+    value) and raises :class:`caas.DataQualityError`, as in-process, for the first that
+    finds rows."""
+    for check in sql["checks"]:
+        n = count(check["query"])
+        if n:
+            raise _caas.Engine.quality_failure(check, n)
+
+
+@dataclass
+class BackendResult:
+    """A cohort evaluated in another engine.
+
+    ``members`` and ``attrition`` are that engine's own frames or relations (a Spark
+    DataFrame, a DuckDB relation; for PostgreSQL, Arrow tables read from the server), so
+    that they can be joined to the engine's other tables without leaving it;
+    :meth:`to_arrow` brings the members here. ``provenance`` records the backend, the
+    dialect and the SHA-256 of the SQL that ran.
+    """
+
+    backend: str
+    members: Any
+    attrition: Any
+    sql: Sql = field(repr=False)
+    provenance: dict[str, Any]
+    _members_arrow: Callable[[], pa.Table] = field(repr=False)
+    _attrition_arrow: Callable[[], pa.Table] = field(repr=False)
+
+    def to_arrow(self) -> pa.Table:
+        """The members as an Arrow table: ``person_id`` and the output columns, by person."""
+        return self._members_arrow()
+
+    def attrition_arrow(self) -> pa.Table:
+        """The attrition as an Arrow table: step, rule, action, before, after, removed."""
+        return self._attrition_arrow()
+
+
+def provenance(backend: str, sql: Sql, started: _dt.datetime) -> dict[str, Any]:
+    """What a backend run records: the engine, the dialect, the hash of the SQL, the
+    cohort and when the run started."""
+    return {
+        "backend": backend,
+        "dialect": sql["dialect"],
+        "sql_sha256": sql["sha256"],
+        "cohort": sql["cohort"],
+        "started": started.isoformat(),
+    }

@@ -1,0 +1,93 @@
+"""Cohorts evaluated inside DuckDB, from the SQL that caas generates, over a connection's
+tables and views::
+
+    import duckdb, caas
+
+    con = duckdb.connect()
+    con.sql("CREATE VIEW clinical_events AS SELECT * FROM 'gp/*.parquet'")
+    con.sql("CREATE VIEW patients AS SELECT * FROM 'persons.parquet'")
+    result = caas.duckdb.evaluate(con, cohort, tables={
+        "persons": {"table": "patients", "role": "person"},
+        "gp_events": {"table": "clinical_events", "role": "events", "code_system": "snomed_ct"},
+    })
+    result.members.show()          # a DuckDB relation
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from . import _caas
+from .backend import BackendResult, check_quality, compile_sql, provenance
+from .cohort import Cohort
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["evaluate"]
+
+
+def _arrow(relation: Any) -> pa.Table:
+    table: pa.Table = relation.to_arrow_table()
+    return table
+
+
+def evaluate(
+    connection: duckdb.DuckDBPyConnection,
+    cohort: Cohort,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    tables: Mapping[str, Mapping[str, Any]],
+    cohorts: Iterable[Cohort] = (),
+    quality: Mapping[str, str] | None = None,
+    reference_date: _dt.date | str | None = None,
+    pseudonym_key: bytes | str | None = None,
+) -> BackendResult:
+    """Evaluates ``cohort`` over the tables or views of a DuckDB connection.
+
+    ``tables`` maps each table the definition names to :meth:`caas.Engine.register`'s
+    keywords (``role``, ``mapping``, ``code_system``) plus ``table``, the table or view in
+    DuckDB. ``cohorts`` are the cohorts that ``member_of`` variables use; the options are
+    those of :meth:`caas.Engine.evaluate` (see :meth:`caas.Engine.to_sql` for what the SQL
+    honours so far). The data-quality checks whose policy is ``fail`` run first. The code tables
+    are created as temporary tables of the connection; ``members`` and ``attrition`` are
+    DuckDB relations over them, with the members and attrition of
+    :meth:`caas.Engine.evaluate` over the same rows.
+    """
+    started = _dt.datetime.now(_dt.timezone.utc)
+
+    def schema_of(table: str) -> pa.Schema:
+        name = _caas.quote_table("duckdb", table)
+        return _arrow(connection.sql(f"SELECT * FROM {name} LIMIT 0")).schema
+
+    sql = compile_sql(
+        cohort,
+        parameters,
+        tables=tables,
+        dialect="duckdb",
+        schema_of=schema_of,
+        cohorts=cohorts,
+        options={
+            "quality": quality,
+            "reference_date": reference_date,
+            "pseudonym_key": pseudonym_key,
+        },
+    )
+    check_quality(sql, lambda query: int(_arrow(connection.sql(query)).column(0)[0].as_py()))
+    for statement in sql["setup"]:
+        connection.execute(statement)
+    members = connection.sql(sql["members"])
+    attrition = connection.sql(sql["attrition"])
+    return BackendResult(
+        backend="duckdb",
+        members=members,
+        attrition=attrition,
+        sql=sql,
+        provenance=provenance("duckdb", sql, started),
+        _members_arrow=lambda: _arrow(connection.sql(sql["members"])),
+        _attrition_arrow=lambda: _arrow(connection.sql(sql["attrition"])),
+    )
