@@ -7,6 +7,7 @@ output values, and attrition exactly."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import caas.duckdb
 import caas.postgres
 import caas.spark
 from caas import _caas
+from conftest import ROOT
 
 PERSONS = 5000
 
@@ -102,12 +104,16 @@ def test_postgres(
     assert rows(result.attrition_arrow()) == rows(in_process.attrition)
 
 
-def test_spark(
-    population: Path, flu_cohort: caas.Cohort, in_process: caas.Result, spark: Any
-) -> None:
-    for name, path in files(population):
-        spark.read.parquet(str(path)).createOrReplaceTempView(name)
-    result = caas.spark.evaluate(spark, flu_cohort, tables=tables())
+def test_spark(population: Path, in_process: caas.Result, spark: Any) -> None:
+    """Through examples/python/flu_on_spark.py, the README's example, which checks the
+    members itself too."""
+    example = importlib.util.spec_from_file_location(
+        "flu_on_spark", ROOT / "examples" / "python" / "flu_on_spark.py"
+    )
+    assert example is not None and example.loader is not None
+    module = importlib.util.module_from_spec(example)
+    example.loader.exec_module(module)
+    result = module.run(spark, population)
     assert rows(result.to_arrow()) == rows(in_process.members)
     assert rows(result.attrition_arrow()) == rows(in_process.attrition)
     assert result.provenance["backend"] == "spark"
