@@ -85,8 +85,9 @@ def population(persons):
 
 
 def run_measured(command):
-    """Runs `command` as a child process and returns its standard output as JSON and its
-    peak resident memory in MiB (from wait4; ru_maxrss is in KiB on Linux)."""
+    """Runs `command` as a child process and returns its standard output as JSON, its
+    peak resident memory in MiB (from wait4; ru_maxrss is in KiB on Linux) and the CPU
+    seconds it used (user and system)."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     output = process.stdout.read()
     process.stdout.close()
@@ -94,12 +95,12 @@ def run_measured(command):
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise subprocess.CalledProcessError(process.returncode, command, output)
-    return json.loads(output), usage.ru_maxrss / 1024
+    return json.loads(output), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def run_caas(data, repeat, members):
     """Evaluates the cohort `repeat` times with caas and writes its members to `members`."""
-    report, rss = run_measured(
+    report, rss, cpu = run_measured(
         [
             DRIVER,
             "run",
@@ -113,13 +114,13 @@ def run_caas(data, repeat, members):
             str(THREADS),
         ]
     )
-    return {**report, "rss": rss}
+    return {**report, "rss": rss, "cpu": cpu}
 
 
 def run_duckdb(data, repeat, members):
     """Evaluates the cohort `repeat` times with DuckDB, in a child process running this
     script's worker mode, and writes its members to `members`."""
-    report, rss = run_measured(
+    report, rss, cpu = run_measured(
         [
             sys.executable,
             __file__,
@@ -130,7 +131,7 @@ def run_duckdb(data, repeat, members):
             members,
         ]
     )
-    return {**report, "rss": rss}
+    return {**report, "rss": rss, "cpu": cpu}
 
 
 def load_codelists(con):
