@@ -67,14 +67,35 @@ def compile_sql(
     return engine.to_sql(cohort, parameters, dialect=dialect, tables=names, **(options or {}))
 
 
-def check_quality(sql: Sql, count: Callable[[str], int]) -> None:
-    """Runs the data-quality checks of ``sql`` (``count`` runs a query and returns its one
-    value) and raises :class:`caas.DataQualityError`, as in-process, for the first that
+def prepare(
+    cohort: Cohort,
+    parameters: Mapping[str, Any] | None,
+    *,
+    dialect: Dialect,
+    tables: Mapping[str, Mapping[str, Any]],
+    cohorts: Iterable[Cohort],
+    schema_of: Callable[[str], pa.Schema],
+    count: Callable[[str], int],
+    options: Mapping[str, Any],
+) -> Sql:
+    """What every engine module does before running a cohort: :func:`compile_sql`, then
+    the data-quality checks whose policy is ``fail`` (``count`` runs a query and returns
+    its one value), raising the in-process :class:`caas.DataQualityError` for the first that
     finds rows."""
+    sql = compile_sql(
+        cohort,
+        parameters,
+        tables=tables,
+        dialect=dialect,
+        schema_of=schema_of,
+        cohorts=cohorts,
+        options=options,
+    )
     for check in sql["checks"]:
         n = count(check["query"])
         if n:
             raise _caas.Engine.quality_failure(check, n)
+    return sql
 
 
 @dataclass

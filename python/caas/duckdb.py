@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, check_quality, compile_sql, provenance
+from .backend import BackendResult, prepare, provenance
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -64,20 +64,20 @@ def evaluate(
         name = _caas.quote_table("duckdb", table)
         return _arrow(connection.sql(f"SELECT * FROM {name} LIMIT 0")).schema
 
-    sql = compile_sql(
+    sql = prepare(
         cohort,
         parameters,
-        tables=tables,
         dialect="duckdb",
-        schema_of=schema_of,
+        tables=tables,
         cohorts=cohorts,
+        schema_of=schema_of,
+        count=lambda query: int(_arrow(connection.sql(query)).column(0)[0].as_py()),
         options={
             "quality": quality,
             "reference_date": reference_date,
             "pseudonym_key": pseudonym_key,
         },
     )
-    check_quality(sql, lambda query: int(_arrow(connection.sql(query)).column(0)[0].as_py()))
     for statement in sql["setup"]:
         connection.execute(statement)
     members = connection.sql(sql["members"])

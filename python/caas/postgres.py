@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, check_quality, compile_sql, provenance
+from .backend import BackendResult, prepare, provenance
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -99,20 +99,20 @@ def evaluate(
             cursor.execute(f"SELECT * FROM {name} LIMIT 0".encode())
             return _schema(cursor, f"table {table!r}")
 
-    sql = compile_sql(
+    sql = prepare(
         cohort,
         parameters,
-        tables=tables,
         dialect="postgres",
-        schema_of=schema_of,
+        tables=tables,
         cohorts=cohorts,
+        schema_of=schema_of,
+        count=lambda query: int(_query(connection, query).column(0)[0].as_py()),
         options={
             "quality": quality,
             "reference_date": reference_date,
             "pseudonym_key": pseudonym_key,
         },
     )
-    check_quality(sql, lambda query: int(_query(connection, query).column(0)[0].as_py()))
     with connection.cursor() as cursor:
         for statement in sql["setup"]:
             cursor.execute(statement.encode())

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, check_quality, compile_sql, provenance
+from .backend import BackendResult, prepare, provenance
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -64,20 +64,20 @@ def evaluate(
         schema: pa.Schema = to_arrow_schema(spark.sql(f"SELECT * FROM {name}").schema)
         return schema
 
-    sql = compile_sql(
+    sql = prepare(
         cohort,
         parameters,
-        tables=tables,
         dialect="spark",
-        schema_of=schema_of,
+        tables=tables,
         cohorts=cohorts,
+        schema_of=schema_of,
+        count=lambda query: int(spark.sql(query).collect()[0][0]),
         options={
             "quality": quality,
             "reference_date": reference_date,
             "pseudonym_key": pseudonym_key,
         },
     )
-    check_quality(sql, lambda query: int(spark.sql(query).collect()[0][0]))
     for statement in sql["setup"]:
         spark.sql(statement)
     members = spark.sql(sql["members"])
