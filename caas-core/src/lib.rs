@@ -22,8 +22,9 @@
 //!                     (code, variable) table and measures; memberships; variables in
 //!                     layers; rules), every check of the definition against the tables
 //! execute/            lowering the plan to DataFusion (lower/) and running it: one pass for
-//!                     members and attrition; governance that acts on rows (opt-out counts,
-//!                     pseudonyms); options
+//!                     members and attrition; or to SQL for Spark, PostgreSQL and DuckDB
+//!                     (sql/); governance that acts on rows (opt-out counts, pseudonyms);
+//!                     options
 //! results/            Evaluation: members, attrition, data quality, provenance; differences
 //! assure/             after a run: explanations and audits, the report in plain English
 //! engine              the facade: register, evaluate, evaluate_many
@@ -49,7 +50,8 @@
 //! 4. `execute` — the lowering of the plan to one DataFusion logical plan (and of the rows
 //!    explanations read), run once, counting the attrition and keeping the members; the
 //!    [`governance`] steps that act on rows (the opt-out attrition step, pseudonyms); the
-//!    [`EngineOptions`] and [`EvaluationOptions`].
+//!    [`EngineOptions`] and [`EvaluationOptions`]. The same plan lowers to SQL for another
+//!    engine ([`sql`]), step for step, so the semantics are decided once.
 //! 5. [`results`] — the [`Evaluation`]: members and attrition as Arrow record batches, the
 //!    data-quality findings and the [`provenance`] manifest of what went in; and the
 //!    [`Difference`] between two runs' members.
