@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema};
 use caas_core::sql::{Dialect, TableNames};
 use caas_core::{
-    CodeSystem, Cohort, ColumnMapping, Engine, EvaluationOptions, Parameters, TableSpec,
+    CodeSystem, Cohort, ColumnMapping, Engine, EvaluationOptions, Parameters, Result, TableSpec,
 };
 
 /// Compares `actual` with the expected file `name`, or rewrites it in bless mode.
@@ -37,20 +37,18 @@ fn check(name: &str, actual: &str) {
 
 /// Pins the plan of `cohort` as `NAME.plan` and its SQL as `NAME.DIALECT.sql`, the tables
 /// named in the other engine as in `names`.
-fn check_plan_and_sql(engine: &Engine, cohort: &Cohort, names: &TableNames) {
+fn check_plan_and_sql(engine: &Engine, cohort: &Cohort, names: &TableNames) -> Result<()> {
     let parameters = Parameters::new();
-    let plan = engine.cohort_plan(cohort, &parameters).unwrap();
+    let plan = engine.cohort_plan(cohort, &parameters)?;
     check(&format!("{}.plan", cohort.id()), &plan);
     for dialect in Dialect::ALL {
-        let sql = engine
-            .to_sql(
-                cohort,
-                &parameters,
-                dialect,
-                names,
-                &EvaluationOptions::new(),
-            )
-            .unwrap();
+        let sql = engine.to_sql(
+            cohort,
+            &parameters,
+            dialect,
+            names,
+            &EvaluationOptions::new(),
+        )?;
         let mut text = String::new();
         for c in &sql.checks {
             text.push_str(&format!(
@@ -61,6 +59,7 @@ fn check_plan_and_sql(engine: &Engine, cohort: &Cohort, names: &TableNames) {
         text.push_str(&sql.script());
         check(&format!("{}.{dialect}.sql", cohort.id()), &text);
     }
+    Ok(())
 }
 
 fn register(engine: &Engine, name: &str, spec: TableSpec, fields: Vec<Field>) {
@@ -136,7 +135,7 @@ fn engine() -> Engine {
 }
 
 #[test]
-fn the_plan_of_a_cohort_of_every_step() {
+fn the_plan_of_a_cohort_of_every_step() -> Result<()> {
     let engine = engine();
     let adults = Cohort::from_yaml_str(
         r#"
@@ -187,11 +186,11 @@ output: { columns: [age, sex, practice] }
     )
     .unwrap();
     let names = TableNames::from([("gp".to_string(), "cdm.gp_events".to_string())]);
-    check_plan_and_sql(&engine, &cohort, &names);
+    check_plan_and_sql(&engine, &cohort, &names)
 }
 
 #[test]
-fn the_plan_of_other_layouts_and_an_unknown_bound() {
+fn the_plan_of_other_layouts_and_an_unknown_bound() -> Result<()> {
     let engine = Engine::new();
     register(
         &engine,
@@ -254,5 +253,5 @@ rules:
 "#,
     )
     .unwrap();
-    check_plan_and_sql(&engine, &cohort, &TableNames::new());
+    check_plan_and_sql(&engine, &cohort, &TableNames::new())
 }
