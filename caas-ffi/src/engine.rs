@@ -320,9 +320,11 @@ pub unsafe extern "C" fn caas_engine_evaluate_with(
 /// - `sha256`: the SHA-256 of `script` (hexadecimal), for the run's provenance;
 /// - `checks`: `[{kind, table, column, query}]`, queries to run first whose one value
 ///   (`count`) must be 0, else the run fails as in-process with `data_quality`;
-/// - `setup`: the statements that create the codelists' (code, variable) tables;
+/// - `setup`: the statements to run first, in one session: they create the codelists'
+///   (code, variable) tables, then compute every person's outputs and rule results into
+///   the temporary table `cohort_table`;
 /// - `members`, `attrition`, `population`: the three queries;
-/// - `dialect`, `cohort`, `code_tables`.
+/// - `dialect`, `cohort`, `code_tables`, `cohort_table`.
 ///
 /// A definition that the dialect cannot express fails with `CAAS_ERR_DEFINITION` and the
 /// code `unsupported`, naming the feature and the dialect. The library does not keep the

@@ -22,7 +22,7 @@ __all__ = ["BackendResult", "Sql", "compile_sql"]
 #: The keywords of a ``tables`` entry besides ``table``: those of :meth:`caas.Engine.register`.
 _TABLE_KEYS = ("role", "mapping", "code_system")
 
-#: A cohort's SQL: ``setup`` (statements creating the code tables), ``members``,
+#: A cohort's SQL: ``setup`` (the code tables and the cohort table), ``members``,
 #: ``attrition``, ``population``, ``code_tables``, ``script`` and its ``sha256``.
 Sql = dict[str, Any]
 

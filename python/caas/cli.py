@@ -429,7 +429,8 @@ def parser() -> argparse.ArgumentParser:
         description="Prints DEFINITION as SQL for another engine, over tables with the "
         "columns of the data folder's (their names there are the tables file's `table` "
         "keys, else their own): the data-quality checks, the statements that create the "
-        "code tables, the members query and the attrition query.",
+        "code tables and compute the cohort into a temporary table, the members query and "
+        "the attrition query.",
     )
     sql.add_argument("definition", metavar="DEFINITION")
     sql.add_argument("--dialect", required=True, choices=("spark", "postgres", "duckdb"))

@@ -53,9 +53,10 @@ def evaluate(
     keywords (``role``, ``mapping``, ``code_system``) plus ``table``, the table or view in
     DuckDB. ``cohorts`` are the cohorts that ``member_of`` variables use; the options are
     those of :meth:`caas.Engine.evaluate` (see :meth:`caas.Engine.to_sql` for what the SQL
-    honours so far). The data-quality checks whose policy is ``fail`` run first. The code tables
-    are created as temporary tables of the connection; ``members`` and ``attrition`` are
-    DuckDB relations over them, with the members and attrition of
+    honours so far). The data-quality checks whose policy is ``fail`` run first. The code
+    tables, and the table of every person's outputs and rule results, are created as
+    temporary tables of the connection (the cohort is computed once, here); ``members`` and
+    ``attrition`` are DuckDB relations over them, with the members and attrition of
     :meth:`caas.Engine.evaluate` over the same rows.
     """
     started = _dt.datetime.now(_dt.timezone.utc)

@@ -283,8 +283,10 @@ class Engine:
         """The cohort as SQL for another engine whose tables have the columns of the
         registered ones; ``tables`` maps a definition's table names to that engine's names
         where they differ. A dict of ``checks`` (data-quality queries whose ``count`` must
-        be 0), ``setup`` (the statements that create the code tables), ``members``,
-        ``attrition`` and ``population`` (queries), ``code_tables``, the whole ``script``
+        be 0), ``setup`` (the statements to run first: they create the code tables, then
+        compute every person's outputs and rule results into the temporary table
+        ``cohort_table``), ``members``, ``attrition`` and ``population`` (queries that read
+        it), ``code_tables``, the whole ``script``
         and its ``sha256``. The definition is checked as for an evaluation, with the same
         errors; what the dialect cannot express raises a :class:`caas.DefinitionError` with
         code ``unsupported``, and options that the SQL cannot honour yet (data-quality

@@ -87,8 +87,8 @@ def evaluate(
 ) -> BackendResult:
     """Evaluates ``cohort`` over the tables or views of a PostgreSQL database.
 
-    As :func:`caas.duckdb.evaluate`; the code tables are temporary tables of the
-    connection's session, and ``members`` and ``attrition`` are Arrow tables read from the
+    As :func:`caas.duckdb.evaluate`; the code tables and the cohort table are temporary
+    tables of the connection's session, and ``members`` and ``attrition`` are Arrow tables read from the
     server (PostgreSQL has no lazy frames on the client).
     """
     started = _dt.datetime.now(_dt.timezone.utc)

@@ -50,9 +50,9 @@ def evaluate(
 ) -> BackendResult:
     """Evaluates ``cohort`` over the tables or views of a Spark session.
 
-    As :func:`caas.duckdb.evaluate`; the code tables are temporary views of the session,
-    and ``members`` and ``attrition`` are Spark DataFrames, computed when an action asks for
-    them.
+    As :func:`caas.duckdb.evaluate`; the code tables are temporary views of the session
+    and the cohort table a cached one (computed here, once), and ``members`` and
+    ``attrition`` are Spark DataFrames over them.
     """
     started = _dt.datetime.now(_dt.timezone.utc)
 

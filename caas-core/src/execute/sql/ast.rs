@@ -279,6 +279,45 @@ pub(crate) struct Query {
     pub body: Body,
 }
 
+impl Body {
+    fn selects(&self) -> &[Select] {
+        match self {
+            Body::Select(s) => std::slice::from_ref(s.as_ref()),
+            Body::UnionAll(selects) => selects,
+        }
+    }
+}
+
+impl Query {
+    /// `body` after those of `steps` that it reads, directly or through another step: a
+    /// query that needs part of a chain carries only that part.
+    pub fn reading(steps: &[(String, Body)], body: Body) -> Query {
+        let mut needed: Vec<&str> = Vec::new();
+        let mut todo = vec![&body];
+        while let Some(b) = todo.pop() {
+            for s in b.selects() {
+                let from = s.from.iter().map(|(r, _)| r);
+                for relation in from.chain(s.joins.iter().map(|j| &j.relation)) {
+                    if let Relation::Step(name) = relation {
+                        if !needed.contains(&name.as_str()) {
+                            needed.push(name);
+                            todo.extend(steps.iter().filter(|(n, _)| n == name).map(|(_, b)| b));
+                        }
+                    }
+                }
+            }
+        }
+        Query {
+            steps: steps
+                .iter()
+                .filter(|(n, _)| needed.contains(&n.as_str()))
+                .cloned()
+                .collect(),
+            body,
+        }
+    }
+}
+
 /// A string literal.
 pub(crate) fn string(s: &str, dialect: Dialect) -> String {
     let escaped = s.replace('\'', "''");

@@ -774,7 +774,7 @@ fn converted(table: &Table, column: &str, to: SqlType) -> Sql {
 }
 
 /// `text` with every character that is not a letter, a digit or `_` replaced by `_`.
-fn identifier(text: &str) -> String {
+pub(crate) fn identifier(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
