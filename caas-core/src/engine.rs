@@ -7,7 +7,6 @@ use std::sync::{Arc, RwLock};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use chrono::Utc;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::displayable;
@@ -20,7 +19,7 @@ use crate::execute::{self, EngineOptions, EvaluationOptions, Run, governance};
 use crate::model::{Cohort, Parameters};
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
-use crate::source::quality::inspect::Inspection;
+use crate::source::quality::inspect::{Inspection, checked_tables};
 use crate::source::{Catalog, SourceFile, TableSpec};
 
 /// Evaluates cohort definitions over registered tables.
@@ -256,9 +255,7 @@ impl Engine {
         options: &EvaluationOptions,
     ) -> Result<Evaluation> {
         let mut run = self.snapshot(cohort, parameters)?;
-        let reference_date = options
-            .reference_date
-            .unwrap_or_else(|| Utc::now().date_naive());
+        let reference_date = options.reference_date_or_today();
         // Explanations and audits read the same tables as the evaluation: after the rows
         // that an `exclude` policy removes.
         let (inspection, tables) = Inspection::new(
@@ -383,10 +380,12 @@ impl Engine {
     ) -> Result<CohortSql> {
         let run = self.snapshot(cohort, parameters)?;
         let plan = run.cohort_plan()?;
+        let checked = checked_tables(&run.tables, &run.cohorts, cohort);
         execute::sql::lower(
             &plan,
             cohort.output_columns(),
             &run.tables,
+            &checked,
             dialect,
             names,
             options,

@@ -50,7 +50,8 @@ impl CodeSystem {
     /// assert_eq!(CodeSystem::SnomedCt.normalise(" 195967001 "), "195967001");
     /// ```
     pub fn normalise(self, code: &str) -> String {
-        let code = code.trim();
+        // Spaces only, as SQL's `trim`: every engine reads a code alike.
+        let code = code.trim_matches(' ');
         if !self.matches_by_prefix() {
             return code.to_string();
         }

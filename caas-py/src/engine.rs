@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use caas_core::sql::{Dialect, QualityCheck};
+use caas_core::sql::{Dialect, QualityQuery};
 use caas_core::{
     CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
     TableSpec,
@@ -21,6 +21,7 @@ use crate::cohort::{PyCohort, to_parameters};
 use crate::errors::{check, to_py};
 use crate::evaluation::PyEvaluation;
 use crate::options::{evaluation_options, from_mapping};
+use crate::quality::PyDataQuality;
 use crate::wait::run;
 
 /// One run of `evaluate_many`: cohort, parameters, quality policies, reference date,
@@ -166,20 +167,28 @@ impl PyEngine {
             .map_err(|e| PyRuntimeError::new_err(format!("the SQL as Python values: {e}")))
     }
 
-    /// The error of a data-quality check of a cohort's SQL that counted `count` rows.
+    /// The data-quality findings of `cohort` run as SQL in another engine, from the
+    /// rows of counts that the SQL's `quality` queries gave (one each, in order); raises
+    /// the in-process `DataQualityError` where a `fail` policy finds rows.
     #[staticmethod]
-    fn quality_failure<'py>(
-        py: Python<'py>,
-        check: &Bound<'py, PyAny>,
-        count: u64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let check: QualityCheck = pythonize::depythonize(check).map_err(|e| {
-            PyTypeError::new_err(format!("not a quality check of a cohort's SQL: {e}"))
+    fn sql_data_quality(
+        py: Python<'_>,
+        cohort: &PyCohort,
+        reference_date: &str,
+        quality: &Bound<'_, PyAny>,
+        rows: Vec<Vec<u64>>,
+    ) -> PyResult<PyDataQuality> {
+        let queries: Vec<QualityQuery> = pythonize::depythonize(quality).map_err(|e| {
+            PyTypeError::new_err(format!("not the quality queries of a cohort's SQL: {e}"))
         })?;
-        Ok(to_py(py, check.failure(count))
-            .into_value(py)
-            .into_bound(py)
-            .into_any())
+        let findings = check(
+            py,
+            caas_core::sql::data_quality(reference_date, &queries, &rows),
+        )?;
+        Ok(PyDataQuality::new(
+            findings,
+            cohort.inner.definition().purpose,
+        ))
     }
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).

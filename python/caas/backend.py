@@ -16,6 +16,7 @@ import pyarrow as pa
 from . import _caas
 from .cohort import Cohort
 from .engine import Dialect, Engine
+from .quality import DataQuality
 
 __all__ = ["BackendResult", "Sql", "compile_sql"]
 
@@ -75,13 +76,13 @@ def prepare(
     tables: Mapping[str, Mapping[str, Any]],
     cohorts: Iterable[Cohort],
     schema_of: Callable[[str], pa.Schema],
-    count: Callable[[str], int],
+    counts: Callable[[str], list[int]],
     options: Mapping[str, Any],
-) -> Sql:
+) -> tuple[Sql, DataQuality]:
     """What every engine module does before running a cohort: :func:`compile_sql`, then
-    the data-quality checks whose policy is ``fail`` (``count`` runs a query and returns
-    its one value), raising the in-process :class:`caas.DataQualityError` for the first that
-    finds rows."""
+    the data-quality counts (``counts`` runs a query and returns its one row), from which
+    the engine makes the findings, raising the in-process :class:`caas.DataQualityError`
+    where a ``fail`` policy finds rows."""
     sql = compile_sql(
         cohort,
         parameters,
@@ -91,11 +92,11 @@ def prepare(
         cohorts=cohorts,
         options=options,
     )
-    for check in sql["checks"]:
-        n = count(check["query"])
-        if n:
-            raise _caas.Engine.quality_failure(check, n)
-    return sql
+    rows = [counts(q["query"]) for q in sql["quality"]]
+    quality = _caas.Engine.sql_data_quality(
+        cohort._raw, sql["reference_date"], sql["quality"], rows
+    )
+    return sql, quality
 
 
 @dataclass
@@ -105,13 +106,16 @@ class BackendResult:
     ``members`` and ``attrition`` are that engine's own frames or relations (a Spark
     DataFrame, a DuckDB relation; for PostgreSQL, Arrow tables read from the server), so
     that they can be joined to the engine's other tables without leaving it;
-    :meth:`to_arrow` brings the members here. ``provenance`` records the backend, the
-    dialect and the SHA-256 of the SQL that ran.
+    :meth:`to_arrow` brings the members here. ``data_quality`` holds the findings of the
+    tables read, counted in the engine; ``provenance`` records the backend, the dialect and
+    the SHA-256 of the SQL that ran.
     """
 
     backend: str
     members: Any
     attrition: Any
+    #: The data-quality findings, counted in the engine as in-process.
+    data_quality: DataQuality
     sql: Sql = field(repr=False)
     provenance: dict[str, Any]
     _members_arrow: Callable[[], pa.Table] = field(repr=False)

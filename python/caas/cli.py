@@ -332,10 +332,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
         for statement in _views(args.dialect, tables):
             sys.stdout.write(statement + ";\n")
         sys.stdout.write("\n")
-    for check in sql["checks"]:
+    for counts in sql["quality"]:
+        kinds = ", ".join(f"{c['kind']} ({c['policy']})" for c in counts["checks"])
         sys.stdout.write(
-            f"-- Data quality: `{check['kind']}` in `{check['table']}` must count 0.\n"
-            f"{check['query']};\n\n"
+            f"-- Data quality of `{counts['table']}`: rows, rows excluded, then {kinds}.\n"
+            f"{counts['query']};\n\n"
         )
     sys.stdout.write(sql["script"])
     return 0

@@ -53,7 +53,9 @@ def evaluate(
     keywords (``role``, ``mapping``, ``code_system``) plus ``table``, the table or view in
     DuckDB. ``cohorts`` are the cohorts that ``member_of`` variables use; the options are
     those of :meth:`caas.Engine.evaluate` (see :meth:`caas.Engine.to_sql` for what the SQL
-    honours so far). The data-quality checks whose policy is ``fail`` run first. The code
+    honours so far). The data-quality counts run first, in DuckDB, and fail as in-process
+    where a ``fail`` policy finds rows; rows that an ``exclude`` policy removes are left out
+    of the cohort, as in-process. The code
     tables, and the table of every person's outputs and rule results, are created as
     temporary tables of the connection (the cohort is computed once, here); ``members`` and
     ``attrition`` are DuckDB relations over them, with the members and attrition of
@@ -65,14 +67,14 @@ def evaluate(
         name = _caas.quote_table("duckdb", table)
         return _arrow(connection.sql(f"SELECT * FROM {name} LIMIT 0")).schema
 
-    sql = prepare(
+    sql, findings = prepare(
         cohort,
         parameters,
         dialect="duckdb",
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
-        count=lambda query: int(_arrow(connection.sql(query)).column(0)[0].as_py()),
+        counts=lambda query: [int(c[0].as_py()) for c in _arrow(connection.sql(query)).columns],
         options={
             "quality": quality,
             "reference_date": reference_date,
@@ -87,6 +89,7 @@ def evaluate(
         backend="duckdb",
         members=members,
         attrition=attrition,
+        data_quality=findings,
         sql=sql,
         provenance=provenance("duckdb", sql, started),
         _members_arrow=lambda: _arrow(connection.sql(sql["members"])),

@@ -282,15 +282,15 @@ class Engine:
     ) -> dict[str, Any]:
         """The cohort as SQL for another engine whose tables have the columns of the
         registered ones; ``tables`` maps a definition's table names to that engine's names
-        where they differ. A dict of ``checks`` (data-quality queries whose ``count`` must
-        be 0), ``setup`` (the statements to run first: they create the code tables, then
-        compute every person's outputs and rule results into the temporary table
-        ``cohort_table``), ``members``, ``attrition`` and ``population`` (queries that read
-        it), ``code_tables``, the whole ``script``
-        and its ``sha256``. The definition is checked as for an evaluation, with the same
-        errors; what the dialect cannot express raises a :class:`caas.DefinitionError` with
-        code ``unsupported``, and options that the SQL cannot honour yet (data-quality
-        policies other than the defaults, pseudonyms) an :class:`caas.InvalidOptionError`.
+        where they differ. A dict of ``quality`` (per table read, a query of one row: its
+        ``rows``, the rows ``excluded`` and a count per check of ``checks``, as of the
+        ``reference_date``), ``setup`` (the statements to run next: they create the code
+        tables, then compute every person's outputs and rule results into the temporary
+        table ``cohort_table``), ``members``, ``attrition`` and ``population`` (queries that
+        read it), ``code_tables``, the whole ``script`` and its ``sha256``. The definition is
+        checked as for an evaluation, with the same errors; what the dialect cannot express
+        raises a :class:`caas.DefinitionError` with code ``unsupported``, and options that
+        the SQL cannot honour yet (pseudonyms) an :class:`caas.InvalidOptionError`.
         To run it, see :mod:`caas.spark`, :mod:`caas.postgres` and :mod:`caas.duckdb`."""
         sql: dict[str, Any] = self._raw.to_sql(
             _cohort(cohort),

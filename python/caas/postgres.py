@@ -99,14 +99,14 @@ def evaluate(
             cursor.execute(f"SELECT * FROM {name} LIMIT 0".encode())
             return _schema(cursor, f"table {table!r}")
 
-    sql = prepare(
+    sql, findings = prepare(
         cohort,
         parameters,
         dialect="postgres",
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
-        count=lambda query: int(_query(connection, query).column(0)[0].as_py()),
+        counts=lambda query: [int(c[0].as_py()) for c in _query(connection, query).columns],
         options={
             "quality": quality,
             "reference_date": reference_date,
@@ -122,6 +122,7 @@ def evaluate(
         backend="postgres",
         members=members,
         attrition=attrition,
+        data_quality=findings,
         sql=sql,
         provenance=provenance("postgres", sql, started),
         _members_arrow=lambda: members,

@@ -64,14 +64,14 @@ def evaluate(
         schema: pa.Schema = to_arrow_schema(spark.sql(f"SELECT * FROM {name}").schema)
         return schema
 
-    sql = prepare(
+    sql, findings = prepare(
         cohort,
         parameters,
         dialect="spark",
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
-        count=lambda query: int(spark.sql(query).collect()[0][0]),
+        counts=lambda query: [int(n) for n in spark.sql(query).collect()[0]],
         options={
             "quality": quality,
             "reference_date": reference_date,
@@ -86,6 +86,7 @@ def evaluate(
         backend="spark",
         members=members,
         attrition=attrition,
+        data_quality=findings,
         sql=sql,
         provenance=provenance("spark", sql, started),
         _members_arrow=lambda: _arrow(members),

@@ -79,6 +79,7 @@ def test_duckdb(population: Path, flu_cohort: caas.Cohort, in_process: caas.Resu
     result = caas.duckdb.evaluate(connection, flu_cohort, tables=tables())
     assert rows(result.to_arrow()) == rows(in_process.members)
     assert rows(result.attrition_arrow()) == rows(in_process.attrition)
+    assert result.data_quality.to_dict() == in_process.data_quality.to_dict()
 
 
 def test_postgres(
@@ -102,6 +103,7 @@ def test_postgres(
     result = caas.postgres.evaluate(connection, flu_cohort, tables=tables())
     assert rows(result.to_arrow()) == rows(in_process.members)
     assert rows(result.attrition_arrow()) == rows(in_process.attrition)
+    assert result.data_quality.to_dict() == in_process.data_quality.to_dict()
 
 
 def test_spark(population: Path, in_process: caas.Result, spark: Any) -> None:
@@ -116,6 +118,7 @@ def test_spark(population: Path, in_process: caas.Result, spark: Any) -> None:
     result = module.run(spark, population)
     assert rows(result.to_arrow()) == rows(in_process.members)
     assert rows(result.attrition_arrow()) == rows(in_process.attrition)
+    assert result.data_quality.to_dict() == in_process.data_quality.to_dict()
     assert result.provenance["backend"] == "spark"
     assert result.provenance["sql_sha256"] == result.sql["sha256"]
 
@@ -124,7 +127,7 @@ def test_the_printed_script_in_spark_sql(
     population: Path, in_process: caas.Result, tmp_path: Path
 ) -> None:
     """``caas sql --dialect spark --views`` prints a script that ``spark-sql`` runs as it
-    is: it prints the count of the data-quality check (people on several rows: 0), the
+    is: it prints the data-quality counts of each table read (the in-process ones), the
     members' rows, then the attrition's."""
     import pyspark
 
@@ -171,8 +174,13 @@ def test_the_printed_script_in_spark_sql(
     )
     assert printed.returncode == 0, printed.stderr[-3000:]
     lines = [tuple(line.split("\t")) for line in printed.stdout.splitlines() if line]
+    quality = [
+        tuple(str(n) for n in (t.rows, t.rows_excluded, *(f.count for f in t.findings)))
+        for t in in_process.data_quality.tables
+    ]
     members = rows(in_process.members)
-    assert lines[0] == ("0",)
-    assert lines[1 : len(members) + 1] == members
-    assert lines[len(members) + 1 :] == rows(in_process.attrition)
+    assert lines[: len(quality)] == quality
+    lines = lines[len(quality) :]
+    assert lines[: len(members)] == members
+    assert lines[len(members) :] == rows(in_process.attrition)
     print(f"spark-sql ran the flu script in {(dt.datetime.now() - started).total_seconds():.0f} s")

@@ -2,9 +2,10 @@
 and Apache Spark (local mode, one session for the whole run). Each case's tables, as caas
 read them from the case's CSV, are loaded into the engine, and the cohort's SQL must give
 exactly the members and attrition that the case expects, which are the in-process engine's
-(test_conformance.py). An error case must give its error before any SQL runs. Options that
-the SQL does not honour yet must be refused with ``invalid_option``, never ignored; the
-count of cases per engine and outcome is printed at the end of the run.
+(test_conformance.py), and exactly the in-process data-quality findings, counted in the
+engine. An error case must give its error before the cohort's SQL runs. Options that the
+SQL does not honour yet must be refused with ``invalid_option``, never ignored; the count
+of cases per engine and outcome is printed at the end of the run.
 
 PostgreSQL is the server that scripts/test-python.sh starts (``CAAS_TEST_POSTGRES``)."""
 
@@ -17,7 +18,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import yaml
-from test_conformance import CASE_FILES, Loaded, case_options, compare, load_case
+from test_conformance import (
+    CASE_FILES,
+    Loaded,
+    case_options,
+    check_data_quality,
+    compare,
+    load_case,
+)
 
 import caas
 import caas.duckdb
@@ -99,10 +107,6 @@ def refused_option(case: dict[str, Any]) -> str | None:
     options = case.get("options") or {}
     if options.get("pseudonym_key"):
         return "pseudonym_key"
-    if options.get("quality"):
-        defaults = {"missing_person_id": "exclude", "duplicate_person": "fail"}
-        if any(defaults.get(kind, "keep") != p for kind, p in options["quality"].items()):
-            return "quality"
     return None
 
 
@@ -121,17 +125,22 @@ def test_case(backend: str, path: Path, tmp_path: Path, request: pytest.FixtureR
         if error is not None and err.code == error["code"]:
             for part in error.get("message_contains", []):
                 assert part in str(err)
-            outcome = "the expected error, before any SQL ran"
+            outcome = "the expected error, before the cohort's SQL ran"
         else:
             assert refused is not None, f"expected a `{error and error['code']}` error: {err!r}"
             assert err.code == "invalid_option" and refused in str(err), f"{err!r}"
             outcome = f"refused: `{refused}` is not honoured in SQL yet"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return
-    result = run_on(backend, load_case(path, tmp_path), request)
+    loaded = load_case(path, tmp_path)
+    result = run_on(backend, loaded, request)
     if "members" in expect:
         compare("members", result.to_arrow(), expect["members"])
     if "attrition" in expect:
         compare("attrition", result.attrition_arrow(), expect["attrition"])
-    outcome = "same members and attrition as in-process"
+    if "data_quality" in expect:
+        check_data_quality(result, expect["data_quality"])
+    in_process = loaded.engine.evaluate(loaded.cohort, case.get("parameters"), **case_options(case))
+    assert result.data_quality.to_dict() == in_process.data_quality.to_dict()
+    outcome = "same members, attrition and data quality as in-process"
     outcomes[outcome] = outcomes.get(outcome, 0) + 1

@@ -122,6 +122,12 @@ impl EvaluationOptions {
         self
     }
 
+    /// The reference date, else the day of the evaluation (UTC).
+    pub fn reference_date_or_today(&self) -> NaiveDate {
+        self.reference_date
+            .unwrap_or_else(|| chrono::Utc::now().date_naive())
+    }
+
     /// Sets the reference date of "future" dates.
     pub fn with_reference_date(mut self, date: NaiveDate) -> Self {
         self.reference_date = Some(date);

@@ -8,10 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema};
+use caas_core::quality::{FindingKind, Policy};
 use caas_core::sql::{Dialect, TableNames};
 use caas_core::{
     CodeSystem, Cohort, ColumnMapping, Engine, EvaluationOptions, Parameters, Result, TableSpec,
 };
+use chrono::NaiveDate;
 
 /// Compares `actual` with the expected file `name`, or rewrites it in bless mode.
 fn check(name: &str, actual: &str) {
@@ -37,24 +39,27 @@ fn check(name: &str, actual: &str) {
 
 /// Pins the plan of `cohort` as `NAME.plan` and its SQL as `NAME.DIALECT.sql`, the tables
 /// named in the other engine as in `names`.
-fn check_plan_and_sql(engine: &Engine, cohort: &Cohort, names: &TableNames) -> Result<()> {
+/// The plan and the SQL of `cohort`, with the data-quality `policies` given (the rest
+/// the defaults), as of 31 January 2026.
+fn check_plan_and_sql(
+    engine: &Engine,
+    cohort: &Cohort,
+    names: &TableNames,
+    policies: &[(FindingKind, Policy)],
+) -> Result<()> {
     let parameters = Parameters::new();
     let plan = engine.cohort_plan(cohort, &parameters)?;
     check(&format!("{}.plan", cohort.id()), &plan);
+    let mut options = EvaluationOptions::new()
+        .with_reference_date(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap_or_default());
+    for (kind, policy) in policies {
+        options = options.with_policy(*kind, *policy);
+    }
     for dialect in Dialect::ALL {
-        let sql = engine.to_sql(
-            cohort,
-            &parameters,
-            dialect,
-            names,
-            &EvaluationOptions::new(),
-        )?;
+        let sql = engine.to_sql(cohort, &parameters, dialect, names, &options)?;
         let mut text = String::new();
-        for c in &sql.checks {
-            text.push_str(&format!(
-                "-- check {:?} of {}\n{};\n\n",
-                c.kind, c.table, c.query
-            ));
+        for q in &sql.quality {
+            text.push_str(&format!("-- data quality of {}\n{};\n\n", q.table, q.query));
         }
         text.push_str(&sql.script());
         check(&format!("{}.{dialect}.sql", cohort.id()), &text);
@@ -186,7 +191,12 @@ output: { columns: [age, sex, practice] }
     )
     .unwrap();
     let names = TableNames::from([("gp".to_string(), "cdm.gp_events".to_string())]);
-    check_plan_and_sql(&engine, &cohort, &names)
+    // Rows removed by the checks: the cohort reads the rows kept.
+    let policies = [
+        (FindingKind::InvalidCode, Policy::Exclude),
+        (FindingKind::DateBeforeBirth, Policy::Exclude),
+    ];
+    check_plan_and_sql(&engine, &cohort, &names, &policies)
 }
 
 #[test]
@@ -253,5 +263,5 @@ rules:
 "#,
     )
     .unwrap();
-    check_plan_and_sql(&engine, &cohort, &TableNames::new())
+    check_plan_and_sql(&engine, &cohort, &TableNames::new(), &[])
 }

@@ -1,16 +1,125 @@
--- check DuplicatePerson of persons
+-- data quality of persons
 WITH
-"ids" AS (
+"known_people" AS (
   SELECT
-    "person_id" AS "person_id",
-    count(*) AS "rows"
+    "person_id" AS "__q_id",
+    min(CAST("dob" AS DATE)) AS "__q_birth",
+    count(*) AS "__q_rows"
   FROM "persons"
   WHERE "person_id" IS NOT NULL
   GROUP BY "person_id"
 )
 SELECT
-  CAST(coalesce(sum(CASE WHEN "rows" > 1 THEN "rows" ELSE 0 END), 0) AS BIGINT) AS "count"
-FROM "ids";
+  count(*) AS "rows",
+  count(*) FILTER (WHERE "person_id" IS NULL OR "date_of_death" < CAST("dob" AS DATE)) AS "excluded",
+  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
+  count(*) FILTER (WHERE coalesce("__q_rows" > 1, FALSE)) AS "finding_1",
+  count(*) FILTER (WHERE "dob" IS NULL) AS "finding_2",
+  count(*) FILTER (WHERE CAST("dob" AS DATE) > DATE '2026-01-31' OR "date_of_death" > DATE '2026-01-31') AS "finding_3",
+  count(*) FILTER (WHERE CAST("dob" AS DATE) < DATE '1900-01-01' OR "date_of_death" < DATE '1900-01-01') AS "finding_4",
+  count(*) FILTER (WHERE "date_of_death" < CAST("dob" AS DATE)) AS "finding_5"
+FROM "persons" AS "__q_row"
+LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
+
+-- data quality of gp
+WITH
+"known_people" AS (
+  SELECT
+    "person_id" AS "__q_id",
+    min(CAST("dob" AS DATE)) AS "__q_birth",
+    count(*) AS "__q_rows"
+  FROM "persons"
+  WHERE "person_id" IS NOT NULL
+  GROUP BY "person_id"
+),
+"gp_code_values" AS (
+  SELECT DISTINCT
+    "code" AS "code"
+  FROM "cdm"."gp_events"
+),
+"gp_bad_codes" AS (
+  SELECT DISTINCT
+    "code"
+  FROM "gp_code_values"
+  WHERE "code" IS NOT NULL AND NOT CASE WHEN regexp_matches(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') THEN ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', 0 * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 0 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 0, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 1 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 1, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 2 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 2, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 3 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 3, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 4 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 4, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 5 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 5, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 6 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 6, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 7 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 7, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 8 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 8, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 9 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 9, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 10 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 10, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 11 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 11, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 12 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 12, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 13 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 13, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 14 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 14, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 15 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 15, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 16 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 16, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 17 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 17, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48 = 0 ELSE FALSE END
+)
+SELECT
+  count(*) AS "rows",
+  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "date" < "__q_birth" OR "__q_bad_0"."code" IS NOT NULL) AS "excluded",
+  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
+  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
+  count(*) FILTER (WHERE "date" IS NULL) AS "finding_2",
+  count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
+  count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
+  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
+  count(*) FILTER (WHERE "__q_bad_0"."code" IS NOT NULL) AS "finding_6"
+FROM "cdm"."gp_events" AS "__q_row"
+LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
+LEFT JOIN "gp_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."code";
+
+-- data quality of apc
+WITH
+"known_people" AS (
+  SELECT
+    "person_id" AS "__q_id",
+    min(CAST("dob" AS DATE)) AS "__q_birth",
+    count(*) AS "__q_rows"
+  FROM "persons"
+  WHERE "person_id" IS NOT NULL
+  GROUP BY "person_id"
+),
+"apc_code_values" AS (
+  SELECT DISTINCT
+    "diag_1" AS "code"
+  FROM "apc"
+  UNION ALL
+  SELECT DISTINCT
+    "diag_2" AS "code"
+  FROM "apc"
+),
+"apc_bad_codes" AS (
+  SELECT DISTINCT
+    "code"
+  FROM "apc_code_values"
+  WHERE "code" IS NOT NULL AND NOT regexp_matches(CASE WHEN length(upper(replace(trim(CAST("code" AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[A-Z0-9]{0,4}$')
+)
+SELECT
+  count(*) AS "rows",
+  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR ("__q_bad_0"."code" IS NOT NULL OR "__q_bad_1"."code" IS NOT NULL)) AS "excluded",
+  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
+  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
+  count(*) FILTER (WHERE "admidate" IS NULL) AS "finding_2",
+  count(*) FILTER (WHERE "admidate" > DATE '2026-01-31') AS "finding_3",
+  count(*) FILTER (WHERE "admidate" < DATE '1900-01-01') AS "finding_4",
+  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "admidate" < "__q_birth") AS "finding_5",
+  count(*) FILTER (WHERE "__q_bad_0"."code" IS NOT NULL OR "__q_bad_1"."code" IS NOT NULL) AS "finding_6"
+FROM "apc" AS "__q_row"
+LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
+LEFT JOIN "apc_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."diag_1"
+LEFT JOIN "apc_bad_codes" AS "__q_bad_1" ON "__q_bad_1"."code" = "__q_row"."diag_2";
+
+-- data quality of registrations
+WITH
+"known_people" AS (
+  SELECT
+    "person_id" AS "__q_id",
+    min(CAST("dob" AS DATE)) AS "__q_birth",
+    count(*) AS "__q_rows"
+  FROM "persons"
+  WHERE "person_id" IS NOT NULL
+  GROUP BY "person_id"
+)
+SELECT
+  count(*) AS "rows",
+  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "start_date" < "__q_birth") AS "excluded",
+  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
+  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
+  count(*) FILTER (WHERE "start_date" IS NULL) AS "finding_2",
+  count(*) FILTER (WHERE "start_date" > DATE '2026-01-31') AS "finding_3",
+  count(*) FILTER (WHERE "start_date" < DATE '1900-01-01') AS "finding_4",
+  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "start_date" < "__q_birth") AS "finding_5"
+FROM "registrations" AS "__q_row"
+LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
 -- The cohort `asthma_research` in duckdb SQL, generated by caas 0.1.0.
 
@@ -21,9 +130,74 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_f6aa1947603d";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_f6aa1947603d" AS
+DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_842bf4eb34c1";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_842bf4eb34c1" AS
 WITH
+"known_people" AS (
+  SELECT
+    "person_id" AS "__q_id",
+    min(CAST("dob" AS DATE)) AS "__q_birth",
+    count(*) AS "__q_rows"
+  FROM "persons"
+  WHERE "person_id" IS NOT NULL
+  GROUP BY "person_id"
+),
+"gp_code_values" AS (
+  SELECT DISTINCT
+    "code" AS "code"
+  FROM "cdm"."gp_events"
+),
+"gp_bad_codes" AS (
+  SELECT DISTINCT
+    "code"
+  FROM "gp_code_values"
+  WHERE "code" IS NOT NULL AND NOT CASE WHEN regexp_matches(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') THEN ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', 0 * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 0 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 0, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 1 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 1, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 2 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 2, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 3 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 3, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 4 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 4, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 5 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 5, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 6 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 6, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 7 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 7, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 8 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 8, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 9 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 9, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 10 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 10, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 11 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 11, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 12 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 12, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 13 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 13, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 14 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 14, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 15 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 15, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 16 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 16, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 17 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 17, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48 = 0 ELSE FALSE END
+),
+"apc_code_values" AS (
+  SELECT DISTINCT
+    "diag_1" AS "code"
+  FROM "apc"
+  UNION ALL
+  SELECT DISTINCT
+    "diag_2" AS "code"
+  FROM "apc"
+),
+"apc_bad_codes" AS (
+  SELECT DISTINCT
+    "code"
+  FROM "apc_code_values"
+  WHERE "code" IS NOT NULL AND NOT regexp_matches(CASE WHEN length(upper(replace(trim(CAST("code" AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[A-Z0-9]{0,4}$')
+),
+"persons_kept" AS (
+  SELECT
+    "__q_row".*
+  FROM "persons" AS "__q_row"
+  WHERE NOT coalesce("person_id" IS NULL OR "date_of_death" < CAST("dob" AS DATE), FALSE)
+),
+"gp_kept" AS (
+  SELECT
+    "__q_row".*
+  FROM "cdm"."gp_events" AS "__q_row"
+  LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
+  LEFT JOIN "gp_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."code"
+  WHERE NOT coalesce("__q_id" IS NOT NULL AND "date" < "__q_birth" OR "__q_bad_0"."code" IS NOT NULL, FALSE)
+),
+"apc_kept" AS (
+  SELECT
+    "__q_row".*
+  FROM "apc" AS "__q_row"
+  LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
+  LEFT JOIN "apc_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."diag_1"
+  LEFT JOIN "apc_bad_codes" AS "__q_bad_1" ON "__q_bad_1"."code" = "__q_row"."diag_2"
+  WHERE NOT coalesce("__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR ("__q_bad_0"."code" IS NOT NULL OR "__q_bad_1"."code" IS NOT NULL), FALSE)
+),
+"registrations_kept" AS (
+  SELECT
+    "__q_row".*
+  FROM "registrations" AS "__q_row"
+  LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
+  WHERE NOT coalesce("__q_id" IS NOT NULL AND "start_date" < "__q_birth", FALSE)
+),
 "persons_step" AS (
   SELECT
     "person_id" AS "person_id",
@@ -33,8 +207,7 @@ WITH
     "ndop" AS "__p_national_opt_out",
     "type1_opt_out" AS "__p_type1_opt_out",
     "region" AS "__p_region"
-  FROM "persons"
-  WHERE "person_id" IS NOT NULL
+  FROM "persons_kept"
 ),
 "persons_opted_in" AS (
   SELECT
@@ -49,7 +222,7 @@ WITH
     CAST("value" AS DOUBLE) AS "value",
     "source" AS "source",
     "code" AS "code"
-  FROM "cdm"."gp_events"
+  FROM "gp_kept"
   WHERE "code" IS NOT NULL AND "date" IS NOT NULL
 ),
 "gp_matched" AS (
@@ -80,13 +253,13 @@ WITH
     "person_id" AS "person_id",
     "admidate" AS "date",
     "diag_1" AS "code"
-  FROM "apc"
+  FROM "apc_kept"
   UNION ALL
   SELECT
     "person_id" AS "person_id",
     "admidate" AS "date",
     "diag_2" AS "code"
-  FROM "apc"
+  FROM "apc_kept"
 ),
 "apc_events" AS (
   SELECT
@@ -133,7 +306,7 @@ WITH
     "start_date" AS "start_date",
     "end_date" AS "end_date",
     "practice" AS "practice"
-  FROM "registrations"
+  FROM "registrations_kept"
 ),
 "registrations_measures" AS (
   SELECT
@@ -152,8 +325,7 @@ WITH
     "ndop" AS "__p_national_opt_out",
     "type1_opt_out" AS "__p_type1_opt_out",
     "region" AS "__p_region"
-  FROM "persons"
-  WHERE "person_id" IS NOT NULL
+  FROM "persons_kept"
 ),
 "adult__persons_opted_in" AS (
   SELECT
@@ -271,12 +443,18 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_f6aa1947603d"
+FROM "caas_cohort_asthma_research_842bf4eb34c1"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
-ORDER BY "person_id" ASC NULLS LAST;
+ORDER BY "person_id" ASC NULLS FIRST;
 
 -- The attrition.
 WITH
+"persons_kept" AS (
+  SELECT
+    "__q_row".*
+  FROM "persons" AS "__q_row"
+  WHERE NOT coalesce("person_id" IS NULL OR "date_of_death" < CAST("dob" AS DATE), FALSE)
+),
 "persons_step" AS (
   SELECT
     "person_id" AS "person_id",
@@ -286,8 +464,7 @@ WITH
     "ndop" AS "__p_national_opt_out",
     "type1_opt_out" AS "__p_type1_opt_out",
     "region" AS "__p_region"
-  FROM "persons"
-  WHERE "person_id" IS NOT NULL
+  FROM "persons_kept"
 ),
 "people" AS (
   SELECT
@@ -300,7 +477,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_f6aa1947603d"
+  FROM "caas_cohort_asthma_research_842bf4eb34c1"
 ),
 "attrition" AS (
   SELECT

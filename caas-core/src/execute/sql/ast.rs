@@ -134,6 +134,13 @@ pub(crate) enum Expr {
     Index(Box<Expr>, i64),
     /// A scalar function call.
     Call(&'static str, Vec<Expr>),
+    /// Whether `predicate` holds for some element of `list`, in which the element is the
+    /// column `var` (a plain lower-case name); false for an empty or null list.
+    AnyElement {
+        list: Box<Expr>,
+        var: &'static str,
+        predicate: Box<Expr>,
+    },
     /// An aggregate: `name(args ORDER BY ...) FILTER (WHERE ...)`; no args is `name(*)`.
     Aggregate {
         name: &'static str,
@@ -187,6 +194,14 @@ impl Expr {
 
     pub fn coalesce(self, default: Expr) -> Expr {
         Expr::Call("coalesce", vec![self, default])
+    }
+
+    /// `a OR b OR ...`, `FALSE` for none.
+    pub fn any(terms: impl IntoIterator<Item = Expr>) -> Expr {
+        terms
+            .into_iter()
+            .reduce(Expr::or)
+            .unwrap_or(Expr::Bool(false))
     }
 
     /// `a AND b AND ...`, `TRUE` for none.
@@ -611,6 +626,33 @@ impl Renderer {
                 self.list(args)?;
                 self.out.push(')');
             }
+            Expr::AnyElement {
+                list,
+                var,
+                predicate,
+            } => match d {
+                Dialect::Spark => {
+                    self.out.push_str("coalesce(exists(");
+                    self.expr(list)?;
+                    write!(self.out, ", {var} -> ")?;
+                    self.expr(predicate)?;
+                    self.out.push_str("), FALSE)");
+                }
+                Dialect::DuckDb => {
+                    self.out.push_str("coalesce(list_bool_or(list_transform(");
+                    self.expr(list)?;
+                    write!(self.out, ", lambda {var}: ")?;
+                    self.expr(predicate)?;
+                    self.out.push_str(")), FALSE)");
+                }
+                Dialect::Postgres => {
+                    self.out.push_str("EXISTS (SELECT 1 FROM unnest(");
+                    self.expr(list)?;
+                    write!(self.out, ") AS \"caas_elements\"({}) WHERE ", d.ident(var))?;
+                    self.expr(predicate)?;
+                    self.out.push(')');
+                }
+            },
             Expr::Aggregate {
                 name,
                 args,

@@ -14,17 +14,17 @@
 //! 4. `cohort`: `person_id`, every variable and one pass column per rule.
 
 use arrow::datatypes::DataType;
+use indexmap::IndexMap;
 
-use super::ast::{Body, Expr as Sql, Join, Query, Relation, Renderer, Select, SqlType};
+use super::ast::{Body, Expr as Sql, Join, Relation, Select, SqlType};
 use super::expr::{Scope, years_between};
-use super::{CodeTable, Dialect, QualityCheck, TableNames};
+use super::{CodeTable, Dialect, TableNames};
 use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
     VariableValue,
 };
 use crate::error::{CaasError, Place, Result};
 use crate::model::Aggregation;
-use crate::quality::{FindingKind, Policy, QualityPolicies};
 use crate::source::{CodeLayout, Snapshot, Table};
 
 /// Lowers cohort plans to SQL steps over the engine's tables.
@@ -34,8 +34,6 @@ pub(crate) struct SqlLowering<'a> {
     pub tables: &'a Snapshot,
     /// The engine's name of each table.
     pub names: &'a TableNames,
-    /// Whether rows without a person id are removed (the `missing_person_id` policy).
-    pub exclude_missing_ids: bool,
     /// The names no step may take (`table_names`).
     pub reserved: Vec<String>,
     /// The steps so far, in order.
@@ -44,6 +42,9 @@ pub(crate) struct SqlLowering<'a> {
     pub people: Option<String>,
     /// The code tables the steps read.
     pub code_tables: Vec<CodeTable>,
+    /// The step of the rows kept of each table with rows that an `exclude` policy of the
+    /// data-quality checks removes, which the cohort reads in place of the table.
+    pub kept: IndexMap<String, String>,
 }
 
 /// The lowercase last part of each name a step must not take: a step called like a table
@@ -57,7 +58,7 @@ pub(crate) fn table_names(tables: &Snapshot, names: &TableNames) -> Vec<String> 
 }
 
 impl<'a> SqlLowering<'a> {
-    fn table(&self, name: &str) -> Result<&'a Table> {
+    pub(super) fn table(&self, name: &str) -> Result<&'a Table> {
         let tables: &'a Snapshot = self.tables;
         tables
             .get(name)
@@ -65,7 +66,16 @@ impl<'a> SqlLowering<'a> {
             .ok_or_else(|| CaasError::internal(format!("the plan reads an unknown table {name}")))
     }
 
+    /// What the cohort reads of a table: its rows kept, else the table.
     fn relation(&self, table: &str) -> Relation {
+        match self.kept.get(table) {
+            Some(step) => Relation::Step(step.clone()),
+            None => self.source(table),
+        }
+    }
+
+    /// The engine's table.
+    pub(super) fn source(&self, table: &str) -> Relation {
         Relation::Table(
             self.names
                 .get(table)
@@ -74,13 +84,13 @@ impl<'a> SqlLowering<'a> {
         )
     }
 
-    fn add(&mut self, name: String, select: Select) -> String {
+    pub(super) fn add(&mut self, name: String, select: Select) -> String {
         self.push(name, Body::Select(Box::new(select)))
     }
 
     /// Adds a step called `name`, or `name_step` (and so on) where that is a table's name
     /// or a step's already; returns the name it took.
-    fn push(&mut self, name: String, body: Body) -> String {
+    pub(super) fn push(&mut self, name: String, body: Body) -> String {
         let name = self.step_name(name);
         self.steps.push((name.clone(), body));
         name
@@ -180,7 +190,7 @@ impl<'a> SqlLowering<'a> {
     }
 
     /// A table's person id in the type of the person table's ids.
-    fn person_id(&self, table: &Table) -> Sql {
+    pub(super) fn person_id(&self, table: &Table) -> Sql {
         let source = table.shape.column("person_id").unwrap_or("person_id");
         let integer = self.tables.integer_ids();
         let target = if integer {
@@ -210,9 +220,6 @@ impl<'a> SqlLowering<'a> {
             };
             select = select.item(value, &format!("__p_{}", c.canonical));
         }
-        if self.exclude_missing_ids {
-            select = select.filter(self.person_id(table).not_null_test());
-        }
         let persons = self.add(format!("{prefix}persons"), select);
         if prefix.is_empty() {
             self.people = Some(persons.clone());
@@ -240,73 +247,6 @@ impl<'a> SqlLowering<'a> {
             .expr(Sql::Star(None))
             .filter(out.not());
         Ok(self.add(format!("{prefix}persons_opted_in"), opted_in))
-    }
-
-    /// The checks of the person table whose policy is `fail`, as queries: missing ids
-    /// and ids on several rows (every such row counts).
-    pub fn checks(&self, person: &str, policies: &QualityPolicies) -> Result<Vec<QualityCheck>> {
-        let table = self.table(person)?;
-        let column = table.shape.column("person_id").unwrap_or("person_id");
-        let id = self.person_id(table);
-        let from = || Select {
-            from: Some((self.relation(&table.name), None)),
-            ..Select::default()
-        };
-        let count = || Sql::Aggregate {
-            name: "count",
-            args: Vec::new(),
-            order_by: Vec::new(),
-            filter: None,
-        };
-        let mut out = Vec::new();
-        let mut add = |kind: FindingKind, steps: Vec<(String, Body)>, body: Select| -> Result<()> {
-            let mut r = Renderer::new(self.dialect);
-            r.query(&Query {
-                steps,
-                body: Body::Select(Box::new(body)),
-            })
-            .map_err(|_| CaasError::internal("rendering SQL failed"))?;
-            out.push(QualityCheck {
-                kind,
-                table: table.name.clone(),
-                column: column.to_string(),
-                query: r.finish(),
-            });
-            Ok(())
-        };
-        if policies.missing_person_id == Policy::Fail {
-            let body = from().item(count(), "count").filter(id.clone().null_test());
-            add(FindingKind::MissingPersonId, Vec::new(), body)?;
-        }
-        if policies.duplicate_person == Policy::Fail {
-            let mut ids = from()
-                .item(id.clone(), "person_id")
-                .item(count(), "rows")
-                .filter(id.clone().not_null_test());
-            ids.group_by.push(id);
-            let duplicated = Sql::Case {
-                branches: vec![(
-                    Sql::col("rows").binary(super::ast::BinOp::Gt, Sql::Int(1)),
-                    Sql::col("rows"),
-                )],
-                otherwise: Some(Box::new(Sql::Int(0))),
-            };
-            let sum = Sql::Aggregate {
-                name: "sum",
-                args: vec![duplicated],
-                order_by: Vec::new(),
-                filter: None,
-            };
-            let step = self.step_name("ids".to_string());
-            let body = Select::from_step(&step)
-                .item(sum.coalesce(Sql::Int(0)).cast(SqlType::BigInt), "count");
-            add(
-                FindingKind::DuplicatePerson,
-                vec![(step, Body::Select(Box::new(ids)))],
-                body,
-            )?;
-        }
-        Ok(out)
     }
 
     /// The steps of an event scan; returns each aggregate step and its columns.
@@ -514,19 +454,7 @@ impl<'a> SqlLowering<'a> {
         let mut lengths: Vec<usize> = scan.code_table.iter().map(|(c, _)| c.len()).collect();
         lengths.sort_unstable();
         lengths.dedup();
-        // The normalised code: trimmed, upper case, without dots and trailing `X` filler
-        // after the third character (`CodeSystem::normalise`).
-        let bare = Sql::Call(
-            "upper",
-            vec![Sql::Call(
-                "replace",
-                vec![
-                    Sql::Call("trim", vec![Sql::col("code").cast(SqlType::Text)]),
-                    Sql::Text(".".to_string()),
-                    Sql::Text(String::new()),
-                ],
-            )],
-        );
+        let bare = bare_code(Sql::col("code"));
         let normalised_name = format!("{prefix}{}_normalised", scan.table);
         let bare_step = self.add(
             format!("{prefix}{}_bare", scan.table),
@@ -534,20 +462,7 @@ impl<'a> SqlLowering<'a> {
                 .expr(Sql::Star(None))
                 .item(bare, "__bare"),
         );
-        let filler = Sql::Case {
-            branches: vec![(
-                Sql::Call("length", vec![Sql::col("__bare")])
-                    .binary(super::ast::BinOp::Gt, Sql::Int(3)),
-                Sql::Call("substr", vec![Sql::col("__bare"), Sql::Int(1), Sql::Int(3)]).binary(
-                    super::ast::BinOp::Concat,
-                    Sql::TrimTrailing(
-                        Box::new(Sql::Call("substr", vec![Sql::col("__bare"), Sql::Int(4)])),
-                        "X".to_string(),
-                    ),
-                ),
-            )],
-            otherwise: Some(Box::new(Sql::col("__bare"))),
-        };
+        let filler = without_filler(Sql::col("__bare"));
         let normalised = self.add(
             normalised_name,
             Select::from_step(&bare_step)
@@ -754,7 +669,7 @@ fn source_type(table: &Table, column: &str) -> Option<DataType> {
 }
 
 /// A column converted to `to`, cast only when it is not of that type already.
-fn converted(table: &Table, column: &str, to: SqlType) -> Sql {
+pub(super) fn converted(table: &Table, column: &str, to: SqlType) -> Sql {
     let already = matches!(
         (source_type(table, column), to),
         (Some(DataType::Date32), SqlType::Date)
@@ -770,6 +685,39 @@ fn converted(table: &Table, column: &str, to: SqlType) -> Sql {
         Sql::col(column)
     } else {
         Sql::col(column).cast(to)
+    }
+}
+
+/// A code trimmed, upper case and without dots: the first part of `CodeSystem::normalise`.
+pub(crate) fn bare_code(code: Sql) -> Sql {
+    Sql::Call(
+        "upper",
+        vec![Sql::Call(
+            "replace",
+            vec![
+                Sql::Call("trim", vec![code.cast(SqlType::Text)]),
+                Sql::Text(".".to_string()),
+                Sql::Text(String::new()),
+            ],
+        )],
+    )
+}
+
+/// A [`bare_code`] without trailing `X` filler after the third character: the rest of
+/// `CodeSystem::normalise`.
+pub(crate) fn without_filler(bare: Sql) -> Sql {
+    Sql::Case {
+        branches: vec![(
+            Sql::Call("length", vec![bare.clone()]).binary(super::ast::BinOp::Gt, Sql::Int(3)),
+            Sql::Call("substr", vec![bare.clone(), Sql::Int(1), Sql::Int(3)]).binary(
+                super::ast::BinOp::Concat,
+                Sql::TrimTrailing(
+                    Box::new(Sql::Call("substr", vec![bare.clone(), Sql::Int(4)])),
+                    "X".to_string(),
+                ),
+            ),
+        )],
+        otherwise: Some(Box::new(bare)),
     }
 }
 

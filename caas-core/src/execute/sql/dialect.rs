@@ -219,6 +219,16 @@ impl Dialect {
         }
     }
 
+    /// Whether the whole of `text` matches the regular expression `pattern` (written for
+    /// every engine's syntax: classes, counts and anchors only).
+    pub(crate) fn matches(self, text: Expr, pattern: &str) -> Expr {
+        let name = match self {
+            Dialect::Spark | Dialect::Postgres => "regexp_like",
+            Dialect::DuckDb => "regexp_matches",
+        };
+        Expr::Call(name, vec![text, Expr::Text(format!("^{pattern}$"))])
+    }
+
     /// A cast that gives null rather than failing where the value does not convert, for
     /// ids of another type than the person table's.
     pub(crate) fn try_cast(self, expr: Expr, to: SqlType) -> Expr {

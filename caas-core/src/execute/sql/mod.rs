@@ -15,6 +15,7 @@ mod ast;
 mod cohort;
 mod dialect;
 mod expr;
+mod quality;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -26,8 +27,8 @@ use crate::compile::opt_out::OPT_OUT_STEP;
 use crate::compile::plan::{CohortPlan, IdType};
 use crate::error::{CaasError, Result};
 use crate::execute::EvaluationOptions;
-use crate::quality::{FindingKind, Policy, QualityPolicies};
-use crate::source::Snapshot;
+use crate::quality::{DataQuality, FindingKind, Policy, TableQuality};
+use crate::source::{Role, Snapshot};
 pub use dialect::Dialect;
 
 /// The engine's name of each table a definition names (definition name → engine name, a
@@ -46,31 +47,75 @@ pub struct CodeTable {
     pub rows: Vec<(String, i32)>,
 }
 
-/// A data-quality check whose policy is `fail`: a query giving, in one row, the `count`
-/// of rows with the finding; any makes the evaluation fail with
-/// [`CaasError::DataQuality`] before the cohort's queries run.
+/// The data-quality counts of one table: a query giving one row of `rows` (rows read),
+/// `excluded` (rows that `exclude` policies remove) and `finding_<i>`, the rows of each of
+/// `checks` in turn. [`CohortSql::data_quality`] makes the findings from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QualityCheck {
-    /// The kind of finding.
-    pub kind: FindingKind,
-    /// The table checked (the definition's name).
+pub struct QualityQuery {
+    /// The table (the definition's name).
     pub table: String,
-    /// The column checked.
-    pub column: String,
+    /// Its role.
+    pub role: Role,
+    /// The checks counted, in report order.
+    pub checks: Vec<QualityCount>,
     /// The query.
     pub query: String,
 }
 
-impl QualityCheck {
-    /// The error of this check when `count` rows have the finding, as in-process.
-    pub fn failure(&self, count: u64) -> CaasError {
-        CaasError::DataQuality {
-            table: self.table.clone(),
-            column: self.column.clone(),
-            kind: self.kind,
-            count,
-        }
+/// One check that a [`QualityQuery`] counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityCount {
+    /// The kind of finding.
+    pub kind: FindingKind,
+    /// The columns checked, comma-separated.
+    pub column: String,
+    /// The policy applied.
+    pub policy: Policy,
+}
+
+/// The data-quality findings from the results of a cohort's [`QualityQuery`]s, one row of
+/// counts per query in their order, as the in-process engine reports them; fails on the
+/// first finding whose policy is `fail`, as in-process.
+pub fn data_quality(
+    reference_date: &str,
+    queries: &[QualityQuery],
+    rows: &[Vec<u64>],
+) -> Result<DataQuality> {
+    if rows.len() != queries.len() {
+        return Err(CaasError::internal(format!(
+            "{} data-quality results for {} queries",
+            rows.len(),
+            queries.len()
+        )));
     }
+    let mut tables = Vec::with_capacity(rows.len());
+    for (query, row) in queries.iter().zip(rows) {
+        let [read, excluded, findings @ ..] = row.as_slice() else {
+            return Err(CaasError::internal(
+                "a data-quality result without its counts",
+            ));
+        };
+        if findings.len() != query.checks.len() {
+            return Err(CaasError::internal(
+                "a data-quality result without a count per check",
+            ));
+        }
+        tables.push(TableQuality::from_counts(
+            query.table.clone(),
+            query.role,
+            *read,
+            *excluded,
+            query
+                .checks
+                .iter()
+                .zip(findings)
+                .map(|(c, n)| (c.kind, c.column.clone(), c.policy, *n)),
+        )?);
+    }
+    Ok(DataQuality {
+        reference_date: reference_date.to_string(),
+        tables,
+    })
 }
 
 /// A cohort as SQL for one dialect.
@@ -80,8 +125,11 @@ pub struct CohortSql {
     pub dialect: &'static str,
     /// The cohort's id.
     pub cohort: String,
-    /// The data-quality checks to run first; each must count 0.
-    pub checks: Vec<QualityCheck>,
+    /// The day after which a date is in the future (`YYYY-MM-DD`).
+    pub reference_date: String,
+    /// The data-quality counts, per table read (the person table first), to run first:
+    /// [`CohortSql::data_quality`] fails where a `fail` policy finds rows.
+    pub quality: Vec<QualityQuery>,
     /// The statements to run first, in order and in one session: they create the code
     /// tables, then compute every person's outputs and rule results into the temporary
     /// table `cohort_table`, which the queries read.
@@ -100,6 +148,12 @@ pub struct CohortSql {
 }
 
 impl CohortSql {
+    /// The data-quality findings from the results of the [`quality`](CohortSql::quality)
+    /// queries ([`data_quality`]).
+    pub fn data_quality(&self, rows: &[Vec<u64>]) -> Result<DataQuality> {
+        data_quality(&self.reference_date, &self.quality, rows)
+    }
+
     /// Every statement, as one script to read or to run: the setup (the code tables and the
     /// cohort table), the members query and the attrition query, each ended by `;`.
     pub fn script(&self) -> String {
@@ -157,28 +211,30 @@ pub struct SqlDocument<'a> {
     sha256: String,
 }
 
-/// Lowers a plan to SQL: `outputs` are the members' columns after `person_id`.
+/// Lowers a plan to SQL: `outputs` are the members' columns after `person_id`; `checked`
+/// the tables whose data quality is checked, the person table first.
 pub(crate) fn lower(
     plan: &CohortPlan,
     outputs: &[String],
     tables: &Snapshot,
+    checked: &[String],
     dialect: Dialect,
     names: &TableNames,
     options: &EvaluationOptions,
 ) -> Result<CohortSql> {
     supported(options)?;
-    let policies = &options.quality;
+    let reference_date = options.reference_date_or_today();
     let mut lowering = SqlLowering {
         dialect,
         tables,
         names,
         reserved: cohort::table_names(tables, names),
-        exclude_missing_ids: policies.missing_person_id == Policy::Exclude,
         steps: Vec::new(),
         people: None,
         code_tables: Vec::new(),
+        kept: IndexMap::new(),
     };
-    let checks = lowering.checks(&plan.person.table, policies)?;
+    let quality = lowering.quality(checked, &options.quality, reference_date)?;
     let cohort = lowering.cohort(plan, "")?;
     let counts_step = lowering.step_name("counts".to_string());
     let attrition_step = lowering.step_name("attrition".to_string());
@@ -224,13 +280,15 @@ pub(crate) fn lower(
     }
     let mut members = members.filter(passes(plan.rules.len()));
     let id = Sql::col("person_id");
+    // As in-process: a person without an id (kept by the `missing_person_id` policy `keep`)
+    // comes first.
     members.order_by.push(OrderKey {
         expr: match plan.person.id {
             IdType::Text => dialect.binary_order(id),
             IdType::Integer => id,
         },
         descending: false,
-        nulls_first: false,
+        nulls_first: true,
     });
 
     let count = |filter: Option<Sql>| Sql::Aggregate {
@@ -332,7 +390,8 @@ pub(crate) fn lower(
     Ok(CohortSql {
         dialect: dialect.name(),
         cohort: plan.cohort.clone(),
-        checks,
+        reference_date: reference_date.format("%Y-%m-%d").to_string(),
+        quality,
         setup,
         code_tables: lowering.code_tables,
         cohort_table,
@@ -373,23 +432,8 @@ fn cohort_table_statements(name: &str, query: String, dialect: Dialect) -> Vec<S
     }
 }
 
-/// Fails for the options that the generated SQL cannot honour yet: data-quality policies
-/// other than the defaults, and pseudonyms.
+/// Fails for the options that the generated SQL cannot honour yet: pseudonyms.
 fn supported(options: &EvaluationOptions) -> Result<()> {
-    let defaults = QualityPolicies::default();
-    for kind in FindingKind::ALL {
-        let policy = options.quality.get(kind);
-        if policy != defaults.get(kind) {
-            return Err(CaasError::InvalidOption {
-                option: "quality",
-                message: format!(
-                    "the policy `{policy}` for `{}` does not run in SQL yet: only the default \
-                     policies do",
-                    kind.name()
-                ),
-            });
-        }
-    }
     if options.pseudonym_key.is_some() {
         return Err(CaasError::InvalidOption {
             option: "pseudonym_key",

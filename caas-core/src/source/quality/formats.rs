@@ -180,7 +180,7 @@ pub fn code_has_format(system: CodeSystem, code: &str) -> bool {
 }
 
 fn code_has_format_with(system: CodeSystem, code: &str, memo: &mut Memo) -> bool {
-    let code = code.trim();
+    let code = code.trim_matches(' ');
     match system {
         CodeSystem::SnomedCt => {
             is_identifier(code) && code.parse::<u64>().is_ok_and(|n| memo.verhoeff_valid(n))
@@ -236,7 +236,7 @@ fn integer_code_has_format(system: CodeSystem, code: i64, memo: &mut Memo) -> bo
 pub fn nhs_number_text_is_valid(text: &str) -> bool {
     let mut number = 0u64;
     let mut digits = 0;
-    for b in text.trim().bytes() {
+    for b in text.bytes() {
         match b {
             b'0'..=b'9' => {
                 digits += 1;
@@ -279,7 +279,7 @@ impl Check {
             Subject::Codes { system, delimiter } => match delimiter {
                 Some(d) => text
                     .split(d.as_str())
-                    .map(str::trim)
+                    .map(|c| c.trim_matches(' '))
                     .any(|c| !c.is_empty() && !code_has_format_with(*system, c, memo)),
                 None => !code_has_format_with(*system, text, memo),
             },
@@ -454,6 +454,9 @@ mod tests {
         let ok = |c: &str| code_has_format(CodeSystem::SnomedCt, c);
         assert!(ok("22298006")); // myocardial infarction
         assert!(ok(" 195967001 "));
+        // Spaces are trimmed, as SQL's `trim` does, and nothing else: a code with a tab
+        // matches no codelist, in-process or in another engine.
+        assert!(!ok("195967001\t"));
         assert!(!ok("0195967001"), "leading zero");
         assert!(!ok("12345"), "too short");
         assert!(!ok("1234567890123456789"), "too long");
@@ -472,6 +475,7 @@ mod tests {
         let icd = |c: &str| code_has_format(CodeSystem::Icd10, c);
         assert!(icd("J45") && icd("J450") && icd("J45X") && icd("U07.1") && icd("M8450"));
         assert!(!icd("J4") && !icd("J4A") && !icd("4J5") && !icd("J45.123456"));
+        assert!(!icd("J45\t"), "only spaces are trimmed");
         let opcs = |c: &str| code_has_format(CodeSystem::Opcs4, c);
         assert!(opcs("X65") && opcs("H229") && opcs("h22.9"));
         assert!(!opcs("H2") && !opcs("H22A") && !opcs("H22.91") && !opcs("22H"));
@@ -482,6 +486,7 @@ mod tests {
         assert!(nhs_number_text_is_valid("9434765919"));
         assert!(nhs_number_text_is_valid(" 943 476 5919 "));
         assert!(!nhs_number_text_is_valid("943-476-5919"));
+        assert!(!nhs_number_text_is_valid("9434765919\n"));
         assert!(!nhs_number_text_is_valid("94347659190"));
         assert!(!nhs_number_text_is_valid(""));
     }

@@ -14,14 +14,15 @@ use datafusion::logical_expr::{Expr as DfExpr, cast, lit};
 use futures::StreamExt;
 use indexmap::IndexMap;
 
+use super::checks::{Test, checks_of};
 use super::formats::{bad_nhs_number, has_bad_code};
 use super::memo::CountKey;
 use super::people::{People, Verdict, person_check};
-use super::{DataQuality, Finding, FindingKind, Policy, QualityPolicies, TableQuality};
+use super::{DataQuality, FindingKind, Policy, QualityPolicies, TableQuality};
 use crate::error::{CaasError, Result};
 use crate::model::date32;
 use crate::model::{Cohort, VariableKind};
-use crate::source::{CodeLayout, Role};
+use crate::source::CodeLayout;
 use crate::source::{Snapshot, Table, column};
 
 /// One check of one table.
@@ -166,6 +167,19 @@ pub(crate) struct Inspection {
     plans: Vec<TablePlan>,
 }
 
+/// The tables whose data quality an evaluation of `cohort` checks: the person table, then
+/// those its variables read, through the cohorts it is a member of too.
+pub(crate) fn checked_tables(
+    tables: &Snapshot,
+    cohorts: &IndexMap<String, Arc<Cohort>>,
+    cohort: &Cohort,
+) -> Vec<String> {
+    let mut names = vec![tables.person().name.clone()];
+    tables_read(cohort, cohorts, &mut Vec::new(), &mut names);
+    names.retain(|n| tables.get(n).is_some());
+    names
+}
+
 /// The names of the tables a cohort reads, through the cohorts it is a member of too.
 fn tables_read(
     cohort: &Cohort,
@@ -224,8 +238,7 @@ impl Inspection {
             plans: Vec::new(),
         };
         let person = tables.person();
-        let mut names = vec![person.name.clone()];
-        tables_read(cohort, cohorts, &mut Vec::new(), &mut names);
+        let names = checked_tables(tables, cohorts, cohort);
 
         let person_rows = count_rows(person).await?;
         let people = match person.quality.people(person_rows) {
@@ -312,41 +325,26 @@ impl Inspection {
             let mut plain = counted(false).await?.into_iter();
             let mut every_row = counted(true).await?.into_iter();
             let excluded = run_counts(&counts.excluded).await?;
-            let mut findings = Vec::with_capacity(plan.checks.len());
-            for check in &plan.checks {
-                let source = if check.reads_every_row {
-                    &mut every_row
-                } else {
-                    &mut plain
-                };
-                let count = source.next().unwrap_or(0);
-                if check.policy == Policy::Fail && count > 0 {
-                    return Err(CaasError::DataQuality {
-                        table: plan.name.clone(),
-                        column: check.column.clone(),
-                        kind: check.kind,
-                        count,
-                    });
-                }
-                findings.push(Finding {
-                    kind: check.kind,
-                    column: check.column.clone(),
-                    count,
-                    policy: check.policy,
-                    excluded: if check.policy == Policy::Exclude {
-                        count
+            let counted: Vec<_> = plan
+                .checks
+                .iter()
+                .map(|check| {
+                    let source = if check.reads_every_row {
+                        &mut every_row
                     } else {
-                        0
-                    },
-                });
-            }
-            tables.push(TableQuality {
-                table: plan.name,
-                role: plan.table.shape.role,
-                rows: rows.first().copied().unwrap_or(0),
-                rows_excluded: excluded.first().copied().unwrap_or(0),
-                findings,
-            });
+                        &mut plain
+                    };
+                    let count = source.next().unwrap_or(0);
+                    (check.kind, check.column.clone(), check.policy, count)
+                })
+                .collect();
+            tables.push(TableQuality::from_counts(
+                plan.name,
+                plan.table.shape.role,
+                rows.first().copied().unwrap_or(0),
+                excluded.first().copied().unwrap_or(0),
+                counted,
+            )?);
         }
         Ok(DataQuality {
             reference_date: self.reference_date.format("%Y-%m-%d").to_string(),
@@ -379,128 +377,66 @@ impl Checker<'_> {
     }
 
     /// Whether each row of `table` has the verdict, its `date` compared with the birth.
-    fn person_is(&self, table: &Table, date: Option<&DfExpr>, verdict: Verdict) -> DfExpr {
-        let date = date.cloned().unwrap_or(lit(ScalarValue::Date32(None)));
+    fn person_is(&self, table: &Table, date: Option<&str>, verdict: Verdict) -> DfExpr {
+        let date = date.map_or(lit(ScalarValue::Date32(None)), as_date);
         person_check(&self.people, table, self.integer, date).eq(lit(verdict as i8))
     }
 
     /// The checks of a table, in report order.
     fn checks(&self, table: &Table) -> Vec<Check> {
-        let shape = &table.shape;
-        let role = shape.role;
-        let id_column = shape.column("person_id").unwrap_or("person_id").to_string();
-        let id = column(&id_column);
-        let date = |part: &str| {
-            shape
-                .column(part)
-                .map(|c| (c.to_string(), cast(column(c), DataType::Date32)))
-        };
-        let dates: Vec<(String, DfExpr)> = match role {
-            Role::Person => ["date_of_birth", "date_of_death"]
-                .iter()
-                .filter_map(|p| date(p))
-                .collect(),
-            Role::Events => date("date").into_iter().collect(),
-            Role::Periods => date("start_date").into_iter().collect(),
-        };
-        let main_date = match role {
-            Role::Person => date("date_of_birth"),
-            Role::Events => date("date"),
-            Role::Periods => date("start_date"),
-        };
-        let names = |dates: &[(String, DfExpr)]| {
-            dates
-                .iter()
-                .map(|(c, _)| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-
-        let mut checks = Vec::new();
-        if role == Role::Person
-            && let Some(nhs) = shape.column("nhs_number")
-        {
-            let bad = bad_nhs_number(column(nhs));
-            let predicate = if nhs == id_column {
-                bad
-            } else {
-                column(nhs).is_null().or(bad)
-            };
-            checks.push(self.check(FindingKind::InvalidNhsNumber, nhs.to_string(), predicate));
-        }
-        let mut missing = self.check(
-            FindingKind::MissingPersonId,
-            id_column.clone(),
-            id.clone().is_null(),
-        );
-        missing.effective = role == Role::Person;
-        checks.push(missing);
-        if role == Role::Person {
-            checks.push(self.check(
-                FindingKind::DuplicatePerson,
-                id_column.clone(),
-                self.person_is(table, None, Verdict::Duplicate),
-            ));
-        } else {
-            let mut unknown = self.check(
-                FindingKind::UnknownPerson,
-                id_column.clone(),
-                // With the row's date, as for `date_before_birth`: one look-up serves both.
-                self.person_is(table, main_date.as_ref().map(|(_, d)| d), Verdict::Unknown),
-            );
-            unknown.effective = false;
-            checks.push(unknown);
-        }
-        if let Some((c, d)) = &main_date {
-            checks.push(self.check(FindingKind::MissingDate, c.clone(), d.clone().is_null()));
-        }
-        if !dates.is_empty() {
-            let reference = date_literal(self.reference_date);
-            let future = any(dates.iter().map(|(_, d)| d.clone().gt(reference.clone())));
-            let early = any(dates.iter().map(|(_, d)| {
-                d.clone().lt(date_literal(
-                    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
-                ))
-            }));
-            if let (Some(future), Some(early)) = (future, early) {
-                checks.push(self.check(FindingKind::FutureDate, names(&dates), future));
-                checks.push(self.check(FindingKind::DateBefore1900, names(&dates), early));
-            }
-        }
-        match role {
-            Role::Person => {
-                if let (Some((_, dob)), Some((c, dod))) =
-                    (date("date_of_birth"), date("date_of_death"))
-                {
-                    checks.push(self.check(FindingKind::DateBeforeBirth, c, dod.lt(dob)));
-                }
-            }
-            Role::Events | Role::Periods => {
-                if let Some((c, d)) = &main_date {
-                    checks.push(self.check(
-                        FindingKind::DateBeforeBirth,
-                        c.clone(),
-                        self.person_is(table, Some(d), Verdict::BeforeBirth),
-                    ));
-                }
-            }
-        }
-        if let (Some(system), Some(layout)) = (shape.code_system, &shape.codes) {
-            let (columns, predicate) = match layout {
-                CodeLayout::Single(c) | CodeLayout::List(c) => {
-                    (c.clone(), has_bad_code(column(c), system, None))
-                }
-                CodeLayout::Delimited(c, d) => {
-                    (c.clone(), has_bad_code(column(c), system, Some(d.clone())))
-                }
-                CodeLayout::Columns(cs) => (
-                    cs.join(", "),
-                    any(cs.iter().map(|c| has_bad_code(column(c), system, None)))
-                        .unwrap_or(lit(false)),
-                ),
-            };
-            checks.push(self.check(FindingKind::InvalidCode, columns, predicate));
-        }
-        checks
+        checks_of(&table.shape, self.reference_date)
+            .into_iter()
+            .map(|spec| {
+                let mut check =
+                    self.check(spec.kind, spec.column, self.predicate(table, spec.test));
+                check.effective = spec.effective;
+                check
+            })
+            .collect()
     }
+
+    /// True for the rows that fail `test`.
+    fn predicate(&self, table: &Table, test: Test) -> DfExpr {
+        let any_date = |columns: Vec<String>, compare: fn(DfExpr, DfExpr) -> DfExpr, day| {
+            any(columns
+                .iter()
+                .map(|c| compare(as_date(c), date_literal(day))))
+            .unwrap_or(lit(false))
+        };
+        match test {
+            Test::Missing(c) => column(&c).is_null(),
+            Test::BadNhsNumber {
+                column: c,
+                or_missing,
+            } => {
+                let bad = bad_nhs_number(column(&c));
+                if or_missing {
+                    column(&c).is_null().or(bad)
+                } else {
+                    bad
+                }
+            }
+            Test::Duplicate => self.person_is(table, None, Verdict::Duplicate),
+            Test::Unknown { date } => self.person_is(table, date.as_deref(), Verdict::Unknown),
+            Test::BeforeBirth(c) => self.person_is(table, Some(&c), Verdict::BeforeBirth),
+            Test::After(columns, day) => any_date(columns, DfExpr::gt, day),
+            Test::Before(columns, day) => any_date(columns, DfExpr::lt, day),
+            Test::Earlier(first, second) => as_date(&first).lt(as_date(&second)),
+            Test::BadCode(layout, system) => match layout {
+                CodeLayout::Single(c) | CodeLayout::List(c) => {
+                    has_bad_code(column(&c), system, None)
+                }
+                CodeLayout::Delimited(c, d) => has_bad_code(column(&c), system, Some(d)),
+                CodeLayout::Columns(cs) => {
+                    any(cs.iter().map(|c| has_bad_code(column(c), system, None)))
+                        .unwrap_or(lit(false))
+                }
+            },
+        }
+    }
+}
+
+/// A column as a date.
+fn as_date(name: &str) -> DfExpr {
+    cast(column(name), DataType::Date32)
 }

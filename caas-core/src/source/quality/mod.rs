@@ -54,6 +54,7 @@
 //! person id or of unknown people can match no person, so excluding them changes no result;
 //! they are counted as excluded all the same.
 
+pub(crate) mod checks;
 mod formats;
 pub(crate) mod inspect;
 mod memo;
@@ -255,6 +256,45 @@ pub struct Finding {
     pub policy: Policy,
     /// Rows with the finding that were removed (`count` under `exclude`, else 0).
     pub excluded: u64,
+}
+
+impl TableQuality {
+    /// The findings of a table from its counts: the rows read, the rows excluded, and per
+    /// check, in report order, (kind, columns, policy, rows with the finding). Fails on the
+    /// first finding whose policy is `fail`, naming the table, the column and the count.
+    pub(crate) fn from_counts(
+        table: String,
+        role: Role,
+        rows: u64,
+        rows_excluded: u64,
+        checks: impl IntoIterator<Item = (FindingKind, String, Policy, u64)>,
+    ) -> Result<TableQuality> {
+        let mut findings = Vec::new();
+        for (kind, column, policy, count) in checks {
+            if policy == Policy::Fail && count > 0 {
+                return Err(CaasError::DataQuality {
+                    table,
+                    column,
+                    kind,
+                    count,
+                });
+            }
+            findings.push(Finding {
+                kind,
+                column,
+                count,
+                policy,
+                excluded: if policy == Policy::Exclude { count } else { 0 },
+            });
+        }
+        Ok(TableQuality {
+            table,
+            role,
+            rows,
+            rows_excluded,
+            findings,
+        })
+    }
 }
 
 impl DataQuality {
