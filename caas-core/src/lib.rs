@@ -160,7 +160,7 @@ pub use source::{ColumnMapping, Role, TableSpec};
 pub mod sql {
     pub use crate::engine::{TableBinding, to_sql};
     pub use crate::execute::sql::{
-        CodeTable, CohortSql, Dialect, QualityCount, QualityQuery, SqlDocument, TableNames,
-        data_quality,
+        CodeTable, CohortSql, Dialect, PseudonymSql, QualityCount, QualityQuery, SqlDocument,
+        TableNames, data_quality,
     };
 }

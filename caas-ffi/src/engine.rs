@@ -316,14 +316,22 @@ pub unsafe extern "C" fn caas_engine_evaluate_with(
 /// On success `*out` is a new NUL-terminated JSON object that the caller owns and frees with
 /// `caas_string_free`:
 ///
-/// - `script`: every statement below but the checks, each ended by `;`, runnable as it is;
+/// - `script`: every statement below but the data-quality queries, each ended by `;`,
+///   runnable as it is;
 /// - `sha256`: the SHA-256 of `script` (hexadecimal), for the run's provenance;
-/// - `checks`: `[{kind, table, column, query}]`, queries to run first whose one value
-///   (`count`) must be 0, else the run fails as in-process with `data_quality`;
+/// - `quality`: `[{table, role, checks: [{kind, column, policy}], query}]`, per table read,
+///   a query to run first giving one row: the rows read, the rows excluded, then the rows
+///   of each check in turn; a check whose policy is `fail` must count 0, else the run fails
+///   as in-process with `data_quality`;
+/// - `reference_date`: the day after which a date counts as in the future;
 /// - `setup`: the statements to run first, in one session: they create the codelists'
 ///   (code, variable) tables, then compute every person's outputs and rule results into
 ///   the temporary table `cohort_table`;
 /// - `members`, `attrition`, `population`: the three queries;
+/// - `pseudonyms`: null, or with a pseudonym key in `options_json`, `{table, column,
+///   missing}`: `missing` must count 0 (members without an NHS number), and the members
+///   query binds the parameters `caas_ipad` and `caas_opad`, the hexadecimal inner and
+///   outer keys of HMAC-SHA256 (RFC 2104) of the key, which never appear in the SQL;
 /// - `dialect`, `cohort`, `code_tables`, `cohort_table`.
 ///
 /// A definition that the dialect cannot express fails with `CAAS_ERR_DEFINITION` and the

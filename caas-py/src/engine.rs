@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use caas_core::sql::{Dialect, QualityQuery};
+use caas_core::sql::{Dialect, PseudonymSql, QualityQuery};
 use caas_core::{
     CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
     TableSpec,
@@ -165,6 +165,23 @@ impl PyEngine {
         )?;
         pythonize::pythonize(py, &sql.document())
             .map_err(|e| PyRuntimeError::new_err(format!("the SQL as Python values: {e}")))
+    }
+
+    /// The error of `count` members of a cohort's SQL without an NHS number to make a
+    /// pseudonym from (its `pseudonyms` part), as in-process.
+    #[staticmethod]
+    fn pseudonym_failure<'py>(
+        py: Python<'py>,
+        pseudonyms: &Bound<'py, PyAny>,
+        count: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let pseudonyms: PseudonymSql = pythonize::depythonize(pseudonyms).map_err(|e| {
+            PyTypeError::new_err(format!("not the pseudonyms part of a cohort's SQL: {e}"))
+        })?;
+        Ok(to_py(py, pseudonyms.failure(count))
+            .into_value(py)
+            .into_bound(py)
+            .into_any())
     }
 
     /// The data-quality findings of `cohort` run as SQL in another engine, from the

@@ -56,6 +56,7 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synthetic::table_specs, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_files, m)?)?;
     m.add_function(wrap_pyfunction!(options::finding_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(options::pseudonym_parameters, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     Ok(())
 }

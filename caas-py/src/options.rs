@@ -100,22 +100,39 @@ pub fn evaluation_options(
         });
     }
     if let Some(key) = pseudonym_key.filter(|k| !k.is_none()) {
-        let key = if let Ok(bytes) = key.cast::<PyBytes>() {
-            PseudonymKey::new(bytes.as_bytes().to_vec())
-        } else if let Ok(bytes) = key.cast::<PyByteArray>() {
-            PseudonymKey::new(bytes.to_vec())
-        } else if let Ok(text) = key.cast::<PyString>() {
-            PseudonymKey::from_hex(text.to_str()?)
-        } else {
-            // The type only: the value is a secret.
-            return Err(PyTypeError::new_err(format!(
-                "pseudonym_key must be bytes or hexadecimal text, not {}",
-                type_name(key)?
-            )));
-        };
-        options.pseudonym_key = Some(key.map_err(|e| to_py(py, e))?);
+        options.pseudonym_key = Some(to_key(py, key)?);
     }
     Ok(options)
+}
+
+/// A pseudonym key from bytes or hexadecimal text.
+fn to_key(py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PseudonymKey> {
+    let key = if let Ok(bytes) = key.cast::<PyBytes>() {
+        PseudonymKey::new(bytes.as_bytes().to_vec())
+    } else if let Ok(bytes) = key.cast::<PyByteArray>() {
+        PseudonymKey::new(bytes.to_vec())
+    } else if let Ok(text) = key.cast::<PyString>() {
+        PseudonymKey::from_hex(text.to_str()?)
+    } else {
+        // The type only: the value is a secret.
+        return Err(PyTypeError::new_err(format!(
+            "pseudonym_key must be bytes or hexadecimal text, not {}",
+            type_name(key)?
+        )));
+    };
+    key.map_err(|e| to_py(py, e))
+}
+
+/// The parameters that the members query of a cohort's SQL binds to make pseudonyms
+/// under `key` (bytes or hexadecimal text): `caas_ipad` and `caas_opad`, as secret as
+/// the key.
+#[pyfunction]
+pub fn pseudonym_parameters(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+) -> PyResult<std::collections::HashMap<&'static str, String>> {
+    let (inner, outer) = to_key(py, key)?.hmac_pads();
+    Ok([("caas_ipad", inner), ("caas_opad", outer)].into())
 }
 
 /// The kinds of data-quality finding: (name, what a row with it has, default policy), in

@@ -99,6 +99,22 @@ def prepare(
     return sql, quality
 
 
+def pseudonym_parameters(
+    sql: Sql, pseudonym_key: bytes | str | None, count: Callable[[str], int]
+) -> dict[str, str] | None:
+    """The parameters that the members query binds when it makes pseudonyms (``None``
+    when it makes none), after checking that every member has an NHS number to make one
+    from (``count`` runs a query and returns its one value), as in-process."""
+    pseudonyms = sql["pseudonyms"]
+    if pseudonyms is None or pseudonym_key is None:
+        return None
+    missing = count(pseudonyms["missing"])
+    if missing:
+        raise _caas.Engine.pseudonym_failure(pseudonyms, missing)
+    parameters: dict[str, str] = _caas.pseudonym_parameters(pseudonym_key)
+    return parameters
+
+
 @dataclass
 class BackendResult:
     """A cohort evaluated in another engine.

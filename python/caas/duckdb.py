@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, prepare, provenance
+from .backend import BackendResult, prepare, provenance, pseudonym_parameters
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ def evaluate(
         name = _caas.quote_table("duckdb", table)
         return _arrow(connection.sql(f"SELECT * FROM {name} LIMIT 0")).schema
 
+    def counts(query: str) -> list[int]:
+        return [int(c[0].as_py()) for c in _arrow(connection.sql(query)).columns]
+
     sql, findings = prepare(
         cohort,
         parameters,
@@ -74,7 +77,7 @@ def evaluate(
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
-        counts=lambda query: [int(c[0].as_py()) for c in _arrow(connection.sql(query)).columns],
+        counts=counts,
         options={
             "quality": quality,
             "reference_date": reference_date,
@@ -83,7 +86,8 @@ def evaluate(
     )
     for statement in sql["setup"]:
         connection.execute(statement)
-    members = connection.sql(sql["members"])
+    bound = pseudonym_parameters(sql, pseudonym_key, lambda query: counts(query)[0])
+    members = connection.sql(sql["members"], params=bound)
     attrition = connection.sql(sql["attrition"])
     return BackendResult(
         backend="duckdb",
@@ -92,6 +96,6 @@ def evaluate(
         data_quality=findings,
         sql=sql,
         provenance=provenance("duckdb", sql, started),
-        _members_arrow=lambda: _arrow(connection.sql(sql["members"])),
+        _members_arrow=lambda: _arrow(connection.sql(sql["members"], params=bound)),
         _attrition_arrow=lambda: _arrow(connection.sql(sql["attrition"])),
     )

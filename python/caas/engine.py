@@ -287,10 +287,12 @@ class Engine:
         ``reference_date``), ``setup`` (the statements to run next: they create the code
         tables, then compute every person's outputs and rule results into the temporary
         table ``cohort_table``), ``members``, ``attrition`` and ``population`` (queries that
-        read it), ``code_tables``, the whole ``script`` and its ``sha256``. The definition is
-        checked as for an evaluation, with the same errors; what the dialect cannot express
-        raises a :class:`caas.DefinitionError` with code ``unsupported``, and options that
-        the SQL cannot honour yet (pseudonyms) an :class:`caas.InvalidOptionError`.
+        read it), ``code_tables``, the whole ``script`` and its ``sha256``. With a
+        ``pseudonym_key``, the members query makes the pseudonyms from the parameters
+        ``caas_ipad`` and ``caas_opad`` (:func:`caas._caas.pseudonym_parameters`: the key
+        never appears in the SQL), and ``pseudonyms["missing"]`` must count 0 first. The
+        definition is checked as for an evaluation, with the same errors; what the dialect
+        cannot express raises a :class:`caas.DefinitionError` with code ``unsupported``.
         To run it, see :mod:`caas.spark`, :mod:`caas.postgres` and :mod:`caas.duckdb`."""
         sql: dict[str, Any] = self._raw.to_sql(
             _cohort(cohort),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, prepare, provenance
+from .backend import BackendResult, prepare, provenance, pseudonym_parameters
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -63,9 +63,11 @@ def _schema(cursor: psycopg.Cursor[Any], what: str) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _query(connection: psycopg.Connection[Any], query: str) -> pa.Table:
+def _query(
+    connection: psycopg.Connection[Any], query: str, parameters: dict[str, str] | None = None
+) -> pa.Table:
     with connection.cursor() as cursor:
-        cursor.execute(query.encode())
+        cursor.execute(query.encode(), parameters)
         schema = _schema(cursor, "a query of caas")
         rows = cursor.fetchall()
     columns = [[row[i] for row in rows] for i in range(len(schema))]
@@ -99,6 +101,9 @@ def evaluate(
             cursor.execute(f"SELECT * FROM {name} LIMIT 0".encode())
             return _schema(cursor, f"table {table!r}")
 
+    def counts(query: str) -> list[int]:
+        return [int(c[0].as_py()) for c in _query(connection, query).columns]
+
     sql, findings = prepare(
         cohort,
         parameters,
@@ -106,7 +111,7 @@ def evaluate(
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
-        counts=lambda query: [int(c[0].as_py()) for c in _query(connection, query).columns],
+        counts=counts,
         options={
             "quality": quality,
             "reference_date": reference_date,
@@ -116,7 +121,8 @@ def evaluate(
     with connection.cursor() as cursor:
         for statement in sql["setup"]:
             cursor.execute(statement.encode())
-    members = _query(connection, sql["members"])
+    bound = pseudonym_parameters(sql, pseudonym_key, lambda query: counts(query)[0])
+    members = _query(connection, sql["members"], bound)
     attrition = _query(connection, sql["attrition"])
     return BackendResult(
         backend="postgres",

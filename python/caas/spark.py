@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, prepare, provenance
+from .backend import BackendResult, prepare, provenance, pseudonym_parameters
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -64,6 +64,9 @@ def evaluate(
         schema: pa.Schema = to_arrow_schema(spark.sql(f"SELECT * FROM {name}").schema)
         return schema
 
+    def counts(query: str) -> list[int]:
+        return [int(n) for n in spark.sql(query).collect()[0]]
+
     sql, findings = prepare(
         cohort,
         parameters,
@@ -71,7 +74,7 @@ def evaluate(
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
-        counts=lambda query: [int(n) for n in spark.sql(query).collect()[0]],
+        counts=counts,
         options={
             "quality": quality,
             "reference_date": reference_date,
@@ -80,7 +83,8 @@ def evaluate(
     )
     for statement in sql["setup"]:
         spark.sql(statement)
-    members = spark.sql(sql["members"])
+    bound = pseudonym_parameters(sql, pseudonym_key, lambda query: counts(query)[0])
+    members = spark.sql(sql["members"], args=bound)
     attrition = spark.sql(sql["attrition"])
     return BackendResult(
         backend="spark",

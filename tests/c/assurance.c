@@ -615,7 +615,8 @@ static void test_diff(void) {
 }
 
 /* The cohort as SQL for another engine: the JSON document with the runnable script, its
- * hash, the checks; the other engine's table names; a refused option and a bad dialect. */
+ * hash, the data-quality queries; the other engine's table names; a policy; bad options
+ * and a bad dialect. */
 static void test_sql(void) {
     CaasEngine *engine = engine_with_tables();
     CaasCohort *cohort = cohort_from("cohort.yaml", CAAS_FORMAT_YAML);
@@ -639,9 +640,18 @@ static void test_sql(void) {
     json = (char *)1;
     EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "oracle", NULL, NULL, NULL, &json), "invalid_option", "oracle");
     CHECK(json == NULL, "no SQL for an unknown dialect");
-    EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "spark", NULL, NULL, "{\"quality\": {\"future_date\": \"exclude\"}}",
+    /* Rows that a policy excludes are left out of the cohort: it reads the rows kept. */
+    CHECK(caas_cohort_to_sql(engine, cohort, "spark", NULL, NULL, "{\"quality\": {\"future_date\": \"exclude\"}}",
+                             &json) == CAAS_OK,
+          "to_sql with a policy");
+    flat = compact(json);
+    EXPECT_CONTAINS(flat, "\"kind\":\"future_date\",\"column\":\"date\",\"policy\":\"exclude\"");
+    EXPECT_CONTAINS(json, "`gp_kept`");
+    free(flat);
+    caas_string_free(json);
+    EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "spark", NULL, NULL, "{\"quality\": {\"future_date\": \"drop\"}}",
                                     &json),
-                 "invalid_option", "future_date");
+                 "invalid_argument", "unknown variant `drop`");
     EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, NULL, NULL, NULL, NULL, &json), "invalid_argument", "dialect");
     EXPECT_ERROR(caas_cohort_to_sql(engine, cohort, "spark", NULL, "[]", NULL, &json), "invalid_argument",
                  "tables_json");

@@ -3,9 +3,9 @@ and Apache Spark (local mode, one session for the whole run). Each case's tables
 read them from the case's CSV, are loaded into the engine, and the cohort's SQL must give
 exactly the members and attrition that the case expects, which are the in-process engine's
 (test_conformance.py), and exactly the in-process data-quality findings, counted in the
-engine. An error case must give its error before the cohort's SQL runs. Options that the
-SQL does not honour yet must be refused with ``invalid_option``, never ignored; the count
-of cases per engine and outcome is printed at the end of the run.
+engine; pseudonyms are made in the engine, equal to the in-process ones. An error case
+must give its error before the members are read. The count of cases per engine and
+outcome is printed at the end of the run.
 
 PostgreSQL is the server that scripts/test-python.sh starts (``CAAS_TEST_POSTGRES``)."""
 
@@ -102,14 +102,6 @@ def run_on(backend: str, loaded: Loaded, request: pytest.FixtureRequest) -> Back
     return caas.spark.evaluate(session, loaded.cohort, parameters, **arguments)
 
 
-#: Options whose values the SQL honours; the others it must refuse.
-def refused_option(case: dict[str, Any]) -> str | None:
-    options = case.get("options") or {}
-    if options.get("pseudonym_key"):
-        return "pseudonym_key"
-    return None
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
 def test_case(backend: str, path: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -117,19 +109,14 @@ def test_case(backend: str, path: Path, tmp_path: Path, request: pytest.FixtureR
     case = yaml.safe_load(path.read_text())
     expect = case["expect"]
     error = expect.get("error")
-    refused = refused_option(case)
-    if error is not None or refused is not None:
+    if error is not None:
         with pytest.raises(caas.CaasError) as raised:
             run_on(backend, load_case(path, tmp_path), request)
         err = raised.value
-        if error is not None and err.code == error["code"]:
-            for part in error.get("message_contains", []):
-                assert part in str(err)
-            outcome = "the expected error, before the cohort's SQL ran"
-        else:
-            assert refused is not None, f"expected a `{error and error['code']}` error: {err!r}"
-            assert err.code == "invalid_option" and refused in str(err), f"{err!r}"
-            outcome = f"refused: `{refused}` is not honoured in SQL yet"
+        assert err.code == error["code"], f"expected a `{error['code']}` error: {err!r}"
+        for part in error.get("message_contains", []):
+            assert part in str(err)
+        outcome = "the expected error, before the members were read"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return
     loaded = load_case(path, tmp_path)

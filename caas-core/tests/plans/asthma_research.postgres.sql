@@ -439,7 +439,7 @@ FROM "cohort";
 
 -- The members.
 SELECT
-  "person_id",
+  "person_id" AS "person_id",
   "age",
   "sex",
   "practice"

@@ -245,7 +245,7 @@ FROM "cohort";
 
 -- The members.
 SELECT
-  "person_id"
+  "person_id" AS "person_id"
 FROM "caas_cohort_layouts_f31a1e97e98c"
 WHERE "__rule_1"
 ORDER BY "person_id" ASC NULLS FIRST;

@@ -245,7 +245,7 @@ FROM "cohort";
 
 -- The members.
 SELECT
-  "person_id"
+  "person_id" AS "person_id"
 FROM "caas_cohort_layouts_d607d7944417"
 WHERE "__rule_1"
 ORDER BY "person_id" COLLATE "C" ASC NULLS FIRST;

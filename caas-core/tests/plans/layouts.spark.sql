@@ -243,7 +243,7 @@ FROM `cohort`;
 
 -- The members.
 SELECT
-  `person_id`
+  `person_id` AS `person_id`
 FROM `caas_cohort_layouts_dc47a5e51c9a`
 WHERE `__rule_1`
 ORDER BY `person_id` ASC NULLS FIRST;

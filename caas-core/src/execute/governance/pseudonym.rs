@@ -14,7 +14,7 @@ use datafusion::logical_expr::{JoinType, cast};
 use datafusion::prelude::SessionContext;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Deserializer};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::error::{CaasError, Result};
 use crate::source::{Table, column};
@@ -84,6 +84,25 @@ impl PseudonymKey {
             option: "pseudonym_key",
             message: "HMAC-SHA256 refused the key".to_string(),
         })
+    }
+
+    /// The inner and outer keys of HMAC-SHA256 under this key (RFC 2104: the key, hashed
+    /// if longer than a block of 64 bytes, padded with zeros to one, and XORed with 0x36
+    /// and 0x5c), in hexadecimal: what another engine's SQL computes pseudonyms with, given
+    /// as query parameters so that no SQL text holds them. They are as secret as the key.
+    pub fn hmac_pads(&self) -> (String, String) {
+        let mut block = [0u8; 64];
+        if self.0.len() > block.len() {
+            let digest = Sha256::digest(&self.0);
+            block[..digest.len()].copy_from_slice(&digest);
+        } else {
+            block[..self.0.len()].copy_from_slice(&self.0);
+        }
+        let hex = |pad: u8| block.iter().map(|b| format!("{:02x}", b ^ pad)).collect();
+        let pads = (hex(0x36), hex(0x5c));
+        block.fill(0);
+        std::hint::black_box(&block);
+        pads
     }
 
     /// The pseudonym of `input`: HMAC-SHA256 under this key, as 64 lower-case hexadecimal
@@ -195,7 +214,8 @@ impl schemars::JsonSchema for PseudonymKey {
 }
 
 /// The text a pseudonym is made from: an NHS number's ten digits without spaces (so that
-/// `943 476 5919` and `9434765919` give one pseudonym), or a person id as written.
+/// `943 476 5919` and `9434765919` give one pseudonym), or a person id as written. Only
+/// spaces are removed, as the SQL of other engines does (`replace(x, ' ', '')`).
 fn identifier_texts(values: &ArrayRef, strip_spaces: bool) -> Result<Vec<Option<String>>> {
     if values.data_type().is_integer() {
         let ints = arrow::compute::cast(values, &DataType::Int64)?;
@@ -212,7 +232,7 @@ fn identifier_texts(values: &ArrayRef, strip_spaces: bool) -> Result<Vec<Option<
         .map(|v| {
             v.map(|t| {
                 if strip_spaces {
-                    t.chars().filter(|c| !c.is_whitespace()).collect()
+                    t.replace(' ', "")
                 } else {
                     t.to_string()
                 }
@@ -244,14 +264,8 @@ pub(crate) async fn pseudonymise(
     };
     let missing = inputs.iter().filter(|v| v.is_none()).count();
     if missing > 0 {
-        return Err(CaasError::InvalidInput {
-            what: "pseudonyms".to_string(),
-            message: format!(
-                "{missing} member(s) have no NHS number (column `{}` of table `{}`) to make a pseudonym from; exclude them with a rule",
-                person.shape.column("nhs_number").unwrap_or("nhs_number"),
-                person.name
-            ),
-        });
+        let column = person.shape.column("nhs_number").unwrap_or("nhs_number");
+        return Err(without_nhs_numbers(&person.name, column, missing as u64));
     }
     let pseudonyms: StringArray = inputs
         .iter()
@@ -268,6 +282,17 @@ pub(crate) async fn pseudonymise(
     }
     let order = sort_to_indices(batch.column(0).as_ref(), None, None)?;
     Ok(take_record_batch(&batch, &order)?)
+}
+
+/// The error of `count` members without an NHS number (`column` of the person table
+/// `table`) to make a pseudonym from.
+pub fn without_nhs_numbers(table: &str, column: &str, count: u64) -> CaasError {
+    CaasError::InvalidInput {
+        what: "pseudonyms".to_string(),
+        message: format!(
+            "{count} member(s) have no NHS number (column `{column}` of table `{table}`) to make a pseudonym from; exclude them with a rule"
+        ),
+    }
 }
 
 /// The NHS number of each member (by position), looked up in the person table; the

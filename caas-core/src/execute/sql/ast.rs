@@ -134,6 +134,8 @@ pub(crate) enum Expr {
     Index(Box<Expr>, i64),
     /// A scalar function call.
     Call(&'static str, Vec<Expr>),
+    /// A named parameter of the query, whose value the caller binds when running it.
+    Parameter(&'static str),
     /// Whether `predicate` holds for some element of `list`, in which the element is the
     /// column `var` (a plain lower-case name); false for an empty or null list.
     AnyElement {
@@ -313,11 +315,11 @@ impl Query {
             for s in b.selects() {
                 let from = s.from.iter().map(|(r, _)| r);
                 for relation in from.chain(s.joins.iter().map(|j| &j.relation)) {
-                    if let Relation::Step(name) = relation {
-                        if !needed.contains(&name.as_str()) {
-                            needed.push(name);
-                            todo.extend(steps.iter().filter(|(n, _)| n == name).map(|(_, b)| b));
-                        }
+                    if let Relation::Step(name) = relation
+                        && !needed.contains(&name.as_str())
+                    {
+                        needed.push(name);
+                        todo.extend(steps.iter().filter(|(n, _)| n == name).map(|(_, b)| b));
                     }
                 }
             }
@@ -626,6 +628,12 @@ impl Renderer {
                 self.list(args)?;
                 self.out.push(')');
             }
+            Expr::Parameter(name) => match d {
+                Dialect::Spark => write!(self.out, ":{name}")?,
+                Dialect::DuckDb => write!(self.out, "${name}")?,
+                // psycopg's named placeholders.
+                Dialect::Postgres => write!(self.out, "%({name})s")?,
+            },
             Expr::AnyElement {
                 list,
                 var,

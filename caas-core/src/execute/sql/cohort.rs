@@ -189,6 +189,52 @@ impl<'a> SqlLowering<'a> {
         Ok(self.add(format!("{prefix}cohort"), cohort))
     }
 
+    /// The text each person's pseudonym is made from, as in-process (`pseudonymise`): the
+    /// person's NHS number without spaces (the smallest of its rows' when it is a column
+    /// of its own), else the person id as text. Read beside the step `cohort`, with the
+    /// join it needs.
+    pub fn pseudonym_source(&mut self, cohort: &str) -> Result<(Sql, Option<Join>)> {
+        let table = self.table(&self.tables.person().name)?;
+        let text = |e: Sql| e.cast(SqlType::Text);
+        let without_spaces = |e: Sql| {
+            Sql::Call(
+                "replace",
+                vec![e, Sql::Text(" ".to_string()), Sql::Text(String::new())],
+            )
+        };
+        let id_column = table.shape.column("person_id").unwrap_or("person_id");
+        let id = Sql::qcol(cohort, "person_id");
+        Ok(match table.shape.column("nhs_number") {
+            Some(nhs) if nhs != id_column => {
+                let key = self.person_id(table);
+                let min = Sql::Aggregate {
+                    name: "min",
+                    args: vec![text(Sql::col(nhs))],
+                    order_by: Vec::new(),
+                    filter: None,
+                };
+                let mut numbers = Select {
+                    from: Some((self.relation(&table.name), None)),
+                    ..Select::default()
+                }
+                .item(key.clone(), "__g_id")
+                .item(min, "__g_nhs")
+                .filter(key.clone().not_null_test());
+                numbers.group_by.push(key);
+                let step = self.add("nhs_numbers".to_string(), numbers);
+                let join = Join {
+                    left: true,
+                    relation: Relation::Step(step.clone()),
+                    alias: None,
+                    on: Sql::qcol(&step, "__g_id").eq(id),
+                };
+                (without_spaces(Sql::qcol(&step, "__g_nhs")), Some(join))
+            }
+            Some(_) => (without_spaces(text(id)), None),
+            None => (text(id), None),
+        })
+    }
+
     /// A table's person id in the type of the person table's ids.
     pub(super) fn person_id(&self, table: &Table) -> Sql {
         let source = table.shape.column("person_id").unwrap_or("person_id");

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::ast::{Expr, OrderKey, SqlType, string};
+use super::ast::{BinOp, Expr, OrderKey, SqlType, string};
 use crate::error::CaasError;
 use crate::model::expr::{Duration, DurationUnit};
 
@@ -227,6 +227,53 @@ impl Dialect {
             Dialect::DuckDb => "regexp_matches",
         };
         Expr::Call(name, vec![text, Expr::Text(format!("^{pattern}$"))])
+    }
+
+    /// HMAC-SHA256 of `text` (as UTF-8) in lower-case hexadecimal, from the inner and outer
+    /// keys bound as the parameters `caas_ipad` and `caas_opad` (hexadecimal;
+    /// `PseudonymKey::hmac_pads`): the hash of the outer key and the hash of the inner key
+    /// and the text.
+    pub(crate) fn hmac_sha256(self, text: Expr) -> Expr {
+        let key = |name| match self {
+            Dialect::Postgres => Expr::Call(
+                "decode",
+                vec![Expr::Parameter(name), Expr::Text("hex".to_string())],
+            ),
+            Dialect::Spark | Dialect::DuckDb => Expr::Call("unhex", vec![Expr::Parameter(name)]),
+        };
+        let bytes = match self {
+            Dialect::Spark => Expr::Call("encode", vec![text, Expr::Text("UTF-8".to_string())]),
+            Dialect::Postgres => {
+                Expr::Call("convert_to", vec![text, Expr::Text("UTF8".to_string())])
+            }
+            Dialect::DuckDb => Expr::Call("encode", vec![text]),
+        };
+        let then = |a: Expr, b: Expr| match self {
+            Dialect::Spark => Expr::Call("concat", vec![a, b]),
+            Dialect::Postgres | Dialect::DuckDb => a.binary(BinOp::Concat, b),
+        };
+        // The digest as bytes (`sha`), and as hexadecimal text (`hex`).
+        let sha = |bytes: Expr| match self {
+            Dialect::Spark => Expr::Call(
+                "unhex",
+                vec![Expr::Call("sha2", vec![bytes, Expr::Int(256)])],
+            ),
+            Dialect::Postgres => Expr::Call("sha256", vec![bytes]),
+            Dialect::DuckDb => Expr::Call("unhex", vec![Expr::Call("sha256", vec![bytes])]),
+        };
+        let hex = |bytes: Expr| match self {
+            Dialect::Spark => Expr::Call("sha2", vec![bytes, Expr::Int(256)]),
+            Dialect::Postgres => Expr::Call(
+                "encode",
+                vec![
+                    Expr::Call("sha256", vec![bytes]),
+                    Expr::Text("hex".to_string()),
+                ],
+            ),
+            Dialect::DuckDb => Expr::Call("sha256", vec![bytes]),
+        };
+        let inner = sha(then(key("caas_ipad"), bytes));
+        hex(then(key("caas_opad"), inner))
     }
 
     /// A cast that gives null rather than failing where the value does not convert, for

@@ -27,6 +27,7 @@ use crate::compile::opt_out::OPT_OUT_STEP;
 use crate::compile::plan::{CohortPlan, IdType};
 use crate::error::{CaasError, Result};
 use crate::execute::EvaluationOptions;
+use crate::execute::governance::without_nhs_numbers;
 use crate::quality::{DataQuality, FindingKind, Policy, TableQuality};
 use crate::source::{Role, Snapshot};
 pub use dialect::Dialect;
@@ -118,6 +119,26 @@ pub fn data_quality(
     })
 }
 
+/// What pseudonymised members need besides their query: the members query binds the
+/// parameters `caas_ipad` and `caas_opad` (`PseudonymKey::hmac_pads`), and `missing`
+/// must count 0 first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PseudonymSql {
+    /// The person table.
+    pub table: String,
+    /// Its NHS number column.
+    pub column: String,
+    /// A query of one row: the `count` of members without an NHS number.
+    pub missing: String,
+}
+
+impl PseudonymSql {
+    /// The error of `count` members without an NHS number, as in-process.
+    pub fn failure(&self, count: u64) -> CaasError {
+        without_nhs_numbers(&self.table, &self.column, count)
+    }
+}
+
 /// A cohort as SQL for one dialect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CohortSql {
@@ -139,7 +160,10 @@ pub struct CohortSql {
     /// The temporary table (for Spark, a cached view) of every person's outputs and rule
     /// results.
     pub cohort_table: String,
-    /// The members: `person_id` and the output columns, one row per member, by person id.
+    /// With a pseudonym key, what the members query needs.
+    pub pseudonyms: Option<PseudonymSql>,
+    /// The members: `person_id` and the output columns, one row per member, by person id;
+    /// with a pseudonym key, `pseudonym` in place of `person_id`, by pseudonym.
     pub members: String,
     /// The attrition: `step`, `rule`, `action`, `before`, `after`, `removed`, by step.
     pub attrition: String,
@@ -222,7 +246,6 @@ pub(crate) fn lower(
     names: &TableNames,
     options: &EvaluationOptions,
 ) -> Result<CohortSql> {
-    supported(options)?;
     let reference_date = options.reference_date_or_today();
     let mut lowering = SqlLowering {
         dialect,
@@ -236,6 +259,10 @@ pub(crate) fn lower(
     };
     let quality = lowering.quality(checked, &options.quality, reference_date)?;
     let cohort = lowering.cohort(plan, "")?;
+    let pseudonym_source = match options.pseudonym_key {
+        Some(_) => Some(lowering.pseudonym_source(&cohort)?),
+        None => None,
+    };
     let counts_step = lowering.step_name("counts".to_string());
     let attrition_step = lowering.step_name("attrition".to_string());
     let people_step = lowering.step_name("people".to_string());
@@ -262,6 +289,10 @@ pub(crate) fn lower(
     for rule in &plan.rules {
         kept = kept.expr(Sql::col(&rule.column));
     }
+    if let Some((source, join)) = pseudonym_source {
+        kept = kept.item(source, PSEUDONYM_SOURCE);
+        kept.joins.extend(join);
+    }
     let computed = render(Query::reading(&steps, Body::Select(Box::new(kept))))?;
     let cohort_table = format!(
         "caas_cohort_{}_{}",
@@ -274,29 +305,58 @@ pub(crate) fn lower(
     };
 
     let passes = |n: usize| Sql::all(plan.rules[..n].iter().map(|r| Sql::col(&r.column)));
-    let mut members = from_table().expr(Sql::col("person_id"));
-    for c in outputs {
-        members = members.expr(Sql::col(c));
-    }
-    let mut members = members.filter(passes(plan.rules.len()));
-    let id = Sql::col("person_id");
-    // As in-process: a person without an id (kept by the `missing_person_id` policy `keep`)
-    // comes first.
-    members.order_by.push(OrderKey {
-        expr: match plan.person.id {
-            IdType::Text => dialect.binary_order(id),
-            IdType::Integer => id,
-        },
-        descending: false,
-        nulls_first: true,
-    });
-
-    let count = |filter: Option<Sql>| Sql::Aggregate {
-        name: "count",
-        args: Vec::new(),
-        order_by: Vec::new(),
-        filter: filter.map(Box::new),
+    let members_of = |first: Sql, name: &str| {
+        let mut members = from_table().item(first, name);
+        for c in outputs {
+            members = members.expr(Sql::col(c));
+        }
+        members.filter(passes(plan.rules.len()))
     };
+    let (members, pseudonyms) = match options.pseudonym_key {
+        // By pseudonym, as in-process: an order by person id would tell about the ids.
+        // Lower-case hexadecimal of one length sorts alike in every collation.
+        Some(_) => {
+            let source = Sql::col(PSEUDONYM_SOURCE);
+            let mut members = members_of(dialect.hmac_sha256(source.clone()), "pseudonym");
+            members.order_by.push(OrderKey {
+                expr: Sql::col("pseudonym"),
+                descending: false,
+                nulls_first: true,
+            });
+            let person = tables.person();
+            let missing = from_table()
+                .item(count_rows(None), "count")
+                .filter(passes(plan.rules.len()))
+                .filter(source.null_test());
+            let pseudonyms = PseudonymSql {
+                table: person.name.clone(),
+                column: person
+                    .shape
+                    .column("nhs_number")
+                    .unwrap_or("nhs_number")
+                    .to_string(),
+                missing: render(Query::reading(&[], Body::Select(Box::new(missing))))?,
+            };
+            (members, Some(pseudonyms))
+        }
+        None => {
+            let id = Sql::col("person_id");
+            let mut members = members_of(id.clone(), "person_id");
+            // As in-process: a person without an id (kept by the `missing_person_id`
+            // policy `keep`) comes first.
+            members.order_by.push(OrderKey {
+                expr: match plan.person.id {
+                    IdType::Text => dialect.binary_order(id),
+                    IdType::Integer => id,
+                },
+                descending: false,
+                nulls_first: true,
+            });
+            (members, None)
+        }
+    };
+
+    let count = count_rows;
     // `passed_<i>`: the people who pass the first `i` rules (all of them for 0), after
     // the opt-outs; `people`: before them. The opt-outs are the first step when the
     // purpose applies them, as in-process.
@@ -395,6 +455,7 @@ pub(crate) fn lower(
         setup,
         code_tables: lowering.code_tables,
         cohort_table,
+        pseudonyms,
         members: render(Query::reading(&steps, Body::Select(Box::new(members))))?,
         attrition: render(Query::reading(
             &attrition_steps,
@@ -402,6 +463,19 @@ pub(crate) fn lower(
         ))?,
         population: render(Query::reading(&steps, Body::Select(Box::new(population))))?,
     })
+}
+
+/// The column of the cohort table that pseudonyms are made from.
+const PSEUDONYM_SOURCE: &str = "__pseudonym_source";
+
+/// `count(*)`, of the rows where `filter` holds when given.
+fn count_rows(filter: Option<Sql>) -> Sql {
+    Sql::Aggregate {
+        name: "count",
+        args: Vec::new(),
+        order_by: Vec::new(),
+        filter: filter.map(Box::new),
+    }
 }
 
 /// The SHA-256 of `text`, in hexadecimal.
@@ -430,17 +504,6 @@ fn cohort_table_statements(name: &str, query: String, dialect: Dialect) -> Vec<S
             format!("CREATE TEMPORARY TABLE {quoted} AS\n{query}"),
         ],
     }
-}
-
-/// Fails for the options that the generated SQL cannot honour yet: pseudonyms.
-fn supported(options: &EvaluationOptions) -> Result<()> {
-    if options.pseudonym_key.is_some() {
-        return Err(CaasError::InvalidOption {
-            option: "pseudonym_key",
-            message: "pseudonyms are not made in SQL yet".to_string(),
-        });
-    }
-    Ok(())
 }
 
 /// Rows per `INSERT` or `VALUES`: small enough for every engine's parser.

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 
 use super::ast::{BinOp, Body, Expr as Sql, Join, Query, Relation, Renderer, Select, SqlType};
 use super::cohort::{SqlLowering, bare_code, converted, without_filler};
-use super::{QualityCount, QualityQuery};
+use super::{QualityCount, QualityQuery, count_rows as count};
 use crate::codelist::CodeSystem;
 use crate::error::{CaasError, Result};
 use crate::quality::checks::{Test, checks_of};
@@ -367,15 +367,6 @@ fn verhoeff_valid(text: Sql) -> Sql {
         );
     }
     check.eq(Sql::Int(0))
-}
-
-fn count(filter: Option<Sql>) -> Sql {
-    Sql::Aggregate {
-        name: "count",
-        args: Vec::new(),
-        order_by: Vec::new(),
-        filter: filter.map(Box::new),
-    }
 }
 
 fn aggregate(name: &'static str, arg: Sql) -> Sql {
