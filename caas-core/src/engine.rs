@@ -15,8 +15,9 @@ use indexmap::IndexMap;
 
 use crate::error::{CaasError, Result};
 use crate::execute::sql::{CohortSql, Dialect, TableNames};
-use crate::execute::{self, EngineOptions, EvaluationOptions, Run, governance};
+use crate::execute::{self, Collected, EngineOptions, EvaluationOptions, Run, governance};
 use crate::model::{Cohort, Parameters};
+use crate::quality::DataQuality;
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
 use crate::source::quality::inspect::{Inspection, checked_tables};
@@ -390,6 +391,34 @@ impl Engine {
             names,
             options,
         )
+    }
+
+    /// The evaluation of `cohort` that another engine made from this engine's SQL
+    /// ([`Engine::to_sql`], with the same `parameters` and `options`): the `members` and
+    /// `attrition` that engine gave, and the findings of its data-quality counts
+    /// ([`CohortSql::data_quality`]). The tables registered here stand for that engine's:
+    /// their rows are not read (the provenance takes each table's rows from the findings,
+    /// less the rows excluded), so that the provenance and the report of the run read as
+    /// those of an in-process one.
+    pub fn evaluation_of(
+        &self,
+        cohort: &Cohort,
+        parameters: &Parameters,
+        options: &EvaluationOptions,
+        members: RecordBatch,
+        attrition: &RecordBatch,
+        data_quality: DataQuality,
+    ) -> Result<Evaluation> {
+        let run = Arc::new(self.snapshot(cohort, parameters)?);
+        let inputs = provenance::inputs_counted(&run, |_, name| {
+            data_quality
+                .table(name)
+                .map_or(0, |t| t.rows.saturating_sub(t.rows_excluded))
+        });
+        let collected = Collected::from_engine(members, attrition)?;
+        let mut evaluation = Evaluation::new(collected, run, inputs, data_quality)?;
+        evaluation.pseudonymised = options.pseudonym_key.is_some();
+        Ok(evaluation)
     }
 
     /// [`Engine::plan`], blocking the calling thread.

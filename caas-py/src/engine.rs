@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arrow::compute::concat_batches;
 use caas_core::sql::{Dialect, PseudonymSql, QualityQuery};
 use caas_core::{
     CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
@@ -253,6 +254,52 @@ impl PyEngine {
             progress,
         )?;
         Ok(PyEvaluation::new(result))
+    }
+
+    /// The evaluation of `cohort` that another engine made from this engine's SQL, with
+    /// the same parameters and options: the `members` and `attrition` it gave (pyarrow
+    /// tables) and the findings of its data-quality counts.
+    #[pyo3(signature = (
+        cohort, parameters, quality, reference_date, pseudonym_key, members, attrition,
+        data_quality
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn evaluation_of(
+        &self,
+        py: Python<'_>,
+        cohort: &PyCohort,
+        parameters: Option<&Bound<'_, PyDict>>,
+        quality: Option<&Bound<'_, PyAny>>,
+        reference_date: Option<&Bound<'_, PyAny>>,
+        pseudonym_key: Option<&Bound<'_, PyAny>>,
+        members: PyTable,
+        attrition: PyTable,
+        data_quality: &PyDataQuality,
+    ) -> PyResult<PyEvaluation> {
+        let parameters = to_parameters(parameters)?;
+        let options = evaluation_options(py, quality, reference_date, pseudonym_key)?;
+        let one_batch = |table: PyTable| {
+            let (batches, schema) = table.into_inner();
+            concat_batches(&schema, &batches).map_err(|e| {
+                to_py(
+                    py,
+                    CaasError::InvalidInput {
+                        what: "the results of another engine".to_string(),
+                        // Arrow's message may quote a cell.
+                        message: caas_core::error::scrub(&e.to_string()),
+                    },
+                )
+            })
+        };
+        let evaluation = self.inner.evaluation_of(
+            &cohort.inner,
+            &parameters,
+            &options,
+            one_batch(members)?,
+            &one_batch(attrition)?,
+            data_quality.inner().clone(),
+        );
+        Ok(PyEvaluation::new(check(py, evaluation)?))
     }
 
     /// Evaluates several cohorts concurrently: a list of (cohort, parameters, quality,

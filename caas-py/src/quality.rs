@@ -189,6 +189,11 @@ impl PyDataQuality {
             purpose,
         }
     }
+
+    /// The engine's record of the findings.
+    pub fn inner(&self) -> &DataQuality {
+        &self.inner
+    }
 }
 
 #[pymethods]

@@ -315,6 +315,17 @@ class Engine:
         reference_date: _Date = None,
         pseudonym_key: _Key = None,
     ) -> dict[str, Any]: ...
+    def evaluation_of(
+        self,
+        cohort: Cohort,
+        parameters: _Parameters,
+        quality: _Quality,
+        reference_date: _Date,
+        pseudonym_key: _Key,
+        members: pa.Table,
+        attrition: pa.Table,
+        data_quality: DataQuality,
+    ) -> Evaluation: ...
     @staticmethod
     def pseudonym_failure(pseudonyms: dict[str, Any], count: int) -> Exception: ...
     @staticmethod

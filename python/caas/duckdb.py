@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, prepare, provenance, pseudonym_parameters
+from .backend import BackendResult, prepare
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -61,7 +61,6 @@ def evaluate(
     ``attrition`` are DuckDB relations over them, with the members and attrition of
     :meth:`caas.Engine.evaluate` over the same rows.
     """
-    started = _dt.datetime.now(_dt.timezone.utc)
 
     def schema_of(table: str) -> pa.Schema:
         name = _caas.quote_table("duckdb", table)
@@ -70,10 +69,10 @@ def evaluate(
     def counts(query: str) -> list[int]:
         return [int(c[0].as_py()) for c in _arrow(connection.sql(query)).columns]
 
-    sql, findings = prepare(
+    prepared = prepare(
+        "duckdb",
         cohort,
         parameters,
-        dialect="duckdb",
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
@@ -84,18 +83,15 @@ def evaluate(
             "pseudonym_key": pseudonym_key,
         },
     )
+    sql = prepared.sql
     for statement in sql["setup"]:
         connection.execute(statement)
-    bound = pseudonym_parameters(sql, pseudonym_key, lambda query: counts(query)[0])
+    bound = prepared.pseudonym_parameters(lambda query: counts(query)[0])
     members = connection.sql(sql["members"], params=bound)
     attrition = connection.sql(sql["attrition"])
-    return BackendResult(
-        backend="duckdb",
-        members=members,
-        attrition=attrition,
-        data_quality=findings,
-        sql=sql,
-        provenance=provenance("duckdb", sql, started),
-        _members_arrow=lambda: _arrow(connection.sql(sql["members"], params=bound)),
-        _attrition_arrow=lambda: _arrow(connection.sql(sql["attrition"])),
+    return prepared.result(
+        members,
+        attrition,
+        members_arrow=lambda: _arrow(connection.sql(sql["members"], params=bound)),
+        attrition_arrow=lambda: _arrow(connection.sql(sql["attrition"])),
     )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, prepare, provenance, pseudonym_parameters
+from .backend import BackendResult, prepare
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -93,7 +93,6 @@ def evaluate(
     tables of the connection's session, and ``members`` and ``attrition`` are Arrow tables read from the
     server (PostgreSQL has no lazy frames on the client).
     """
-    started = _dt.datetime.now(_dt.timezone.utc)
 
     def schema_of(table: str) -> pa.Schema:
         name = _caas.quote_table("postgres", table)
@@ -104,10 +103,10 @@ def evaluate(
     def counts(query: str) -> list[int]:
         return [int(c[0].as_py()) for c in _query(connection, query).columns]
 
-    sql, findings = prepare(
+    prepared = prepare(
+        "postgres",
         cohort,
         parameters,
-        dialect="postgres",
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
@@ -118,19 +117,16 @@ def evaluate(
             "pseudonym_key": pseudonym_key,
         },
     )
+    sql = prepared.sql
     with connection.cursor() as cursor:
         for statement in sql["setup"]:
             cursor.execute(statement.encode())
-    bound = pseudonym_parameters(sql, pseudonym_key, lambda query: counts(query)[0])
+    bound = prepared.pseudonym_parameters(lambda query: counts(query)[0])
     members = _query(connection, sql["members"], bound)
     attrition = _query(connection, sql["attrition"])
-    return BackendResult(
-        backend="postgres",
-        members=members,
-        attrition=attrition,
-        data_quality=findings,
-        sql=sql,
-        provenance=provenance("postgres", sql, started),
-        _members_arrow=lambda: members,
-        _attrition_arrow=lambda: attrition,
+    return prepared.result(
+        members,
+        attrition,
+        members_arrow=lambda: members,
+        attrition_arrow=lambda: attrition,
     )

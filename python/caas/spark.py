@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import _caas
-from .backend import BackendResult, prepare, provenance, pseudonym_parameters
+from .backend import BackendResult, prepare
 from .cohort import Cohort
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ def evaluate(
     and the cohort table a cached one (computed here, once), and ``members`` and
     ``attrition`` are Spark DataFrames over them.
     """
-    started = _dt.datetime.now(_dt.timezone.utc)
 
     def schema_of(table: str) -> pa.Schema:
         # Read from the catalog: no Spark job.
@@ -67,10 +66,10 @@ def evaluate(
     def counts(query: str) -> list[int]:
         return [int(n) for n in spark.sql(query).collect()[0]]
 
-    sql, findings = prepare(
+    prepared = prepare(
+        "spark",
         cohort,
         parameters,
-        dialect="spark",
         tables=tables,
         cohorts=cohorts,
         schema_of=schema_of,
@@ -81,18 +80,15 @@ def evaluate(
             "pseudonym_key": pseudonym_key,
         },
     )
+    sql = prepared.sql
     for statement in sql["setup"]:
         spark.sql(statement)
-    bound = pseudonym_parameters(sql, pseudonym_key, lambda query: counts(query)[0])
+    bound = prepared.pseudonym_parameters(lambda query: counts(query)[0])
     members = spark.sql(sql["members"], args=bound)
     attrition = spark.sql(sql["attrition"])
-    return BackendResult(
-        backend="spark",
-        members=members,
-        attrition=attrition,
-        data_quality=findings,
-        sql=sql,
-        provenance=provenance("spark", sql, started),
-        _members_arrow=lambda: _arrow(members),
-        _attrition_arrow=lambda: _arrow(attrition),
+    return prepared.result(
+        members,
+        attrition,
+        members_arrow=lambda: _arrow(members),
+        attrition_arrow=lambda: _arrow(attrition),
     )

@@ -23,6 +23,38 @@ pub(crate) struct Collected {
     pub population: u64,
 }
 
+impl Collected {
+    /// What another engine gave for a cohort's SQL: its members, and its attrition with
+    /// the columns cast to their types here. The population is the people before the
+    /// first step (the members when there is none).
+    pub fn from_engine(members: RecordBatch, attrition: &RecordBatch) -> Result<Self> {
+        let schema = attrition_schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let column = attrition.column_by_name(field.name()).ok_or_else(|| {
+                    CaasError::internal(format!("an attrition without `{}`", field.name()))
+                })?;
+                Ok(arrow::compute::cast(column, field.data_type())?)
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let attrition = RecordBatch::try_new(schema, columns)?;
+        let before = attrition
+            .column(3)
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let population = match before.len() {
+            0 => members.num_rows() as u64,
+            _ => u64::try_from(before.value(0)).unwrap_or(0),
+        };
+        Ok(Collected {
+            members,
+            attrition,
+            population,
+        })
+    }
+}
+
 fn attrition_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("step", DataType::Int64, false),

@@ -367,14 +367,21 @@ pub(crate) async fn inputs(run: &Run) -> Result<Vec<InputTable>> {
     let tables = run.used_tables();
     let counts =
         futures::future::try_join_all(tables.iter().map(|t| t.data.clone().count())).await?;
-    Ok(tables
+    Ok(inputs_counted(run, |i, _| {
+        counts.get(i).map_or(0, |n| *n as u64)
+    }))
+}
+
+/// [`inputs`] with the rows of the `i`th table, called `name`, from `rows(i, name)`.
+pub(crate) fn inputs_counted(run: &Run, rows: impl Fn(usize, &str) -> u64) -> Vec<InputTable> {
+    run.used_tables()
         .iter()
-        .zip(counts)
-        .map(|(table, rows)| InputTable {
+        .enumerate()
+        .map(|(i, table)| InputTable {
             name: table.name.clone(),
             role: table.shape.role,
             code_system: table.shape.code_system,
-            rows: rows as u64,
+            rows: rows(i, &table.name),
             columns: table
                 .data
                 .schema()
@@ -387,5 +394,5 @@ pub(crate) async fn inputs(run: &Run) -> Result<Vec<InputTable>> {
                 })
                 .collect(),
         })
-        .collect())
+        .collect()
 }
