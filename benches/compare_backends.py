@@ -14,6 +14,7 @@ the hand-tuned DuckDB query, and the CPU seconds of the worker process (for Post
 of the server's processes).
 
     python3 benches/compare_backends.py [--persons 1000000] [--repeat 3]
+        [--engines duckdb postgres spark]
 
 The caas package is built in release mode into a virtual environment of its own,
 target/caas-bench/venv, with the test suite's pinned DuckDB, PySpark and psycopg; the
@@ -37,7 +38,8 @@ VENV = base.DATA_ROOT / "venv"
 PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = ROOT / "tests" / "python" / "requirements.txt"
 THREADS = base.THREADS
-ENGINES = ("caas", "duckdb (hand-tuned)", "duckdb (caas SQL)", "postgres (caas SQL)", "spark (caas SQL)")
+BACKENDS = ("duckdb", "postgres", "spark")
+ENGINES = ("caas", "duckdb (hand-tuned)", *(f"{b} (caas SQL)" for b in BACKENDS))
 
 
 def log(message):
@@ -194,7 +196,7 @@ def postmaster(pgdir):
     return int((Path(pgdir) / "data" / "postmaster.pid").read_text().split()[0])
 
 
-def measure(persons, repeat):
+def measure(persons, repeat, engines):
     data = base.population(persons)
     rows, problems = [], []
     pgdir = tempfile.mkdtemp(prefix="caas-bench-pg-")
@@ -216,13 +218,15 @@ def measure(persons, repeat):
             }
             _, differ = base.compare_members(reference, Path(tmp) / "hand.parquet")
             problems += [f"hand-tuned DuckDB: {p}" for p in differ]
-            log("PostgreSQL: loading the population")
-            load = subprocess.run(
-                [PYTHON, __file__, "--load-postgres", dsn, data],
-                check=True, capture_output=True, text=True,
-            ).stdout.strip()
-            log(f"PostgreSQL: loaded in {float(load):.0f} s")
-            for engine in ("duckdb", "postgres", "spark"):
+            load = "0"
+            if "postgres" in engines:
+                log("PostgreSQL: loading the population")
+                load = subprocess.run(
+                    [PYTHON, __file__, "--load-postgres", dsn, data],
+                    check=True, capture_output=True, text=True,
+                ).stdout.strip()
+                log(f"PostgreSQL: loaded in {float(load):.0f} s")
+            for engine in engines:
                 log(f"{engine} (caas SQL): {repeat} runs")
                 members = Path(tmp) / f"{engine}.parquet"
                 os.link(reference, str(members) + ".caas")
@@ -240,7 +244,7 @@ def measure(persons, repeat):
     finally:
         subprocess.run(["bash", ROOT / "scripts" / "postgres.sh", "stop", pgdir], check=False)
     hand_median = statistics.median(results["duckdb (hand-tuned)"][0])
-    for engine in ENGINES:
+    for engine in (e for e in ENGINES if e in results):
         seconds, cpu = results[engine]
         median = statistics.median(seconds)
         rows.append((engine, median, seconds[0], median / hand_median, statistics.median(cpu)))
@@ -251,6 +255,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--engines", nargs="+", choices=BACKENDS, default=list(BACKENDS),
+        help="the engines that run caas's SQL (default: all)",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--load-postgres", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,7 +273,7 @@ def main():
     base.install_dependencies()
     base.build_driver()
     setup_venv()
-    rows, problems, load = measure(args.persons, args.repeat)
+    rows, problems, load = measure(args.persons, args.repeat, args.engines)
     print(f"\nflu cohort, {args.persons:,} people, {THREADS} threads, {args.repeat} runs each "
           f"(PostgreSQL load: {load:.0f} s, not counted):\n")
     print("| engine | median s | first run s | / hand-tuned DuckDB | CPU s (median) |")
