@@ -161,6 +161,29 @@ impl EventScan {
     pub fn has_value(&self) -> bool {
         self.columns.iter().any(|c| c.name == "value")
     }
+
+    /// The first and last day that any measure's window selects, `None` where some window
+    /// is open on that side: rows outside this span count for no measure, so a backend may
+    /// drop them before joining the codes. A window with an unknown bound selects nothing
+    /// and widens nothing.
+    pub fn date_span(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        let windows = || {
+            self.coded
+                .iter()
+                .chain(&self.uncoded)
+                .filter(|m| m.from != Bound::Unknown && m.to != Bound::Unknown)
+        };
+        let side = |bound: fn(&Measure) -> Bound, widest: fn(NaiveDate, NaiveDate) -> NaiveDate| {
+            windows().try_fold(None, |span: Option<NaiveDate>, m| match bound(m) {
+                Bound::On(d) => Some(Some(span.map_or(d, |s| widest(s, d)))),
+                Bound::Open | Bound::Unknown => None,
+            })
+        };
+        (
+            side(|m| m.from, std::cmp::min).flatten(),
+            side(|m| m.to, std::cmp::max).flatten(),
+        )
+    }
 }
 
 /// One bound of a window.
@@ -465,5 +488,78 @@ impl CohortPlan {
             writeln!(f, "{pad}  {} = {verb} {:?}: {}", r.column, r.name, r.expr)?;
         }
         writeln!(f, "{pad}  columns person_id, {}", self.columns.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: &str) -> Bound {
+        Bound::On(d.parse().unwrap())
+    }
+
+    fn measure(from: Bound, to: Bound) -> Measure {
+        Measure {
+            variable: "v".to_string(),
+            column: "__e0".to_string(),
+            aggregation: Aggregation::Exists,
+            code_index: Some(0),
+            from,
+            to,
+            min_value: None,
+            max_value: None,
+            condition: None,
+        }
+    }
+
+    fn scan(coded: Vec<Measure>, uncoded: Vec<Measure>) -> EventScan {
+        EventScan {
+            table: "gp".to_string(),
+            codes: CodeLayout::Single("code".to_string()),
+            primary_only: false,
+            integer_codes: false,
+            system: CodeSystem::SnomedCt,
+            matching: Matching::Exact,
+            columns: Vec::new(),
+            code_table: Vec::new(),
+            coded,
+            uncoded,
+        }
+    }
+
+    fn span(s: &EventScan) -> (Option<String>, Option<String>) {
+        let (first, last) = s.date_span();
+        (first.map(|d| d.to_string()), last.map(|d| d.to_string()))
+    }
+
+    #[test]
+    fn the_date_span_is_the_hull_of_the_windows() {
+        let s = scan(
+            vec![measure(day("2024-01-01"), day("2024-06-30"))],
+            vec![measure(day("2023-03-01"), day("2024-03-31"))],
+        );
+        assert_eq!(
+            span(&s),
+            (
+                Some("2023-03-01".to_string()),
+                Some("2024-06-30".to_string())
+            )
+        );
+    }
+
+    #[test]
+    fn an_open_side_opens_the_span_and_an_unknown_window_widens_nothing() {
+        let s = scan(
+            vec![
+                measure(Bound::Open, day("2024-06-30")),
+                measure(day("2024-01-01"), day("2024-03-31")),
+                measure(Bound::Unknown, day("2030-01-01")),
+            ],
+            Vec::new(),
+        );
+        assert_eq!(span(&s), (None, Some("2024-06-30".to_string())));
+        let unknown_only = scan(vec![measure(day("2024-01-01"), Bound::Unknown)], Vec::new());
+        assert_eq!(span(&unknown_only), (None, None));
     }
 }

@@ -130,8 +130,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_842bf4eb34c1";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_842bf4eb34c1" AS
+DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_5d94cef49ddf";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_5d94cef49ddf" AS
 WITH
 "known_people" AS (
   SELECT
@@ -236,8 +236,8 @@ WITH
   SELECT
     "person_id",
     count(*) FILTER (WHERE "__variable" = 0 AND ("date" >= DATE '2020-01-01' AND "date" <= DATE '2025-03-31')) AS "__e1",
-    first("code" ORDER BY "date" DESC NULLS LAST, "code" DESC NULLS LAST, "value" DESC NULLS LAST) FILTER (WHERE "__variable" = 1 AND TRUE) AS "__e2",
-    first("value" ORDER BY "date" DESC NULLS LAST, "code" DESC NULLS LAST, "value" DESC NULLS LAST) FILTER (WHERE "__variable" = 2 AND ("value" >= CAST(50.0 AS DOUBLE) AND "value" <= CAST(900.0 AS DOUBLE) AND coalesce("source" = 'gp', FALSE))) AS "__e3"
+    arg_max_null("code", row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code", "value" IS NOT NULL, "value")) FILTER (WHERE "__variable" = 1 AND TRUE) AS "__e2",
+    arg_max_null("value", row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code", "value" IS NOT NULL, "value")) FILTER (WHERE "__variable" = 2 AND ("value" >= CAST(50.0 AS DOUBLE) AND "value" <= CAST(900.0 AS DOUBLE) AND coalesce("source" = 'gp', FALSE))) AS "__e3"
   FROM "gp_matched"
   GROUP BY "person_id"
 ),
@@ -254,12 +254,14 @@ WITH
     "admidate" AS "date",
     "diag_1" AS "code"
   FROM "apc_kept"
+  WHERE "admidate" >= DATE '2024-03-31'
   UNION ALL
   SELECT
     "person_id" AS "person_id",
     "admidate" AS "date",
     "diag_2" AS "code"
   FROM "apc_kept"
+  WHERE "admidate" >= DATE '2024-03-31'
 ),
 "apc_events" AS (
   SELECT
@@ -312,7 +314,7 @@ WITH
   SELECT
     "person_id",
     count(*) FILTER (WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')) AS "__r6",
-    first("practice" ORDER BY "start_date" DESC NULLS LAST, "practice" DESC NULLS LAST) FILTER (WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')) AS "__r7"
+    arg_max_null("practice", row("start_date" IS NOT NULL, "start_date", "practice" IS NOT NULL, "practice")) FILTER (WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')) AS "__r7"
   FROM "registrations_periods"
   GROUP BY "person_id"
 ),
@@ -443,7 +445,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_842bf4eb34c1"
+FROM "caas_cohort_asthma_research_5d94cef49ddf"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -477,7 +479,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_842bf4eb34c1"
+  FROM "caas_cohort_asthma_research_5d94cef49ddf"
 ),
 "attrition" AS (
   SELECT

@@ -130,8 +130,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS pg_temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_1f6108493648";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_1f6108493648" AS
+DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_e6774802a703";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_e6774802a703" AS
 WITH
 "known_people" AS (
   SELECT
@@ -254,12 +254,14 @@ WITH
     "admidate" AS "date",
     "diag_1" AS "code"
   FROM "apc_kept"
+  WHERE "admidate" >= DATE '2024-03-31'
   UNION ALL
   SELECT
     "person_id" AS "person_id",
     "admidate" AS "date",
     "diag_2" AS "code"
   FROM "apc_kept"
+  WHERE "admidate" >= DATE '2024-03-31'
 ),
 "apc_events" AS (
   SELECT
@@ -443,7 +445,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_1f6108493648"
+FROM "caas_cohort_asthma_research_e6774802a703"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -477,7 +479,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_1f6108493648"
+  FROM "caas_cohort_asthma_research_e6774802a703"
 ),
 "attrition" AS (
   SELECT

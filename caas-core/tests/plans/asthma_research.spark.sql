@@ -128,8 +128,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_gp` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('195967001', 0), ('195967001', 1), ('22298006', 0), ('22298006', 1), ('60621009', 2) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_apc` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('J45', 0), ('J46', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_asthma_research_9fe7a29402a9`;
-CACHE TABLE `caas_cohort_asthma_research_9fe7a29402a9` AS
+DROP VIEW IF EXISTS `caas_cohort_asthma_research_b933c983d7cf`;
+CACHE TABLE `caas_cohort_asthma_research_b933c983d7cf` AS
 WITH
 `known_people` AS (
   SELECT
@@ -252,12 +252,14 @@ WITH
     `admidate` AS `date`,
     `diag_1` AS `code`
   FROM `apc_kept`
+  WHERE `admidate` >= DATE '2024-03-31'
   UNION ALL
   SELECT
     `person_id` AS `person_id`,
     `admidate` AS `date`,
     `diag_2` AS `code`
   FROM `apc_kept`
+  WHERE `admidate` >= DATE '2024-03-31'
 ),
 `apc_events` AS (
   SELECT
@@ -441,7 +443,7 @@ SELECT
   `age`,
   `sex`,
   `practice`
-FROM `caas_cohort_asthma_research_9fe7a29402a9`
+FROM `caas_cohort_asthma_research_b933c983d7cf`
 WHERE `__rule_1` AND `__rule_2` AND `__rule_3`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -475,7 +477,7 @@ WITH
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2`) AS `passed_2`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2` AND `__rule_3`) AS `passed_3`
-  FROM `caas_cohort_asthma_research_9fe7a29402a9`
+  FROM `caas_cohort_asthma_research_b933c983d7cf`
 ),
 `attrition` AS (
   SELECT

@@ -112,8 +112,8 @@ INSERT INTO "caas_codes_layouts_prescriptions" VALUES (320000009, 0);
 DROP TABLE IF EXISTS temp."caas_codes_layouts_procedures";
 CREATE TEMPORARY TABLE "caas_codes_layouts_procedures" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_layouts_procedures" VALUES ('W37', 0), ('W381', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_layouts_f31a1e97e98c";
-CREATE TEMPORARY TABLE "caas_cohort_layouts_f31a1e97e98c" AS
+DROP TABLE IF EXISTS temp."caas_cohort_layouts_7cad1474bddd";
+CREATE TEMPORARY TABLE "caas_cohort_layouts_7cad1474bddd" AS
 WITH
 "persons_kept" AS (
   SELECT
@@ -192,7 +192,7 @@ WITH
 "procedures_measures" AS (
   SELECT
     "person_id",
-    first("code" ORDER BY "date" ASC NULLS FIRST, "code" ASC NULLS FIRST) FILTER (WHERE "__variable" = 0 AND TRUE) AS "__e2"
+    arg_min_null("code", row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code")) FILTER (WHERE "__variable" = 0 AND TRUE) AS "__e2"
   FROM "procedures_matched"
   GROUP BY "person_id"
 ),
@@ -246,7 +246,7 @@ FROM "cohort";
 -- The members.
 SELECT
   "person_id" AS "person_id"
-FROM "caas_cohort_layouts_f31a1e97e98c"
+FROM "caas_cohort_layouts_7cad1474bddd"
 WHERE "__rule_1"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -256,7 +256,7 @@ WITH
   SELECT
     count(*) AS "passed_0",
     count(*) FILTER (WHERE "__rule_1") AS "passed_1"
-  FROM "caas_cohort_layouts_f31a1e97e98c"
+  FROM "caas_cohort_layouts_7cad1474bddd"
 ),
 "attrition" AS (
   SELECT

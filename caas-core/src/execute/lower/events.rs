@@ -130,11 +130,18 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
         exprs.push(code.alias("code"));
         df = df.select(exprs)?;
     }
-    Ok(df.filter(
-        column("code")
-            .is_not_null()
-            .and(column("date").is_not_null()),
-    )?)
+    let mut keep = column("code")
+        .is_not_null()
+        .and(column("date").is_not_null());
+    // The rows outside every window, dropped before they are joined to the codes.
+    let (first, last) = scan.date_span();
+    if let Some(first) = first {
+        keep = keep.and(column("date").gt_eq(date_literal(first)));
+    }
+    if let Some(last) = last {
+        keep = keep.and(column("date").lt_eq(date_literal(last)));
+    }
+    Ok(df.filter(keep)?)
 }
 
 /// The window, value range and condition of one measure, as a filter over long events.

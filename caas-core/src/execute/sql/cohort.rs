@@ -415,6 +415,20 @@ impl<'a> SqlLowering<'a> {
             }
             select = select.item(value, &c.name);
         }
+        // The rows outside every window, dropped before they are joined to the codes.
+        let (first, last) = scan.date_span();
+        if let Some(first) = first {
+            select = select.filter(
+                date.clone()
+                    .binary(super::ast::BinOp::GtEq, Sql::Date(first)),
+            );
+        }
+        if let Some(last) = last {
+            select = select.filter(
+                date.clone()
+                    .binary(super::ast::BinOp::LtEq, Sql::Date(last)),
+            );
+        }
         let code_type = if scan.integer_codes {
             SqlType::BigInt
         } else {

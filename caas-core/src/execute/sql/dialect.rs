@@ -150,7 +150,24 @@ impl Dialect {
                 order_by: Vec::new(),
                 filter,
             },
-            Dialect::Postgres | Dialect::DuckDb => {
+            // `arg_max_null` keeps the value of the row it picks even when that is null;
+            // rows compare by a struct of the keys, each after whether it is known, since
+            // DuckDB puts a null field after every value. Unlike an ordered `first`, it
+            // needs no sort of each group's rows.
+            Dialect::DuckDb => {
+                let mut fields = Vec::with_capacity(keys.len() * 2);
+                for (key, _) in keys {
+                    fields.push(key.clone().not_null_test());
+                    fields.push(key);
+                }
+                Expr::Aggregate {
+                    name: if last { "arg_max_null" } else { "arg_min_null" },
+                    args: vec![arg, Expr::Call("row", fields)],
+                    order_by: Vec::new(),
+                    filter,
+                }
+            }
+            Dialect::Postgres => {
                 let order_by = keys
                     .into_iter()
                     .map(|(expr, text)| OrderKey {
@@ -159,23 +176,13 @@ impl Dialect {
                         nulls_first: !last,
                     })
                     .collect();
-                if self == Dialect::DuckDb {
-                    // `first` keeps a null value, as the in-process `first_value` does.
-                    Expr::Aggregate {
-                        name: "first",
-                        args: vec![arg],
-                        order_by,
-                        filter,
-                    }
-                } else {
-                    let all = Expr::Aggregate {
-                        name: "array_agg",
-                        args: vec![arg],
-                        order_by,
-                        filter,
-                    };
-                    Expr::Index(Box::new(all), 1)
-                }
+                let all = Expr::Aggregate {
+                    name: "array_agg",
+                    args: vec![arg],
+                    order_by,
+                    filter,
+                };
+                Expr::Index(Box::new(all), 1)
             }
         }
     }
