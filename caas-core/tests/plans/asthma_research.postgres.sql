@@ -33,29 +33,35 @@ WITH
   GROUP BY "person_id"
 ),
 "gp_code_values" AS (
-  SELECT DISTINCT
+  SELECT
     "code" AS "code"
   FROM "cdm"."gp_events"
 ),
-"gp_bad_codes" AS (
+"gp_codes" AS (
   SELECT DISTINCT
     "code"
   FROM "gp_code_values"
-  WHERE "code" IS NOT NULL AND NOT CASE WHEN regexp_like(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') THEN ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', 0 * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 0 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 0, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 1 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 1, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 2 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 2, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 3 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 3, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 4 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 4, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 5 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 5, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 6 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 6, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 7 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 7, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 8 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 8, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 9 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 9, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 10 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 10, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 11 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 11, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 12 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 12, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 13 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 13, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 14 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 14, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 15 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 15, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 16 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 16, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 17 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 17, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48 = 0 ELSE FALSE END
+  WHERE "code" IS NOT NULL
+),
+"gp_code_checks" AS (
+  SELECT
+    "code",
+    NOT CASE WHEN regexp_like(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') THEN ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', 0 * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 0 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 0, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 1 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 1, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 2 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 2, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 3 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 3, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 4 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 4, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 5 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 5, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 6 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 6, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 7 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 7, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 8 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 8, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 9 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 9, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 10 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 10, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 11 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 11, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 12 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 12, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 13 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 13, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 14 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 14, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 15 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 15, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 16 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 16, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 17 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 17, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48 = 0 ELSE FALSE END AS "bad"
+  FROM "gp_codes"
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "date" < "__q_birth" OR "__q_bad_0"."code" IS NOT NULL) AS "excluded",
+  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "date" < "__q_birth" OR coalesce("__q_code_0"."bad", FALSE)) AS "excluded",
   count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
   count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
   count(*) FILTER (WHERE "date" IS NULL) AS "finding_2",
   count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
   count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
   count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE "__q_bad_0"."code" IS NOT NULL) AS "finding_6"
+  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE)) AS "finding_6"
 FROM "cdm"."gp_events" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
-LEFT JOIN "gp_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."code";
+LEFT JOIN "gp_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
 
 -- data quality of apc
 WITH
@@ -69,34 +75,40 @@ WITH
   GROUP BY "person_id"
 ),
 "apc_code_values" AS (
-  SELECT DISTINCT
+  SELECT
     "diag_1" AS "code"
   FROM "apc"
   UNION ALL
-  SELECT DISTINCT
+  SELECT
     "diag_2" AS "code"
   FROM "apc"
 ),
-"apc_bad_codes" AS (
+"apc_codes" AS (
   SELECT DISTINCT
     "code"
   FROM "apc_code_values"
-  WHERE "code" IS NOT NULL AND NOT regexp_like(CASE WHEN length(upper(replace(trim(CAST("code" AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[A-Z0-9]{0,4}$')
+  WHERE "code" IS NOT NULL
+),
+"apc_code_checks" AS (
+  SELECT
+    "code",
+    NOT regexp_like(CASE WHEN length(upper(replace(trim(CAST("code" AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[A-Z0-9]{0,4}$') AS "bad"
+  FROM "apc_codes"
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR ("__q_bad_0"."code" IS NOT NULL OR "__q_bad_1"."code" IS NOT NULL)) AS "excluded",
+  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR (coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE))) AS "excluded",
   count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
   count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
   count(*) FILTER (WHERE "admidate" IS NULL) AS "finding_2",
   count(*) FILTER (WHERE "admidate" > DATE '2026-01-31') AS "finding_3",
   count(*) FILTER (WHERE "admidate" < DATE '1900-01-01') AS "finding_4",
   count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "admidate" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE "__q_bad_0"."code" IS NOT NULL OR "__q_bad_1"."code" IS NOT NULL) AS "finding_6"
+  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE)) AS "finding_6"
 FROM "apc" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
-LEFT JOIN "apc_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."diag_1"
-LEFT JOIN "apc_bad_codes" AS "__q_bad_1" ON "__q_bad_1"."code" = "__q_row"."diag_2";
+LEFT JOIN "apc_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."diag_1"
+LEFT JOIN "apc_code_checks" AS "__q_code_1" ON "__q_code_1"."code" = "__q_row"."diag_2";
 
 -- data quality of registrations
 WITH
@@ -130,8 +142,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS pg_temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_e6774802a703";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_e6774802a703" AS
+DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_f09afbc0222b";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_f09afbc0222b" AS
 WITH
 "known_people" AS (
   SELECT
@@ -143,30 +155,42 @@ WITH
   GROUP BY "person_id"
 ),
 "gp_code_values" AS (
-  SELECT DISTINCT
+  SELECT
     "code" AS "code"
   FROM "cdm"."gp_events"
 ),
-"gp_bad_codes" AS (
+"gp_codes" AS (
   SELECT DISTINCT
     "code"
   FROM "gp_code_values"
-  WHERE "code" IS NOT NULL AND NOT CASE WHEN regexp_like(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') THEN ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', 0 * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 0 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 0, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 1 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 1, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 2 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 2, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 3 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 3, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 4 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 4, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 5 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 5, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 6 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 6, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 7 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 7, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 8 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 8, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 9 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 9, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 10 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 10, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 11 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 11, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 12 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 12, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 13 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 13, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 14 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 14, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 15 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 15, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 16 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 16, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 17 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 17, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48 = 0 ELSE FALSE END
+  WHERE "code" IS NOT NULL
+),
+"gp_code_checks" AS (
+  SELECT
+    "code",
+    NOT CASE WHEN regexp_like(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') THEN ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', (ascii(substr('0123456789123406789523401789563401289567401239567859876043216598710432765982104387659321049876543210', 0 * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 0 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 0, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 1 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 1, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 2 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 2, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 3 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 3, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 4 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 4, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 5 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 5, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 6 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 6, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 7 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 7, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 8 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 8, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 9 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 9, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 10 THEN ascii(substr('5803796142', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 10, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 11 THEN ascii(substr('8916043527', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 11, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 12 THEN ascii(substr('9453126870', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 12, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 13 THEN ascii(substr('4286573901', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 13, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 14 THEN ascii(substr('2793806415', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 14, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 15 THEN ascii(substr('7046913258', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 15, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 16 THEN ascii(substr('0123456789', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 16, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48) * 10 + CASE WHEN length(trim(CAST("code" AS VARCHAR))) > 17 THEN ascii(substr('1576283094', ascii(substr(trim(CAST("code" AS VARCHAR)), length(trim(CAST("code" AS VARCHAR))) - 17, 1)) - 48 + 1, 1)) - 48 ELSE 0 END + 1, 1)) - 48 = 0 ELSE FALSE END AS "bad"
+  FROM "gp_codes"
 ),
 "apc_code_values" AS (
-  SELECT DISTINCT
+  SELECT
     "diag_1" AS "code"
   FROM "apc"
   UNION ALL
-  SELECT DISTINCT
+  SELECT
     "diag_2" AS "code"
   FROM "apc"
 ),
-"apc_bad_codes" AS (
+"apc_codes" AS (
   SELECT DISTINCT
     "code"
   FROM "apc_code_values"
-  WHERE "code" IS NOT NULL AND NOT regexp_like(CASE WHEN length(upper(replace(trim(CAST("code" AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[A-Z0-9]{0,4}$')
+  WHERE "code" IS NOT NULL
+),
+"apc_code_checks" AS (
+  SELECT
+    "code",
+    NOT regexp_like(CASE WHEN length(upper(replace(trim(CAST("code" AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST("code" AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[A-Z0-9]{0,4}$') AS "bad"
+  FROM "apc_codes"
 ),
 "persons_kept" AS (
   SELECT
@@ -179,17 +203,17 @@ WITH
     "__q_row".*
   FROM "cdm"."gp_events" AS "__q_row"
   LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
-  LEFT JOIN "gp_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."code"
-  WHERE NOT coalesce("__q_id" IS NOT NULL AND "date" < "__q_birth" OR "__q_bad_0"."code" IS NOT NULL, FALSE)
+  LEFT JOIN "gp_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code"
+  WHERE NOT coalesce("__q_id" IS NOT NULL AND "date" < "__q_birth" OR coalesce("__q_code_0"."bad", FALSE), FALSE)
 ),
 "apc_kept" AS (
   SELECT
     "__q_row".*
   FROM "apc" AS "__q_row"
   LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
-  LEFT JOIN "apc_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."diag_1"
-  LEFT JOIN "apc_bad_codes" AS "__q_bad_1" ON "__q_bad_1"."code" = "__q_row"."diag_2"
-  WHERE NOT coalesce("__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR ("__q_bad_0"."code" IS NOT NULL OR "__q_bad_1"."code" IS NOT NULL), FALSE)
+  LEFT JOIN "apc_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."diag_1"
+  LEFT JOIN "apc_code_checks" AS "__q_code_1" ON "__q_code_1"."code" = "__q_row"."diag_2"
+  WHERE NOT coalesce("__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR (coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE)), FALSE)
 ),
 "registrations_kept" AS (
   SELECT
@@ -248,7 +272,7 @@ WITH
   FROM "gp_events_step"
   GROUP BY "person_id"
 ),
-"apc_codes" AS (
+"apc_codes_step" AS (
   SELECT
     "person_id" AS "person_id",
     "admidate" AS "date",
@@ -266,7 +290,7 @@ WITH
 "apc_events" AS (
   SELECT
     *
-  FROM "apc_codes"
+  FROM "apc_codes_step"
   WHERE "code" IS NOT NULL AND "date" IS NOT NULL
 ),
 "apc_bare" AS (
@@ -445,7 +469,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_e6774802a703"
+FROM "caas_cohort_asthma_research_f09afbc0222b"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -479,7 +503,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_e6774802a703"
+  FROM "caas_cohort_asthma_research_f09afbc0222b"
 ),
 "attrition" AS (
   SELECT

@@ -32,15 +32,21 @@ WITH
   GROUP BY "person_id"
 ),
 "prescriptions_code_values" AS (
-  SELECT DISTINCT
+  SELECT
     "code" AS "code"
   FROM "prescriptions"
 ),
-"prescriptions_bad_codes" AS (
+"prescriptions_codes" AS (
   SELECT DISTINCT
     "code"
   FROM "prescriptions_code_values"
-  WHERE "code" IS NOT NULL AND NOT regexp_like(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$')
+  WHERE "code" IS NOT NULL
+),
+"prescriptions_code_checks" AS (
+  SELECT
+    "code",
+    NOT regexp_like(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') AS "bad"
+  FROM "prescriptions_codes"
 )
 SELECT
   count(*) AS "rows",
@@ -51,10 +57,10 @@ SELECT
   count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
   count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
   count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE "__q_bad_0"."code" IS NOT NULL) AS "finding_6"
+  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE)) AS "finding_6"
 FROM "prescriptions" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = CAST("person_id" AS VARCHAR)
-LEFT JOIN "prescriptions_bad_codes" AS "__q_bad_0" ON "__q_bad_0"."code" = "__q_row"."code";
+LEFT JOIN "prescriptions_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
 
 -- data quality of procedures
 WITH

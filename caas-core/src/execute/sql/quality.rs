@@ -133,8 +133,10 @@ impl SqlLowering<'_> {
     }
 
     /// Whether one of the code `columns` of table `name` has no format of `system`: each
-    /// distinct code is checked once, in a step of the bad ones, which `joins` gets joined
-    /// once per column.
+    /// distinct code is checked once, in a step of the codes and whether each is bad,
+    /// which `joins` gets joined once per column. The check is a column of that step, not
+    /// a filter: the engines' optimisers push a filter below the `DISTINCT`, where it would
+    /// run on every row of the table (Spark, DuckDB and PostgreSQL all do).
     fn bad_codes(
         &mut self,
         name: &str,
@@ -142,36 +144,37 @@ impl SqlLowering<'_> {
         system: CodeSystem,
         joins: &mut Vec<Join>,
     ) -> Sql {
+        let code = Sql::col("code");
         let values = columns
             .iter()
             .map(|c| {
-                let mut select = Select {
+                Select {
                     from: Some((self.source(name), None)),
                     ..Select::default()
                 }
-                .item(Sql::col(c), "code");
-                select.distinct = true;
-                select
+                .item(Sql::col(c), "code")
             })
             .collect();
         let values = self.push(format!("{name}_code_values"), Body::UnionAll(values));
-        let code = Sql::col("code");
-        let mut bad = Select::from_step(&values)
+        let mut codes = Select::from_step(&values)
             .expr(code.clone())
-            .filter(code.clone().not_null_test())
-            .filter(self.code_has_format(code, system).not());
-        bad.distinct = true;
-        let bad = self.add(format!("{name}_bad_codes"), bad);
+            .filter(code.clone().not_null_test());
+        codes.distinct = true;
+        let codes = self.add(format!("{name}_codes"), codes);
+        let checks = Select::from_step(&codes)
+            .expr(code.clone())
+            .item(self.code_has_format(code, system).not(), "bad");
+        let checks = self.add(format!("{name}_code_checks"), checks);
         let mut found = Vec::new();
         for (i, c) in columns.iter().enumerate() {
-            let alias = format!("__q_bad_{i}");
+            let alias = format!("__q_code_{i}");
             joins.push(Join {
                 left: true,
-                relation: Relation::Step(bad.clone()),
+                relation: Relation::Step(checks.clone()),
                 alias: Some(alias.clone()),
                 on: Sql::qcol(&alias, "code").eq(Sql::qcol(ROWS, c)),
             });
-            found.push(Sql::qcol(&alias, "code").not_null_test());
+            found.push(Sql::qcol(&alias, "bad").coalesce(Sql::Bool(false)));
         }
         Sql::any(found)
     }
