@@ -11,13 +11,13 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL OR "date_of_death" < CAST("dob" AS DATE)) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE coalesce("__q_rows" > 1, FALSE)) AS "finding_1",
-  count(*) FILTER (WHERE "dob" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE CAST("dob" AS DATE) > DATE '2026-01-31' OR "date_of_death" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE CAST("dob" AS DATE) < DATE '1900-01-01' OR "date_of_death" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "date_of_death" < CAST("dob" AS DATE)) AS "finding_5"
+  count(CASE WHEN "person_id" IS NULL OR "date_of_death" < CAST("dob" AS DATE) THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN coalesce("__q_rows" > 1, FALSE) THEN 1 END) AS "finding_1",
+  count(CASE WHEN "dob" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN CAST("dob" AS DATE) > DATE '2026-01-31' OR "date_of_death" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN CAST("dob" AS DATE) < DATE '1900-01-01' OR "date_of_death" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "date_of_death" < CAST("dob" AS DATE) THEN 1 END) AS "finding_5"
 FROM "persons" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -51,14 +51,14 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "date" < "__q_birth" OR coalesce("__q_code_0"."bad", FALSE)) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
-  count(*) FILTER (WHERE "date" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE)) AS "finding_6"
+  count(CASE WHEN "person_id" IS NULL OR "__q_id" IS NOT NULL AND "date" < "__q_birth" OR coalesce("__q_code_0"."bad", FALSE) THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN "person_id" IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "date" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "__q_id" IS NOT NULL AND "date" < "__q_birth" THEN 1 END) AS "finding_5",
+  count(CASE WHEN coalesce("__q_code_0"."bad", FALSE) THEN 1 END) AS "finding_6"
 FROM "cdm"."gp_events" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
 LEFT JOIN "gp_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
@@ -97,14 +97,14 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR (coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE))) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
-  count(*) FILTER (WHERE "admidate" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "admidate" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "admidate" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "admidate" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE)) AS "finding_6"
+  count(CASE WHEN "person_id" IS NULL OR "__q_id" IS NOT NULL AND "admidate" < "__q_birth" OR (coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE)) THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN "person_id" IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "admidate" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "admidate" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "admidate" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "__q_id" IS NOT NULL AND "admidate" < "__q_birth" THEN 1 END) AS "finding_5",
+  count(CASE WHEN coalesce("__q_code_0"."bad", FALSE) OR coalesce("__q_code_1"."bad", FALSE) THEN 1 END) AS "finding_6"
 FROM "apc" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
 LEFT JOIN "apc_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."diag_1"
@@ -123,13 +123,13 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL OR "__q_id" IS NOT NULL AND "start_date" < "__q_birth") AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
-  count(*) FILTER (WHERE "start_date" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "start_date" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "start_date" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "start_date" < "__q_birth") AS "finding_5"
+  count(CASE WHEN "person_id" IS NULL OR "__q_id" IS NOT NULL AND "start_date" < "__q_birth" THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN "person_id" IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "start_date" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "start_date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "start_date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "__q_id" IS NOT NULL AND "start_date" < "__q_birth" THEN 1 END) AS "finding_5"
 FROM "registrations" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -142,8 +142,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_c37cd5419d90";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_c37cd5419d90" AS
+DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_0d27e091a850";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_0d27e091a850" AS
 WITH
 "known_people" AS (
   SELECT
@@ -259,16 +259,16 @@ WITH
 "gp_measures" AS (
   SELECT
     "person_id",
-    count(*) FILTER (WHERE "__variable" = 0 AND ("date" >= DATE '2020-01-01' AND "date" <= DATE '2025-03-31')) AS "__e1",
-    arg_max_null("code", row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code", "value" IS NOT NULL, "value")) FILTER (WHERE "__variable" = 1 AND TRUE) AS "__e2",
-    arg_max_null("value", row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code", "value" IS NOT NULL, "value")) FILTER (WHERE "__variable" = 2 AND ("value" >= CAST(50.0 AS DOUBLE) AND "value" <= CAST(900.0 AS DOUBLE) AND coalesce("source" = 'gp', FALSE))) AS "__e3"
+    count(CASE WHEN "__variable" = 0 AND ("date" >= DATE '2020-01-01' AND "date" <= DATE '2025-03-31') THEN 1 END) AS "__e1",
+    arg_max_null("code", CASE WHEN "__variable" = 1 AND TRUE THEN row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code", "value" IS NOT NULL, "value") END) AS "__e2",
+    arg_max_null("value", CASE WHEN "__variable" = 2 AND ("value" >= CAST(50.0 AS DOUBLE) AND "value" <= CAST(900.0 AS DOUBLE) AND coalesce("source" = 'gp', FALSE)) THEN row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code", "value" IS NOT NULL, "value") END) AS "__e3"
   FROM "gp_matched"
   GROUP BY "person_id"
 ),
 "gp_all_rows" AS (
   SELECT
     "person_id",
-    count(*) FILTER (WHERE "date" <= DATE '2025-03-31') AS "__e4"
+    count(CASE WHEN "date" <= DATE '2025-03-31' THEN 1 END) AS "__e4"
   FROM "gp_events_step"
   GROUP BY "person_id"
 ),
@@ -322,7 +322,7 @@ WITH
 "apc_measures" AS (
   SELECT
     "person_id",
-    min("date") FILTER (WHERE "__variable" = 0 AND "date" >= DATE '2024-03-31') AS "__e5"
+    min(CASE WHEN "__variable" = 0 AND "date" >= DATE '2024-03-31' THEN "date" END) AS "__e5"
   FROM "apc_matched"
   GROUP BY "person_id"
 ),
@@ -337,8 +337,8 @@ WITH
 "registrations_measures" AS (
   SELECT
     "person_id",
-    count(*) FILTER (WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')) AS "__r6",
-    arg_max_null("practice", row("start_date" IS NOT NULL, "start_date", "practice" IS NOT NULL, "practice")) FILTER (WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')) AS "__r7"
+    count(CASE WHEN "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31') THEN 1 END) AS "__r6",
+    arg_max_null("practice", CASE WHEN "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31') THEN row("start_date" IS NOT NULL, "start_date", "practice" IS NOT NULL, "practice") END) AS "__r7"
   FROM "registrations_periods"
   GROUP BY "person_id"
 ),
@@ -469,7 +469,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_c37cd5419d90"
+FROM "caas_cohort_asthma_research_0d27e091a850"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -500,10 +500,10 @@ WITH
 "counts" AS (
   SELECT
     count(*) AS "passed_0",
-    count(*) FILTER (WHERE "__rule_1") AS "passed_1",
-    count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
-    count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_c37cd5419d90"
+    count(CASE WHEN "__rule_1" THEN 1 END) AS "passed_1",
+    count(CASE WHEN "__rule_1" AND "__rule_2" THEN 1 END) AS "passed_2",
+    count(CASE WHEN "__rule_1" AND "__rule_2" AND "__rule_3" THEN 1 END) AS "passed_3"
+  FROM "caas_cohort_asthma_research_0d27e091a850"
 ),
 "attrition" AS (
   SELECT

@@ -11,12 +11,12 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE coalesce("__q_rows" > 1, FALSE)) AS "finding_1",
-  count(*) FILTER (WHERE "date_of_birth" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "date_of_birth" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "date_of_birth" < DATE '1900-01-01') AS "finding_4"
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN coalesce("__q_rows" > 1, FALSE) THEN 1 END) AS "finding_1",
+  count(CASE WHEN "date_of_birth" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "date_of_birth" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "date_of_birth" < DATE '1900-01-01' THEN 1 END) AS "finding_4"
 FROM "persons" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -50,14 +50,14 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE TRY_CAST("person_id" AS VARCHAR) IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
-  count(*) FILTER (WHERE "date" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE)) AS "finding_6"
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN TRY_CAST("person_id" AS VARCHAR) IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "date" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "__q_id" IS NOT NULL AND "date" < "__q_birth" THEN 1 END) AS "finding_5",
+  count(CASE WHEN coalesce("__q_code_0"."bad", FALSE) THEN 1 END) AS "finding_6"
 FROM "prescriptions" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = TRY_CAST("person_id" AS VARCHAR)
 LEFT JOIN "prescriptions_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
@@ -75,14 +75,14 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
-  count(*) FILTER (WHERE "date" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE coalesce(list_bool_or(list_transform(string_split(CAST("opertn" AS VARCHAR), ';'), lambda caas_code: trim("caas_code") <> '' AND NOT regexp_matches(CASE WHEN length(upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[0-9]?$'))), FALSE)) AS "finding_6"
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN "person_id" IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "date" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "__q_id" IS NOT NULL AND "date" < "__q_birth" THEN 1 END) AS "finding_5",
+  count(CASE WHEN coalesce(list_bool_or(list_transform(string_split(CAST("opertn" AS VARCHAR), ';'), lambda caas_code: trim("caas_code") <> '' AND NOT regexp_matches(CASE WHEN length(upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', ''))) > 3 THEN substr(upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', '')), 1, 3) || TRIM(TRAILING 'X' FROM substr(upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', '')), 4)) ELSE upper(replace(trim(CAST(trim("caas_code") AS VARCHAR)), '.', '')) END, '^[A-Z][0-9]{2}[0-9]?$'))), FALSE) THEN 1 END) AS "finding_6"
 FROM "procedures" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -99,13 +99,13 @@ WITH
 )
 SELECT
   count(*) AS "rows",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "excluded",
-  count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
-  count(*) FILTER (WHERE "start_date" IS NULL) AS "finding_2",
-  count(*) FILTER (WHERE "start_date" > DATE '2026-01-31') AS "finding_3",
-  count(*) FILTER (WHERE "start_date" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "start_date" < "__q_birth") AS "finding_5"
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "excluded",
+  count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
+  count(CASE WHEN "person_id" IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "start_date" IS NULL THEN 1 END) AS "finding_2",
+  count(CASE WHEN "start_date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
+  count(CASE WHEN "start_date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
+  count(CASE WHEN "__q_id" IS NOT NULL AND "start_date" < "__q_birth" THEN 1 END) AS "finding_5"
 FROM "registrations" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -118,8 +118,8 @@ INSERT INTO "caas_codes_layouts_prescriptions" VALUES (320000009, 0);
 DROP TABLE IF EXISTS temp."caas_codes_layouts_procedures";
 CREATE TEMPORARY TABLE "caas_codes_layouts_procedures" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_layouts_procedures" VALUES ('W37', 0), ('W381', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_layouts_7cad1474bddd";
-CREATE TEMPORARY TABLE "caas_cohort_layouts_7cad1474bddd" AS
+DROP TABLE IF EXISTS temp."caas_cohort_layouts_a1eb33a17b97";
+CREATE TEMPORARY TABLE "caas_cohort_layouts_a1eb33a17b97" AS
 WITH
 "persons_kept" AS (
   SELECT
@@ -151,7 +151,7 @@ WITH
 "prescriptions_measures" AS (
   SELECT
     "person_id",
-    count(*) FILTER (WHERE "__variable" = 0 AND FALSE) AS "__e1"
+    count(CASE WHEN "__variable" = 0 AND FALSE THEN 1 END) AS "__e1"
   FROM "prescriptions_matched"
   GROUP BY "person_id"
 ),
@@ -198,7 +198,7 @@ WITH
 "procedures_measures" AS (
   SELECT
     "person_id",
-    arg_min_null("code", row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code")) FILTER (WHERE "__variable" = 0 AND TRUE) AS "__e2"
+    arg_min_null("code", CASE WHEN "__variable" = 0 AND TRUE THEN row("date" IS NOT NULL, "date", "code" IS NOT NULL, "code") END) AS "__e2"
   FROM "procedures_matched"
   GROUP BY "person_id"
 ),
@@ -212,7 +212,7 @@ WITH
 "registrations_measures" AS (
   SELECT
     "person_id",
-    count(*) FILTER (WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')) AS "__r3"
+    count(CASE WHEN "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31') THEN 1 END) AS "__r3"
   FROM "registrations_periods"
   GROUP BY "person_id"
 ),
@@ -252,7 +252,7 @@ FROM "cohort";
 -- The members.
 SELECT
   "person_id" AS "person_id"
-FROM "caas_cohort_layouts_7cad1474bddd"
+FROM "caas_cohort_layouts_a1eb33a17b97"
 WHERE "__rule_1"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -261,8 +261,8 @@ WITH
 "counts" AS (
   SELECT
     count(*) AS "passed_0",
-    count(*) FILTER (WHERE "__rule_1") AS "passed_1"
-  FROM "caas_cohort_layouts_7cad1474bddd"
+    count(CASE WHEN "__rule_1" THEN 1 END) AS "passed_1"
+  FROM "caas_cohort_layouts_a1eb33a17b97"
 ),
 "attrition" AS (
   SELECT

@@ -668,20 +668,36 @@ impl Renderer {
                 filter,
             } => {
                 write!(self.out, "{name}(")?;
-                if args.is_empty() {
-                    self.out.push('*');
-                } else {
-                    self.list(args)?;
-                }
-                if !order_by.is_empty() {
-                    self.out.push_str(" ORDER BY ");
-                    self.order(order_by)?;
-                }
-                self.out.push(')');
-                if let Some(f) = filter {
-                    self.out.push_str(" FILTER (WHERE ");
-                    self.expr(f)?;
+                let as_case = filter
+                    .as_deref()
+                    .filter(|_| order_by.is_empty() && self.dialect.filter_as_case(name));
+                if let Some(f) = as_case {
+                    // Only the rows that `f` keeps have a last argument; the others are
+                    // skipped as nulls.
+                    let mut args = args.clone();
+                    let last = args.pop().unwrap_or(Expr::Int(1));
+                    args.push(Expr::Case {
+                        branches: vec![(f.clone(), last)],
+                        otherwise: None,
+                    });
+                    self.list(&args)?;
                     self.out.push(')');
+                } else {
+                    if args.is_empty() {
+                        self.out.push('*');
+                    } else {
+                        self.list(args)?;
+                    }
+                    if !order_by.is_empty() {
+                        self.out.push_str(" ORDER BY ");
+                        self.order(order_by)?;
+                    }
+                    self.out.push(')');
+                    if let Some(f) = filter {
+                        self.out.push_str(" FILTER (WHERE ");
+                        self.expr(f)?;
+                        self.out.push(')');
+                    }
                 }
             }
         }

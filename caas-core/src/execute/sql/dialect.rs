@@ -125,6 +125,19 @@ impl Dialect {
         .cast(SqlType::BigInt)
     }
 
+    /// Whether the `FILTER` of aggregate `name` is rendered as a `CASE` on its last
+    /// argument instead: the same result for an aggregate that skips nulls (for
+    /// `arg_min_null` and `arg_max_null`, a null key), and DuckDB runs it much faster when
+    /// a step has many (the flu cohort's 29 aggregates of the GP events at 1 M people:
+    /// 2.3–2.9 s against 6.1–6.8 s). `count(*)` becomes `count(CASE ... THEN 1 END)`.
+    pub(crate) fn filter_as_case(self, name: &str) -> bool {
+        self == Dialect::DuckDb
+            && matches!(
+                name,
+                "count" | "min" | "max" | "arg_min_null" | "arg_max_null"
+            )
+    }
+
     /// Text that sorts byte by byte, as in-process (PostgreSQL otherwise sorts by the
     /// database's locale).
     pub(crate) fn binary_order(self, text: Expr) -> Expr {
