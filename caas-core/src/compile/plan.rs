@@ -244,6 +244,16 @@ pub struct PeriodScan {
     pub measures: Vec<PeriodMeasure>,
 }
 
+impl PeriodScan {
+    /// The earliest and latest of the measures' dates, `None` when no measure has one:
+    /// a period that covers neither these dates nor any between them counts for no
+    /// measure, so a backend may drop it before the aggregate.
+    pub fn date_span(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let dates = || self.measures.iter().filter_map(|m| m.on);
+        Some((dates().min()?, dates().max()?))
+    }
+}
+
 /// One variable's aggregate over the periods covering a date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeriodMeasure {
@@ -561,5 +571,31 @@ mod tests {
         assert_eq!(span(&s), (None, Some("2024-06-30".to_string())));
         let unknown_only = scan(vec![measure(day("2024-01-01"), Bound::Unknown)], Vec::new());
         assert_eq!(span(&unknown_only), (None, None));
+    }
+
+    #[test]
+    fn the_period_span_runs_from_the_earliest_to_the_latest_date() {
+        let on = |d: Option<&str>| PeriodMeasure {
+            variable: "registered".to_string(),
+            column: "__r0".to_string(),
+            aggregate: PeriodAggregate::Count,
+            on: d.map(|d| d.parse().unwrap()),
+        };
+        let mut periods = PeriodScan {
+            table: "registrations".to_string(),
+            start: Some("start_date".to_string()),
+            end: Some("end_date".to_string()),
+            practice: None,
+            measures: vec![on(Some("2025-09-01")), on(None), on(Some("2026-01-31"))],
+        };
+        let span = periods
+            .date_span()
+            .map(|(a, b)| (a.to_string(), b.to_string()));
+        assert_eq!(
+            span,
+            Some(("2025-09-01".to_string(), "2026-01-31".to_string()))
+        );
+        periods.measures = vec![on(None)];
+        assert_eq!(periods.date_span(), None);
     }
 }

@@ -142,8 +142,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_0d27e091a850";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_0d27e091a850" AS
+DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_dd6ddd23b0e2";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_dd6ddd23b0e2" AS
 WITH
 "known_people" AS (
   SELECT
@@ -333,6 +333,7 @@ WITH
     "end_date" AS "end_date",
     "practice" AS "practice"
   FROM "registrations_kept"
+  WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')
 ),
 "registrations_measures" AS (
   SELECT
@@ -469,7 +470,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_0d27e091a850"
+FROM "caas_cohort_asthma_research_dd6ddd23b0e2"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -503,7 +504,7 @@ WITH
     count(CASE WHEN "__rule_1" THEN 1 END) AS "passed_1",
     count(CASE WHEN "__rule_1" AND "__rule_2" THEN 1 END) AS "passed_2",
     count(CASE WHEN "__rule_1" AND "__rule_2" AND "__rule_3" THEN 1 END) AS "passed_3"
-  FROM "caas_cohort_asthma_research_0d27e091a850"
+  FROM "caas_cohort_asthma_research_dd6ddd23b0e2"
 ),
 "attrition" AS (
   SELECT

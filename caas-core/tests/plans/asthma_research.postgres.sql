@@ -142,8 +142,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS pg_temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_f09afbc0222b";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_f09afbc0222b" AS
+DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_21f364108825";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_21f364108825" AS
 WITH
 "known_people" AS (
   SELECT
@@ -333,6 +333,7 @@ WITH
     "end_date" AS "end_date",
     "practice" AS "practice"
   FROM "registrations_kept"
+  WHERE "start_date" <= DATE '2025-03-31' AND ("end_date" IS NULL OR "end_date" >= DATE '2025-03-31')
 ),
 "registrations_measures" AS (
   SELECT
@@ -469,7 +470,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_f09afbc0222b"
+FROM "caas_cohort_asthma_research_21f364108825"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -503,7 +504,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_f09afbc0222b"
+  FROM "caas_cohort_asthma_research_21f364108825"
 ),
 "attrition" AS (
   SELECT

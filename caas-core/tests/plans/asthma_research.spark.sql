@@ -140,8 +140,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_gp` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('195967001', 0), ('195967001', 1), ('22298006', 0), ('22298006', 1), ('60621009', 2) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_apc` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('J45', 0), ('J46', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_asthma_research_99099fec5487`;
-CACHE TABLE `caas_cohort_asthma_research_99099fec5487` AS
+DROP VIEW IF EXISTS `caas_cohort_asthma_research_3120d8ad3a0d`;
+CACHE TABLE `caas_cohort_asthma_research_3120d8ad3a0d` AS
 WITH
 `known_people` AS (
   SELECT
@@ -331,6 +331,7 @@ WITH
     `end_date` AS `end_date`,
     `practice` AS `practice`
   FROM `registrations_kept`
+  WHERE `start_date` <= DATE '2025-03-31' AND (`end_date` IS NULL OR `end_date` >= DATE '2025-03-31')
 ),
 `registrations_measures` AS (
   SELECT
@@ -467,7 +468,7 @@ SELECT
   `age`,
   `sex`,
   `practice`
-FROM `caas_cohort_asthma_research_99099fec5487`
+FROM `caas_cohort_asthma_research_3120d8ad3a0d`
 WHERE `__rule_1` AND `__rule_2` AND `__rule_3`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -501,7 +502,7 @@ WITH
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2`) AS `passed_2`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2` AND `__rule_3`) AS `passed_3`
-  FROM `caas_cohort_asthma_research_99099fec5487`
+  FROM `caas_cohort_asthma_research_3120d8ad3a0d`
 ),
 `attrition` AS (
   SELECT

@@ -118,8 +118,8 @@ INSERT INTO "caas_codes_layouts_prescriptions" VALUES (320000009, 0);
 DROP TABLE IF EXISTS temp."caas_codes_layouts_procedures";
 CREATE TEMPORARY TABLE "caas_codes_layouts_procedures" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_layouts_procedures" VALUES ('W37', 0), ('W381', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_layouts_a1eb33a17b97";
-CREATE TEMPORARY TABLE "caas_cohort_layouts_a1eb33a17b97" AS
+DROP TABLE IF EXISTS temp."caas_cohort_layouts_db61ba78c653";
+CREATE TEMPORARY TABLE "caas_cohort_layouts_db61ba78c653" AS
 WITH
 "persons_kept" AS (
   SELECT
@@ -208,6 +208,7 @@ WITH
     "start_date" AS "start_date",
     CAST(NULL AS DATE) AS "end_date"
   FROM "registrations"
+  WHERE "start_date" <= DATE '2025-03-31' AND (CAST(NULL AS DATE) IS NULL OR CAST(NULL AS DATE) >= DATE '2025-03-31')
 ),
 "registrations_measures" AS (
   SELECT
@@ -252,7 +253,7 @@ FROM "cohort";
 -- The members.
 SELECT
   "person_id" AS "person_id"
-FROM "caas_cohort_layouts_a1eb33a17b97"
+FROM "caas_cohort_layouts_db61ba78c653"
 WHERE "__rule_1"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -262,7 +263,7 @@ WITH
   SELECT
     count(*) AS "passed_0",
     count(CASE WHEN "__rule_1" THEN 1 END) AS "passed_1"
-  FROM "caas_cohort_layouts_a1eb33a17b97"
+  FROM "caas_cohort_layouts_db61ba78c653"
 ),
 "attrition" AS (
   SELECT

@@ -116,8 +116,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_layouts_prescriptions` AS
 SELECT CAST(code AS BIGINT) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES (320000009, 0) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_layouts_procedures` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('W37', 0), ('W381', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_layouts_dc47a5e51c9a`;
-CACHE TABLE `caas_cohort_layouts_dc47a5e51c9a` AS
+DROP VIEW IF EXISTS `caas_cohort_layouts_63e2cb6eaf03`;
+CACHE TABLE `caas_cohort_layouts_63e2cb6eaf03` AS
 WITH
 `persons_kept` AS (
   SELECT
@@ -206,6 +206,7 @@ WITH
     `start_date` AS `start_date`,
     CAST(NULL AS DATE) AS `end_date`
   FROM `registrations`
+  WHERE `start_date` <= DATE '2025-03-31' AND (CAST(NULL AS DATE) IS NULL OR CAST(NULL AS DATE) >= DATE '2025-03-31')
 ),
 `registrations_measures` AS (
   SELECT
@@ -250,7 +251,7 @@ FROM `cohort`;
 -- The members.
 SELECT
   `person_id` AS `person_id`
-FROM `caas_cohort_layouts_dc47a5e51c9a`
+FROM `caas_cohort_layouts_63e2cb6eaf03`
 WHERE `__rule_1`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -260,7 +261,7 @@ WITH
   SELECT
     count(*) AS `passed_0`,
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`
-  FROM `caas_cohort_layouts_dc47a5e51c9a`
+  FROM `caas_cohort_layouts_63e2cb6eaf03`
 ),
 `attrition` AS (
   SELECT

@@ -399,14 +399,19 @@ pub(crate) fn period_selection<'p>(
             Some(d) => date_literal(d),
             None => lit(ScalarValue::Date32(None)),
         };
-        let covers = column("start_date").lt_eq(on.clone()).and(
-            column("end_date")
-                .is_null()
-                .or(column("end_date").gt_eq(on)),
-        );
-        filters.push((measure, covers));
+        filters.push((measure, covering(on.clone(), on)));
     }
     Ok(PeriodSelection { rows, filters })
+}
+
+/// Whether a period covers a day from `first` to `last`: it starts on or before `last`
+/// and has no end or ends on or after `first`.
+fn covering(first: DfExpr, last: DfExpr) -> DfExpr {
+    column("start_date").lt_eq(last).and(
+        column("end_date")
+            .is_null()
+            .or(column("end_date").gt_eq(first)),
+    )
 }
 
 /// The per-person aggregate of a period scan.
@@ -423,5 +428,10 @@ fn period_aggregate(lowering: &Lowering<'_>, scan: &PeriodScan) -> Result<DataFr
         };
         aggs.push(agg.alias(&measure.column));
     }
-    Ok(selection.rows.aggregate(vec![column("person_id")], aggs)?)
+    let mut rows = selection.rows;
+    // The periods that cover none of the measures' dates, dropped before the aggregate.
+    if let Some((first, last)) = scan.date_span() {
+        rows = rows.filter(covering(date_literal(first), date_literal(last)))?;
+    }
+    Ok(rows.aggregate(vec![column("person_id")], aggs)?)
 }

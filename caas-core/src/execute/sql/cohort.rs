@@ -642,19 +642,28 @@ impl<'a> SqlLowering<'a> {
         if let Some(p) = &scan.practice {
             rows = rows.item(converted(table, p, SqlType::Text), "practice");
         }
+        // The periods that cover none of the measures' dates, dropped before the aggregate.
+        if let Some((first, last)) = scan.date_span() {
+            rows = rows.filter(covering(
+                date(&scan.start),
+                date(&scan.end),
+                Sql::Date(first),
+                Sql::Date(last),
+            ));
+        }
         let rows = self.add(format!("{prefix}{}_periods", scan.table), rows);
         let mut select = Select::from_step(&rows).expr(Sql::col("person_id"));
         let mut columns = Vec::new();
         for measure in &scan.measures {
-            let covers =
-                match measure.on {
-                    Some(on) => Sql::col("start_date")
-                        .binary(super::ast::BinOp::LtEq, Sql::Date(on))
-                        .and(Sql::col("end_date").null_test().or(
-                            Sql::col("end_date").binary(super::ast::BinOp::GtEq, Sql::Date(on)),
-                        )),
-                    None => Sql::Bool(false),
-                };
+            let covers = match measure.on {
+                Some(on) => covering(
+                    Sql::col("start_date"),
+                    Sql::col("end_date"),
+                    Sql::Date(on),
+                    Sql::Date(on),
+                ),
+                None => Sql::Bool(false),
+            };
             let value = match measure.aggregate {
                 // The practice of the latest-starting covering period, ties to the
                 // greatest practice (a null practice first).
@@ -786,4 +795,13 @@ pub(crate) fn identifier(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
+}
+
+/// Whether a period from `start` to `end` covers a day from `first` to `last`: it starts
+/// on or before `last` and has no end or ends on or after `first`.
+fn covering(start: Sql, end: Sql, first: Sql, last: Sql) -> Sql {
+    use super::ast::BinOp;
+    start
+        .binary(BinOp::LtEq, last)
+        .and(end.clone().null_test().or(end.binary(BinOp::GtEq, first)))
 }
