@@ -11,7 +11,8 @@ members must equal the in-process ones, on every output column, or the script fa
 It prints, per engine, the median wall time of the evaluation (definition to members
 written), the first run's (Spark's includes compiling its generated code), the ratio to
 the hand-tuned DuckDB query, and the CPU seconds of the worker process (for PostgreSQL,
-of the server's processes).
+of the server's processes); for the SQL engines, also the medians of the checks
+(compiling the SQL and the data-quality counts) and of the cohort after them.
 
     python3 benches/compare_backends.py [--persons 1000000] [--repeat 3]
         [--engines duckdb postgres spark]
@@ -22,6 +23,7 @@ PostgreSQL server is started and stopped by scripts/postgres.sh.
 """
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -96,7 +98,18 @@ def worker(engine, data, members, repeat, dsn):
 
     cohort = caas.Cohort.from_path(base.FLU)
     schema = pq.read_schema(members + ".caas")
-    seconds, cpu = [], []
+    seconds, cpu, checks = [], [], []
+    module = importlib.import_module(f"caas.{engine}")
+    prepare = module.prepare
+
+    def timed_prepare(*args, **kwargs):
+        # Compiling the SQL and the data-quality counts, timed apart from the cohort.
+        started = time.perf_counter()
+        prepared = prepare(*args, **kwargs)
+        checks.append(time.perf_counter() - started)
+        return prepared
+
+    module.prepare = timed_prepare
     if engine == "duckdb":
         import duckdb
 
@@ -133,7 +146,7 @@ def worker(engine, data, members, repeat, dsn):
         write_members(result, members, schema)
         seconds.append(time.perf_counter() - started)
         cpu.append(tree_cpu(os.getpid()) - used)
-    print(json.dumps({"seconds": seconds, "cpu": cpu}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "checks": checks}))
 
 
 def load_postgres(dsn, data):
@@ -213,8 +226,8 @@ def measure(persons, repeat, engines):
             hand = base.run_duckdb(data, repeat, Path(tmp) / "hand.parquet")
             # The CPU time of their whole process per run (reading the codelists included).
             results = {
-                "caas": (caas_run["seconds"], [caas_run["cpu"] / repeat]),
-                "duckdb (hand-tuned)": (hand["seconds"], [hand["cpu"] / repeat]),
+                "caas": (caas_run["seconds"], [caas_run["cpu"] / repeat], None),
+                "duckdb (hand-tuned)": (hand["seconds"], [hand["cpu"] / repeat], None),
             }
             _, differ = base.compare_members(reference, Path(tmp) / "hand.parquet")
             problems += [f"hand-tuned DuckDB: {p}" for p in differ]
@@ -238,16 +251,25 @@ def measure(persons, repeat, engines):
                     # The server's work, shared out evenly: it is not timed per run.
                     used = (tree_cpu(postmaster(pgdir)) - server) / repeat
                     report["cpu"] = [c + used for c in report["cpu"]]
-                results[f"{engine} (caas SQL)"] = (report["seconds"], report["cpu"])
+                results[f"{engine} (caas SQL)"] = (
+                    report["seconds"], report["cpu"], report["checks"]
+                )
                 _, differ = base.compare_members(reference, members)
                 problems += [f"{engine}: {p}" for p in differ]
     finally:
         subprocess.run(["bash", ROOT / "scripts" / "postgres.sh", "stop", pgdir], check=False)
     hand_median = statistics.median(results["duckdb (hand-tuned)"][0])
     for engine in (e for e in ENGINES if e in results):
-        seconds, cpu = results[engine]
+        seconds, cpu, checks = results[engine]
         median = statistics.median(seconds)
-        rows.append((engine, median, seconds[0], median / hand_median, statistics.median(cpu)))
+        # A SQL engine's run is its checks (compiling, data-quality counts), then the cohort.
+        split = None
+        if checks:
+            cohort = statistics.median(s - c for s, c in zip(seconds, checks))
+            split = (statistics.median(checks), cohort, cohort / hand_median)
+        rows.append(
+            (engine, median, seconds[0], median / hand_median, statistics.median(cpu), split)
+        )
     return rows, problems, float(load)
 
 
@@ -276,10 +298,12 @@ def main():
     rows, problems, load = measure(args.persons, args.repeat, args.engines)
     print(f"\nflu cohort, {args.persons:,} people, {THREADS} threads, {args.repeat} runs each "
           f"(PostgreSQL load: {load:.0f} s, not counted):\n")
-    print("| engine | median s | first run s | / hand-tuned DuckDB | CPU s (median) |")
-    print("|---|---:|---:|---:|---:|")
-    for engine, median, first, ratio, cpu in rows:
-        print(f"| {engine} | {median:.2f} | {first:.2f} | {ratio:.2f} | {cpu:.1f} |")
+    print("| engine | median s | first run s | / hand-tuned DuckDB | CPU s (median) "
+          "| checks s | cohort s | cohort / hand-tuned |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for engine, median, first, ratio, cpu, split in rows:
+        split = " | ".join(f"{x:.2f}" for x in split) if split else " |  | "
+        print(f"| {engine} | {median:.2f} | {first:.2f} | {ratio:.2f} | {cpu:.1f} | {split} |")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     if problems:
         sys.exit("the engines found different members:\n" + "\n".join(problems))
