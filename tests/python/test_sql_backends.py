@@ -136,7 +136,7 @@ def test_case(backend: str, path: Path, tmp_path: Path, request: pytest.FixtureR
 def modulus_11_valid(text: str) -> bool:
     """The NHS number check, as the NHS data dictionary writes it: ten digits once spaces
     are removed, the first not 0, the last equal to 11 less the remainder of the first
-    nine weighted 10 down to 2 (11 counting as 0; 10 meaning no number has them)."""
+    nine weighted 10 down to 2 (11 counting as 0; where it is 10, no number has them)."""
     digits = text.replace(" ", "")
     if len(digits) != 10 or not digits.isdigit() or digits[0] == "0":
         return False
