@@ -505,8 +505,10 @@ impl CohortPlan {
 mod tests {
     use super::*;
 
-    fn day(d: &str) -> Bound {
-        Bound::On(d.parse().unwrap())
+    type Result = std::result::Result<(), chrono::ParseError>;
+
+    fn day(d: &str) -> std::result::Result<Bound, chrono::ParseError> {
+        Ok(Bound::On(d.parse()?))
     }
 
     fn measure(from: Bound, to: Bound) -> Measure {
@@ -544,10 +546,10 @@ mod tests {
     }
 
     #[test]
-    fn the_date_span_is_the_hull_of_the_windows() {
+    fn the_date_span_is_the_hull_of_the_windows() -> Result {
         let s = scan(
-            vec![measure(day("2024-01-01"), day("2024-06-30"))],
-            vec![measure(day("2023-03-01"), day("2024-03-31"))],
+            vec![measure(day("2024-01-01")?, day("2024-06-30")?)],
+            vec![measure(day("2023-03-01")?, day("2024-03-31")?)],
         );
         assert_eq!(
             span(&s),
@@ -556,37 +558,44 @@ mod tests {
                 Some("2024-06-30".to_string())
             )
         );
+        Ok(())
     }
 
     #[test]
-    fn an_open_side_opens_the_span_and_an_unknown_window_widens_nothing() {
+    fn an_open_side_opens_the_span_and_an_unknown_window_widens_nothing() -> Result {
         let s = scan(
             vec![
-                measure(Bound::Open, day("2024-06-30")),
-                measure(day("2024-01-01"), day("2024-03-31")),
-                measure(Bound::Unknown, day("2030-01-01")),
+                measure(Bound::Open, day("2024-06-30")?),
+                measure(day("2024-01-01")?, day("2024-03-31")?),
+                measure(Bound::Unknown, day("2030-01-01")?),
             ],
             Vec::new(),
         );
         assert_eq!(span(&s), (None, Some("2024-06-30".to_string())));
-        let unknown_only = scan(vec![measure(day("2024-01-01"), Bound::Unknown)], Vec::new());
+        let unknown_only = scan(
+            vec![measure(day("2024-01-01")?, Bound::Unknown)],
+            Vec::new(),
+        );
         assert_eq!(span(&unknown_only), (None, None));
+        Ok(())
     }
 
     #[test]
-    fn the_period_span_runs_from_the_earliest_to_the_latest_date() {
-        let on = |d: Option<&str>| PeriodMeasure {
-            variable: "registered".to_string(),
-            column: "__r0".to_string(),
-            aggregate: PeriodAggregate::Count,
-            on: d.map(|d| d.parse().unwrap()),
+    fn the_period_span_runs_from_the_earliest_to_the_latest_date() -> Result {
+        let on = |d: Option<&str>| -> std::result::Result<PeriodMeasure, chrono::ParseError> {
+            Ok(PeriodMeasure {
+                variable: "registered".to_string(),
+                column: "__r0".to_string(),
+                aggregate: PeriodAggregate::Count,
+                on: d.map(str::parse).transpose()?,
+            })
         };
         let mut periods = PeriodScan {
             table: "registrations".to_string(),
             start: Some("start_date".to_string()),
             end: Some("end_date".to_string()),
             practice: None,
-            measures: vec![on(Some("2025-09-01")), on(None), on(Some("2026-01-31"))],
+            measures: vec![on(Some("2025-09-01"))?, on(None)?, on(Some("2026-01-31"))?],
         };
         let span = periods
             .date_span()
@@ -595,7 +604,8 @@ mod tests {
             span,
             Some(("2025-09-01".to_string(), "2026-01-31".to_string()))
         );
-        periods.measures = vec![on(None)];
+        periods.measures = vec![on(None)?];
         assert_eq!(periods.date_span(), None);
+        Ok(())
     }
 }
