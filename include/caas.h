@@ -155,7 +155,8 @@ typedef enum CaasStatus {
    * `expression_syntax`, `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`,
    * `unknown_parameter`, `code_system_mismatch`, `invalid_definition`, `codelist` (a
    * codelist file that cannot be used), `unsupported` (something a SQL dialect cannot
-   * express).
+   * express), `limit_exceeded` (a definition over one of the limits of
+   * `caas_cohort_parse_with_options`).
    */
   CAAS_ERR_DEFINITION = 2,
   /**
@@ -254,7 +255,10 @@ uint32_t caas_abi_version(void);
  *
  * `options_json`: NULL for the defaults, or a JSON object with any of
  * `target_partitions` (threads per evaluation; default the machine's cores),
- * `memory_limit` (bytes; over it, evaluation spills to disk) and `batch_size` (rows), e.g.
+ * `memory_limit` (bytes; over it, evaluation spills to disk), `batch_size` (rows) and the
+ * limits that a cohort must keep to be evaluated (`max_expression_depth`,
+ * `max_expression_nodes`, `max_codelist_codes`; see `caas_cohort_parse_with_options` for
+ * all of them), e.g.
  * `{"target_partitions": 2}`. Unknown fields are an error.
  *
  * On success `*out` is a new engine that the caller owns and frees with
@@ -483,7 +487,8 @@ enum CaasStatus caas_cohort_to_sql(const struct CaasEngine *engine,
  * `caas_cohort_free`; on failure `*out` is NULL and the last error says what is wrong and
  * where (for YAML/JSON errors, `caas_last_error_line` and `caas_last_error_column`; for
  * expression errors, the column inside the expression). The library does not keep the
- * argument pointers.
+ * argument pointers. The definition is read within the default limits; see
+ * `caas_cohort_parse_with_options`.
  *
  * # Safety
  *
@@ -493,6 +498,24 @@ enum CaasStatus caas_cohort_parse(const char *text,
                                   uint32_t format,
                                   const char *base_dir,
                                   struct CaasCohort **out);
+
+/**
+ * `caas_cohort_parse` within limits: `options_json` is NULL for the defaults, or the JSON
+ * object of engine options that `caas_engine_new` takes, of which the limits apply here:
+ * `max_expression_depth`, `max_expression_nodes`, `max_definition_bytes`,
+ * `max_codelist_codes` and `max_file_bytes`, e.g. `{"max_expression_depth": 500}`. Going over one is
+ * `CAAS_ERR_DEFINITION` with the code `limit_exceeded`.
+ *
+ * # Safety
+ *
+ * `text`, `base_dir` and `options_json` are NULL or NUL-terminated strings; `out` is NULL
+ * or writable.
+ */
+enum CaasStatus caas_cohort_parse_with_options(const char *text,
+                                               uint32_t format,
+                                               const char *base_dir,
+                                               const char *options_json,
+                                               struct CaasCohort **out);
 
 /**
  * The cohort's id (its definition's `id`), the name by which other definitions use its

@@ -17,6 +17,7 @@ from pathlib import Path
 LAYERS = [
     "vocabulary",
     "error",
+    "limits",
     "runtime",
     "nhs",
     "codelist",

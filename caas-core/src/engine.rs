@@ -16,7 +16,8 @@ use indexmap::IndexMap;
 use crate::error::{CaasError, Result};
 use crate::execute::sql::{CohortSql, Dialect, TableNames};
 use crate::execute::{self, Collected, EngineOptions, EvaluationOptions, Run, governance};
-use crate::model::{Cohort, Parameters};
+use crate::limits::Limits;
+use crate::model::{Cohort, Parameters, Purpose};
 use crate::quality::DataQuality;
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
@@ -65,6 +66,7 @@ pub struct Engine {
     ctx: SessionContext,
     catalog: Catalog,
     cohorts: RwLock<IndexMap<String, Arc<Cohort>>>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Engine {
@@ -85,21 +87,24 @@ impl Default for Engine {
 impl Engine {
     /// An engine with default options.
     pub fn new() -> Self {
-        Self::from_context(SessionContext::new_with_config(
-            EngineOptions::default().config(),
-        ))
+        let options = EngineOptions::default();
+        Self::from_context(
+            SessionContext::new_with_config(options.config()),
+            options.limits(),
+        )
     }
 
     /// An engine with the given options.
     pub fn with_options(options: &EngineOptions) -> Result<Self> {
-        Ok(Self::from_context(options.session()?))
+        Ok(Self::from_context(options.session()?, options.limits()))
     }
 
-    fn from_context(ctx: SessionContext) -> Self {
+    fn from_context(ctx: SessionContext, limits: Limits) -> Self {
         Engine {
             ctx,
             catalog: Catalog::default(),
             cohorts: RwLock::new(IndexMap::new()),
+            limits,
         }
     }
 
@@ -120,16 +125,26 @@ impl Engine {
         self.add(name, spec, data)
     }
 
-    /// Registers a table from a Parquet, CSV or Arrow IPC file, or a folder of them.
+    /// Registers a table from a Parquet, CSV or Arrow IPC file, or a folder of them. A file
+    /// the reader cannot make sense of (a corrupt Parquet footer, say) is a
+    /// [`CaasError::Registration`] that names the table, the file and the reader's reason.
     pub async fn register_file(
         &self,
         name: &str,
         path: impl AsRef<Path>,
         spec: TableSpec,
     ) -> Result<()> {
-        let data = SourceFile::new(path.as_ref())
+        let path = path.as_ref();
+        let data = SourceFile::new(path)
             .read(&self.ctx, name, &spec)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                CaasError::Engine { message, .. } => CaasError::Registration {
+                    table: name.to_string(),
+                    message: format!("cannot read {}: {message}", path.display()),
+                },
+                other => other,
+            })?;
         self.add(name, spec, data)
     }
 
@@ -178,6 +193,7 @@ impl Engine {
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).
     pub fn register_cohort(&self, cohort: Cohort) -> Result<()> {
+        cohort.check_limits(&self.limits)?;
         let mut cohorts = self.cohorts.write().map_err(|_| poisoned())?;
         cohorts.insert(cohort.id().to_string(), Arc::new(cohort));
         Ok(())
@@ -185,6 +201,7 @@ impl Engine {
 
     /// The inputs of an evaluation of `cohort` with `parameters`, as registered now.
     fn snapshot(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Run> {
+        cohort.check_limits(&self.limits)?;
         let cohorts = self.cohorts.read().map_err(|_| poisoned())?.clone();
         Run::new(self.ctx.clone(), &self.catalog, cohorts, cohort, parameters)
     }
@@ -316,8 +333,21 @@ impl Engine {
     }
 
     /// Every person's value of every variable (one row per person, sorted by person id):
-    /// what the rules were evaluated on.
+    /// what the rules were evaluated on. Only for a `direct_care` definition: for research
+    /// and planning, only the output columns may leave the engine, with pseudonyms
+    /// ([`CaasError::InvalidInput`]; evaluate with a pseudonym key instead).
     pub async fn variables(&self, cohort: &Cohort, parameters: &Parameters) -> Result<RecordBatch> {
+        if cohort.definition().purpose != Purpose::DirectCare {
+            return Err(CaasError::InvalidInput {
+                what: "variables".to_string(),
+                message: format!(
+                    "every variable of every person by id is only for direct care; `{}` is \
+                     for {:?}: evaluate it, with a pseudonym key",
+                    cohort.id(),
+                    cohort.definition().purpose
+                ),
+            });
+        }
         let plan = self.compile(cohort, parameters)?;
         execute::variables(cohort, plan).await
     }

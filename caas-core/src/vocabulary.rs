@@ -65,6 +65,30 @@ impl CodeSystem {
         }
         out
     }
+
+    /// What makes `code` (from a codelist) one that no code can match, if anything: being
+    /// empty once trimmed, or holding spaces or control characters inside. Codes are not
+    /// held to their system's format: local codes (EMIS's `EMISNQAS1`, say) sit in SNOMED
+    /// CT lists in practice; the data-quality checks report malformed codes in the data.
+    ///
+    /// ```
+    /// use caas_core::CodeSystem;
+    /// assert_eq!(CodeSystem::SnomedCt.code_problem(" 195967001 "), None);
+    /// assert_eq!(CodeSystem::Icd10.code_problem("j45.x"), None);
+    /// assert!(CodeSystem::SnomedCt.code_problem("  ").is_some());
+    /// assert!(CodeSystem::SnomedCt.code_problem("1959 67001").is_some());
+    /// assert!(CodeSystem::Icd10.code_problem("J45\t").is_some());
+    /// ```
+    pub fn code_problem(self, code: &str) -> Option<&'static str> {
+        let code = self.normalise(code);
+        if code.is_empty() {
+            Some("is empty")
+        } else if code.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            Some("holds spaces or control characters, which no code has")
+        } else {
+            None
+        }
+    }
 }
 
 /// A kind of data-quality finding. See [`quality`](crate::quality) for what each means
@@ -93,11 +117,15 @@ pub enum FindingKind {
     DateBeforeBirth,
     /// A code that has no format of its code system.
     InvalidCode,
+    /// An event's value that is not a finite number (NaN or infinite).
+    NonFiniteValue,
+    /// A person's opt-out flag that is missing (read as no opt-out).
+    MissingOptOut,
 }
 
 impl FindingKind {
     /// Every kind, in the order of reports.
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: [FindingKind; 11] = [
         FindingKind::InvalidNhsNumber,
         FindingKind::MissingPersonId,
         FindingKind::DuplicatePerson,
@@ -107,6 +135,8 @@ impl FindingKind {
         FindingKind::DateBefore1900,
         FindingKind::DateBeforeBirth,
         FindingKind::InvalidCode,
+        FindingKind::NonFiniteValue,
+        FindingKind::MissingOptOut,
     ];
 
     /// The snake_case name, as in JSON.
@@ -121,6 +151,8 @@ impl FindingKind {
             FindingKind::DateBefore1900 => "date_before_1900",
             FindingKind::DateBeforeBirth => "date_before_birth",
             FindingKind::InvalidCode => "invalid_code",
+            FindingKind::NonFiniteValue => "non_finite_value",
+            FindingKind::MissingOptOut => "missing_opt_out",
         }
     }
 
@@ -136,6 +168,8 @@ impl FindingKind {
             FindingKind::DateBefore1900 => "a date before 1900",
             FindingKind::DateBeforeBirth => "a date before the person's date of birth",
             FindingKind::InvalidCode => "a code that has no format of its code system",
+            FindingKind::NonFiniteValue => "a value that is not a finite number",
+            FindingKind::MissingOptOut => "a missing opt-out flag",
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::ffi::{CString, c_char};
 use std::path::Path;
 
-use caas_core::{Cohort, Format};
+use caas_core::{Cohort, EngineOptions, Format};
 
 use crate::args;
 use crate::error::{CaasStatus, Error, c_string, guard, guard_value};
@@ -33,7 +33,8 @@ pub struct CaasCohort {
 /// `caas_cohort_free`; on failure `*out` is NULL and the last error says what is wrong and
 /// where (for YAML/JSON errors, `caas_last_error_line` and `caas_last_error_column`; for
 /// expression errors, the column inside the expression). The library does not keep the
-/// argument pointers.
+/// argument pointers. The definition is read within the default limits; see
+/// `caas_cohort_parse_with_options`.
 ///
 /// # Safety
 ///
@@ -45,6 +46,28 @@ pub unsafe extern "C" fn caas_cohort_parse(
     base_dir: *const c_char,
     out: *mut *mut CaasCohort,
 ) -> CaasStatus {
+    // SAFETY: the caller's contract, passed on; NULL options are the defaults.
+    unsafe { caas_cohort_parse_with_options(text, format, base_dir, std::ptr::null(), out) }
+}
+
+/// `caas_cohort_parse` within limits: `options_json` is NULL for the defaults, or the JSON
+/// object of engine options that `caas_engine_new` takes, of which the limits apply here:
+/// `max_expression_depth`, `max_expression_nodes`, `max_definition_bytes`,
+/// `max_codelist_codes` and `max_file_bytes`, e.g. `{"max_expression_depth": 500}`. Going over one is
+/// `CAAS_ERR_DEFINITION` with the code `limit_exceeded`.
+///
+/// # Safety
+///
+/// `text`, `base_dir` and `options_json` are NULL or NUL-terminated strings; `out` is NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_cohort_parse_with_options(
+    text: *const c_char,
+    format: u32,
+    base_dir: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut CaasCohort,
+) -> CaasStatus {
     guard(|| {
         // SAFETY: the caller's contract, passed on.
         let out = unsafe { args::out_handle(out, "out") }?;
@@ -52,6 +75,9 @@ pub unsafe extern "C" fn caas_cohort_parse(
         let text = unsafe { args::text(text, "text") }?;
         // SAFETY: `base_dir` is NULL or a NUL-terminated string, by the caller's contract.
         let base_dir = unsafe { args::optional_text(base_dir, "base_dir") }?.unwrap_or(".");
+        // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
+        let options: EngineOptions =
+            unsafe { args::json_or_default(options_json, "options_json") }?;
         let format = match format {
             CAAS_FORMAT_YAML => Format::Yaml,
             CAAS_FORMAT_JSON => Format::Json,
@@ -64,7 +90,7 @@ pub unsafe extern "C" fn caas_cohort_parse(
                 });
             }
         };
-        let cohort = Cohort::from_str_in(text, format, Path::new(base_dir))?;
+        let cohort = Cohort::from_str_with(text, format, Path::new(base_dir), &options.limits())?;
         let id = c_string(cohort.id());
         *out = Box::into_raw(Box::new(CaasCohort { cohort, id }));
         Ok(())

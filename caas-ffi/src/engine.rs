@@ -25,7 +25,10 @@ pub struct CaasEngine {
 ///
 /// `options_json`: NULL for the defaults, or a JSON object with any of
 /// `target_partitions` (threads per evaluation; default the machine's cores),
-/// `memory_limit` (bytes; over it, evaluation spills to disk) and `batch_size` (rows), e.g.
+/// `memory_limit` (bytes; over it, evaluation spills to disk), `batch_size` (rows) and the
+/// limits that a cohort must keep to be evaluated (`max_expression_depth`,
+/// `max_expression_nodes`, `max_codelist_codes`; see `caas_cohort_parse_with_options` for
+/// all of them), e.g.
 /// `{"target_partitions": 2}`. Unknown fields are an error.
 ///
 /// On success `*out` is a new engine that the caller owns and frees with

@@ -33,7 +33,8 @@ pub enum CaasStatus {
     /// `expression_syntax`, `unknown_reference`, `type_mismatch`, `cycle`, `empty_window`,
     /// `unknown_parameter`, `code_system_mismatch`, `invalid_definition`, `codelist` (a
     /// codelist file that cannot be used), `unsupported` (something a SQL dialect cannot
-    /// express).
+    /// express), `limit_exceeded` (a definition over one of the limits of
+    /// `caas_cohort_parse_with_options`).
     CAAS_ERR_DEFINITION = 2,
     /// A table, a file, or data given after an evaluation cannot be used. Codes: `table` (not
     /// registered, or of another role), `registration`, `missing_column`, `column_type`,

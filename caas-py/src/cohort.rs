@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use caas_core::report::notebook;
-use caas_core::{CaasError, Cohort, Definition, Format, Parameters, Value};
+use caas_core::{
+    CaasError, Cohort, Definition, EngineOptions, Format, Limits, Parameters, Place, Value,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
@@ -23,6 +25,33 @@ fn base(base_dir: Option<PathBuf>) -> PathBuf {
     base_dir.unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The limits of the JSON of engine options (`None`: the defaults).
+fn parse_limits(py: Python<'_>, json: Option<&str>) -> PyResult<Limits> {
+    let options: EngineOptions = match json {
+        None => EngineOptions::default(),
+        Some(json) => serde_json::from_str(json).map_err(|e| {
+            let err = CaasError::InvalidOption {
+                option: "limits",
+                message: e.to_string(),
+            };
+            to_py(py, err)
+        })?,
+    };
+    Ok(options.limits())
+}
+
+/// A cohort read from `text` within the limits of the JSON of engine options.
+fn read(
+    py: Python<'_>,
+    text: &str,
+    format: Format,
+    base_dir: Option<PathBuf>,
+    limits: Option<&str>,
+) -> PyResult<PyCohort> {
+    let (base, limits) = (base(base_dir), parse_limits(py, limits)?);
+    check(py, Cohort::from_str_with(text, format, &base, &limits)).map(PyCohort::new)
+}
+
 impl PyCohort {
     fn new(cohort: Cohort) -> Self {
         PyCohort {
@@ -33,26 +62,37 @@ impl PyCohort {
 
 #[pymethods]
 impl PyCohort {
-    /// Reads a definition from YAML text; codelist files are resolved from `base_dir`.
+    /// Reads a definition from YAML text; codelist files are resolved from `base_dir`;
+    /// `limits` is NULL or the JSON of engine options whose limits apply.
     #[staticmethod]
-    #[pyo3(signature = (text, base_dir=None))]
-    fn from_yaml(py: Python<'_>, text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
-        let base = base(base_dir);
-        check(py, Cohort::from_str_in(text, Format::Yaml, &base)).map(Self::new)
+    #[pyo3(signature = (text, base_dir=None, limits=None))]
+    fn from_yaml(
+        py: Python<'_>,
+        text: &str,
+        base_dir: Option<PathBuf>,
+        limits: Option<&str>,
+    ) -> PyResult<Self> {
+        read(py, text, Format::Yaml, base_dir, limits)
     }
 
-    /// Reads a definition from JSON text; codelist files are resolved from `base_dir`.
+    /// Reads a definition from JSON text, as [`from_yaml`](Self::from_yaml).
     #[staticmethod]
-    #[pyo3(signature = (text, base_dir=None))]
-    fn from_json(py: Python<'_>, text: &str, base_dir: Option<PathBuf>) -> PyResult<Self> {
-        let base = base(base_dir);
-        check(py, Cohort::from_str_in(text, Format::Json, &base)).map(Self::new)
+    #[pyo3(signature = (text, base_dir=None, limits=None))]
+    fn from_json(
+        py: Python<'_>,
+        text: &str,
+        base_dir: Option<PathBuf>,
+        limits: Option<&str>,
+    ) -> PyResult<Self> {
+        read(py, text, Format::Json, base_dir, limits)
     }
 
     /// Reads a definition file (`.json` is JSON, anything else YAML).
     #[staticmethod]
-    fn from_path(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        check(py, Cohort::from_path(&path)).map(Self::new)
+    #[pyo3(signature = (path, limits=None))]
+    fn from_path(py: Python<'_>, path: PathBuf, limits: Option<&str>) -> PyResult<Self> {
+        let limits = parse_limits(py, limits)?;
+        check(py, Cohort::from_path_with(&path, &limits)).map(Self::new)
     }
 
     /// Checks a definition document given as a Python mapping (dates as `YYYY-MM-DD`
@@ -154,30 +194,45 @@ impl PyCohort {
 
 /// Run-time parameters from a Python mapping of names to values, each as itself: a bool, an
 /// int, a float, a `datetime.date` (or a `datetime.datetime` at midnight) or a str. A str
-/// stays text: the core takes it as a date only where the definition declares a date.
+/// stays text: the core takes it as a date only where the definition declares a date. A
+/// value that is none of these, or a number that no engine holds (an int over 64 bits, a
+/// NaN), is the core's `type_mismatch` error naming the parameter.
 pub fn to_parameters(values: Option<&Bound<'_, PyDict>>) -> PyResult<Parameters> {
     let mut parameters = Parameters::new();
     let Some(values) = values else {
         return Ok(parameters);
     };
+    let py = values.py();
     for (key, value) in values.iter() {
         let name: String = key
             .extract()
             .map_err(|_| PyTypeError::new_err("parameter names must be text"))?;
         let what = format!("parameter `{name}`");
+        let wrong = |message: String| {
+            let place = Place::Parameter(name.clone());
+            to_py(py, CaasError::TypeMismatch { place, message })
+        };
         let value = if value.is_instance_of::<PyBool>() {
             Value::Bool(value.extract()?)
         } else if value.is_instance_of::<PyInt>() {
-            Value::Int(value.extract()?)
+            Value::Int(
+                value
+                    .extract()
+                    .map_err(|_| wrong("a whole number outside the 64-bit range".to_string()))?,
+            )
         } else if value.is_instance_of::<PyFloat>() {
-            Value::Float(value.extract()?)
+            let x: f64 = value.extract()?;
+            if !x.is_finite() {
+                return Err(wrong("a number that is not finite".to_string()));
+            }
+            Value::Float(x)
         } else if let Some(date) = typed_date(&what, &value)? {
             Value::Date(date)
         } else if value.is_instance_of::<PyString>() {
             Value::Text(value.extract()?)
         } else {
-            return Err(PyTypeError::new_err(format!(
-                "{what}: expected a date, a number, a boolean or text, got {}",
+            return Err(wrong(format!(
+                "expected a date, a number, a boolean or text, got {}",
                 type_name(&value)?
             )));
         };

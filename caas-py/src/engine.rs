@@ -59,17 +59,37 @@ fn table_spec(py: Python<'_>, table: &str, spec: &Bound<'_, PyAny>) -> PyResult<
 impl PyEngine {
     /// An engine; unset options take the engine's defaults.
     #[new]
-    #[pyo3(signature = (target_partitions=None, memory_limit=None, batch_size=None))]
+    #[pyo3(signature = (
+        target_partitions=None,
+        memory_limit=None,
+        batch_size=None,
+        max_expression_depth=None,
+        max_expression_nodes=None,
+        max_definition_bytes=None,
+        max_codelist_codes=None,
+        max_file_bytes=None,
+    ))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments, one per option.
     fn new(
         py: Python<'_>,
         target_partitions: Option<usize>,
         memory_limit: Option<usize>,
         batch_size: Option<usize>,
+        max_expression_depth: Option<usize>,
+        max_expression_nodes: Option<u64>,
+        max_definition_bytes: Option<usize>,
+        max_codelist_codes: Option<usize>,
+        max_file_bytes: Option<u64>,
     ) -> PyResult<Self> {
         let options = EngineOptions {
             target_partitions,
             memory_limit,
             batch_size,
+            max_expression_depth,
+            max_expression_nodes,
+            max_definition_bytes,
+            max_codelist_codes,
+            max_file_bytes,
         };
         let engine = check(py, Engine::with_options(&options))?;
         Ok(PyEngine {

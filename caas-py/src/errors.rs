@@ -112,7 +112,8 @@ fn fill(kwargs: &Bound<'_, PyDict>, err: &CaasError) -> PyResult<()> {
         }
         CaasError::UnknownPerson { table } => kwargs.set_item("table", table)?,
         CaasError::InvalidInput { what, .. } => kwargs.set_item("input", what)?,
-        CaasError::InvalidOption { option, .. } => kwargs.set_item("option", option)?,
+        CaasError::InvalidOption { option, .. }
+        | CaasError::LimitExceeded { limit: option, .. } => kwargs.set_item("option", option)?,
         _ => {}
     }
     Ok(())

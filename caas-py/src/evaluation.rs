@@ -79,9 +79,19 @@ impl PyEvaluation {
         to_pyarrow(py, &self.inner.attrition)
     }
 
-    /// The attrition as a text table.
+    /// The attrition as a text table, counts under the report's disclosure control.
     fn attrition_text(&self, py: Python<'_>) -> PyResult<String> {
         check(py, self.inner.attrition_table())
+    }
+
+    /// The title, the attrition and the cohort's size, counts as `attrition_text`'s.
+    fn summary(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, self.inner.summary())
+    }
+
+    /// A count as the evaluation's purpose lets it be shown (`*` when suppressed).
+    fn shown(&self, count: u64) -> String {
+        self.inner.shown(count).to_string()
     }
 
     /// The notebook view: the attrition with the report's funnel, counts under the

@@ -178,7 +178,8 @@ impl Catalogue {
                 categories: None,
                 description: None,
             };
-            let mut codes = caas_core::codelist::read_codes(file, &spec, &path)?;
+            let mut codes =
+                caas_core::codelist::read_codes(file, &spec, &path, &caas_core::Limits::default())?;
             codes.sort();
             codes.dedup();
             let ints: Vec<i64> = if system.matches_by_prefix() {

@@ -93,21 +93,41 @@ class Cohort:
     # Reading -------------------------------------------------------------------------
 
     @classmethod
-    def from_yaml(cls, text: str, base_dir: str | os.PathLike[str] | None = None) -> Cohort:
+    def from_yaml(
+        cls,
+        text: str,
+        base_dir: str | os.PathLike[str] | None = None,
+        *,
+        limits: Mapping[str, int] | None = None,
+    ) -> Cohort:
         """Reads YAML text; codelist files are resolved from ``base_dir`` (default: the
-        current folder)."""
-        return cls(_caas.Cohort.from_yaml(text, _dir(base_dir)))
+        current folder).
+
+        ``limits``: the limits the definition is read within, by the names of
+        :class:`Engine`'s options (``max_expression_depth``, ``max_expression_nodes``,
+        ``max_definition_bytes``, ``max_codelist_codes``, ``max_file_bytes``); unset ones take the defaults, which
+        real definitions never meet."""
+        return cls(_caas.Cohort.from_yaml(text, _dir(base_dir), _limits(limits)))
 
     @classmethod
-    def from_json(cls, text: str, base_dir: str | os.PathLike[str] | None = None) -> Cohort:
-        """Reads JSON text; codelist files are resolved from ``base_dir``."""
-        return cls(_caas.Cohort.from_json(text, _dir(base_dir)))
+    def from_json(
+        cls,
+        text: str,
+        base_dir: str | os.PathLike[str] | None = None,
+        *,
+        limits: Mapping[str, int] | None = None,
+    ) -> Cohort:
+        """Reads JSON text; codelist files are resolved from ``base_dir``; ``limits`` as
+        for :meth:`from_yaml`."""
+        return cls(_caas.Cohort.from_json(text, _dir(base_dir), _limits(limits)))
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> Cohort:
+    def from_path(
+        cls, path: str | os.PathLike[str], *, limits: Mapping[str, int] | None = None
+    ) -> Cohort:
         """Reads a definition file (``.json`` is JSON, anything else YAML); codelist files
-        are resolved from the file's folder."""
-        return cls(_caas.Cohort.from_path(Path(path)))
+        are resolved from the file's folder; ``limits`` as for :meth:`from_yaml`."""
+        return cls(_caas.Cohort.from_path(Path(path), _limits(limits)))
 
     @classmethod
     def from_dict(
@@ -236,6 +256,11 @@ class Cohort:
 
 def _dir(base_dir: str | os.PathLike[str] | None) -> Path | None:
     return None if base_dir is None else Path(base_dir)
+
+
+def _limits(limits: Mapping[str, int] | None) -> str | None:
+    """The limits as the JSON of engine options, which the engine checks by name."""
+    return None if limits is None else json.dumps(dict(limits))
 
 
 class CohortBuilder:

@@ -122,11 +122,32 @@ class Engine:
         target_partitions: int | None = None,
         memory_limit: int | None = None,
         batch_size: int | None = None,
+        max_expression_depth: int | None = None,
+        max_expression_nodes: int | None = None,
+        max_definition_bytes: int | None = None,
+        max_codelist_codes: int | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
         """``target_partitions``: partitions (and threads) per plan, default the machine's
         cores; ``memory_limit``: bytes for evaluation, over which sorts and aggregates
-        spill to disk, default no limit; ``batch_size``: rows per batch."""
-        self._raw = _caas.Engine(target_partitions, memory_limit, batch_size)
+        spill to disk, default no limit; ``batch_size``: rows per batch.
+
+        The ``max_*`` options are the limits a cohort must keep to be evaluated here (how
+        deep its expressions nest, how large they grow once lowered, how many codes a
+        codelist holds; a definition's text and
+        files are limited when it is read): their defaults are far above what real
+        definitions need, and going over one raises a :class:`caas.DefinitionError` with
+        the code ``limit_exceeded`` whose ``option`` names the limit."""
+        self._raw = _caas.Engine(
+            target_partitions,
+            memory_limit,
+            batch_size,
+            max_expression_depth,
+            max_expression_nodes,
+            max_definition_bytes,
+            max_codelist_codes,
+            max_file_bytes,
+        )
 
     def register(
         self,
@@ -397,7 +418,9 @@ class Result:
         return frame
 
     def attrition_text(self) -> str:
-        """The attrition as a text table."""
+        """The attrition as a text table. For purposes other than direct care its counts
+        are under the report's disclosure control (1 to 7 shown as ``*``, others rounded
+        to 5), as in everything printed; :attr:`attrition` holds the exact counts."""
         return self._raw.attrition_text()
 
     def explain(self, person_id: int | str, *, progress: Progress | None = None) -> Explanation:
@@ -461,16 +484,12 @@ class Result:
         return Difference(joined, left, stayed)
 
     def __repr__(self) -> str:
-        return (
-            f"Result(cohort={self.cohort.id!r}, members={self.member_count}, "
-            f"population={self.population})"
-        )
+        # Counts as the report shows them: printed text is as far from the data as it.
+        members, population = self._raw.shown(self.member_count), self._raw.shown(self.population)
+        return f"Result(cohort={self.cohort.id!r}, members={members}, population={population})"
 
     def __str__(self) -> str:
-        return (
-            f"{self.cohort.title}\n{self.attrition_text()}\n"
-            f"{self.member_count:,} of {self.population:,} people in the cohort"
-        )
+        return self._raw.summary()
 
     def _repr_html_(self) -> str:
         # The engine's view: the attrition and the report's funnel, counts under the

@@ -109,7 +109,8 @@ class CaasError(Exception):
             ``invalid_nhs_number``.
         count: how many rows have the finding (``data_quality``).
         option: the evaluation option at fault (``invalid_option``), e.g.
-            ``pseudonym_key``.
+            ``pseudonym_key``, or the limit a definition is over (``limit_exceeded``), e.g.
+            ``max_expression_depth``.
         input: what was given that cannot be used (``invalid_input``), e.g.
             ``previous members``.
     """

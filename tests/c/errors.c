@@ -308,6 +308,39 @@ static void test_bad_definitions(void) {
     CHECK(cohort == NULL, "no cohort");
 }
 
+/* Limits: a definition too deep for the limits it is read within, or for the engine that
+ * evaluates it, is a definition error naming the limit; 10,000 nested brackets are refused
+ * before anything walks them, on the caller's stack. */
+static void test_limits(void) {
+    static char brackets[20100];
+    const char *deep = "id: deep\ntitle: Deep\npurpose: direct_care\nrules: [{include: not not not true}]\n";
+    CaasCohort *cohort = NULL;
+    CaasEngine *engine = NULL;
+    EXPECT_ERROR(caas_cohort_parse_with_options(deep, CAAS_FORMAT_YAML, NULL, "{\"max_expression_depth\": 3}",
+                                                &cohort),
+                 "limit_exceeded", "`max_expression_depth` allows (3)");
+    CHECK(cohort == NULL, "no cohort over a limit");
+    EXPECT_ERROR(caas_cohort_parse_with_options(deep, CAAS_FORMAT_YAML, NULL, "{\"max_depth\": 3}", &cohort),
+                 "invalid_argument", "unknown field `max_depth`");
+    CHECK(caas_cohort_parse_with_options(deep, CAAS_FORMAT_YAML, NULL, NULL, &cohort) == CAAS_OK, "default limits");
+    CHECK(caas_engine_new("{\"max_expression_depth\": 3}", &engine) == CAAS_OK, "engine with a limit");
+    CHECK(caas_engine_register_file(engine, "persons", persons_csv, PERSON) == CAAS_OK,
+          "register persons");
+    CaasResult *result = NULL;
+    EXPECT_ERROR(caas_engine_evaluate(engine, cohort, NULL, &result), "limit_exceeded", "rule 1");
+    CHECK(result == NULL, "no result over the engine's limit");
+    caas_engine_free(engine);
+    caas_cohort_free(cohort);
+
+    strcpy(brackets, "{id: deep, title: Deep, purpose: direct_care, rules: [{include: \"");
+    size_t at = strlen(brackets);
+    for (int i = 0; i < 10000; i++) brackets[at++] = '(';
+    brackets[at] = '\0';
+    strcat(brackets, "true\"}]}");
+    EXPECT_ERROR(caas_cohort_parse(brackets, CAAS_FORMAT_YAML, NULL, &cohort), "limit_exceeded",
+                 "max_expression_depth");
+}
+
 static void test_missing_table_and_use_after_error(void) {
     CaasEngine *engine = NULL;
     CaasCohort *cohort = parse(QUICKSTART);
@@ -601,6 +634,7 @@ int main(int argc, char **argv) {
     test_invalid_utf8();
     test_invalid_json();
     test_bad_definitions();
+    test_limits();
     test_missing_table_and_use_after_error();
     test_wrong_role();
     test_streams_in();

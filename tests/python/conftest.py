@@ -184,6 +184,15 @@ def governed_tables() -> tuple[pa.Table, pa.Table]:
     return persons, events
 
 
+def governed_engine() -> caas.Engine:
+    """An engine with the tables of :func:`governed_tables` registered."""
+    persons, events = governed_tables()
+    engine = caas.Engine()
+    engine.register("persons", persons, role="person")
+    engine.register("gp_events", events, role="events", code_system="snomed_ct")
+    return engine
+
+
 def governed_cohort(purpose: str = "direct_care") -> caas.Cohort:
     return caas.Cohort.from_dict(
         {

@@ -11,16 +11,12 @@ import pyarrow as pa
 import pytest
 
 import caas
-from conftest import NHS, d, governed_cohort, governed_tables
+from conftest import NHS, d, governed_cohort, governed_engine, governed_tables
 
 
 @pytest.fixture(scope="module")
 def engine() -> caas.Engine:
-    persons, events = governed_tables()
-    engine = caas.Engine()
-    engine.register("persons", persons, role="person")
-    engine.register("gp_events", events, role="events", code_system="snomed_ct")
-    return engine
+    return governed_engine()
 
 
 def members(result: caas.Result) -> list[object]:
@@ -40,13 +36,17 @@ def test_data_quality_counts_bad_nhs_numbers_and_orphan_events(engine: caas.Engi
     assert quality.count("gp_events", "unknown_person") == 1
     assert quality.count("gp_events", "invalid_nhs_number") is None
     assert quality.total("unknown_person") == 1
+    # Person 6's opt-out flags are missing: read as no opt-out, and reported.
+    flags = "national_opt_out, type1_opt_out"
     assert [(f.table, f.kind, f.column, f.count, f.policy) for f in quality.findings] == [
         ("persons", "invalid_nhs_number", "nhs_number", 2, "keep"),
+        ("persons", "missing_opt_out", flags, 1, "keep"),
         ("gp_events", "unknown_person", "person_id", 1, "keep"),
     ]
     assert str(quality).splitlines() == [
-        "Data quality: 2 finding(s)",
+        "Data quality: 3 finding(s)",
         "  `persons`: 2 row(s) have an invalid NHS number (column nhs_number, policy keep)",
+        f"  `persons`: 1 row(s) have a missing opt-out flag (column {flags}, policy keep)",
         (
             "  `gp_events`: 1 row(s) have a person id that is not in the person table "
             "(column person_id, policy keep)"
@@ -65,6 +65,7 @@ def test_data_quality_counts_bad_nhs_numbers_and_orphan_events(engine: caas.Engi
     found = table.filter(pa.compute.greater(table["count"], 0))
     assert found.select(["table", "kind", "count"]).to_pylist() == [
         {"table": "persons", "kind": "invalid_nhs_number", "count": 2},
+        {"table": "persons", "kind": "missing_opt_out", "count": 1},
         {"table": "gp_events", "kind": "unknown_person", "count": 1},
     ]
     assert quality.to_dict()["tables"][0]["table"] == "persons"
@@ -142,7 +143,9 @@ def test_finding_kinds_come_from_the_engine() -> None:
     assert kinds["invalid_nhs_number"] == ("an invalid NHS number", "keep")
     assert kinds["missing_person_id"][1] == "exclude"
     assert kinds["duplicate_person"][1] == "fail"
-    assert len(kinds) == 9
+    assert kinds["non_finite_value"] == ("a value that is not a finite number", "keep")
+    assert kinds["missing_opt_out"] == ("a missing opt-out flag", "keep")
+    assert len(kinds) == 11
 
 
 KEY = bytes(range(32))

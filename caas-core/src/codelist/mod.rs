@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CaasError, Result};
+use crate::limits::Limits;
 pub use crate::vocabulary::CodeSystem;
 
 /// A named set of codes in one code system, written inline or read from an
@@ -117,10 +118,12 @@ impl Codelist {
         }
     }
 
-    /// Loads a codelist from its specification; `base_dir` resolves a relative `file`.
-    pub fn load(name: &str, spec: &CodelistSpec, base_dir: &Path) -> Result<Self> {
+    /// Loads a codelist from its specification within `limits`; `base_dir` resolves a
+    /// relative `file`. A code that no code can equal (empty, or with spaces inside) is an
+    /// error naming its position: left in, it would match nothing it was meant to.
+    pub fn load(name: &str, spec: &CodelistSpec, base_dir: &Path, limits: &Limits) -> Result<Self> {
         let place = || crate::Place::Codelist(name.to_string());
-        match (&spec.codes, &spec.file) {
+        let codes = match (&spec.codes, &spec.file) {
             (Some(codes), None) => {
                 if spec.category_column.is_some() || spec.categories.is_some() {
                     return Err(CaasError::invalid(
@@ -128,7 +131,14 @@ impl Codelist {
                         "`category_column` and `categories` apply only to a `file`",
                     ));
                 }
-                Ok(Codelist::new(name, spec.system, codes))
+                limits.check_codelist_codes(name, codes.len())?;
+                for (i, code) in codes.iter().enumerate() {
+                    if let Some(problem) = spec.system.code_problem(code) {
+                        let message = format!("code {} of `codes` {problem}", i + 1);
+                        return Err(CaasError::invalid(place(), message));
+                    }
+                }
+                codes.clone()
             }
             (None, Some(file)) => {
                 if spec.categories.is_some() && spec.category_column.is_none() {
@@ -137,48 +147,66 @@ impl Codelist {
                         "`categories` needs a `category_column`",
                     ));
                 }
-                let codes = read_codes(name, spec, &base_dir.join(file))?;
-                Ok(Codelist::new(name, spec.system, codes))
+                read_codes(name, spec, &base_dir.join(file), limits)?
             }
-            _ => Err(CaasError::invalid(
-                place(),
-                "give exactly one of `codes` (inline) and `file` (CSV)",
-            )),
-        }
+            _ => {
+                return Err(CaasError::invalid(
+                    place(),
+                    "give exactly one of `codes` (inline) and `file` (CSV)",
+                ));
+            }
+        };
+        Ok(Codelist::new(name, spec.system, codes))
     }
 }
 
+/// The names that OpenCodelists and similar tools give the code column of a download.
+const CODE_COLUMNS: [&str; 6] = [
+    "code",
+    "dmd_id",
+    "snomedcode",
+    "snomed_code",
+    "id",
+    "ctv3_id",
+];
+
 /// Reads the codes, as written, of an OpenCodelists-style CSV file (a header row, RFC 4180
-/// quoting).
-pub fn read_codes(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<String>> {
+/// quoting) within `limits`.
+///
+/// Errors never quote a cell of the file: a path given by mistake may name a data extract,
+/// whose first row would be a patient's. They name lines and columns instead.
+pub fn read_codes(
+    name: &str,
+    spec: &CodelistSpec,
+    path: &Path,
+    limits: &Limits,
+) -> Result<Vec<String>> {
     let error = |message: String| CaasError::Codelist {
         codelist: name.to_string(),
         path: path.to_path_buf(),
         message,
     };
+    let bytes = limits.read_file(path, crate::Place::Codelist(name.to_string()))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(path)
-        .map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(source) => CaasError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => error(format!("{other:?}")),
-        })?;
+        .from_reader(bytes.as_slice());
     let headers = reader
         .headers()
-        .map_err(|e| error(format!("cannot read the header row: {e}")))?
+        .map_err(|e| error(format!("cannot read the header row: {}", csv_problem(&e))))?
         .clone();
     let find = |column: &str| {
         headers
             .iter()
             .position(|h| h.trim() == column)
             .ok_or_else(|| {
-                error(format!(
-                    "no column `{column}`; the file has: {}",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ))
+                let known = CODE_COLUMNS
+                    .iter()
+                    .find(|c| headers.iter().any(|h| h.trim() == **c));
+                let hint = match known {
+                    Some(c) => format!("; the file has `{c}`: set `code_column: {c}`"),
+                    None => " in the header row".to_string(),
+                };
+                error(format!("no column `{column}`{hint}"))
             })
     };
     let code_index = find(spec.code_column.as_deref().unwrap_or("code"))?;
@@ -186,10 +214,10 @@ pub fn read_codes(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<St
     let mut codes = Vec::new();
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;
-        let record = record.map_err(|e| error(format!("line {line}: {e}")))?;
-        let code = record.get(code_index).unwrap_or("").trim();
-        if code.is_empty() {
-            return Err(error(format!("line {line}: empty code")));
+        let record = record.map_err(|e| error(format!("line {line}: {}", csv_problem(&e))))?;
+        let code = record.get(code_index).unwrap_or("");
+        if let Some(problem) = spec.system.code_problem(code) {
+            return Err(error(format!("line {line}: the code {problem}")));
         }
         if let (Some(index), Some(wanted)) = (category_index, &spec.categories) {
             let category = record.get(index).unwrap_or("").trim();
@@ -197,7 +225,20 @@ pub fn read_codes(name: &str, spec: &CodelistSpec, path: &Path) -> Result<Vec<St
                 continue;
             }
         }
-        codes.push(code.to_string());
+        codes.push(code.trim().to_string());
+        limits.check_codelist_codes(name, codes.len())?;
     }
     Ok(codes)
+}
+
+/// What is wrong with a CSV file, without the cells the csv crate's messages may quote.
+fn csv_problem(err: &csv::Error) -> String {
+    match err.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_string(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header row has {expected_len}"),
+        csv::ErrorKind::Io(e) => e.kind().to_string(),
+        _ => "not a CSV file".to_string(),
+    }
 }

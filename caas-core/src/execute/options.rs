@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::governance::PseudonymKey;
 use crate::error::Result;
+use crate::limits::Limits;
 use crate::source::quality::{FindingKind, Policy, QualityPolicies};
 
 /// How the engine runs.
@@ -28,9 +29,46 @@ pub struct EngineOptions {
     /// Rows per batch; default DataFusion's (8192).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// How deep an expression may nest; default [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_expression_depth: Option<usize>,
+    /// How many nodes an expression may become once lowered; default
+    /// [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_expression_nodes: Option<u64>,
+    /// How many bytes a definition's text may hold; default [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_definition_bytes: Option<usize>,
+    /// How many codes a codelist may hold; default [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_codelist_codes: Option<usize>,
+    /// How many bytes a file that a definition names may hold; default
+    /// [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_bytes: Option<u64>,
 }
 
 impl EngineOptions {
+    /// The limits that definitions are checked against: these options over the defaults.
+    pub fn limits(&self) -> Limits {
+        let default = Limits::default();
+        Limits {
+            max_expression_depth: self
+                .max_expression_depth
+                .unwrap_or(default.max_expression_depth),
+            max_expression_nodes: self
+                .max_expression_nodes
+                .unwrap_or(default.max_expression_nodes),
+            max_definition_bytes: self
+                .max_definition_bytes
+                .unwrap_or(default.max_definition_bytes),
+            max_codelist_codes: self
+                .max_codelist_codes
+                .unwrap_or(default.max_codelist_codes),
+            max_file_bytes: self.max_file_bytes.unwrap_or(default.max_file_bytes),
+        }
+    }
+
     /// A DataFusion session that runs with these options.
     pub(crate) fn session(&self) -> Result<SessionContext> {
         let mut runtime = RuntimeEnvBuilder::new();

@@ -4,13 +4,15 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use chrono::Datelike;
 use indexmap::IndexMap;
 
 use super::definition::{Aggregation, Definition, Variable};
-use super::expr::{Expr, Type, eval_constant, infer_type, parse};
+use super::expr::{Expr, Type, eval_constant, infer_type, parse_with_depth};
 use super::value::{Parameters, Value, iso_date};
 use crate::codelist::Codelist;
 use crate::error::{CaasError, Format, Place, Result};
+use crate::limits::Limits;
 
 /// A cohort definition that has been read and checked.
 ///
@@ -155,10 +157,20 @@ impl Cohort {
     /// Reads a definition file (`.json` is JSON, anything else YAML); codelist files are
     /// resolved from the file's folder.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_path_with(path, &Limits::default())
+    }
+
+    /// [`from_path`](Self::from_path) within the given limits.
+    pub fn from_path_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| CaasError::Io {
+        let within = Limits {
+            max_file_bytes: limits.max_definition_bytes as u64,
+            ..*limits
+        };
+        let bytes = within.read_file(path, Place::Definition)?;
+        let text = String::from_utf8(bytes).map_err(|_| CaasError::Io {
             path: path.to_path_buf(),
-            source,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
         })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Format::Json,
@@ -167,27 +179,71 @@ impl Cohort {
         let base = path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        Self::from_str_in(&text, format, &base)
+        Self::from_str_with(&text, format, &base, limits)
     }
 
     /// Reads a definition from text in the given format, resolving codelist files from
     /// `base_dir`.
     pub fn from_str_in(text: &str, format: Format, base_dir: &Path) -> Result<Self> {
+        Self::from_str_with(text, format, base_dir, &Limits::default())
+    }
+
+    /// [`from_str_in`](Self::from_str_in) within the given limits, which are checked before
+    /// the text is parsed.
+    pub fn from_str_with(
+        text: &str,
+        format: Format,
+        base_dir: &Path,
+        limits: &Limits,
+    ) -> Result<Self> {
+        limits.check_definition_bytes(text.len())?;
         let definition = match format {
-            Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| {
+            Format::Yaml => serde_yaml_ng::from_str(check_yaml_nesting(text)?).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
                 syntax_error(format, line, column, e.to_string())
             })?,
             Format::Json => serde_json::from_str(text)
                 .map_err(|e| syntax_error(format, e.line(), e.column(), e.to_string()))?,
         };
-        Self::from_definition_in(definition, base_dir)
+        check(definition, base_dir, limits)
     }
 
     /// Checks a definition built in code (e.g. by a builder); codelist files are resolved
     /// from `base_dir`.
     pub fn from_definition_in(definition: Definition, base_dir: &Path) -> Result<Self> {
-        check(definition, base_dir)
+        check(definition, base_dir, &Limits::default())
+    }
+
+    /// Checks the cohort against `limits` (an engine's, which may differ from those it was
+    /// read with): the depth and expanded size of its expressions and the size of its
+    /// codelists. The sizes of its text and files are checked when it is read.
+    pub fn check_limits(&self, limits: &Limits) -> Result<()> {
+        for (name, codelist) in &self.codelists {
+            limits.check_codelist_codes(name, codelist.codes().len())?;
+        }
+        let variables = self.variables.values().flat_map(|v| {
+            let condition = match &v.kind {
+                VariableKind::Events(ev) => ev.condition.as_ref(),
+                _ => None,
+            };
+            let place = Place::Variable(v.name.clone());
+            person_expressions(&v.kind)
+                .into_iter()
+                .chain(condition)
+                .map(move |e| (e, place.clone()))
+        });
+        let rules = self.rules.iter().map(|r| (&r.expr, r.place.clone()));
+        for (expr, place) in variables.chain(rules) {
+            if expr.depth() > limits.max_expression_depth {
+                let max = limits.max_expression_depth as u64;
+                return Err(Limits::exceeded(place, "max_expression_depth", max));
+            }
+            if expr.expanded_size() > limits.max_expression_nodes {
+                let max = limits.max_expression_nodes;
+                return Err(Limits::exceeded(place, "max_expression_nodes", max));
+            }
+        }
+        Ok(())
     }
 
     /// The definition as written.
@@ -263,6 +319,7 @@ impl Cohort {
                     ));
                 }
             };
+            check_parameter(name, default)?;
         }
         check_windows(self.variables.values(), &values)?;
         Ok(values)
@@ -294,6 +351,56 @@ impl Cohort {
     }
 }
 
+/// How deep YAML's brackets may nest: as deep as the YAML reader itself goes.
+const MAX_YAML_NESTING: usize = 128;
+
+/// `text`, unless its flow collections (`[...]`, `{...}`) nest deeper than the YAML reader
+/// goes: the reader refuses those too, but only after a pass whose time grows with the
+/// square of the depth (48 s for 200 KB of brackets), so they are refused here first, in
+/// one pass. Quoted text and comments are skipped; a stray bracket in a plain value at
+/// worst counts one level too many.
+///
+/// ```
+/// use caas_core::Cohort;
+/// let text = format!("id: {}x{}", "[".repeat(100_000), "]".repeat(100_000));
+/// let err = Cohort::from_yaml_str(&text).unwrap_err();
+/// assert_eq!(err.to_string(), "YAML error at line 1, column 133: nested deeper than 128 levels");
+/// ```
+fn check_yaml_nesting(text: &str) -> Result<&str> {
+    let (mut depth, mut line, mut column) = (0usize, 1, 0);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        column += 1;
+        match (quote, c) {
+            // A quote left open at the end of a line is most likely an apostrophe.
+            (_, '\n') => (line, column, comment, quote) = (line + 1, 0, false, None),
+            _ if comment => {}
+            (Some('"'), '\\') => {
+                chars.next();
+                column += 1;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '#') if previous.is_whitespace() => comment = true,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_YAML_NESTING {
+                    let message = format!("nested deeper than {MAX_YAML_NESTING} levels");
+                    return Err(syntax_error(Format::Yaml, line, column, message));
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = c;
+    }
+    Ok(text)
+}
+
 fn syntax_error(format: Format, line: usize, column: usize, message: String) -> CaasError {
     let message = match message.rfind(" at line ") {
         Some(at) => message[..at].to_string(),
@@ -321,6 +428,23 @@ const KEYWORDS: [&str; 22] = [
     "else", "end", "day", "days", "week", "weeks", "month", "months", "year", "years",
 ];
 
+/// Refuses a parameter value that no engine holds alike: a date outside the years 0001 to
+/// 9999 (year 0 would give negative ages; Python and SQL have no later years) and a
+/// decimal that is not finite (a NaN is neither greater nor smaller than anything).
+fn check_parameter(name: &str, value: &Value) -> Result<()> {
+    let problem = match value {
+        Value::Date(d) if !(1..=9999).contains(&d.year()) => {
+            "a date outside the years 0001 to 9999"
+        }
+        Value::Float(x) if !x.is_finite() => "a number that is not finite",
+        _ => return Ok(()),
+    };
+    Err(CaasError::type_mismatch(
+        &Place::Parameter(name.to_string()),
+        problem,
+    ))
+}
+
 fn check_name(name: &str, place: Place) -> Result<()> {
     let mut chars = name.chars();
     let starts_well = chars
@@ -337,16 +461,18 @@ fn check_name(name: &str, place: Place) -> Result<()> {
     Ok(())
 }
 
-fn check(definition: Definition, base_dir: &Path) -> Result<Cohort> {
+fn check(definition: Definition, base_dir: &Path, limits: &Limits) -> Result<Cohort> {
     let mut parameters = IndexMap::new();
     for (name, raw) in &definition.parameters {
         check_name(name, Place::Parameter(name.clone()))?;
-        parameters.insert(name.clone(), Value::from(raw));
+        let value = Value::from(raw);
+        check_parameter(name, &value)?;
+        parameters.insert(name.clone(), value);
     }
 
     let mut codelists = IndexMap::new();
     for (name, spec) in &definition.codelists {
-        codelists.insert(name.clone(), Codelist::load(name, spec, base_dir)?);
+        codelists.insert(name.clone(), Codelist::load(name, spec, base_dir, limits)?);
     }
 
     let mut parsed: IndexMap<String, (VariableKind, Vec<String>)> = IndexMap::new();
@@ -356,7 +482,7 @@ fn check(definition: Definition, base_dir: &Path) -> Result<Cohort> {
         if parameters.contains_key(name) {
             return Err(CaasError::invalid(place, "a parameter has the same name"));
         }
-        let kind = parse_variable(var, &place, &codelists)?;
+        let kind = parse_variable(var, &place, &codelists, limits.max_expression_depth)?;
         let names = kind_names(&kind);
         parsed.insert(name.clone(), (kind, names));
     }
@@ -402,27 +528,29 @@ fn check(definition: Definition, base_dir: &Path) -> Result<Cohort> {
         );
     }
 
-    let rules = check_rules(&definition, &variables, &parameters)?;
+    let rules = check_rules(&definition, &variables, &parameters, limits)?;
     check_output(&definition, &variables)?;
     check_windows(variables.values(), &parameters)?;
-    Ok(Cohort {
+    let cohort = Cohort {
         definition,
         codelists,
         parameters,
         variables,
         rules,
-    })
-}
-
-fn parse_opt(text: &Option<String>, place: &Place) -> Result<Option<Expr>> {
-    text.as_deref().map(|t| parse(t, place)).transpose()
+    };
+    cohort.check_limits(limits)?;
+    Ok(cohort)
 }
 
 fn parse_variable(
     var: &Variable,
     place: &Place,
     codelists: &IndexMap<String, Codelist>,
+    max_depth: usize,
 ) -> Result<VariableKind> {
+    let parse = |text: &str, place: &Place| parse_with_depth(text, place, max_depth);
+    let parse_opt =
+        |text: &Option<String>, place: &Place| text.as_deref().map(|t| parse(t, place)).transpose();
     Ok(match var {
         Variable::Age { on } => VariableKind::Age {
             on: parse(on, place)?,
@@ -482,8 +610,10 @@ fn parse_variable(
 
 /// Names of variables or parameters a variable's expressions use (not those of an event
 /// condition, which name the event's columns).
-fn kind_names(kind: &VariableKind) -> Vec<String> {
-    let exprs: Vec<&Expr> = match kind {
+/// The expressions of a variable over persons and parameters: all but an event
+/// condition, which is over the event's columns.
+fn person_expressions(kind: &VariableKind) -> Vec<&Expr> {
+    match kind {
         VariableKind::Age { on }
         | VariableKind::Alive { on }
         | VariableKind::Registered { on, .. }
@@ -493,9 +623,12 @@ fn kind_names(kind: &VariableKind) -> Vec<String> {
         VariableKind::Sex | VariableKind::PersonColumn { .. } | VariableKind::MemberOf { .. } => {
             vec![]
         }
-    };
+    }
+}
+
+fn kind_names(kind: &VariableKind) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for e in exprs {
+    for e in person_expressions(kind) {
         for n in e.names() {
             if !names.iter().any(|x| x == n) {
                 names.push(n.to_string());
@@ -664,6 +797,7 @@ fn check_rules(
     definition: &Definition,
     variables: &IndexMap<String, VariableDef>,
     parameters: &IndexMap<String, Value>,
+    limits: &Limits,
 ) -> Result<Vec<RuleDef>> {
     let resolve = |n: &str| {
         variables
@@ -693,7 +827,7 @@ fn check_rules(
                 ));
             }
         };
-        let expr = parse(text, &place)?;
+        let expr = parse_with_depth(text, &place, limits.max_expression_depth)?;
         expect_type(&expr, Type::Bool, &resolve, &place, "a rule")?;
         rules.push(RuleDef {
             name,

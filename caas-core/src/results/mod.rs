@@ -67,12 +67,4 @@ impl Evaluation {
     pub fn member_count(&self) -> usize {
         self.members.num_rows()
     }
-
-    /// The attrition as a text table.
-    pub fn attrition_table(&self) -> Result<String> {
-        Ok(
-            arrow::util::pretty::pretty_format_batches(std::slice::from_ref(&self.attrition))?
-                .to_string(),
-        )
-    }
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
-use datafusion::logical_expr::{Expr as DfExpr, cast, try_cast};
+use datafusion::functions::expr_fn::replace;
+use datafusion::logical_expr::expr::Case;
+use datafusion::logical_expr::{Expr as DfExpr, cast, lit, try_cast};
 use indexmap::IndexMap;
 
 use super::quality::QualityMemo;
@@ -36,20 +38,66 @@ impl Table {
         }
     }
 
-    /// The table's person id as Int64 (when `integer`) or text. Ids of the other kind that
-    /// cannot be converted are null: they match nobody, and no value is ever printed in an
-    /// error.
-    pub fn person_key(&self, integer: bool) -> DfExpr {
-        let source = column(self.shape.column("person_id").unwrap_or("person_id"));
-        let target = if integer {
-            DataType::Int64
-        } else {
-            DataType::Utf8
-        };
-        if self.shape.integer_person_id == integer {
-            cast(source, target)
-        } else {
-            try_cast(source, target)
+    /// The table's person id as a key of the person table's ids. A text id matches an
+    /// integer id only when it is exactly the integer's decimal form: `'01'`, `'1.0'` and
+    /// `' 1'` are not person 1, and convert to null. Such a row matches nobody, and counts
+    /// as an `unknown_person` finding (see [`Table::unmatched_id`]); no value is ever
+    /// printed in an error. NHS numbers used as ids lose their spaces, so `943 476 5919`
+    /// and `9434765919` are one person.
+    pub fn person_key(&self, key: IdKey) -> DfExpr {
+        let source = column(self.person_id_column());
+        match (self.shape.integer_person_id, key.integer) {
+            (false, true) => {
+                let number = try_cast(source.clone(), DataType::Int64);
+                let exact = cast(number.clone(), DataType::Utf8).eq(cast(source, DataType::Utf8));
+                DfExpr::Case(Case::new(
+                    None,
+                    vec![(Box::new(exact), Box::new(number))],
+                    None,
+                ))
+            }
+            (_, true) => cast(source, DataType::Int64),
+            (_, false) if key.nhs_numbers => {
+                replace(cast(source, DataType::Utf8), lit(" "), lit(""))
+            }
+            (_, false) => cast(source, DataType::Utf8),
+        }
+    }
+
+    /// True for a row whose person id is given but of the other kind than the key's and
+    /// not convertible to it: its key is null though its id is not.
+    pub fn unmatched_id(&self, key: IdKey) -> DfExpr {
+        if self.shape.integer_person_id == key.integer {
+            return lit(false);
+        }
+        column(self.person_id_column())
+            .is_not_null()
+            .and(self.person_key(key).is_null())
+    }
+
+    fn person_id_column(&self) -> &str {
+        self.shape.column("person_id").unwrap_or("person_id")
+    }
+}
+
+/// How the person ids of every table are compared: in the type of the person table's ids,
+/// and, when those are NHS numbers (the person table's `nhs_number` is its `person_id`),
+/// without spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdKey {
+    /// Whether ids are compared as integers, else as text.
+    pub integer: bool,
+    /// Whether ids are text NHS numbers, compared without spaces.
+    pub nhs_numbers: bool,
+}
+
+impl IdKey {
+    /// The key of a person table of this shape.
+    pub fn of(person: &TableShape) -> IdKey {
+        let id = person.column("person_id").unwrap_or("person_id");
+        IdKey {
+            integer: person.integer_person_id,
+            nhs_numbers: !person.integer_person_id && person.column("nhs_number") == Some(id),
         }
     }
 }
@@ -146,12 +194,17 @@ impl Snapshot {
     /// Whether person ids are integers (the person table's are), else text: the type in
     /// which the ids of every table are compared.
     pub fn integer_ids(&self) -> bool {
-        self.person.shape.integer_person_id
+        self.id_key().integer
     }
 
-    /// A table's person id in the type of the person table's ids.
+    /// How the ids of every table are compared.
+    pub fn id_key(&self) -> IdKey {
+        IdKey::of(&self.person.shape)
+    }
+
+    /// A table's person id as a key of the person table's ids.
     pub fn person_id(&self, table: &Table) -> DfExpr {
-        table.person_key(self.integer_ids())
+        table.person_key(self.id_key())
     }
 
     /// The names of the tables.

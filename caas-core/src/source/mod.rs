@@ -14,7 +14,7 @@ pub(crate) mod catalog;
 pub mod quality;
 mod read;
 
-pub(crate) use catalog::{Catalog, Snapshot, Table};
+pub(crate) use catalog::{Catalog, IdKey, Snapshot, Table};
 pub(crate) use read::SourceFile;
 
 use arrow::datatypes::{DataType, Schema};

@@ -15,6 +15,7 @@ mod differential;
 mod explain;
 mod flu;
 mod governance;
+mod hardening;
 mod no_identifiers;
 mod plan_shape;
 mod provenance;

@@ -316,6 +316,16 @@ fn errors(dir: &Path) -> Vec<(&'static str, CaasError)> {
             .unwrap_err(),
     ));
 
+    out.push((
+        "an expression over the depth limit",
+        Cohort::from_yaml_str(&definition(
+            "direct_care",
+            AGE,
+            &format!("  - include: {}age = 9434765919", "not ".repeat(300)),
+        ))
+        .unwrap_err(),
+    ));
+
     // Data quality and options.
     out.push((
         "every finding fails",
@@ -374,6 +384,7 @@ fn no_message_of_the_error_catalogue_prints_data() {
         "engine",
         "data_quality",
         "invalid_option",
+        "limit_exceeded",
     ]);
     assert_eq!(reached, catalogue);
 }
@@ -394,4 +405,83 @@ fn engine_errors_keep_their_meaning_without_the_values() {
     assert!(csv.contains("'…'"), "{csv}");
     let parquet = message("corrupt Parquet file");
     assert!(parquet.contains("arquet"), "{parquet}");
+}
+
+/// A research run with pseudonyms over the same people (with opt-out flags, which research
+/// needs): every output path — members, printed summaries, the report, the provenance, the
+/// data-quality findings, and the refusals of `variables`, `explain` and `audit` — is
+/// scanned for the data, and its printed counts for exact small numbers.
+#[test]
+fn no_output_path_of_a_research_run_prints_data() -> Result<(), Box<dyn std::error::Error>> {
+    let (schema, batch) = persons();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("national_opt_out", DataType::Boolean, true));
+    fields.push(Field::new("type1_opt_out", DataType::Boolean, true));
+    let mut columns = batch.columns().to_vec();
+    let flags = || Arc::new(arrow::array::BooleanArray::from(vec![false, false, false]));
+    columns.push(flags());
+    columns.push(flags());
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let engine = Engine::new();
+    let spec = TableSpec::person().with_mapping(ColumnMapping {
+        nhs_number: Some("person_id".into()),
+        ..ColumnMapping::default()
+    });
+    engine.register_batches("persons", spec, schema, vec![batch])?;
+    let (schema, batch) = gp();
+    let events = TableSpec::events(CodeSystem::SnomedCt);
+    engine.register_batches("gp", events, schema, vec![batch])?;
+
+    let text = definition(
+        "research",
+        &format!("{AGE}\n{ASTHMA}"),
+        "  - { include: age >= 0 }",
+    );
+    let cohort = Cohort::from_yaml_str(&text)?;
+    let key = PseudonymKey::from_hex(&"5a".repeat(32))?;
+    let options = EvaluationOptions::new().with_pseudonym_key(key);
+    let result = engine.evaluate_with_blocking(&cohort, &Parameters::new(), &options)?;
+    assert_eq!(result.member_count(), 3);
+
+    let report = result.report(&caas_core::ReportOptions::default())?;
+    let mut outputs = vec![
+        ("members", format!("{:?}", result.members)),
+        ("summary", result.summary()?),
+        ("attrition table", result.attrition_table()?),
+        ("report markdown", report.markdown),
+        ("report html", report.html),
+        ("provenance", result.provenance.to_json()?),
+        ("data quality", result.data_quality.to_json()?),
+    ];
+    let refusals = [
+        (
+            "variables",
+            engine.variables_blocking(&cohort, &Parameters::new()).err(),
+        ),
+        ("explain", result.explain_blocking(9434765919i64).err()),
+        ("audit", result.audit_blocking().err()),
+    ];
+    for (path, err) in refusals {
+        let err = err.ok_or(format!("{path} was not refused"))?;
+        assert_eq!(err.code(), "invalid_input", "{path}: {err}");
+        outputs.push((path, format!("{err} {err:?}")));
+    }
+    for (path, text) in &outputs {
+        for secret in SECRETS {
+            assert!(!text.contains(secret), "{path} prints `{secret}`:\n{text}");
+        }
+    }
+    // 3 people and 3 members: under 8, so never printed exactly.
+    let summary = result.summary()?;
+    assert!(
+        summary.ends_with("* of * people in the cohort"),
+        "{summary}"
+    );
+    assert!(
+        !result.attrition_table()?.contains(" 3 "),
+        "{}",
+        result.attrition_table()?
+    );
+    Ok(())
 }

@@ -17,7 +17,8 @@ SELECT
   count(CASE WHEN "dob" IS NULL THEN 1 END) AS "finding_2",
   count(CASE WHEN CAST("dob" AS DATE) > DATE '2026-01-31' OR "date_of_death" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
   count(CASE WHEN CAST("dob" AS DATE) < DATE '1900-01-01' OR "date_of_death" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
-  count(CASE WHEN "date_of_death" < CAST("dob" AS DATE) THEN 1 END) AS "finding_5"
+  count(CASE WHEN "date_of_death" < CAST("dob" AS DATE) THEN 1 END) AS "finding_5",
+  count(CASE WHEN "ndop" IS NULL OR "type1_opt_out" IS NULL THEN 1 END) AS "finding_6"
 FROM "persons" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -58,7 +59,8 @@ SELECT
   count(CASE WHEN "date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
   count(CASE WHEN "date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
   count(CASE WHEN "__q_id" IS NOT NULL AND "date" < "__q_birth" THEN 1 END) AS "finding_5",
-  count(CASE WHEN coalesce("__q_code_0"."bad", FALSE) THEN 1 END) AS "finding_6"
+  count(CASE WHEN coalesce("__q_code_0"."bad", FALSE) THEN 1 END) AS "finding_6",
+  count(CASE WHEN CAST("value" AS DOUBLE) = CAST('NaN' AS DOUBLE) OR CAST("value" AS DOUBLE) = CAST('Infinity' AS DOUBLE) OR CAST("value" AS DOUBLE) = CAST('-Infinity' AS DOUBLE) THEN 1 END) AS "finding_7"
 FROM "cdm"."gp_events" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
 LEFT JOIN "gp_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
@@ -142,8 +144,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_dd6ddd23b0e2";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_dd6ddd23b0e2" AS
+DROP TABLE IF EXISTS temp."caas_cohort_asthma_research_c22d2573cca5";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_c22d2573cca5" AS
 WITH
 "known_people" AS (
   SELECT
@@ -243,7 +245,7 @@ WITH
   SELECT
     "person_id" AS "person_id",
     "date" AS "date",
-    CAST("value" AS DOUBLE) AS "value",
+    CASE WHEN CAST("value" AS DOUBLE) = CAST('NaN' AS DOUBLE) OR CAST("value" AS DOUBLE) = CAST('Infinity' AS DOUBLE) OR CAST("value" AS DOUBLE) = CAST('-Infinity' AS DOUBLE) THEN CAST(NULL AS DOUBLE) ELSE CAST("value" AS DOUBLE) END AS "value",
     "source" AS "source",
     "code" AS "code"
   FROM "gp_kept"
@@ -470,7 +472,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_dd6ddd23b0e2"
+FROM "caas_cohort_asthma_research_c22d2573cca5"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -504,7 +506,7 @@ WITH
     count(CASE WHEN "__rule_1" THEN 1 END) AS "passed_1",
     count(CASE WHEN "__rule_1" AND "__rule_2" THEN 1 END) AS "passed_2",
     count(CASE WHEN "__rule_1" AND "__rule_2" AND "__rule_3" THEN 1 END) AS "passed_3"
-  FROM "caas_cohort_asthma_research_dd6ddd23b0e2"
+  FROM "caas_cohort_asthma_research_c22d2573cca5"
 ),
 "attrition" AS (
   SELECT

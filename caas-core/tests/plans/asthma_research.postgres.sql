@@ -17,7 +17,8 @@ SELECT
   count(*) FILTER (WHERE "dob" IS NULL) AS "finding_2",
   count(*) FILTER (WHERE CAST("dob" AS DATE) > DATE '2026-01-31' OR "date_of_death" > DATE '2026-01-31') AS "finding_3",
   count(*) FILTER (WHERE CAST("dob" AS DATE) < DATE '1900-01-01' OR "date_of_death" < DATE '1900-01-01') AS "finding_4",
-  count(*) FILTER (WHERE "date_of_death" < CAST("dob" AS DATE)) AS "finding_5"
+  count(*) FILTER (WHERE "date_of_death" < CAST("dob" AS DATE)) AS "finding_5",
+  count(*) FILTER (WHERE "ndop" IS NULL OR "type1_opt_out" IS NULL) AS "finding_6"
 FROM "persons" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id";
 
@@ -58,7 +59,8 @@ SELECT
   count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
   count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",
   count(*) FILTER (WHERE "__q_id" IS NOT NULL AND "date" < "__q_birth") AS "finding_5",
-  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE)) AS "finding_6"
+  count(*) FILTER (WHERE coalesce("__q_code_0"."bad", FALSE)) AS "finding_6",
+  count(*) FILTER (WHERE CAST("value" AS DOUBLE PRECISION) = CAST('NaN' AS DOUBLE PRECISION) OR CAST("value" AS DOUBLE PRECISION) = CAST('Infinity' AS DOUBLE PRECISION) OR CAST("value" AS DOUBLE PRECISION) = CAST('-Infinity' AS DOUBLE PRECISION)) AS "finding_7"
 FROM "cdm"."gp_events" AS "__q_row"
 LEFT JOIN "known_people" ON "known_people"."__q_id" = "person_id"
 LEFT JOIN "gp_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
@@ -142,8 +144,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS pg_temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_21f364108825";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_21f364108825" AS
+DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_edb6bf2f37a8";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_edb6bf2f37a8" AS
 WITH
 "known_people" AS (
   SELECT
@@ -243,7 +245,7 @@ WITH
   SELECT
     "person_id" AS "person_id",
     "date" AS "date",
-    CAST("value" AS DOUBLE PRECISION) AS "value",
+    CASE WHEN CAST("value" AS DOUBLE PRECISION) = CAST('NaN' AS DOUBLE PRECISION) OR CAST("value" AS DOUBLE PRECISION) = CAST('Infinity' AS DOUBLE PRECISION) OR CAST("value" AS DOUBLE PRECISION) = CAST('-Infinity' AS DOUBLE PRECISION) THEN CAST(NULL AS DOUBLE PRECISION) ELSE CAST("value" AS DOUBLE PRECISION) END AS "value",
     "source" AS "source",
     "code" AS "code"
   FROM "gp_kept"
@@ -470,7 +472,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_21f364108825"
+FROM "caas_cohort_asthma_research_edb6bf2f37a8"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -504,7 +506,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_21f364108825"
+  FROM "caas_cohort_asthma_research_edb6bf2f37a8"
 ),
 "attrition" AS (
   SELECT

@@ -17,7 +17,8 @@ SELECT
   count(*) FILTER (WHERE `dob` IS NULL) AS `finding_2`,
   count(*) FILTER (WHERE CAST(`dob` AS DATE) > DATE '2026-01-31' OR `date_of_death` > DATE '2026-01-31') AS `finding_3`,
   count(*) FILTER (WHERE CAST(`dob` AS DATE) < DATE '1900-01-01' OR `date_of_death` < DATE '1900-01-01') AS `finding_4`,
-  count(*) FILTER (WHERE `date_of_death` < CAST(`dob` AS DATE)) AS `finding_5`
+  count(*) FILTER (WHERE `date_of_death` < CAST(`dob` AS DATE)) AS `finding_5`,
+  count(*) FILTER (WHERE `ndop` IS NULL OR `type1_opt_out` IS NULL) AS `finding_6`
 FROM `persons` AS `__q_row`
 LEFT JOIN `known_people` ON `known_people`.`__q_id` = `person_id`;
 
@@ -58,7 +59,8 @@ SELECT
   count(*) FILTER (WHERE `date` > DATE '2026-01-31') AS `finding_3`,
   count(*) FILTER (WHERE `date` < DATE '1900-01-01') AS `finding_4`,
   count(*) FILTER (WHERE `__q_id` IS NOT NULL AND `date` < `__q_birth`) AS `finding_5`,
-  count(*) FILTER (WHERE coalesce(`__q_code_0`.`bad`, FALSE)) AS `finding_6`
+  count(*) FILTER (WHERE coalesce(`__q_code_0`.`bad`, FALSE)) AS `finding_6`,
+  count(*) FILTER (WHERE CAST(`value` AS DOUBLE) = CAST('NaN' AS DOUBLE) OR CAST(`value` AS DOUBLE) = CAST('Infinity' AS DOUBLE) OR CAST(`value` AS DOUBLE) = CAST('-Infinity' AS DOUBLE)) AS `finding_7`
 FROM `cdm`.`gp_events` AS `__q_row`
 LEFT JOIN `known_people` ON `known_people`.`__q_id` = `person_id`
 LEFT JOIN `gp_code_checks` AS `__q_code_0` ON `__q_code_0`.`code` = `__q_row`.`code`;
@@ -140,8 +142,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_gp` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('195967001', 0), ('195967001', 1), ('22298006', 0), ('22298006', 1), ('60621009', 2) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_apc` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('J45', 0), ('J46', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_asthma_research_3120d8ad3a0d`;
-CACHE TABLE `caas_cohort_asthma_research_3120d8ad3a0d` AS
+DROP VIEW IF EXISTS `caas_cohort_asthma_research_f6bce590290b`;
+CACHE TABLE `caas_cohort_asthma_research_f6bce590290b` AS
 WITH
 `known_people` AS (
   SELECT
@@ -241,7 +243,7 @@ WITH
   SELECT
     `person_id` AS `person_id`,
     `date` AS `date`,
-    CAST(`value` AS DOUBLE) AS `value`,
+    CASE WHEN CAST(`value` AS DOUBLE) = CAST('NaN' AS DOUBLE) OR CAST(`value` AS DOUBLE) = CAST('Infinity' AS DOUBLE) OR CAST(`value` AS DOUBLE) = CAST('-Infinity' AS DOUBLE) THEN CAST(NULL AS DOUBLE) ELSE CAST(`value` AS DOUBLE) END AS `value`,
     `source` AS `source`,
     `code` AS `code`
   FROM `gp_kept`
@@ -468,7 +470,7 @@ SELECT
   `age`,
   `sex`,
   `practice`
-FROM `caas_cohort_asthma_research_3120d8ad3a0d`
+FROM `caas_cohort_asthma_research_f6bce590290b`
 WHERE `__rule_1` AND `__rule_2` AND `__rule_3`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -502,7 +504,7 @@ WITH
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2`) AS `passed_2`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2` AND `__rule_3`) AS `passed_3`
-  FROM `caas_cohort_asthma_research_3120d8ad3a0d`
+  FROM `caas_cohort_asthma_research_f6bce590290b`
 ),
 `attrition` AS (
   SELECT

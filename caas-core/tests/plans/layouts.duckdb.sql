@@ -52,14 +52,14 @@ SELECT
   count(*) AS "rows",
   count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "excluded",
   count(CASE WHEN "person_id" IS NULL THEN 1 END) AS "finding_0",
-  count(CASE WHEN TRY_CAST("person_id" AS VARCHAR) IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
+  count(CASE WHEN "person_id" IS NOT NULL AND "__q_id" IS NULL THEN 1 END) AS "finding_1",
   count(CASE WHEN "date" IS NULL THEN 1 END) AS "finding_2",
   count(CASE WHEN "date" > DATE '2026-01-31' THEN 1 END) AS "finding_3",
   count(CASE WHEN "date" < DATE '1900-01-01' THEN 1 END) AS "finding_4",
   count(CASE WHEN "__q_id" IS NOT NULL AND "date" < "__q_birth" THEN 1 END) AS "finding_5",
   count(CASE WHEN coalesce("__q_code_0"."bad", FALSE) THEN 1 END) AS "finding_6"
 FROM "prescriptions" AS "__q_row"
-LEFT JOIN "known_people" ON "known_people"."__q_id" = TRY_CAST("person_id" AS VARCHAR)
+LEFT JOIN "known_people" ON "known_people"."__q_id" = CAST("person_id" AS VARCHAR)
 LEFT JOIN "prescriptions_code_checks" AS "__q_code_0" ON "__q_code_0"."code" = "__q_row"."code";
 
 -- data quality of procedures
@@ -118,8 +118,8 @@ INSERT INTO "caas_codes_layouts_prescriptions" VALUES (320000009, 0);
 DROP TABLE IF EXISTS temp."caas_codes_layouts_procedures";
 CREATE TEMPORARY TABLE "caas_codes_layouts_procedures" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_layouts_procedures" VALUES ('W37', 0), ('W381', 0);
-DROP TABLE IF EXISTS temp."caas_cohort_layouts_db61ba78c653";
-CREATE TEMPORARY TABLE "caas_cohort_layouts_db61ba78c653" AS
+DROP TABLE IF EXISTS temp."caas_cohort_layouts_ea49ef98e352";
+CREATE TEMPORARY TABLE "caas_cohort_layouts_ea49ef98e352" AS
 WITH
 "persons_kept" AS (
   SELECT
@@ -135,7 +135,7 @@ WITH
 ),
 "prescriptions_events" AS (
   SELECT
-    TRY_CAST("person_id" AS VARCHAR) AS "person_id",
+    CAST("person_id" AS VARCHAR) AS "person_id",
     "date" AS "date",
     "code" AS "code"
   FROM "prescriptions"
@@ -253,7 +253,7 @@ FROM "cohort";
 -- The members.
 SELECT
   "person_id" AS "person_id"
-FROM "caas_cohort_layouts_db61ba78c653"
+FROM "caas_cohort_layouts_ea49ef98e352"
 WHERE "__rule_1"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -263,7 +263,7 @@ WITH
   SELECT
     count(*) AS "passed_0",
     count(CASE WHEN "__rule_1" THEN 1 END) AS "passed_1"
-  FROM "caas_cohort_layouts_db61ba78c653"
+  FROM "caas_cohort_layouts_ea49ef98e352"
 ),
 "attrition" AS (
   SELECT

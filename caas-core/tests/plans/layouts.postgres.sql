@@ -52,7 +52,7 @@ SELECT
   count(*) AS "rows",
   count(*) FILTER (WHERE "person_id" IS NULL) AS "excluded",
   count(*) FILTER (WHERE "person_id" IS NULL) AS "finding_0",
-  count(*) FILTER (WHERE CAST("person_id" AS VARCHAR) IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
+  count(*) FILTER (WHERE "person_id" IS NOT NULL AND "__q_id" IS NULL) AS "finding_1",
   count(*) FILTER (WHERE "date" IS NULL) AS "finding_2",
   count(*) FILTER (WHERE "date" > DATE '2026-01-31') AS "finding_3",
   count(*) FILTER (WHERE "date" < DATE '1900-01-01') AS "finding_4",

@@ -52,14 +52,14 @@ SELECT
   count(*) AS `rows`,
   count(*) FILTER (WHERE `person_id` IS NULL) AS `excluded`,
   count(*) FILTER (WHERE `person_id` IS NULL) AS `finding_0`,
-  count(*) FILTER (WHERE TRY_CAST(`person_id` AS STRING) IS NOT NULL AND `__q_id` IS NULL) AS `finding_1`,
+  count(*) FILTER (WHERE `person_id` IS NOT NULL AND `__q_id` IS NULL) AS `finding_1`,
   count(*) FILTER (WHERE `date` IS NULL) AS `finding_2`,
   count(*) FILTER (WHERE `date` > DATE '2026-01-31') AS `finding_3`,
   count(*) FILTER (WHERE `date` < DATE '1900-01-01') AS `finding_4`,
   count(*) FILTER (WHERE `__q_id` IS NOT NULL AND `date` < `__q_birth`) AS `finding_5`,
   count(*) FILTER (WHERE coalesce(`__q_code_0`.`bad`, FALSE)) AS `finding_6`
 FROM `prescriptions` AS `__q_row`
-LEFT JOIN `known_people` ON `known_people`.`__q_id` = TRY_CAST(`person_id` AS STRING)
+LEFT JOIN `known_people` ON `known_people`.`__q_id` = CAST(`person_id` AS STRING)
 LEFT JOIN `prescriptions_code_checks` AS `__q_code_0` ON `__q_code_0`.`code` = `__q_row`.`code`;
 
 -- data quality of procedures
@@ -116,8 +116,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_layouts_prescriptions` AS
 SELECT CAST(code AS BIGINT) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES (320000009, 0) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_layouts_procedures` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('W37', 0), ('W381', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_layouts_63e2cb6eaf03`;
-CACHE TABLE `caas_cohort_layouts_63e2cb6eaf03` AS
+DROP VIEW IF EXISTS `caas_cohort_layouts_7b345061d7b5`;
+CACHE TABLE `caas_cohort_layouts_7b345061d7b5` AS
 WITH
 `persons_kept` AS (
   SELECT
@@ -133,7 +133,7 @@ WITH
 ),
 `prescriptions_events` AS (
   SELECT
-    TRY_CAST(`person_id` AS STRING) AS `person_id`,
+    CAST(`person_id` AS STRING) AS `person_id`,
     `date` AS `date`,
     `code` AS `code`
   FROM `prescriptions`
@@ -251,7 +251,7 @@ FROM `cohort`;
 -- The members.
 SELECT
   `person_id` AS `person_id`
-FROM `caas_cohort_layouts_63e2cb6eaf03`
+FROM `caas_cohort_layouts_7b345061d7b5`
 WHERE `__rule_1`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -261,7 +261,7 @@ WITH
   SELECT
     count(*) AS `passed_0`,
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`
-  FROM `caas_cohort_layouts_63e2cb6eaf03`
+  FROM `caas_cohort_layouts_7b345061d7b5`
 ),
 `attrition` AS (
   SELECT

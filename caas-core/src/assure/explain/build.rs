@@ -28,7 +28,7 @@ use crate::execute::sort_by_person;
 use crate::model::{Aggregation, VariableKind};
 use crate::results::Evaluation;
 use crate::runtime::block_on;
-use crate::source::column;
+use crate::source::{IdKey, column};
 
 impl Evaluation {
     /// Why `person` is in the cohort or not: each variable's value with the rows behind
@@ -36,8 +36,11 @@ impl Evaluation {
     ///
     /// Reads only that person's rows of the tables this evaluation read. A person who is
     /// not in the person table is a [`CaasError::UnknownPerson`], which does not print the
-    /// id.
+    /// id. An evaluation made with a pseudonym key explains nobody: looking a person up by
+    /// id would pair the id with the run's outcome, as an audit would
+    /// ([`CaasError::InvalidInput`]).
     pub async fn explain(&self, person: impl Into<PersonId>) -> Result<Explanation> {
+        self.refuse_if_pseudonymised("explain", "an explanation by person id")?;
         explain(&self.run, person.into()).await
     }
 
@@ -89,14 +92,18 @@ impl Evaluation {
     /// assert_eq!(removed_by.iter().collect::<Vec<_>>(), [None, Some("aged 65+"), Some("aged 65+")]);
     /// ```
     pub async fn audit(&self) -> Result<RecordBatch> {
+        self.refuse_if_pseudonymised("audit", "an audit by person id")?;
+        audit(&self.run).await
+    }
+
+    fn refuse_if_pseudonymised(&self, what: &str, by_id: &str) -> Result<()> {
         if self.pseudonymised {
             return Err(CaasError::InvalidInput {
-                what: "audit".to_string(),
-                message: "the evaluation gave pseudonyms; an audit by person id would undo them"
-                    .to_string(),
+                what: what.to_string(),
+                message: format!("the evaluation gave pseudonyms; {by_id} would undo them"),
             });
         }
-        audit(&self.run).await
+        Ok(())
     }
 
     /// [`Evaluation::audit`], blocking the calling thread.
@@ -105,15 +112,28 @@ impl Evaluation {
     }
 }
 
-/// The person id as a value of the person table's id type; `None` when it cannot be one
-/// (a text that is not a whole number, for integer ids).
+/// The person id as a key of the person table's ids, as the tables' ids are compared
+/// (`Table::person_key`); `None` when it cannot be one (a text that is not exactly a whole
+/// number, for integer ids: `01` is not person 1).
 fn typed_id(run: &Run, person: &PersonId) -> Result<Option<ScalarValue>> {
-    let integer = run.person_table().shape.integer_person_id;
-    Ok(match (person, integer) {
+    let key = IdKey::of(&run.person_table().shape);
+    let text = |s: String| {
+        let s = if key.nhs_numbers {
+            s.replace(' ', "")
+        } else {
+            s
+        };
+        ScalarValue::Utf8(Some(s))
+    };
+    Ok(match (person, key.integer) {
         (PersonId::Int(n), true) => Some(ScalarValue::Int64(Some(*n))),
-        (PersonId::Text(s), true) => s.parse::<i64>().ok().map(|n| ScalarValue::Int64(Some(n))),
-        (PersonId::Int(n), false) => Some(ScalarValue::Utf8(Some(n.to_string()))),
-        (PersonId::Text(s), false) => Some(ScalarValue::Utf8(Some(s.clone()))),
+        (PersonId::Text(s), true) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| n.to_string() == *s)
+            .map(|n| ScalarValue::Int64(Some(n))),
+        (PersonId::Int(n), false) => Some(text(n.to_string())),
+        (PersonId::Text(s), false) => Some(text(s.clone())),
     })
 }
 

@@ -400,6 +400,7 @@ impl<'a> English<'a> {
     }
 
     /// An expression in words.
+    #[recursive::recursive]
     pub fn expr(&self, expr: &Expr) -> Sentence {
         let mut s = Sentence::default();
         if let Some(value) = self.constant(expr) {
@@ -780,6 +781,7 @@ impl<'a> English<'a> {
 
 /// Whether an expression reads as false, in words, when a value in it is missing: a
 /// comparison ("the latest X is on or after the latest Y" is not the case without a Y).
+#[recursive::recursive]
 fn reads_false_when_missing(expr: &Expr) -> bool {
     match expr {
         Expr::Binary {

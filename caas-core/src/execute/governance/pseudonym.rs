@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CaasError, Result};
-use crate::source::{Table, column};
+use crate::source::{IdKey, Table, column};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -303,7 +303,6 @@ async fn nhs_numbers_of(
     person: &Table,
     nhs: &str,
 ) -> Result<Vec<Option<String>>> {
-    let integer = members.column(0).data_type() == &DataType::Int64;
     let ids = RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new(
             "__g_member",
@@ -317,7 +316,7 @@ async fn nhs_numbers_of(
         .data
         .clone()
         .select(vec![
-            person.person_key(integer).alias("__g_id"),
+            person.person_key(IdKey::of(&person.shape)).alias("__g_id"),
             cast(column(nhs), DataType::Utf8).alias("__g_nhs"),
         ])?
         .join_on(

@@ -33,6 +33,7 @@ use crate::compile::plan::{
 use crate::error::{CaasError, Place, Result};
 use crate::model::Aggregation;
 use crate::source::CodeLayout;
+use crate::source::quality::finite;
 
 /// The aggregates of every event and period scan of a plan.
 pub(crate) fn aggregates(lowering: &Lowering<'_>, plan: &CohortPlan) -> Result<Vec<DataFrame>> {
@@ -60,7 +61,7 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
     for c in &scan.columns {
         exprs.push(match c.conversion {
             Conversion::Date => cast(column(&c.source), DataType::Date32).alias(&c.name),
-            Conversion::Decimal => cast(column(&c.source), DataType::Float64).alias(&c.name),
+            Conversion::Decimal => finite(column(&c.source)).alias(&c.name),
             Conversion::AsIs if c.source == c.name => column(&c.source),
             Conversion::AsIs => column(&c.source).alias(&c.name),
         });

@@ -16,6 +16,7 @@ use crate::compile::plan::CohortPlan;
 use crate::compile::type_of;
 use crate::error::Result;
 use crate::model::Value;
+use crate::model::expr::balanced;
 
 /// The name of the column holding the raw value (true, false or null) of the rule at
 /// 0-based `index`.
@@ -156,10 +157,8 @@ fn flag_columns<'v>(
 }
 
 fn any_selected(n: usize) -> DfExpr {
-    (0..n)
-        .map(|i| column(&selected_column(i)))
-        .reduce(DfExpr::or)
-        .unwrap_or(lit(false))
+    let selected = (0..n).map(|i| column(&selected_column(i))).collect();
+    balanced(selected, DfExpr::or).unwrap_or(lit(false))
 }
 
 /// The per-person DataFrame with one more column per rule: its raw value

@@ -2,15 +2,15 @@
 
 use arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::common::ScalarValue;
-use datafusion::functions::expr_fn::{coalesce, nullif};
+use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::years_between_expr;
+use super::udf::{coalesce_expr, years_between_expr};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
-use crate::model::expr::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type};
+use crate::model::expr::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type};
 pub(crate) use crate::source::column;
 
 /// A constant.
@@ -43,6 +43,7 @@ pub(crate) struct Scope<'a> {
 
 impl Scope<'_> {
     /// Lowers `expr`.
+    #[recursive::recursive]
     pub fn lower(&self, expr: &Expr) -> Result<DfExpr> {
         Ok(match expr {
             Expr::Literal(l) => match l {
@@ -99,10 +100,8 @@ impl Scope<'_> {
                 // than to DataFusion's IN list, which compares decimals bitwise (0.0 is not
                 // -0.0 there) and may evaluate non-constant items only once.
                 let e = self.lower(expr)?;
-                let mut any = lit(false);
-                for item in list {
-                    any = any.or(e.clone().eq(self.lower(item)?));
-                }
+                let tests = list.iter().map(|item| Ok(e.clone().eq(self.lower(item)?)));
+                let any = balanced(tests.collect::<Result<_>>()?, DfExpr::or).unwrap_or(lit(false));
                 if *negated {
                     DfExpr::Not(Box::new(any))
                 } else {
@@ -129,7 +128,7 @@ impl Scope<'_> {
                     .map(|a| self.lower(a))
                     .collect::<Result<Vec<_>>>()?;
                 match func {
-                    Function::Coalesce => coalesce(args),
+                    Function::Coalesce => coalesce_expr(args),
                     Function::YearsBetween => {
                         let mut it = args.into_iter();
                         match (it.next(), it.next()) {

@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Int64Array, ListBuilder, StringBuilder};
+use arrow::compute::is_not_null;
+use arrow::compute::kernels::zip::zip;
 use arrow::datatypes::{DataType, Date32Type, Field};
 use chrono::{Datelike, NaiveDate};
 use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::logical_expr::binary::try_type_union_resolution;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -72,6 +75,64 @@ pub fn years_between_expr(from: Expr, to: Expr) -> Expr {
         ),
     });
     udf.call(vec![from, to])
+}
+
+/// `coalesce` without DataFusion's rewrite of it to `CASE WHEN a IS NOT NULL THEN a ...`,
+/// which repeats every argument but the last: nested, the repeats multiply, and planning a
+/// definition's `coalesce(coalesce(...), ...)` took time exponential in its depth. All
+/// arguments are evaluated; none of caas's expressions can fail on a row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Coalesce {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Coalesce {
+    fn name(&self) -> &str {
+        "caas_coalesce"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        try_type_union_resolution(arg_types)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        let typed = arg_types.iter().find(|t| !t.is_null());
+        match typed.or(arg_types.first()) {
+            Some(t) => Ok(t.clone()),
+            None => exec_err!("caas_coalesce takes at least one argument"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let mut arrays = args.args.iter().rev().map(|a| a.to_array(n));
+        let Some(last) = arrays.next() else {
+            return exec_err!("caas_coalesce takes at least one argument");
+        };
+        let mut out = last?;
+        for arg in arrays {
+            let arg = arg?;
+            // A null constant has no type of its own to zip, and adds nothing.
+            if arg.data_type().is_null() {
+                continue;
+            }
+            let present = is_not_null(&arg)?;
+            out = zip(&present, &arg, &out)?;
+        }
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// `caas_coalesce(args...)`: the first argument that is not null, on each row.
+pub fn coalesce_expr(args: Vec<Expr>) -> Expr {
+    let udf = ScalarUDF::new_from_impl(Coalesce {
+        signature: Signature::user_defined(Volatility::Immutable),
+    });
+    udf.call(args)
 }
 
 /// The normalised prefixes of a code that a codelist of prefix codes could match: one per

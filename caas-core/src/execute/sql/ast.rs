@@ -16,6 +16,7 @@ use std::fmt::{self, Write};
 use chrono::NaiveDate;
 
 use super::Dialect;
+use crate::model::expr::balanced;
 
 /// A SQL type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,20 +199,14 @@ impl Expr {
         Expr::Call("coalesce", vec![self, default])
     }
 
-    /// `a OR b OR ...`, `FALSE` for none.
+    /// `a OR b OR ...` (as a balanced tree), `FALSE` for none.
     pub fn any(terms: impl IntoIterator<Item = Expr>) -> Expr {
-        terms
-            .into_iter()
-            .reduce(Expr::or)
-            .unwrap_or(Expr::Bool(false))
+        balanced(terms.into_iter().collect(), Expr::or).unwrap_or(Expr::Bool(false))
     }
 
-    /// `a AND b AND ...`, `TRUE` for none.
+    /// `a AND b AND ...` (as a balanced tree), `TRUE` for none.
     pub fn all(terms: impl IntoIterator<Item = Expr>) -> Expr {
-        terms
-            .into_iter()
-            .reduce(Expr::and)
-            .unwrap_or(Expr::Bool(true))
+        balanced(terms.into_iter().collect(), Expr::and).unwrap_or(Expr::Bool(true))
     }
 
     fn precedence(&self) -> u8 {
@@ -504,6 +499,7 @@ impl Renderer {
         }
     }
 
+    #[recursive::recursive]
     pub fn expr(&mut self, expr: &Expr) -> fmt::Result {
         let d = self.dialect;
         match expr {

@@ -196,12 +196,6 @@ impl<'a> SqlLowering<'a> {
     pub fn pseudonym_source(&mut self, cohort: &str) -> Result<(Sql, Option<Join>)> {
         let table = self.table(&self.tables.person().name)?;
         let text = |e: Sql| e.cast(SqlType::Text);
-        let without_spaces = |e: Sql| {
-            Sql::Call(
-                "replace",
-                vec![e, Sql::Text(" ".to_string()), Sql::Text(String::new())],
-            )
-        };
         let id_column = table.shape.column("person_id").unwrap_or("person_id");
         let id = Sql::qcol(cohort, "person_id");
         Ok(match table.shape.column("nhs_number") {
@@ -235,19 +229,29 @@ impl<'a> SqlLowering<'a> {
         })
     }
 
-    /// A table's person id in the type of the person table's ids.
+    /// A table's person id as a key of the person table's ids, as in-process
+    /// (`Table::person_key`).
     pub(super) fn person_id(&self, table: &Table) -> Sql {
         let source = table.shape.column("person_id").unwrap_or("person_id");
-        let integer = self.tables.integer_ids();
-        let target = if integer {
+        let key = self.tables.id_key();
+        let target = if key.integer {
             SqlType::BigInt
         } else {
             SqlType::Text
         };
-        if table.shape.integer_person_id == integer {
-            converted(table, source, target)
-        } else {
-            self.dialect.try_cast(Sql::col(source), target)
+        match (table.shape.integer_person_id, key.integer) {
+            // Only the exact decimal form of an integer is that integer, as in-process.
+            (false, true) => {
+                let number = self.dialect.try_cast(Sql::col(source), target);
+                let exact = number.clone().cast(SqlType::Text).eq(Sql::col(source));
+                Sql::Case {
+                    branches: vec![(exact, number)],
+                    otherwise: None,
+                }
+            }
+            (_, false) if key.nhs_numbers => without_spaces(converted(table, source, target)),
+            (true, false) => Sql::col(source).cast(target),
+            _ => converted(table, source, target),
         }
     }
 
@@ -407,7 +411,7 @@ impl<'a> SqlLowering<'a> {
         for c in &scan.columns {
             let value = match c.conversion {
                 Conversion::Date => converted(table, &c.source, SqlType::Date),
-                Conversion::Decimal => converted(table, &c.source, SqlType::Double),
+                Conversion::Decimal => finite(converted(table, &c.source, SqlType::Double)),
                 Conversion::AsIs => Sql::col(&c.source),
             };
             if c.name == "date" {
@@ -754,6 +758,34 @@ pub(super) fn converted(table: &Table, column: &str, to: SqlType) -> Sql {
         Sql::col(column)
     } else {
         Sql::col(column).cast(to)
+    }
+}
+
+/// Text without its spaces, as NHS numbers are compared.
+fn without_spaces(text: Sql) -> Sql {
+    Sql::Call(
+        "replace",
+        vec![text, Sql::Text(" ".to_string()), Sql::Text(String::new())],
+    )
+}
+
+/// Whether a decimal is NaN or infinite. Every engine holds NaN equal to NaN (unlike IEEE
+/// 754), so a list of the three values finds them all.
+pub(crate) fn non_finite(value: Sql) -> Sql {
+    let special = ["NaN", "Infinity", "-Infinity"].map(|v| {
+        value
+            .clone()
+            .eq(Sql::Text(v.to_string()).cast(SqlType::Double))
+    });
+    Sql::any(special)
+}
+
+/// A decimal, null where it is NaN or infinite: as in-process, such a value satisfies no
+/// comparison and is reported as a `non_finite_value` finding.
+fn finite(value: Sql) -> Sql {
+    Sql::Case {
+        branches: vec![(non_finite(value.clone()), Sql::Null.cast(SqlType::Double))],
+        otherwise: Some(Box::new(value)),
     }
 }
 

@@ -53,6 +53,7 @@ impl Scope<'_> {
     }
 
     /// Lowers `expr`.
+    #[recursive::recursive]
     pub fn lower(&self, expr: &Expr) -> Result<Sql> {
         Ok(match expr {
             Expr::Literal(l) => match l {
@@ -93,10 +94,8 @@ impl Scope<'_> {
             } => {
                 // `x IN (a, b)` is `x = a OR x = b`, as in-process.
                 let e = self.lower(expr)?;
-                let mut any = Sql::Bool(false);
-                for item in list {
-                    any = any.or(e.clone().eq(self.lower(item)?));
-                }
+                let tests = list.iter().map(|item| Ok(e.clone().eq(self.lower(item)?)));
+                let any = Sql::any(tests.collect::<Result<Vec<_>>>()?);
                 if *negated { any.not() } else { any }
             }
             Expr::Between {

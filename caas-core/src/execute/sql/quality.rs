@@ -11,7 +11,7 @@
 use chrono::NaiveDate;
 
 use super::ast::{BinOp, Body, Expr as Sql, Join, Query, Relation, Renderer, Select, SqlType};
-use super::cohort::{SqlLowering, bare_code, converted, without_filler};
+use super::cohort::{SqlLowering, bare_code, converted, non_finite, without_filler};
 use super::{QualityCount, QualityQuery, count_rows as count};
 use crate::codelist::CodeSystem;
 use crate::error::{CaasError, Result};
@@ -219,10 +219,13 @@ impl SqlLowering<'_> {
             Test::Duplicate => Sql::col("__q_rows")
                 .binary(BinOp::Gt, Sql::Int(1))
                 .coalesce(Sql::Bool(false)),
-            Test::Unknown { .. } => self
-                .person_id(table)
-                .not_null_test()
-                .and(Sql::col("__q_id").null_test()),
+            // A given id that matches nobody, or that is not the exact form of any id.
+            Test::Unknown { .. } => {
+                let source = table.shape.column("person_id").unwrap_or("person_id");
+                Sql::col(source)
+                    .not_null_test()
+                    .and(Sql::col("__q_id").null_test())
+            }
             Test::BeforeBirth(c) => known().and(date(c).binary(BinOp::Lt, Sql::col("__q_birth"))),
             Test::After(columns, day) => Sql::any(
                 columns
@@ -235,6 +238,8 @@ impl SqlLowering<'_> {
                     .map(|c| date(c).binary(BinOp::Lt, Sql::Date(*day))),
             ),
             Test::Earlier(first, second) => date(first).binary(BinOp::Lt, date(second)),
+            Test::NonFinite(c) => non_finite(converted(table, c, SqlType::Double)),
+            Test::AnyMissing(columns) => Sql::any(columns.iter().map(|c| Sql::col(c).null_test())),
             Test::BadCode(CodeLayout::Single(c), system) => {
                 self.bad_codes(&table.name, std::slice::from_ref(c), *system, joins)
             }

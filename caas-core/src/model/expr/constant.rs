@@ -35,6 +35,7 @@ pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
 }
 
 /// Evaluates an expression that may use only literals and parameters; `Ok(None)` is null.
+#[recursive::recursive]
 pub fn eval_constant(
     expr: &Expr,
     parameters: &IndexMap<String, Value>,

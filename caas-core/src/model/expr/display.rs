@@ -59,6 +59,7 @@ impl fmt::Display for Duration {
     }
 }
 
+#[recursive::recursive]
 fn write_expr(expr: &Expr, f: &mut fmt::Formatter<'_>, top: bool) -> fmt::Result {
     let compound = !matches!(expr, Expr::Literal(_) | Expr::Name(_) | Expr::Call { .. });
     if compound && !top {

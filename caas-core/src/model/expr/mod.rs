@@ -18,8 +18,27 @@ mod parse;
 mod types;
 
 pub use constant::add_duration;
+
+/// `items` joined pairwise by `join` into a tree log2(n) deep, rather than a chain n deep:
+/// a long `IN` list or many rules lowered to `OR`s or `AND`s would otherwise nest as deep
+/// as they are long, and every engine walks expressions recursively, on threads whose
+/// stacks are small. `None` for no items.
+pub(crate) fn balanced<T>(mut items: Vec<T>, join: impl Fn(T, T) -> T) -> Option<T> {
+    while items.len() > 1 {
+        let mut pairs = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some(a) = it.next() {
+            pairs.push(match it.next() {
+                Some(b) => join(a, b),
+                None => a,
+            });
+        }
+        items = pairs;
+    }
+    items.pop()
+}
 pub(crate) use constant::eval_constant;
-pub use parse::parse;
+pub use parse::{parse, parse_with_depth};
 pub use types::{Type, infer_type};
 
 use chrono::NaiveDate;
@@ -239,39 +258,82 @@ impl Expr {
         out
     }
 
-    fn visit_names<'a>(&'a self, f: &mut dyn FnMut(&'a str)) {
-        match self {
-            Expr::Literal(_) => {}
-            Expr::Name(name) => f(name),
-            Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => expr.visit_names(f),
-            Expr::Binary { left, right, .. } => {
-                left.visit_names(f);
-                right.visit_names(f);
-            }
-            Expr::InList { expr, list, .. } => {
-                expr.visit_names(f);
-                list.iter().for_each(|e| e.visit_names(f));
-            }
+    /// How many levels the expression's tree nests: a name or a constant is 1.
+    #[recursive::recursive]
+    pub fn depth(&self) -> usize {
+        1 + self
+            .children()
+            .into_iter()
+            .map(Expr::depth)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How many nodes the expression may become once lowered for an engine, which repeats
+    /// some operands: `x IN (a, b)` is `x = a OR x = b`, `x BETWEEN a AND b` becomes
+    /// `x >= a AND x <= b`, and `years_between(a, b)` reads the year, month and day of each
+    /// date in SQL. Nested, the repeats multiply, so this is what bounds the work of
+    /// planning, not the length of the text.
+    ///
+    /// ```
+    /// use caas_core::model::expr::parse;
+    /// use caas_core::Place;
+    /// let expr = |text| parse(text, &Place::Definition).unwrap();
+    /// assert_eq!(expr("a + 1").expanded_size(), 3);
+    /// assert_eq!(expr("a IN (1, 2, 3)").expanded_size(), 7);
+    /// assert_eq!(expr("(a + 1) BETWEEN 1 AND 2").expanded_size(), 9);
+    /// ```
+    #[recursive::recursive]
+    pub fn expanded_size(&self) -> u64 {
+        let size = |e: &Expr| e.expanded_size();
+        let sum =
+            |es: &mut dyn Iterator<Item = &Expr>| es.map(size).fold(0u64, u64::saturating_add);
+        let inner = match self {
+            Expr::InList { expr, list, .. } => size(expr)
+                .saturating_mul(list.len().max(1) as u64)
+                .saturating_add(sum(&mut list.iter())),
             Expr::Between {
                 expr, low, high, ..
-            } => {
-                expr.visit_names(f);
-                low.visit_names(f);
-                high.visit_names(f);
-            }
-            Expr::Call { args, .. } => args.iter().for_each(|e| e.visit_names(f)),
+            } => size(expr)
+                .saturating_mul(2)
+                .saturating_add(size(low))
+                .saturating_add(size(high)),
+            Expr::Call {
+                func: Function::YearsBetween,
+                args,
+            } => sum(&mut args.iter()).saturating_mul(3),
+            other => sum(&mut other.children().into_iter()),
+        };
+        inner.saturating_add(1)
+    }
+
+    #[recursive::recursive]
+    fn visit_names<'a>(&'a self, f: &mut dyn FnMut(&'a str)) {
+        match self {
+            Expr::Name(name) => f(name),
+            other => other.children().into_iter().for_each(|e| e.visit_names(f)),
+        }
+    }
+
+    /// The operands, in the order they are written.
+    fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Literal(_) | Expr::Name(_) => vec![],
+            Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => vec![expr],
+            Expr::Binary { left, right, .. } => vec![left, right],
+            Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
+            Expr::Between {
+                expr, low, high, ..
+            } => vec![expr, low, high],
+            Expr::Call { args, .. } => args.iter().collect(),
             Expr::Case {
                 branches,
                 otherwise,
-            } => {
-                for (when, then) in branches {
-                    when.visit_names(f);
-                    then.visit_names(f);
-                }
-                if let Some(e) = otherwise {
-                    e.visit_names(f);
-                }
-            }
+            } => branches
+                .iter()
+                .flat_map(|(when, then)| [when, then])
+                .chain(otherwise.as_deref())
+                .collect(),
         }
     }
 }

@@ -4,12 +4,15 @@
 //! `[NOT] IN (...)`, `[NOT] BETWEEN ... AND ...`; `+ -`; `* /`; unary minus. Keywords are
 //! case-insensitive; names are case-sensitive.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::{BinaryOp, Duration, DurationUnit, Expr, Function, Literal, UnaryOp};
 use crate::error::{CaasError, Place, Result};
+use crate::limits::Limits;
 
-/// Parses `text` as an expression; errors name `place` and the character position.
+/// Parses `text` as an expression; errors name `place` and the character position. The
+/// expression may nest as deep as the default [`Limits`] allow; [`parse_with_depth`] sets
+/// another limit.
 ///
 /// ```
 /// use caas_core::model::expr::{parse, Expr};
@@ -18,19 +21,42 @@ use crate::error::{CaasError, Place, Result};
 /// assert_eq!(expr.names(), vec!["age", "vaccinated"]);
 /// ```
 pub fn parse(text: &str, place: &Place) -> Result<Expr> {
+    parse_with_depth(text, place, Limits::default().max_expression_depth)
+}
+
+/// Parses `text` as an expression whose tree may be at most `max_depth` levels deep; a
+/// deeper one is a [`LimitExceeded`](CaasError::LimitExceeded) error.
+///
+/// Every later step (type checking, display, lowering, DataFusion's planning) walks the
+/// tree recursively, so the depth is checked here, as the tree is built, before any of them
+/// can run out of stack; the parser's own recursion is bounded by the same limit.
+///
+/// ```
+/// use caas_core::model::expr::parse_with_depth;
+/// use caas_core::Place;
+/// assert!(parse_with_depth("not not not a", &Place::Definition, 4).is_ok());
+/// let err = parse_with_depth("not not not not a", &Place::Definition, 4).unwrap_err();
+/// assert_eq!(err.code(), "limit_exceeded");
+/// ```
+pub fn parse_with_depth(text: &str, place: &Place, max_depth: usize) -> Result<Expr> {
     let tokens = tokenize(text, place)?;
     let mut parser = Parser {
         tokens,
         pos: 0,
         place,
         end: text.chars().count() + 1,
+        max_depth,
+        nesting: 0,
     };
-    let expr = parser.expr()?;
+    let (expr, _) = parser.expr()?;
     match parser.peek() {
         None => Ok(expr),
         Some(tok) => Err(parser.error_at(tok.column, "unexpected text after the expression")),
     }
 }
+
+/// A parsed expression and the depth of its tree (a name or a constant is 1).
+type Parsed = (Expr, usize);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -147,6 +173,10 @@ struct Parser<'a> {
     pos: usize,
     place: &'a Place,
     end: usize,
+    max_depth: usize,
+    /// How many brackets, `not`s, signs, calls and `CASE`s the parser is inside: the depth
+    /// of its own recursion, which brackets alone can grow without deepening the tree.
+    nesting: usize,
 }
 
 impl Parser<'_> {
@@ -210,36 +240,74 @@ impl Parser<'_> {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr> {
+    /// The depth of a node over children of the given depths, if within the limit.
+    fn node_depth(&self, children: impl IntoIterator<Item = usize>) -> Result<usize> {
+        let depth = children.into_iter().max().unwrap_or(0) + 1;
+        if depth > self.max_depth {
+            return Err(Limits::exceeded(
+                self.place.clone(),
+                "max_expression_depth",
+                self.max_depth as u64,
+            ));
+        }
+        Ok(depth)
+    }
+
+    /// Runs `f` one level deeper in the parser's recursion, which is bounded before it
+    /// recurses (the tree's depth is only known on the way back). The bound is twice the
+    /// tree's: a level of an expression as caas prints it takes at most two (`not (`),
+    /// so every expression within the limit reads back.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.nesting >= self.max_depth.saturating_mul(2) {
+            return Err(Limits::exceeded(
+                self.place.clone(),
+                "max_expression_depth",
+                self.max_depth as u64,
+            ));
+        }
+        self.nesting += 1;
+        let out = f(self);
+        self.nesting -= 1;
+        out
+    }
+
+    fn binary(&self, op: BinaryOp, left: Parsed, right: Parsed) -> Result<Parsed> {
+        let depth = self.node_depth([left.1, right.1])?;
+        Ok((binary(op, left.0, right.0), depth))
+    }
+
+    fn expr(&mut self) -> Result<Parsed> {
         let mut left = self.and()?;
         while self.eat_keyword("or") {
             let right = self.and()?;
-            left = binary(BinaryOp::Or, left, right);
+            left = self.binary(BinaryOp::Or, left, right)?;
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr> {
+    fn and(&mut self) -> Result<Parsed> {
         let mut left = self.not()?;
         while self.eat_keyword("and") {
             let right = self.not()?;
-            left = binary(BinaryOp::And, left, right);
+            left = self.binary(BinaryOp::And, left, right)?;
         }
         Ok(left)
     }
 
-    fn not(&mut self) -> Result<Expr> {
+    #[recursive::recursive]
+    fn not(&mut self) -> Result<Parsed> {
         if self.eat_keyword("not") {
-            let expr = self.not()?;
-            return Ok(Expr::Unary {
+            let (expr, depth) = self.nested(Self::not)?;
+            let expr = Expr::Unary {
                 op: UnaryOp::Not,
                 expr: Box::new(expr),
-            });
+            };
+            return Ok((expr, self.node_depth([depth])?));
         }
         self.comparison()
     }
 
-    fn comparison(&mut self) -> Result<Expr> {
+    fn comparison(&mut self) -> Result<Parsed> {
         let left = self.additive()?;
         const OPS: [(&str, BinaryOp); 7] = [
             ("=", BinaryOp::Eq),
@@ -253,16 +321,17 @@ impl Parser<'_> {
         for (symbol, op) in OPS {
             if self.eat_symbol(symbol) {
                 let right = self.additive()?;
-                return Ok(binary(op, left, right));
+                return self.binary(op, left, right);
             }
         }
         if self.eat_keyword("is") {
             let negated = self.eat_keyword("not");
             self.expect_keyword("null")?;
-            return Ok(Expr::IsNull {
-                expr: Box::new(left),
+            let expr = Expr::IsNull {
+                expr: Box::new(left.0),
                 negated,
-            });
+            };
+            return Ok((expr, self.node_depth([left.1])?));
         }
         let negated = self.is_keyword("not")
             && (self.is_keyword_at(1, "in") || self.is_keyword_at(1, "between"));
@@ -271,38 +340,47 @@ impl Parser<'_> {
         }
         if self.eat_keyword("in") {
             self.expect_symbol("(")?;
-            let list = self.list()?;
-            return Ok(Expr::InList {
-                expr: Box::new(left),
+            let (list, depth) = self.list()?;
+            let expr = Expr::InList {
+                expr: Box::new(left.0),
                 list,
                 negated,
-            });
+            };
+            return Ok((expr, self.node_depth([left.1, depth])?));
         }
         if self.eat_keyword("between") {
             let low = self.additive()?;
             self.expect_keyword("and")?;
             let high = self.additive()?;
-            return Ok(Expr::Between {
-                expr: Box::new(left),
-                low: Box::new(low),
-                high: Box::new(high),
+            let depth = self.node_depth([left.1, low.1, high.1])?;
+            let expr = Expr::Between {
+                expr: Box::new(left.0),
+                low: Box::new(low.0),
+                high: Box::new(high.0),
                 negated,
-            });
+            };
+            return Ok((expr, depth));
         }
         Ok(left)
     }
 
-    /// A comma-separated list after `(`, up to and including `)`.
-    fn list(&mut self) -> Result<Vec<Expr>> {
-        let mut items = vec![self.expr()?];
-        while self.eat_symbol(",") {
-            items.push(self.expr()?);
-        }
-        self.expect_symbol(")")?;
-        Ok(items)
+    /// A comma-separated list after `(`, up to and including `)`, and the greatest depth
+    /// of its items.
+    fn list(&mut self) -> Result<(Vec<Expr>, usize)> {
+        self.nested(|p| {
+            let (first, mut depth) = p.expr()?;
+            let mut items = vec![first];
+            while p.eat_symbol(",") {
+                let (item, d) = p.expr()?;
+                items.push(item);
+                depth = depth.max(d);
+            }
+            p.expect_symbol(")")?;
+            Ok((items, depth))
+        })
     }
 
-    fn additive(&mut self) -> Result<Expr> {
+    fn additive(&mut self) -> Result<Parsed> {
         let mut left = self.multiplicative()?;
         loop {
             let op = if self.eat_symbol("+") {
@@ -313,11 +391,11 @@ impl Parser<'_> {
                 return Ok(left);
             };
             let right = self.multiplicative()?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
     }
 
-    fn multiplicative(&mut self) -> Result<Expr> {
+    fn multiplicative(&mut self) -> Result<Parsed> {
         let mut left = self.unary()?;
         loop {
             let op = if self.eat_symbol("*") {
@@ -328,36 +406,45 @@ impl Parser<'_> {
                 return Ok(left);
             };
             let right = self.unary()?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
     }
 
-    fn unary(&mut self) -> Result<Expr> {
+    #[recursive::recursive]
+    fn unary(&mut self) -> Result<Parsed> {
         if self.eat_symbol("-") {
-            let expr = self.unary()?;
+            let (expr, depth) = self.nested(Self::unary)?;
             return Ok(match expr {
-                Expr::Literal(Literal::Int(n)) => Expr::Literal(Literal::Int(-n)),
-                Expr::Literal(Literal::Float(n)) => Expr::Literal(Literal::Float(-n)),
-                Expr::Literal(Literal::Duration(d)) => Expr::Literal(Literal::Duration(Duration {
-                    amount: -d.amount,
-                    unit: d.unit,
-                })),
-                other => Expr::Unary {
-                    op: UnaryOp::Neg,
-                    expr: Box::new(other),
-                },
+                Expr::Literal(Literal::Int(n)) => (Expr::Literal(Literal::Int(-n)), depth),
+                Expr::Literal(Literal::Float(n)) => (Expr::Literal(Literal::Float(-n)), depth),
+                Expr::Literal(Literal::Duration(d)) => {
+                    let negated = Duration {
+                        amount: -d.amount,
+                        unit: d.unit,
+                    };
+                    (Expr::Literal(Literal::Duration(negated)), depth)
+                }
+                other => {
+                    let expr = Expr::Unary {
+                        op: UnaryOp::Neg,
+                        expr: Box::new(other),
+                    };
+                    (expr, self.node_depth([depth])?)
+                }
             });
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr> {
+    #[recursive::recursive]
+    fn primary(&mut self) -> Result<Parsed> {
         let Some(token) = self.peek().cloned() else {
             return Err(self.error("expected a value, found the end of the expression"));
         };
         self.pos += 1;
+        let leaf = |expr: Expr| Ok((expr, 1));
         match token.tok {
-            Tok::Int(n) => Ok(match self.duration_unit() {
+            Tok::Int(n) => leaf(match self.duration_unit() {
                 Some((unit, factor)) => {
                     let amount = n
                         .checked_mul(factor)
@@ -366,13 +453,13 @@ impl Parser<'_> {
                 }
                 None => Expr::Literal(Literal::Int(n)),
             }),
-            Tok::Float(x) => Ok(Expr::Literal(Literal::Float(x))),
-            Tok::Text(s) => Ok(Expr::Literal(Literal::Text(s))),
-            Tok::Sym("(") => {
-                let expr = self.expr()?;
-                self.expect_symbol(")")?;
+            Tok::Float(x) => leaf(Expr::Literal(Literal::Float(x))),
+            Tok::Text(s) => leaf(Expr::Literal(Literal::Text(s))),
+            Tok::Sym("(") => self.nested(|p| {
+                let expr = p.expr()?;
+                p.expect_symbol(")")?;
                 Ok(expr)
-            }
+            }),
             Tok::Sym(s) => Err(self.error_at(token.column, format!("unexpected `{s}`"))),
             Tok::Word(word) => self.word(word, token.column),
         }
@@ -397,11 +484,11 @@ impl Parser<'_> {
         Some(unit)
     }
 
-    fn word(&mut self, word: String, column: usize) -> Result<Expr> {
+    fn word(&mut self, word: String, column: usize) -> Result<Parsed> {
         match word.to_ascii_lowercase().as_str() {
-            "true" => return Ok(Expr::Literal(Literal::Bool(true))),
-            "false" => return Ok(Expr::Literal(Literal::Bool(false))),
-            "null" => return Ok(Expr::Literal(Literal::Null)),
+            "true" => return Ok((Expr::Literal(Literal::Bool(true)), 1)),
+            "false" => return Ok((Expr::Literal(Literal::Bool(false)), 1)),
+            "null" => return Ok((Expr::Literal(Literal::Null), 1)),
             // `DATE '2025-03-31'` is a date; `date` alone is a name (an event's date).
             "date"
                 if matches!(
@@ -423,12 +510,18 @@ impl Parser<'_> {
                     );
                 };
                 self.pos += 1;
-                let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
-                    self.error_at(text_column, "invalid date: expected 'YYYY-MM-DD'")
-                })?;
-                return Ok(Expr::Literal(Literal::Date(date)));
+                let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| (1..=9999).contains(&d.year()))
+                    .ok_or_else(|| {
+                        self.error_at(
+                            text_column,
+                            "invalid date: expected 'YYYY-MM-DD', in the years 0001 to 9999",
+                        )
+                    })?;
+                return Ok((Expr::Literal(Literal::Date(date)), 1));
             }
-            "case" => return self.case(),
+            "case" => return self.nested(Self::case),
             "and" | "or" | "not" | "is" | "in" | "between" | "when" | "then" | "else" | "end" => {
                 return Err(self.error_at(column, format!("unexpected keyword `{word}`")));
             }
@@ -445,7 +538,7 @@ impl Parser<'_> {
                     ));
                 }
             };
-            let args = self.list()?;
+            let (args, depth) = self.list()?;
             let arity_ok = match func {
                 Function::Coalesce => !args.is_empty(),
                 Function::YearsBetween => args.len() == 2,
@@ -456,32 +549,37 @@ impl Parser<'_> {
                     format!("wrong number of arguments for {}", func.name()),
                 ));
             }
-            return Ok(Expr::Call { func, args });
+            return Ok((Expr::Call { func, args }, self.node_depth([depth])?));
         }
-        Ok(Expr::Name(word))
+        Ok((Expr::Name(word), 1))
     }
 
-    fn case(&mut self) -> Result<Expr> {
+    fn case(&mut self) -> Result<Parsed> {
         let mut branches = Vec::new();
+        let mut depth = 0;
         while self.eat_keyword("when") {
-            let when = self.expr()?;
+            let (when, when_depth) = self.expr()?;
             self.expect_keyword("then")?;
-            let then = self.expr()?;
+            let (then, then_depth) = self.expr()?;
             branches.push((when, then));
+            depth = depth.max(when_depth).max(then_depth);
         }
         if branches.is_empty() {
             return Err(self.error("expected WHEN after CASE"));
         }
         let otherwise = if self.eat_keyword("else") {
-            Some(Box::new(self.expr()?))
+            let (otherwise, d) = self.expr()?;
+            depth = depth.max(d);
+            Some(Box::new(otherwise))
         } else {
             None
         };
         self.expect_keyword("end")?;
-        Ok(Expr::Case {
+        let expr = Expr::Case {
             branches,
             otherwise,
-        })
+        };
+        Ok((expr, self.node_depth([depth])?))
     }
 }
 
@@ -499,6 +597,17 @@ mod tests {
 
     fn p(text: &str) -> Result<Expr> {
         parse(text, &Place::Definition)
+    }
+
+    #[test]
+    fn every_expression_within_the_depth_limit_reads_back_as_printed() -> Result<()> {
+        // Printed, each `not` of a chain is bracketed: `not (not (... x))`. Found by the
+        // fuzz target `definition`, when brackets counted against the depth one for one.
+        let deepest = p(&format!("{}x", "not ".repeat(199)))?;
+        assert_eq!(p(&deepest.to_string())?, deepest);
+        let err = p(&format!("{}x{}", "(".repeat(401), ")".repeat(401)));
+        assert!(matches!(err, Err(CaasError::LimitExceeded { .. })));
+        Ok(())
     }
 
     #[test]

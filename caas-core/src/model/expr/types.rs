@@ -77,6 +77,7 @@ impl Type {
 /// let bad = parse("last_asthma > 65", &place).unwrap();
 /// assert!(infer_type(&bad, &resolve, &place).is_err());
 /// ```
+#[recursive::recursive]
 pub fn infer_type(
     expr: &Expr,
     resolve: &dyn Fn(&str) -> Option<Type>,

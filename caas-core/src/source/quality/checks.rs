@@ -32,6 +32,10 @@ pub(crate) enum Test {
     Earlier(String, String),
     /// A code of the row has no format of its system (`code_has_format`).
     BadCode(CodeLayout, CodeSystem),
+    /// The number column is NaN or infinite.
+    NonFinite(String),
+    /// One of the columns is null.
+    AnyMissing(Vec<String>),
 }
 
 impl Test {
@@ -64,19 +68,19 @@ pub(crate) fn year_1900() -> NaiveDate {
 pub(crate) fn checks_of(shape: &TableShape, reference_date: NaiveDate) -> Vec<CheckSpec> {
     let role = shape.role;
     let id = shape.column("person_id").unwrap_or("person_id").to_string();
-    let date = |part: &str| shape.column(part).map(str::to_string);
+    let mapped = |part: &str| shape.column(part).map(str::to_string);
     let dates: Vec<String> = match role {
         Role::Person => ["date_of_birth", "date_of_death"]
             .iter()
-            .filter_map(|p| date(p))
+            .filter_map(|p| mapped(p))
             .collect(),
-        Role::Events => date("date").into_iter().collect(),
-        Role::Periods => date("start_date").into_iter().collect(),
+        Role::Events => mapped("date").into_iter().collect(),
+        Role::Periods => mapped("start_date").into_iter().collect(),
     };
     let main_date = match role {
-        Role::Person => date("date_of_birth"),
-        Role::Events => date("date"),
-        Role::Periods => date("start_date"),
+        Role::Person => mapped("date_of_birth"),
+        Role::Events => mapped("date"),
+        Role::Periods => mapped("start_date"),
     };
     let check = |kind, column: String, test| CheckSpec {
         kind,
@@ -140,7 +144,7 @@ pub(crate) fn checks_of(shape: &TableShape, reference_date: NaiveDate) -> Vec<Ch
     }
     match role {
         Role::Person => {
-            if let (Some(dob), Some(dod)) = (date("date_of_birth"), date("date_of_death")) {
+            if let (Some(dob), Some(dod)) = (mapped("date_of_birth"), mapped("date_of_death")) {
                 let test = Test::Earlier(dod.clone(), dob);
                 checks.push(check(FindingKind::DateBeforeBirth, dod, test));
             }
@@ -159,6 +163,24 @@ pub(crate) fn checks_of(shape: &TableShape, reference_date: NaiveDate) -> Vec<Ch
         };
         let test = Test::BadCode(layout.clone(), system);
         checks.push(check(FindingKind::InvalidCode, columns, test));
+    }
+    if role == Role::Events
+        && let Some(value) = mapped("value")
+    {
+        let test = Test::NonFinite(value.clone());
+        checks.push(check(FindingKind::NonFiniteValue, value, test));
+    }
+    let flags: Vec<String> = ["national_opt_out", "type1_opt_out"]
+        .iter()
+        .filter_map(|p| mapped(p))
+        .collect();
+    if role == Role::Person && !flags.is_empty() {
+        let names = flags.join(", ");
+        checks.push(check(
+            FindingKind::MissingOptOut,
+            names,
+            Test::AnyMissing(flags),
+        ));
     }
     checks
 }

@@ -8,10 +8,13 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Gener
 use arrow::array::{OffsetSizeTrait, StringArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result as DfResult, exec_err};
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
+use datafusion::functions::math::expr_fn::{abs, isnan};
+use datafusion::logical_expr::expr::Case;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::logical_expr::{cast, lit};
 
 use crate::codelist::CodeSystem;
 use crate::nhs;
@@ -376,6 +379,24 @@ fn check(subject: Subject, value: Expr) -> Expr {
 /// codes) holds a code that has no format of `system`; false for null.
 pub(crate) fn has_bad_code(value: Expr, system: CodeSystem, delimiter: Option<String>) -> Expr {
     check(Subject::Codes { system, delimiter }, value)
+}
+
+/// Whether a number is NaN or infinite (false for null), as a decimal.
+pub(crate) fn non_finite(value: Expr) -> Expr {
+    let value = cast(value, DataType::Float64);
+    isnan(value.clone()).or(abs(value).eq(lit(f64::INFINITY)))
+}
+
+/// A number as a decimal, null where it is NaN or infinite: such a value satisfies no
+/// comparison (NaN sorts above every number, so `NaN > 40` would hold) and is reported as
+/// a [`NonFiniteValue`](crate::quality::FindingKind::NonFiniteValue) finding.
+pub(crate) fn finite(value: Expr) -> Expr {
+    let missing = Box::new(lit(ScalarValue::Float64(None)));
+    Expr::Case(Case::new(
+        None,
+        vec![(Box::new(non_finite(value.clone())), missing)],
+        Some(Box::new(cast(value, DataType::Float64))),
+    ))
 }
 
 /// Whether a non-null NHS number (integer or text) is invalid; false for null.

@@ -15,15 +15,16 @@ use futures::StreamExt;
 use indexmap::IndexMap;
 
 use super::checks::{Test, checks_of};
-use super::formats::{bad_nhs_number, has_bad_code};
+use super::formats::{bad_nhs_number, has_bad_code, non_finite};
 use super::memo::CountKey;
 use super::people::{People, Verdict, person_check};
 use super::{DataQuality, FindingKind, Policy, QualityPolicies, TableQuality};
 use crate::error::{CaasError, Result};
 use crate::model::date32;
+use crate::model::expr::balanced;
 use crate::model::{Cohort, VariableKind};
 use crate::source::CodeLayout;
-use crate::source::{Snapshot, Table, column};
+use crate::source::{IdKey, Snapshot, Table, column};
 
 /// One check of one table.
 struct Check {
@@ -218,7 +219,7 @@ fn date_literal(date: NaiveDate) -> DfExpr {
 }
 
 fn any(predicates: impl IntoIterator<Item = DfExpr>) -> Option<DfExpr> {
-    predicates.into_iter().reduce(DfExpr::or)
+    balanced(predicates.into_iter().collect(), DfExpr::or)
 }
 
 impl Inspection {
@@ -253,7 +254,7 @@ impl Inspection {
             policies,
             reference_date,
             people,
-            integer: person.shape.integer_person_id,
+            key: IdKey::of(&person.shape),
         };
         inspection.person = (person.quality.registration(), person_rows);
         let mut keeps: IndexMap<String, DfExpr> = IndexMap::new();
@@ -358,7 +359,7 @@ struct Checker<'a> {
     policies: &'a QualityPolicies,
     reference_date: NaiveDate,
     people: Arc<People>,
-    integer: bool,
+    key: IdKey,
 }
 
 impl Checker<'_> {
@@ -379,7 +380,7 @@ impl Checker<'_> {
     /// Whether each row of `table` has the verdict, its `date` compared with the birth.
     fn person_is(&self, table: &Table, date: Option<&str>, verdict: Verdict) -> DfExpr {
         let date = date.map_or(lit(ScalarValue::Date32(None)), as_date);
-        person_check(&self.people, table, self.integer, date).eq(lit(verdict as i8))
+        person_check(&self.people, table, self.key, date).eq(lit(verdict as i8))
     }
 
     /// The checks of a table, in report order.
@@ -417,11 +418,17 @@ impl Checker<'_> {
                 }
             }
             Test::Duplicate => self.person_is(table, None, Verdict::Duplicate),
-            Test::Unknown { date } => self.person_is(table, date.as_deref(), Verdict::Unknown),
+            Test::Unknown { date } => self
+                .person_is(table, date.as_deref(), Verdict::Unknown)
+                .or(table.unmatched_id(self.key)),
             Test::BeforeBirth(c) => self.person_is(table, Some(&c), Verdict::BeforeBirth),
             Test::After(columns, day) => any_date(columns, DfExpr::gt, day),
             Test::Before(columns, day) => any_date(columns, DfExpr::lt, day),
             Test::Earlier(first, second) => as_date(&first).lt(as_date(&second)),
+            Test::NonFinite(c) => non_finite(column(&c)),
+            Test::AnyMissing(columns) => {
+                any(columns.iter().map(|c| column(c).is_null())).unwrap_or(lit(false))
+            }
             Test::BadCode(layout, system) => match layout {
                 CodeLayout::Single(c) | CodeLayout::List(c) => {
                     has_bad_code(column(&c), system, None)

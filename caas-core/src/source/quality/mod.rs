@@ -37,6 +37,8 @@
 //! | `date_before_1900` | all | a date is before 1 January 1900 | keep |
 //! | `date_before_birth` | all | `date_of_death`, the event `date` or the period `start_date` is before the person's date of birth | keep |
 //! | `invalid_code` | events | one of its codes has no format of the table's code system ([`code_has_format`]) | keep |
+//! | `non_finite_value` | events | its `value` is NaN or infinite (such a value is read as missing: it satisfies no comparison) | keep |
+//! | `missing_opt_out` | person | an opt-out flag (`national_opt_out`, `type1_opt_out`) is null: read as no opt-out, so a column never filled in keeps everyone; `exclude` leaves such people out | keep |
 //!
 //! The dates checked are `date_of_birth` and `date_of_death` (person table), the event
 //! `date` and the period `start_date`; end dates are not. The reference date is
@@ -63,6 +65,7 @@ mod people;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use formats::finite;
 pub use formats::{code_has_format, nhs_number_text_is_valid, verhoeff_valid};
 pub(crate) use memo::QualityMemo;
 
@@ -125,6 +128,10 @@ pub struct QualityPolicies {
     pub date_before_birth: Policy,
     /// Codes with no format of their code system (default `keep`).
     pub invalid_code: Policy,
+    /// Event values that are NaN or infinite (default `keep`; kept, they are missing).
+    pub non_finite_value: Policy,
+    /// Missing opt-out flags (default `keep`: kept, a missing flag is no opt-out).
+    pub missing_opt_out: Policy,
 }
 
 impl Default for QualityPolicies {
@@ -139,6 +146,8 @@ impl Default for QualityPolicies {
             date_before_1900: Policy::Keep,
             date_before_birth: Policy::Keep,
             invalid_code: Policy::Keep,
+            non_finite_value: Policy::Keep,
+            missing_opt_out: Policy::Keep,
         }
     }
 }
@@ -164,6 +173,8 @@ impl QualityPolicies {
             FindingKind::DateBefore1900 => &mut self.date_before_1900,
             FindingKind::DateBeforeBirth => &mut self.date_before_birth,
             FindingKind::InvalidCode => &mut self.invalid_code,
+            FindingKind::NonFiniteValue => &mut self.non_finite_value,
+            FindingKind::MissingOptOut => &mut self.missing_opt_out,
         }
     }
 

@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::Result;
-use crate::source::{Table, column};
+use crate::source::{IdKey, Table, column};
 
 /// What the checks need of a person.
 #[derive(Clone, Copy, Default)]
@@ -103,10 +103,7 @@ impl People {
         let batches = person
             .data
             .clone()
-            .select(vec![
-                person.person_key(person.shape.integer_person_id),
-                birth,
-            ])?
+            .select(vec![person.person_key(IdKey::of(&person.shape)), birth])?
             .collect()
             .await?;
         let mut integers: Vec<(i64, Option<i32>)> = Vec::new();
@@ -281,14 +278,14 @@ impl ScalarUDFImpl for PersonCheck {
 
 /// The [`Verdict`] of each row of `table`, whose `date` (or null) is compared with the
 /// person's birth. For the person table itself, whether the row's id is on several rows.
-pub(crate) fn person_check(people: &Arc<People>, table: &Table, integer: bool, date: Expr) -> Expr {
+pub(crate) fn person_check(people: &Arc<People>, table: &Table, key: IdKey, date: Expr) -> Expr {
     let own_rows = table.shape.role == crate::source::Role::Person;
     ScalarUDF::new_from_impl(PersonCheck {
         signature: Signature::any(2, Volatility::Immutable),
         people: people.clone(),
         own_rows,
     })
-    .call(vec![table.person_key(integer), date])
+    .call(vec![table.person_key(key), date])
 }
 
 #[cfg(test)]

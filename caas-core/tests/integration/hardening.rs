@@ -1,0 +1,417 @@
+//! Hostile definitions and files. Each case reproduces a failure that an adversarial pass
+//! found (a stack overflow, exponential planning, a read that never ends, a cell quoted in
+//! an error) and pins what happens now: a typed error naming the limit or the place, or
+//! the right result.
+
+use std::error::Error;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{AsArray, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use caas_core::{
+    CaasError, Cohort, Engine, EngineOptions, Format, Limits, Parameters, Place, TableSpec,
+};
+use chrono::NaiveDate;
+use serde_json::json;
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+/// An engine whose person table holds people 1 to `n`, each with `x` = their id.
+fn engine_with(options: &EngineOptions, n: i64) -> Result<Engine, Box<dyn Error>> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("x", DataType::Int64, true),
+    ]));
+    let ids = Arc::new(Int64Array::from_iter_values(1..=n));
+    let batch = RecordBatch::try_new(schema.clone(), vec![ids.clone(), ids])?;
+    let engine = Engine::with_options(options)?;
+    engine.register_batches("persons", TableSpec::person(), schema, vec![batch])?;
+    Ok(engine)
+}
+
+/// A definition with one person column `x`, the derived variable `v` and a rule.
+fn definition(v: &str, rule: &str) -> String {
+    json!({
+        "id": "hostile",
+        "title": "Hostile",
+        "purpose": "direct_care",
+        "variables": {
+            "x": { "kind": "person_column", "column": "x" },
+            "v": { "kind": "derived", "expr": v },
+        },
+        "rules": [{ "name": "rule", "include": rule }],
+        "output": { "columns": ["v"] },
+    })
+    .to_string()
+}
+
+/// The members' `v` column after evaluating `cohort` over people 1 to `n`.
+fn values_of_v(cohort: &Cohort, n: i64) -> Result<Vec<Option<i64>>, Box<dyn Error>> {
+    let engine = engine_with(&EngineOptions::default(), n)?;
+    let result = engine.evaluate_blocking(cohort, &Parameters::new())?;
+    let v = result.members.column(1).as_primitive::<Int64Type>();
+    Ok(v.iter().collect())
+}
+
+fn code_of(result: caas_core::Result<Cohort>) -> String {
+    match result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.code().to_string(),
+    }
+}
+
+/// Runs `f` on a thread with 2 MiB of stack: as much as a worker thread of the async
+/// runtime has, and less than a Python or C host's main thread.
+fn on_small_stack<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Box<dyn Error>> {
+    let handle = std::thread::Builder::new().stack_size(2 << 20).spawn(f)?;
+    handle.join().map_err(|_| "the thread panicked".into())
+}
+
+#[test]
+fn deep_expressions_are_refused_before_anything_walks_them() -> TestResult {
+    let deep = [
+        format!("{}true", "not ".repeat(1000)),
+        vec!["x = 1"; 1000].join(" or "),
+        format!("{} > 0", vec!["x"; 1000].join(" + ")),
+        format!(
+            "{}1{}",
+            "CASE WHEN true THEN ".repeat(1000),
+            " END".repeat(1000)
+        ),
+        format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000)),
+        format!("{}1{} > 0", "-".repeat(10_000), ""),
+    ];
+    for rule in deep {
+        let text = definition("x", &rule);
+        let code = on_small_stack(move || code_of(Cohort::from_json_str(&text)))?;
+        assert_eq!(code, "limit_exceeded", "{}…", &rule[..40]);
+    }
+    let err = Cohort::from_json_str(&definition("x", &format!("{}true", "not ".repeat(300))))
+        .err()
+        .ok_or("accepted")?;
+    assert!(matches!(
+        &err,
+        CaasError::LimitExceeded {
+            place: Place::Rule { .. },
+            limit: "max_expression_depth",
+            max: 200
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "rule 1 (`rule`): larger than the limit `max_expression_depth` allows (200)"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_deepest_expressions_allowed_evaluate() -> TestResult {
+    // 200 levels each: the default limit must be one the engine's worker threads can plan.
+    let sum = vec!["x"; 200].join(" + ");
+    let not = format!("{}x > 0", "not not ".repeat(99));
+    let cases = format!(
+        "{}x{}",
+        "CASE WHEN x > 0 THEN ".repeat(99),
+        " END".repeat(99)
+    );
+    let cohort = Cohort::from_json_str(&definition(&sum, &not))?;
+    assert_eq!(values_of_v(&cohort, 3)?, [Some(200), Some(400), Some(600)]);
+    let over = format!("{} > 0", vec!["x"; 199].join(" + "));
+    let cohort = Cohort::from_json_str(&definition(&cases, &over))?;
+    assert_eq!(values_of_v(&cohort, 2)?, [Some(1), Some(2)]);
+    Ok(())
+}
+
+#[test]
+fn nested_coalesce_plans_in_linear_time() -> TestResult {
+    // coalesce(coalesce(... coalesce(null, x) ..., 0), 0): each level used to repeat its
+    // first argument when DataFusion rewrote it to CASE, doubling the plan 60 times.
+    let mut expr = "coalesce(null, x)".to_string();
+    for _ in 0..60 {
+        expr = format!("coalesce({expr}, 0) + 0");
+    }
+    let started = Instant::now();
+    let cohort = Cohort::from_json_str(&definition(&expr, "true"))?;
+    assert_eq!(values_of_v(&cohort, 3)?, [Some(1), Some(2), Some(3)]);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    Ok(())
+}
+
+#[test]
+fn long_lists_and_many_rules_nest_shallowly() -> TestResult {
+    let items: Vec<String> = (2..5000).map(|i| i.to_string()).collect();
+    let rule = format!("x IN ({})", items.join(", "));
+    let mut document: serde_json::Value = serde_json::from_str(&definition("x", &rule))?;
+    let rules = (0..500).map(|i| json!({ "name": format!("r{i}"), "include": "x > 0" }));
+    if let Some(list) = document["rules"].as_array_mut() {
+        list.extend(rules);
+    }
+    let cohort = Cohort::from_json_str(&document.to_string())?;
+    assert_eq!(values_of_v(&cohort, 3)?, [Some(2), Some(3)]);
+    Ok(())
+}
+
+#[test]
+fn expressions_that_multiply_when_lowered_are_limited() -> TestResult {
+    // Each `IN` repeats its operand once per item: 40 nested ones would lower to 2^40 nodes.
+    let mut expr = "x = 1".to_string();
+    for _ in 0..40 {
+        expr = format!("({expr}) IN (true, false)");
+    }
+    let err = Cohort::from_json_str(&definition("x", &expr))
+        .err()
+        .ok_or("accepted")?;
+    assert!(
+        matches!(
+            err,
+            CaasError::LimitExceeded {
+                limit: "max_expression_nodes",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_engine_applies_its_own_limits() -> TestResult {
+    let cohort = Cohort::from_json_str(&definition("x", "not not not (x > 0)"))?;
+    let options = EngineOptions {
+        max_expression_depth: Some(4),
+        ..EngineOptions::default()
+    };
+    let engine = engine_with(&options, 2)?;
+    let err = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .err()
+        .ok_or("evaluated")?;
+    assert_eq!(err.code(), "limit_exceeded");
+    let err = engine.register_cohort(cohort).err().ok_or("registered")?;
+    assert_eq!(err.code(), "limit_exceeded");
+    // The JSON of the options names the limits as the Python keywords and C options do.
+    let read: EngineOptions = serde_json::from_str(r#"{"max_codelist_codes": 10}"#)?;
+    assert_eq!(read.limits().max_codelist_codes, 10);
+    Ok(())
+}
+
+fn codelist_definition(file: &str) -> String {
+    json!({
+        "id": "c",
+        "title": "C",
+        "purpose": "direct_care",
+        "codelists": { "asthma": { "system": "snomed_ct", "file": file } },
+        "output": { "columns": [] },
+    })
+    .to_string()
+}
+
+fn read_in(dir: &Path, text: &str, limits: &Limits) -> caas_core::Result<Cohort> {
+    Cohort::from_str_with(text, Format::Json, dir, limits)
+}
+
+#[test]
+fn codelist_files_are_regular_files_within_the_limits() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let limits = Limits::default();
+    // A device never ends; a named pipe never opens without a writer.
+    let err = read_in(dir.path(), &codelist_definition("/dev/zero"), &limits)
+        .err()
+        .ok_or("read /dev/zero")?;
+    assert_eq!(err.code(), "invalid_definition");
+    assert!(err.to_string().contains("is not a regular file"), "{err}");
+    let fifo = dir.path().join("fifo.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+    assert!(made.success());
+    let err = read_in(dir.path(), &codelist_definition("fifo.csv"), &limits)
+        .err()
+        .ok_or("read a fifo")?;
+    assert!(err.to_string().contains("is not a regular file"), "{err}");
+
+    let codes: String = (0..100).map(|i| format!("{}\n", 100_000 + i)).collect();
+    std::fs::write(dir.path().join("list.csv"), format!("code\n{codes}"))?;
+    let small = Limits {
+        max_file_bytes: 100,
+        ..Limits::default()
+    };
+    let err = read_in(dir.path(), &codelist_definition("list.csv"), &small)
+        .err()
+        .ok_or("read a large file")?;
+    assert!(matches!(
+        err,
+        CaasError::LimitExceeded {
+            limit: "max_file_bytes",
+            max: 100,
+            ..
+        }
+    ));
+    let few = Limits {
+        max_codelist_codes: 99,
+        ..Limits::default()
+    };
+    let err = read_in(dir.path(), &codelist_definition("list.csv"), &few)
+        .err()
+        .ok_or("read many codes")?;
+    assert_eq!(
+        err.to_string(),
+        "codelist `asthma`: larger than the limit `max_codelist_codes` allows (99)"
+    );
+    assert!(read_in(dir.path(), &codelist_definition("list.csv"), &limits).is_ok());
+    Ok(())
+}
+
+#[test]
+fn codelist_codes_that_match_nothing_are_refused() -> TestResult {
+    for (codes, problem) in [
+        (json!(["195967001", ""]), "code 2 of `codes` is empty"),
+        (json!(["  "]), "code 1 of `codes` is empty"),
+        (json!(["1959 67001"]), "code 1 of `codes` holds spaces"),
+    ] {
+        let text = json!({
+            "id": "c", "title": "C", "purpose": "direct_care",
+            "codelists": { "asthma": { "system": "snomed_ct", "codes": codes } },
+        })
+        .to_string();
+        let err = Cohort::from_json_str(&text).err().ok_or("accepted")?;
+        assert!(err.to_string().contains(problem), "{err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_codelist_path_to_a_data_extract_quotes_none_of_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("extract.csv"),
+        "9434765919,1950-01-01,Smith\n4010232137,1962-07-14,Jones,extra\n",
+    )?;
+    let err = read_in(
+        dir.path(),
+        &codelist_definition("extract.csv"),
+        &Limits::default(),
+    )
+    .err()
+    .ok_or("read an extract as a codelist")?;
+    let message = err.to_string();
+    for value in ["9434765919", "1950", "Smith", "4010232137", "Jones"] {
+        assert!(!message.contains(value), "{message}");
+    }
+    assert!(
+        message.contains("no column `code` in the header row"),
+        "{message}"
+    );
+    // A download with another code column gets the option that reads it.
+    std::fs::write(
+        dir.path().join("dmd.csv"),
+        "dmd_id,dmd_name\n39113611000001102,X\n",
+    )?;
+    let err = read_in(
+        dir.path(),
+        &codelist_definition("dmd.csv"),
+        &Limits::default(),
+    )
+    .err()
+    .ok_or("read without code_column")?;
+    assert!(
+        err.to_string().contains("set `code_column: dmd_id`"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn definitions_are_read_within_their_size_limit() -> TestResult {
+    let text = definition("x", "x > 0");
+    let small = Limits {
+        max_definition_bytes: 64,
+        ..Limits::default()
+    };
+    let err = Cohort::from_str_with(&text, Format::Json, Path::new("."), &small)
+        .err()
+        .ok_or("read a large definition")?;
+    assert_eq!(err.code(), "limit_exceeded");
+    let err = Cohort::from_path_with("/dev/zero", &Limits::default())
+        .err()
+        .ok_or("read /dev/zero")?;
+    assert!(err.to_string().contains("is not a regular file"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn dates_outside_the_years_1_to_9999_are_refused() -> TestResult {
+    let with_default = |date: &str| {
+        json!({
+            "id": "d", "title": "D", "purpose": "direct_care",
+            "parameters": { "index_date": date },
+            "variables": { "age": { "kind": "age", "on": "index_date" } },
+        })
+        .to_string()
+    };
+    let err = Cohort::from_json_str(&with_default("0000-01-01"))
+        .err()
+        .ok_or("year 0 accepted")?;
+    assert_eq!(err.code(), "type_mismatch");
+    assert!(err.to_string().contains("0001 to 9999"), "{err}");
+    let literal = definition("x", "DATE '0000-06-30' < DATE '2000-01-01'");
+    assert_eq!(
+        code_of(Cohort::from_json_str(&literal)),
+        "expression_syntax"
+    );
+
+    let cohort = Cohort::from_json_str(&with_default("2025-03-31"))?;
+    let late = NaiveDate::from_ymd_opt(10_000, 1, 1).ok_or("no such date")?;
+    let err = cohort
+        .bind(&Parameters::new().with("index_date", late))
+        .err()
+        .ok_or("year 10000 accepted")?;
+    assert_eq!(err.code(), "type_mismatch");
+    Ok(())
+}
+
+#[test]
+fn a_corrupt_parquet_file_is_a_registration_error_naming_it() -> TestResult {
+    use arrow::array::StringArray;
+    use datafusion::parquet::arrow::ArrowWriter;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("persons.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let ids = Int64Array::from_iter_values(9_434_765_919..9_434_785_919);
+    let names = StringArray::from_iter_values((0..20_000).map(|i| format!("ZEBRA-{i}")));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(names)])?;
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path)?, schema, None)?;
+    writer.write(&batch)?;
+    writer.close()?;
+    // Every 57th byte changed, the footer's included: its schema no longer parses.
+    let mut bytes = std::fs::read(&path)?;
+    let end = bytes.len() - 8;
+    for i in (40..end).step_by(57) {
+        bytes[i] = bytes[i].wrapping_mul(31).wrapping_add(7);
+    }
+    std::fs::write(&path, &bytes)?;
+    let err = Engine::new()
+        .register_file_blocking("persons", &path, TableSpec::person())
+        .err()
+        .ok_or("registered a corrupt file")?;
+    let message = err.to_string();
+    assert_eq!(err.code(), "registration", "{message}");
+    assert!(
+        message.starts_with("table `persons`: cannot read "),
+        "{message}"
+    );
+    assert!(
+        message.contains("persons.parquet: Parquet error"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("ZEBRA") && !message.contains("94347"),
+        "{message}"
+    );
+    Ok(())
+}
