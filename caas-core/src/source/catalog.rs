@@ -75,6 +75,16 @@ impl Table {
             .and(self.person_key(key).is_null())
     }
 
+    /// Whether `column` can hold NaN or an infinity: unless it is of a whole-number or
+    /// fixed-point decimal type (text is parsed, and may say `NaN`).
+    pub fn may_hold_non_finite(&self, column: &str) -> bool {
+        let schema = self.data.schema().as_arrow();
+        schema.field_with_name(column).is_ok_and(|f| {
+            let t = f.data_type();
+            !(t.is_integer() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)))
+        })
+    }
+
     fn person_id_column(&self) -> &str {
         self.shape.column("person_id").unwrap_or("person_id")
     }

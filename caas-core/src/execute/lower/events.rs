@@ -61,7 +61,10 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
     for c in &scan.columns {
         exprs.push(match c.conversion {
             Conversion::Date => cast(column(&c.source), DataType::Date32).alias(&c.name),
-            Conversion::Decimal => finite(column(&c.source)).alias(&c.name),
+            Conversion::Decimal if table.may_hold_non_finite(&c.source) => {
+                finite(column(&c.source)).alias(&c.name)
+            }
+            Conversion::Decimal => cast(column(&c.source), DataType::Float64).alias(&c.name),
             Conversion::AsIs if c.source == c.name => column(&c.source),
             Conversion::AsIs => column(&c.source).alias(&c.name),
         });

@@ -411,7 +411,10 @@ impl<'a> SqlLowering<'a> {
         for c in &scan.columns {
             let value = match c.conversion {
                 Conversion::Date => converted(table, &c.source, SqlType::Date),
-                Conversion::Decimal => finite(converted(table, &c.source, SqlType::Double)),
+                Conversion::Decimal if table.may_hold_non_finite(&c.source) => {
+                    finite(converted(table, &c.source, SqlType::Double))
+                }
+                Conversion::Decimal => converted(table, &c.source, SqlType::Double),
                 Conversion::AsIs => Sql::col(&c.source),
             };
             if c.name == "date" {
