@@ -12,8 +12,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use caas_core::model::expr::parse;
 use caas_core::sql::{Dialect, TableNames};
 use caas_core::{
@@ -92,38 +91,50 @@ fn engine() -> Option<&'static Engine> {
 
 fn build_engine() -> caas_core::Result<Engine> {
     let engine = Engine::new();
-    let persons = Arc::new(Schema::new(vec![
-        Field::new("person_id", DataType::Int64, false),
-        Field::new("date_of_birth", DataType::Date32, true),
-        Field::new("sex", DataType::Utf8, true),
-        Field::new("x", DataType::Int64, true),
-    ]));
-    let batch = RecordBatch::try_new(
-        persons.clone(),
-        vec![
-            Arc::new(Int64Array::from(vec![1, 2])),
+    let persons = RecordBatch::try_from_iter([
+        (
+            "person_id",
+            Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+        ),
+        (
+            "date_of_birth",
             Arc::new(Date32Array::from(vec![Some(0), None])),
-            Arc::new(StringArray::from(vec![Some("F"), None])),
-            Arc::new(Int64Array::from(vec![Some(1), None])),
-        ],
-    )?;
-    engine.register_batches("persons", TableSpec::person(), persons, vec![batch])?;
-    let events = Arc::new(Schema::new(vec![
-        Field::new("person_id", DataType::Int64, false),
-        Field::new("date", DataType::Date32, true),
-        Field::new("code", DataType::Utf8, true),
-        Field::new("value", DataType::Float64, true),
-    ]));
-    let batch = RecordBatch::try_new(
-        events.clone(),
-        vec![
-            Arc::new(Int64Array::from(vec![1, 2])),
-            Arc::new(Date32Array::from(vec![Some(19000), None])),
+        ),
+        ("sex", Arc::new(StringArray::from(vec![Some("F"), None]))),
+        ("x", Arc::new(Int64Array::from(vec![Some(1), None]))),
+    ])?;
+    let events = RecordBatch::try_from_iter([
+        (
+            "person_id",
+            Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+        ),
+        ("date", Arc::new(Date32Array::from(vec![Some(19000), None]))),
+        (
+            "code",
             Arc::new(StringArray::from(vec![Some("195967001"), None])),
+        ),
+        (
+            "value",
             Arc::new(Float64Array::from(vec![Some(f64::NAN), Some(1.5)])),
-        ],
-    )?;
+        ),
+    ])?;
     let gp = TableSpec::events(CodeSystem::SnomedCt);
-    engine.register_batches("gp", gp, events, vec![batch])?;
+    for (name, spec, batch) in [
+        ("persons", TableSpec::person(), persons),
+        ("gp", gp, events),
+    ] {
+        engine.register_batches(name, spec, batch.schema(), vec![batch])?;
+    }
     Ok(engine)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_plan_target_has_its_tables() -> caas_core::Result<()> {
+        // Without them every `plan` input would stop at "table not registered".
+        let engine = super::build_engine()?;
+        assert_eq!(engine.table_names()?, ["persons", "gp"]);
+        Ok(())
+    }
 }

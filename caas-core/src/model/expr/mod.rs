@@ -278,10 +278,11 @@ impl Expr {
     /// ```
     /// use caas_core::model::expr::parse;
     /// use caas_core::Place;
-    /// let expr = |text| parse(text, &Place::Definition).unwrap();
-    /// assert_eq!(expr("a + 1").expanded_size(), 3);
-    /// assert_eq!(expr("a IN (1, 2, 3)").expanded_size(), 7);
-    /// assert_eq!(expr("(a + 1) BETWEEN 1 AND 2").expanded_size(), 9);
+    /// let size = |text| parse(text, &Place::Definition).map(|e| e.expanded_size());
+    /// assert_eq!(size("a + 1")?, 3);
+    /// assert_eq!(size("a IN (1, 2, 3)")?, 7);
+    /// assert_eq!(size("(a + 1) BETWEEN 1 AND 2")?, 9);
+    /// # Ok::<(), caas_core::CaasError>(())
     /// ```
     #[recursive::recursive]
     pub fn expanded_size(&self) -> u64 {
