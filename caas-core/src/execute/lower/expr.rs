@@ -6,7 +6,7 @@ use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::{coalesce_expr, years_between_expr};
+use super::udf::{IntegerOp, checked_expr, coalesce_expr, years_between_expr};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
@@ -76,9 +76,11 @@ impl Scope<'_> {
                 }
             }
             Expr::Unary { op, expr } => {
+                let integer = infer_type(expr, self.types, self.place)? == Type::Int;
                 let e = self.lower(expr)?;
                 match op {
                     UnaryOp::Not => DfExpr::Not(Box::new(e)),
+                    UnaryOp::Neg if integer => checked_expr(IntegerOp::Subtract, lit(0i64), e),
                     UnaryOp::Neg => DfExpr::Negative(Box::new(e)),
                 }
             }
@@ -188,8 +190,15 @@ impl Scope<'_> {
         let is_date_diff = op == BinaryOp::Minus
             && infer_type(left, self.types, self.place)? == Type::Date
             && infer_type(right, self.types, self.place)? == Type::Date;
+        let integer = matches!(op, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply)
+            && !is_date_diff
+            && infer_type(left, self.types, self.place)? == Type::Int
+            && infer_type(right, self.types, self.place)? == Type::Int;
         let (l, r) = (self.lower(left)?, self.lower(right)?);
         Ok(match op {
+            BinaryOp::Plus if integer => checked_expr(IntegerOp::Add, l, r),
+            BinaryOp::Minus if integer => checked_expr(IntegerOp::Subtract, l, r),
+            BinaryOp::Multiply if integer => checked_expr(IntegerOp::Multiply, l, r),
             BinaryOp::And => l.and(r),
             BinaryOp::Or => l.or(r),
             BinaryOp::Eq => l.eq(r),

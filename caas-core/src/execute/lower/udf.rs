@@ -5,12 +5,12 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, AsArray, Int64Array, ListBuilder, StringBuilder};
 use arrow::compute::is_not_null;
 use arrow::compute::kernels::zip::zip;
-use arrow::datatypes::{DataType, Date32Type, Field};
+use arrow::datatypes::{DataType, Date32Type, Field, Int64Type};
 use chrono::{Datelike, NaiveDate};
 use datafusion::common::{Result as DfResult, exec_err};
 use datafusion::logical_expr::binary::try_type_union_resolution;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
 };
 
 use crate::codelist::CodeSystem;
@@ -75,6 +75,80 @@ pub fn years_between_expr(from: Expr, to: Expr) -> Expr {
         ),
     });
     udf.call(vec![from, to])
+}
+
+/// Integer arithmetic whose result outside the 64-bit range is missing, where DataFusion
+/// wraps round (and SQL engines fail the whole query): the same missing value in every
+/// engine. A negation is `0 - x`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CheckedArithmetic {
+    signature: Signature,
+    op: IntegerOp,
+}
+
+/// The integer operations that can overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntegerOp {
+    /// `a + b`.
+    Add,
+    /// `a - b`.
+    Subtract,
+    /// `a * b`.
+    Multiply,
+}
+
+impl ScalarUDFImpl for CheckedArithmetic {
+    fn name(&self) -> &str {
+        match self.op {
+            IntegerOp::Add => "caas_add",
+            IntegerOp::Subtract => "caas_subtract",
+            IntegerOp::Multiply => "caas_multiply",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let [left, right] = args.args.as_slice() else {
+            return exec_err!("{} takes two integers", self.name());
+        };
+        let (left, right) = (left.to_array(n)?, right.to_array(n)?);
+        let left = left.as_primitive::<Int64Type>();
+        let right = right.as_primitive::<Int64Type>();
+        let op = match self.op {
+            IntegerOp::Add => i64::checked_add,
+            IntegerOp::Subtract => i64::checked_sub,
+            IntegerOp::Multiply => i64::checked_mul,
+        };
+        let out: Int64Array = left
+            .iter()
+            .zip(right.iter())
+            .map(|(l, r)| op(l?, r?))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `left op right` over 64-bit integers, missing where the result does not fit.
+pub fn checked_expr(op: IntegerOp, left: Expr, right: Expr) -> Expr {
+    let udf = ScalarUDF::new_from_impl(CheckedArithmetic {
+        signature: Signature::exact(
+            vec![DataType::Int64, DataType::Int64],
+            Volatility::Immutable,
+        ),
+        op,
+    });
+    udf.call(vec![
+        cast(left, DataType::Int64),
+        cast(right, DataType::Int64),
+    ])
 }
 
 /// `coalesce` without DataFusion's rewrite of it to `CASE WHEN a IS NOT NULL THEN a ...`,

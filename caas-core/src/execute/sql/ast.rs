@@ -33,6 +33,8 @@ pub(crate) enum SqlType {
     Date,
     /// Booleans.
     Boolean,
+    /// Exact whole numbers wider than 64 bits.
+    Numeric,
 }
 
 /// A binary operator, by precedence (loosest first).
@@ -359,6 +361,9 @@ impl Dialect {
             (_, SqlType::Text) => "VARCHAR",
             (_, SqlType::Date) => "DATE",
             (_, SqlType::Boolean) => "BOOLEAN",
+            (Dialect::Postgres, SqlType::Numeric) => "NUMERIC",
+            (Dialect::DuckDb, SqlType::Numeric) => "HUGEINT",
+            (Dialect::Spark, SqlType::Numeric) => "DECIMAL(38, 0)",
         }
     }
 }

@@ -116,6 +116,41 @@ impl Dialect {
         }
     }
 
+    /// `left op right` over 64-bit integers (`op` is `+`, `-` or `*`), null where the
+    /// result does not fit — where a plain operator fails the whole query (PostgreSQL,
+    /// DuckDB, Spark in ANSI mode) or wraps round (Spark otherwise) — as in-process. Each
+    /// operand is written once, so nested arithmetic stays linear in size.
+    pub(crate) fn checked(self, op: BinOp, left: Expr, right: Expr) -> Expr {
+        // Small literals are 32-bit integers in DuckDB: `100000 * 100000` would overflow.
+        let (left, right) = (left.cast(SqlType::BigInt), right.cast(SqlType::BigInt));
+        match self {
+            Dialect::DuckDb => Expr::Call("TRY", vec![left.binary(op, right)]),
+            // The exact result, clamped to one past each end of the range, and those two
+            // ends made null. (Not Spark's `try_multiply`: Spark 4.1 gives null for
+            // `try_multiply(try_multiply(n, 9223372036854775807), 2)` where `n` is 0
+            // and comes from a join.)
+            Dialect::Postgres | Dialect::Spark => {
+                let bound = |n: &str| Expr::Text(n.to_string()).cast(SqlType::Numeric);
+                let (below, above) = (bound("-9223372036854775809"), bound("9223372036854775808"));
+                let exact = left
+                    .cast(SqlType::Numeric)
+                    .binary(op, right.cast(SqlType::Numeric));
+                let clamped = Expr::Call(
+                    "least",
+                    vec![
+                        Expr::Call("greatest", vec![exact, below.clone()]),
+                        above.clone(),
+                    ],
+                );
+                Expr::Call(
+                    "nullif",
+                    vec![Expr::Call("nullif", vec![clamped, above]), below],
+                )
+                .cast(SqlType::BigInt)
+            }
+        }
+    }
+
     /// Whole days from `right` to `left` (`left - right`), as a 64-bit integer.
     pub(crate) fn days_between(self, left: Expr, right: Expr) -> Expr {
         match self {

@@ -79,9 +79,11 @@ impl Scope<'_> {
                 }
             }
             Expr::Unary { op, expr } => {
+                let integer = self.type_of(expr)? == Type::Int;
                 let e = self.lower(expr)?;
                 match op {
                     UnaryOp::Not => e.not(),
+                    UnaryOp::Neg if integer => self.dialect.checked(BinOp::Minus, Sql::Int(0), e),
                     UnaryOp::Neg => Sql::Neg(Box::new(e)),
                 }
             }
@@ -169,8 +171,15 @@ impl Scope<'_> {
             }
         }
         let dates = self.type_of(left)? == Type::Date && self.type_of(right)? == Type::Date;
+        let integer = matches!(op, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply)
+            && self.type_of(left)? == Type::Int
+            && self.type_of(right)? == Type::Int;
         let (l, r) = (self.lower(left)?, self.lower(right)?);
+        let checked = |op| self.dialect.checked(op, l.clone(), r.clone());
         Ok(match op {
+            BinaryOp::Plus if integer => checked(BinOp::Plus),
+            BinaryOp::Minus if integer => checked(BinOp::Minus),
+            BinaryOp::Multiply if integer => checked(BinOp::Multiply),
             BinaryOp::And => l.and(r),
             BinaryOp::Or => l.or(r),
             BinaryOp::Eq => l.eq(r),
