@@ -13,12 +13,12 @@ use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
-use crate::error::{CaasError, Result};
+use crate::error::{CaasError, Place, Result};
 use crate::execute::sql::{CohortSql, Dialect, TableNames};
 use crate::execute::{self, Collected, EngineOptions, EvaluationOptions, Run, governance};
 use crate::limits::Limits;
 use crate::model::{Cohort, Parameters, Purpose};
-use crate::quality::DataQuality;
+use crate::quality::{ArithmeticFinding, DataQuality, FindingKind};
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
 use crate::source::quality::inspect::{Inspection, checked_tables};
@@ -203,7 +203,14 @@ impl Engine {
     fn snapshot(&self, cohort: &Cohort, parameters: &Parameters) -> Result<Run> {
         cohort.check_limits(&self.limits)?;
         let cohorts = self.cohorts.read().map_err(|_| poisoned())?.clone();
-        Run::new(self.ctx.clone(), &self.catalog, cohorts, cohort, parameters)
+        Run::new(
+            self.ctx.clone(),
+            &self.catalog,
+            cohorts,
+            cohort,
+            parameters,
+            self.limits,
+        )
     }
 
     fn compile(&self, cohort: &Cohort, parameters: &Parameters) -> Result<DataFrame> {
@@ -286,14 +293,19 @@ impl Engine {
         .await?;
         run.tables = tables;
         let run = Arc::new(run);
-        let plan = run.plan()?;
+        let plan = run.cohort_plan()?;
+        let frame = run.lowering().cohort(&plan)?;
         let person = run.person_table();
-        let (data_quality, mut collected, opt_outs, inputs) = futures::try_join!(
+        let (mut data_quality, mut collected, opt_outs, inputs) = futures::try_join!(
             inspection.run(),
-            execute::collect(cohort, plan),
+            execute::collect(cohort, &plan.arithmetic, frame),
             governance::count_opt_outs(person, cohort),
             provenance::inputs(&run),
         )?;
+        let places: Vec<Place> = plan.arithmetic.iter().map(|c| c.place.clone()).collect();
+        let policy = options.quality.get(FindingKind::ArithmeticError);
+        data_quality.arithmetic =
+            ArithmeticFinding::from_counts(&places, &collected.arithmetic, policy)?;
         governance::record_opt_outs(&mut collected, opt_outs)?;
         if let Some(key) = &options.pseudonym_key {
             collected.members =

@@ -162,7 +162,7 @@ pub use source::{ColumnMapping, Role, TableSpec};
 pub mod sql {
     pub use crate::engine::{TableBinding, to_sql};
     pub use crate::execute::sql::{
-        CodeTable, CohortSql, Dialect, PseudonymSql, QualityCount, QualityQuery, SqlDocument,
-        TableNames, data_quality,
+        ArithmeticSql, CodeTable, CohortSql, Dialect, PseudonymSql, QualityCount, QualityQuery,
+        SqlDocument, TableNames, data_quality,
     };
 }

@@ -121,11 +121,14 @@ pub enum FindingKind {
     NonFiniteValue,
     /// A person's opt-out flag that is missing (read as no opt-out).
     MissingOptOut,
+    /// A person's value of a derived variable or a rule that is missing because an
+    /// arithmetic step had no result (a division by zero, a whole number out of range).
+    ArithmeticError,
 }
 
 impl FindingKind {
     /// Every kind, in the order of reports.
-    pub const ALL: [FindingKind; 11] = [
+    pub const ALL: [FindingKind; 12] = [
         FindingKind::InvalidNhsNumber,
         FindingKind::MissingPersonId,
         FindingKind::DuplicatePerson,
@@ -137,6 +140,7 @@ impl FindingKind {
         FindingKind::InvalidCode,
         FindingKind::NonFiniteValue,
         FindingKind::MissingOptOut,
+        FindingKind::ArithmeticError,
     ];
 
     /// The snake_case name, as in JSON.
@@ -153,10 +157,12 @@ impl FindingKind {
             FindingKind::InvalidCode => "invalid_code",
             FindingKind::NonFiniteValue => "non_finite_value",
             FindingKind::MissingOptOut => "missing_opt_out",
+            FindingKind::ArithmeticError => "arithmetic_error",
         }
     }
 
-    /// What a row with this finding has, for messages ("3 rows have ...").
+    /// What a row with this finding has, for messages ("3 rows have ..."; for
+    /// `arithmetic_error`, "3 people have ...").
     pub fn description(self) -> &'static str {
         match self {
             FindingKind::InvalidNhsNumber => "an invalid NHS number",
@@ -170,6 +176,10 @@ impl FindingKind {
             FindingKind::InvalidCode => "a code that has no format of its code system",
             FindingKind::NonFiniteValue => "a value that is not a finite number",
             FindingKind::MissingOptOut => "a missing opt-out flag",
+            FindingKind::ArithmeticError => {
+                "a value that arithmetic left missing (a division by zero or a whole number out \
+                 of range)"
+            }
         }
     }
 }

@@ -39,7 +39,8 @@ pub enum CaasStatus {
     /// A table, a file, or data given after an evaluation cannot be used. Codes: `table` (not
     /// registered, or of another role), `registration`, `missing_column`, `column_type`,
     /// `io` (a file that cannot be read), `data_quality` (rows with a finding whose policy is
-    /// `fail`), `invalid_input` (such as a previous run's members without ids, or a person id
+    /// `fail`, or values that arithmetic left missing under `arithmetic_error: fail`),
+    /// `invalid_input` (such as a previous run's members without ids, or a person id
     /// on several rows of the person table) and `unknown_person` (a person id that is not in
     /// the person table).
     CAAS_ERR_DATA = 3,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::compute::concat_batches;
-use caas_core::sql::{Dialect, PseudonymSql, QualityQuery};
+use caas_core::sql::{ArithmeticSql, Dialect, PseudonymSql, QualityQuery};
 use caas_core::{
     CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
     TableSpec,
@@ -227,6 +227,23 @@ impl PyEngine {
             findings,
             cohort.inner.definition().purpose,
         ))
+    }
+
+    /// `data_quality` with the findings of arithmetic, from the row of counts that the
+    /// `arithmetic` query of a cohort's SQL gave; raises the in-process `DataQualityError`
+    /// where the policy `fail` finds people.
+    #[staticmethod]
+    fn sql_arithmetic(
+        py: Python<'_>,
+        data_quality: &PyDataQuality,
+        arithmetic: &Bound<'_, PyAny>,
+        counts: Vec<u64>,
+    ) -> PyResult<PyDataQuality> {
+        let arithmetic: ArithmeticSql = pythonize::depythonize(arithmetic).map_err(|e| {
+            PyTypeError::new_err(format!("not the arithmetic part of a cohort's SQL: {e}"))
+        })?;
+        let findings = check(py, arithmetic.findings(&counts))?;
+        Ok(data_quality.with_arithmetic(findings))
     }
 
     /// Registers a cohort so that others can use its membership (`kind: member_of`).

@@ -7,6 +7,7 @@
 //! in one place and decided in the core.
 
 use caas_core::error::ERROR_CODES;
+use caas_core::quality::FindingKind;
 use caas_core::{CaasError, Place};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -108,6 +109,10 @@ fn fill(kwargs: &Bound<'_, PyDict>, err: &CaasError) -> PyResult<()> {
             kwargs.set_item("table", table)?;
             kwargs.set_item("column_name", column)?;
             kwargs.set_item("kind", kind.name())?;
+            kwargs.set_item("count", count)?;
+        }
+        CaasError::ArithmeticError { count, .. } => {
+            kwargs.set_item("kind", FindingKind::ArithmeticError.name())?;
             kwargs.set_item("count", count)?;
         }
         CaasError::UnknownPerson { table } => kwargs.set_item("table", table)?,

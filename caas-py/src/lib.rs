@@ -49,6 +49,7 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<quality::PyDataQuality>()?;
     m.add_class::<quality::PyTableQuality>()?;
     m.add_class::<quality::PyFinding>()?;
+    m.add_class::<quality::PyArithmeticFinding>()?;
     m.add_function(wrap_pyfunction!(engine::read_tables_file, m)?)?;
     m.add_function(wrap_pyfunction!(engine::quote_table, m)?)?;
     m.add_function(wrap_pyfunction!(engine::parquet_view, m)?)?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use caas_core::model::Purpose;
-use caas_core::quality::{DataQuality, Finding, FindingKind, TableQuality};
+use caas_core::quality::{ArithmeticFinding, DataQuality, Finding, FindingKind, TableQuality};
 use caas_core::report::notebook;
 use caas_core::{CaasError, Role};
 use chrono::NaiveDate;
@@ -107,6 +107,60 @@ impl PyFinding {
     }
 }
 
+/// How many people's values of a derived variable or a rule arithmetic left missing (a
+/// division by zero, a whole number out of range).
+#[pyclass(
+    name = "ArithmeticFinding",
+    module = "caas.quality",
+    frozen,
+    eq,
+    from_py_object
+)]
+#[derive(Clone, PartialEq)]
+pub struct PyArithmeticFinding {
+    inner: ArithmeticFinding,
+}
+
+#[pymethods]
+impl PyArithmeticFinding {
+    /// The derived variable, for a variable's finding.
+    #[getter]
+    fn variable(&self) -> Option<&str> {
+        self.inner.variable.as_deref()
+    }
+
+    /// The rule's name, for a rule's finding.
+    #[getter]
+    fn rule(&self) -> Option<&str> {
+        self.inner.rule.as_deref()
+    }
+
+    /// People whose value it left missing.
+    #[getter]
+    fn count(&self) -> u64 {
+        self.inner.count
+    }
+
+    /// The policy applied: `keep` or `fail`.
+    #[getter]
+    fn policy(&self) -> String {
+        self.inner.policy.to_string()
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.sentence()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ArithmeticFinding({}, count={}, policy={:?})",
+            self.inner.place(),
+            self.inner.count,
+            self.inner.policy.to_string()
+        )
+    }
+}
+
 fn findings(table: &TableQuality) -> impl ExactSizeIterator<Item = PyFinding> + '_ {
     table.findings.iter().map(|f| PyFinding {
         table: table.table.clone(),
@@ -183,6 +237,13 @@ pub struct PyDataQuality {
 }
 
 impl PyDataQuality {
+    /// The same findings with those of arithmetic.
+    pub fn with_arithmetic(&self, arithmetic: Vec<ArithmeticFinding>) -> Self {
+        let mut inner = DataQuality::clone(&self.inner);
+        inner.arithmetic = arithmetic;
+        PyDataQuality::new(inner, self.purpose)
+    }
+
     pub fn new(inner: DataQuality, purpose: Purpose) -> Self {
         PyDataQuality {
             inner: Arc::new(inner),
@@ -235,6 +296,17 @@ impl PyDataQuality {
                 table: table.to_string(),
                 inner: f.clone(),
             })
+            .collect()
+    }
+
+    /// One entry per derived variable and rule that divides or does whole-number
+    /// arithmetic, found or not: how many people's values it left missing.
+    #[getter]
+    fn arithmetic(&self) -> Vec<PyArithmeticFinding> {
+        self.inner
+            .arithmetic
+            .iter()
+            .map(|a| PyArithmeticFinding { inner: a.clone() })
             .collect()
     }
 

@@ -243,6 +243,23 @@ class Finding:
     def description(self) -> str:
         """What a row with this finding has, e.g. ``an invalid NHS number``."""
 
+class ArithmeticFinding:
+    """How many people's values of a derived variable or a rule arithmetic left missing (a
+    division by zero, a whole number out of range)."""
+
+    @property
+    def variable(self) -> str | None:
+        """The derived variable, for a variable's finding."""
+    @property
+    def rule(self) -> str | None:
+        """The rule's name, for a rule's finding."""
+    @property
+    def count(self) -> int:
+        """People whose value it left missing."""
+    @property
+    def policy(self) -> Literal["keep", "fail"]:
+        """The policy applied."""
+
 class TableQuality:
     """The findings in one table."""
 
@@ -274,6 +291,10 @@ class DataQuality:
     @property
     def findings(self) -> list[Finding]:
         """The findings with at least one row, over every table."""
+    @property
+    def arithmetic(self) -> list[ArithmeticFinding]:
+        """Per derived variable and rule with arithmetic, the people whose values it left
+        missing."""
     def table(self, name: str) -> TableQuality: ...
     def count(self, table: str, kind: str) -> int | None: ...
     def total(self, kind: str) -> int: ...
@@ -342,6 +363,10 @@ class Engine:
     @staticmethod
     def sql_data_quality(
         cohort: Cohort, reference_date: str, quality: list[dict[str, Any]], rows: list[list[int]]
+    ) -> DataQuality: ...
+    @staticmethod
+    def sql_arithmetic(
+        data_quality: DataQuality, arithmetic: dict[str, Any], counts: list[int]
     ) -> DataQuality: ...
 
 def pseudonym_parameters(key: bytes | bytearray | str) -> dict[str, str]: ...

@@ -108,6 +108,16 @@ class Prepared:
         parameters: dict[str, str] = _caas.pseudonym_parameters(key)
         return parameters
 
+    def count_arithmetic(self, counts: Callable[[str], list[int]]) -> None:
+        """Adds to ``data_quality``, after the setup has run, the people whose values
+        arithmetic left missing (``counts`` runs a query and returns its one row), raising
+        :class:`caas.DataQualityError` where the policy ``fail`` finds some, as in-process."""
+        arithmetic = self.sql["arithmetic"]
+        if arithmetic is not None:
+            self.data_quality = _caas.Engine.sql_arithmetic(
+                self.data_quality, arithmetic, counts(arithmetic["query"])
+            )
+
     def result(
         self,
         members: Any,

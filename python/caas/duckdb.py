@@ -86,6 +86,7 @@ def evaluate(
     sql = prepared.sql
     for statement in sql["setup"]:
         connection.execute(statement)
+    prepared.count_arithmetic(counts)
     bound = prepared.pseudonym_parameters(lambda query: counts(query)[0])
     members = connection.sql(sql["members"], params=bound)
     attrition = connection.sql(sql["attrition"])

@@ -106,8 +106,9 @@ class CaasError(Exception):
             columns checked, comma-separated).
         path: the file at fault.
         kind: the kind of data-quality finding (``data_quality``), e.g.
-            ``invalid_nhs_number``.
-        count: how many rows have the finding (``data_quality``).
+            ``invalid_nhs_number``, or ``arithmetic_error`` (with ``variable`` or ``rule``).
+        count: how many rows have the finding (``data_quality``; for ``arithmetic_error``,
+            how many people's values arithmetic left missing).
         option: the evaluation option at fault (``invalid_option``), e.g.
             ``pseudonym_key``, or the limit a definition is over (``limit_exceeded``), e.g.
             ``max_expression_depth``.

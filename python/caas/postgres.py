@@ -121,6 +121,7 @@ def evaluate(
     with connection.cursor() as cursor:
         for statement in sql["setup"]:
             cursor.execute(statement.encode())
+    prepared.count_arithmetic(counts)
     bound = prepared.pseudonym_parameters(lambda query: counts(query)[0])
     members = _query(connection, sql["members"], bound)
     attrition = _query(connection, sql["attrition"])

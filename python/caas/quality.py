@@ -4,7 +4,9 @@ of finding with their default policies (:func:`finding_kinds`).
 Every evaluation checks the tables it reads and counts, per table and per kind, the rows
 with a finding: an invalid NHS number, a missing person id, a person on several rows, an
 event of an unknown person, a missing, future, pre-1900 or pre-birth date, a code of no
-format of its system. A policy per kind (``keep``, ``exclude`` or ``fail``), given to
+format of its system; and, per derived variable and rule, the people whose value
+arithmetic left missing (a division by zero, a whole number out of range:
+:attr:`DataQuality.arithmetic`). A policy per kind (``keep``, ``exclude`` or ``fail``), given to
 :meth:`caas.Engine.evaluate` as ``quality={kind: policy}``, says what happens to them.
 
 :class:`DataQuality` is the engine's own record of the findings, not a copy of it: its
@@ -24,9 +26,16 @@ from functools import cache
 from typing import Literal
 
 from . import _caas
-from ._caas import DataQuality, Finding, TableQuality
+from ._caas import ArithmeticFinding, DataQuality, Finding, TableQuality
 
-__all__ = ["DataQuality", "Finding", "FindingKindInfo", "TableQuality", "finding_kinds"]
+__all__ = [
+    "ArithmeticFinding",
+    "DataQuality",
+    "Finding",
+    "FindingKindInfo",
+    "TableQuality",
+    "finding_kinds",
+]
 
 Policy = Literal["keep", "exclude", "fail"]
 

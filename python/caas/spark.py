@@ -83,6 +83,7 @@ def evaluate(
     sql = prepared.sql
     for statement in sql["setup"]:
         spark.sql(statement)
+    prepared.count_arithmetic(counts)
     bound = prepared.pseudonym_parameters(lambda query: counts(query)[0])
     members = spark.sql(sql["members"], args=bound)
     attrition = spark.sql(sql["attrition"])

@@ -284,6 +284,51 @@ static int check_data_quality(const CaasResult *result, const Line *lines, size_
     return failed ? -1 : 0;
 }
 
+/* The name of an arithmetic finding: its variable's, or its rule's. */
+static const char *arithmetic_name(const JsonValue *finding) {
+    const JsonValue *variable = json_get(finding, "variable");
+    return variable && variable->type == JSON_STRING ? variable->text : json_text(json_get(finding, "rule"));
+}
+
+/* The arithmetic expectations: each variable or rule listed has its count of people whose
+ * value arithmetic left missing, and one not listed has none. */
+static int check_arithmetic(const CaasResult *result, const Line *lines, size_t n, char *error, size_t size) {
+    const char *names = value(lines, n, "ar_listed", 1);
+    const JsonValue *found;
+    CaasStatus status;
+    JsonValue quality;
+    char *json = NULL;
+    size_t i, f;
+    int failed = 0;
+    if (!names) return 0;
+    status = caas_result_data_quality_json(result, &json);
+    if (read_json(status, json, "data quality", &quality, error, size) != 0) return -1;
+    found = json_get(&quality, "arithmetic");
+    for (i = 0; i < n && !failed; i++) {
+        const Line *l = &lines[i];
+        const JsonValue *finding = NULL;
+        if (strcmp(l->field[0], "ar_count") != 0 || l->n != 3) continue;
+        for (f = 0; found && f < found->n && !finding; f++) {
+            const char *name = arithmetic_name(&found->items[f]);
+            if (name && strcmp(name, l->field[1]) == 0) finding = &found->items[f];
+        }
+        if (!same_scalar(json_get(finding, "count"), l->field[2])) {
+            snprintf(error, size, "arithmetic of `%s`: %s people, expected %s", l->field[1],
+                     finding ? json_text(json_get(finding, "count")) : "(not checked)", l->field[2]);
+            failed = 1;
+        }
+    }
+    for (f = 0; found && f < found->n && !failed; f++) {
+        const char *name = arithmetic_name(&found->items[f]);
+        if (name && !listed(names, name) && !same_scalar(json_get(&found->items[f], "count"), "0")) {
+            snprintf(error, size, "arithmetic of `%s` left values missing, expected none", name);
+            failed = 1;
+        }
+    }
+    json_free(&quality);
+    return failed ? -1 : 0;
+}
+
 /* Checks the expectations of one person's explanation (every `explain` line naming them). */
 static int check_person(const CaasResult *result, const char *person, const Line *lines, size_t n, char *error,
                         size_t size) {
@@ -507,8 +552,8 @@ static int run_case(const char *root, const char *name, char *error, size_t size
         table_free(&attrition);
         if (compared != 0) goto done;
     }
-    if (check_data_quality(result, lines, n, error, size) != 0 || check_explanations(result, lines, n, error, size) != 0 ||
-        check_provenance(result, lines, n, error, size) != 0)
+    if (check_data_quality(result, lines, n, error, size) != 0 || check_arithmetic(result, lines, n, error, size) != 0 ||
+        check_explanations(result, lines, n, error, size) != 0 || check_provenance(result, lines, n, error, size) != 0)
         goto done;
     outcome = 0;
 done:

@@ -62,7 +62,15 @@ CASE_KEYS = {
 }
 TABLE_KEYS = {"role", "code_system", "mapping", "csv"}
 OPTION_KEYS = {"quality", "reference_date", "pseudonym_key"}
-EXPECT_KEYS = {"members", "attrition", "error", "data_quality", "explain", "provenance"}
+EXPECT_KEYS = {
+    "members",
+    "attrition",
+    "error",
+    "data_quality",
+    "arithmetic",
+    "explain",
+    "provenance",
+}
 ERROR_KEYS = {"code", "message_contains", "line", "column"}
 QUALITY_KEYS = {"rows", "rows_excluded", "findings"}
 FINDING_KEYS = {"count", "excluded", "policy", "column"}
@@ -125,6 +133,11 @@ def assurance_lines(expect: dict) -> list[list[object]]:
                 for key, value in detail.items():
                     lines.append(["dq_finding", table, kind, key, canonical(value)])
             lines.append(["dq_listed", table, ",".join(findings)])
+    arithmetic = expect.get("arithmetic")
+    if arithmetic is not None:
+        lines.append(["ar_listed", ",".join(arithmetic)])
+        for name, count in arithmetic.items():
+            lines.append(["ar_count", name, int(count)])
     for explanation in expect.get("explain") or []:
         unknown("explain", explanation, EXPLAIN_KEYS)
         person = canonical(explanation["person"])

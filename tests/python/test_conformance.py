@@ -153,6 +153,17 @@ def check_data_quality(result: caas.Result, expected: dict[str, Any]) -> None:
                     assert getattr(finding, key) == detail[key], f"{where}: {key}"
 
 
+def check_arithmetic(quality: caas.DataQuality, expected: dict[str, int]) -> None:
+    """Each variable or rule listed has its count of people whose value arithmetic left
+    missing; one not listed has none."""
+    found = {a.variable or a.rule: a.count for a in quality.arithmetic}
+    assert set(expected) <= set(found), (
+        f"arithmetic: {sorted(set(expected) - set(found))} not checked"
+    )
+    for name, count in found.items():
+        assert count == expected.get(name, 0), f"arithmetic of {name}: {count} people"
+
+
 def check_explanation(result: caas.Result, expected: dict[str, Any]) -> None:
     person = expected["person"]
     if "error" in expected:
@@ -208,6 +219,8 @@ def test_case(path: Path, tmp_path: Path) -> None:
             compare("attrition", result.attrition, expect["attrition"])
         if "data_quality" in expect:
             check_data_quality(result, expect["data_quality"])
+        if "arithmetic" in expect:
+            check_arithmetic(result.data_quality, expect["arithmetic"])
         for explanation in expect.get("explain") or []:
             check_explanation(result, explanation)
         if "provenance" in expect:

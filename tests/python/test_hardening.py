@@ -83,6 +83,34 @@ def test_limits_are_keywords_of_the_engine_and_of_reading(people: pa.Table) -> N
         caas.Cohort.from_yaml(text, limits={"max_depth": 4})
 
 
+def test_values_that_arithmetic_left_missing_are_findings(people: pa.Table) -> None:
+    definition = one_rule("9223372036854775806 + x > 0")
+    definition["variables"]["v"] = {"kind": "derived", "expr": "10 / (x - 2)"}
+    cohort = caas.Cohort.from_dict(definition)
+    engine = caas.Engine()
+    engine.register("persons", people, role="person")
+    quality = engine.evaluate(cohort).data_quality
+    found = [(a.variable, a.rule, a.count, a.policy) for a in quality.arithmetic]
+    assert found == [("v", None, 1, "keep"), (None, "rule", 2, "keep")]
+    assert quality.total("arithmetic_error") == 3
+    assert "variable `v`: 1 person(s) have a value that arithmetic left missing" in str(quality)
+    assert quality.to_dict()["arithmetic"][0] == {
+        "variable": "v",
+        "rule": None,
+        "count": 1,
+        "policy": "keep",
+    }
+    with pytest.raises(caas.DataQualityError) as raised:
+        engine.evaluate(cohort, quality={"arithmetic_error": "fail"})
+    error = raised.value
+    assert (error.code, error.kind, error.count, error.variable) == (
+        "data_quality",
+        "arithmetic_error",
+        1,
+        "v",
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "problem"),
     [

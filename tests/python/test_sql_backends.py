@@ -22,6 +22,7 @@ from test_conformance import (
     CASE_FILES,
     Loaded,
     case_options,
+    check_arithmetic,
     check_data_quality,
     compare,
     load_case,
@@ -127,6 +128,8 @@ def test_case(backend: str, path: Path, tmp_path: Path, request: pytest.FixtureR
         compare("attrition", result.attrition_arrow(), expect["attrition"])
     if "data_quality" in expect:
         check_data_quality(result, expect["data_quality"])
+    if "arithmetic" in expect:
+        check_arithmetic(result.data_quality, expect["arithmetic"])
     in_process = loaded.engine.evaluate(loaded.cohort, case.get("parameters"), **case_options(case))
     assert result.data_quality.to_dict() == in_process.data_quality.to_dict()
     outcome = "same members, attrition and data quality as in-process"

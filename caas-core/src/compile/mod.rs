@@ -22,10 +22,11 @@ use indexmap::IndexMap;
 
 use self::check::check_lowerable;
 use self::plan::{
-    CohortPlan, IdType, Membership, PersonColumn, PersonStep, RuleStep, VariableStep, VariableValue,
+    ArithmeticCheck, CohortPlan, IdType, Membership, PersonColumn, PersonStep, RuleStep,
+    VariableStep, VariableValue,
 };
 use crate::error::{CaasError, Place, Result};
-use crate::model::expr::{Type, infer_type};
+use crate::model::expr::{Type, infer_type, missing_by_arithmetic};
 use crate::model::{Aggregation, Cohort, Value, VariableKind};
 use crate::source::{Snapshot, Table};
 
@@ -56,16 +57,25 @@ pub(crate) struct Compiler<'a> {
     stack: Vec<String>,
     /// Source of unique internal column names.
     counter: usize,
+    /// The most nodes an expression the compiler builds may have
+    /// ([`Limits::max_expression_nodes`](crate::Limits::max_expression_nodes)).
+    max_nodes: u64,
 }
 
 impl<'a> Compiler<'a> {
-    /// A compiler over `tables`, resolving memberships in `cohorts`.
-    pub fn new(tables: &'a Snapshot, cohorts: &'a IndexMap<String, Arc<Cohort>>) -> Self {
+    /// A compiler over `tables`, resolving memberships in `cohorts`, building expressions
+    /// of at most `max_nodes` nodes.
+    pub fn new(
+        tables: &'a Snapshot,
+        cohorts: &'a IndexMap<String, Arc<Cohort>>,
+        max_nodes: u64,
+    ) -> Self {
         Compiler {
             tables,
             cohorts,
             stack: Vec::new(),
             counter: 0,
+            max_nodes,
         }
     }
 
@@ -162,6 +172,29 @@ impl<'a> Compiler<'a> {
                 place: rule.place.clone(),
             });
         }
+
+        let mut arithmetic = Vec::new();
+        let derived = cohort.variables().filter_map(|v| match &v.kind {
+            VariableKind::Derived { expr } => {
+                Some((expr, Some(v.name.as_str()), Place::Variable(v.name.clone())))
+            }
+            _ => None,
+        });
+        let rule_exprs = cohort
+            .rules()
+            .iter()
+            .map(|r| (&r.expr, None, r.place.clone()));
+        for (expr, value, place) in derived.chain(rule_exprs) {
+            let check = missing_by_arithmetic(expr, value, &resolve, &place, self.max_nodes)?;
+            if let Some(expr) = check {
+                let column = format!("__arithmetic_{}", arithmetic.len() + 1);
+                arithmetic.push(ArithmeticCheck {
+                    place,
+                    column,
+                    expr,
+                });
+            }
+        }
         Ok(CohortPlan {
             cohort: cohort.id().to_string(),
             parameters: parameters.clone(),
@@ -173,6 +206,7 @@ impl<'a> Compiler<'a> {
             types,
             layers,
             rules,
+            arithmetic,
         })
     }
 

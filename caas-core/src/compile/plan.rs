@@ -51,6 +51,9 @@ pub struct CohortPlan {
     pub layers: Vec<Vec<VariableStep>>,
     /// The rules, in order.
     pub rules: Vec<RuleStep>,
+    /// The checks of arithmetic, one per derived variable and rule that divides or does
+    /// whole-number arithmetic: the variables each after those it uses, then the rules.
+    pub arithmetic: Vec<ArithmeticCheck>,
     /// The variable columns of the result after `person_id` (every variable, in the
     /// definition's order), before the rule columns.
     pub columns: Vec<String>,
@@ -359,6 +362,18 @@ pub struct RuleStep {
     pub place: Place,
 }
 
+/// Which people a variable's or a rule's arithmetic left without a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArithmeticCheck {
+    /// The derived variable or the rule.
+    pub place: Place,
+    /// The check's column.
+    pub column: String,
+    /// True for a person whose value is missing because a step had no result
+    /// ([`missing_by_arithmetic`](crate::model::expr::missing_by_arithmetic)).
+    pub expr: Expr,
+}
+
 impl fmt::Display for Bound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -496,6 +511,13 @@ impl CohortPlan {
         for r in &self.rules {
             let verb = if r.exclude { "exclude" } else { "include" };
             writeln!(f, "{pad}  {} = {verb} {:?}: {}", r.column, r.name, r.expr)?;
+        }
+        for check in &self.arithmetic {
+            writeln!(
+                f,
+                "{pad}  {} = arithmetic of {}: {}",
+                check.column, check.place, check.expr
+            )?;
         }
         writeln!(f, "{pad}  columns person_id, {}", self.columns.join(", "))
     }

@@ -11,6 +11,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use futures::StreamExt;
 
+use crate::compile::plan::ArithmeticCheck;
 use crate::compile::rule_column;
 use crate::error::{CaasError, Result};
 use crate::model::Cohort;
@@ -21,6 +22,9 @@ pub(crate) struct Collected {
     pub members: RecordBatch,
     pub attrition: RecordBatch,
     pub population: u64,
+    /// Per check of arithmetic of the plan, the people whose value it left missing (none
+    /// from another engine, which counts them with its data quality).
+    pub arithmetic: Vec<u64>,
 }
 
 impl Collected {
@@ -51,6 +55,7 @@ impl Collected {
             members,
             attrition,
             population,
+            arithmetic: Vec::new(),
         })
     }
 }
@@ -70,8 +75,13 @@ fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Runs the per-person plan once, counting the attrition and keeping the members.
-pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collected> {
+/// Runs the per-person plan once, counting the attrition and the people of each check of
+/// arithmetic (its columns `checks`), and keeping the members.
+pub(crate) async fn collect(
+    cohort: &Cohort,
+    checks: &[ArithmeticCheck],
+    plan: DataFrame,
+) -> Result<Collected> {
     let rules = cohort.rules();
     let plan_schema = plan.schema().as_arrow().clone();
     let mut output: Vec<usize> = vec![index_of(&plan_schema, "person_id")?];
@@ -82,6 +92,11 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collecte
     let rule_indexes = (0..rules.len())
         .map(|i| index_of(&plan_schema, &rule_column(i)))
         .collect::<Result<Vec<_>>>()?;
+    let check_indexes = checks
+        .iter()
+        .map(|c| index_of(&plan_schema, &c.column))
+        .collect::<Result<Vec<_>>>()?;
+    let mut arithmetic = vec![0u64; checks.len()];
 
     let mut passed = vec![0u64; rules.len()];
     let mut population = 0u64;
@@ -97,6 +112,13 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collecte
             })?;
             mask = and(&mask, pass)?;
             passed[i] += mask.true_count() as u64;
+        }
+        for (count, index) in arithmetic.iter_mut().zip(&check_indexes) {
+            let missing = batch
+                .column(*index)
+                .as_boolean_opt()
+                .ok_or_else(|| CaasError::internal("an arithmetic check column is not boolean"))?;
+            *count += missing.true_count() as u64;
         }
         members.push(filter_record_batch(&batch.project(&output)?, &mask)?);
     }
@@ -139,6 +161,7 @@ pub(crate) async fn collect(cohort: &Cohort, plan: DataFrame) -> Result<Collecte
         members,
         attrition,
         population,
+        arithmetic,
     })
 }
 

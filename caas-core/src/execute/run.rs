@@ -17,6 +17,7 @@ use crate::compile::Compiler;
 use crate::compile::plan::CohortPlan;
 use crate::error::Result;
 use crate::execute::lower::Lowering;
+use crate::limits::Limits;
 use crate::model::{Cohort, Parameters, Value, VariableKind};
 use crate::source::{Catalog, Snapshot, Table};
 
@@ -35,6 +36,8 @@ pub(crate) struct Run {
     pub parameters: IndexMap<String, Value>,
     /// When the evaluation started.
     pub started: DateTime<Utc>,
+    /// The engine's limits.
+    pub limits: Limits,
 }
 
 impl fmt::Debug for Run {
@@ -56,6 +59,7 @@ impl Run {
         cohorts: IndexMap<String, Arc<Cohort>>,
         cohort: &Cohort,
         parameters: &Parameters,
+        limits: Limits,
     ) -> Result<Run> {
         let started = Utc::now();
         let parameters = cohort.bind(parameters)?;
@@ -66,12 +70,18 @@ impl Run {
             cohort: cohort.clone(),
             parameters,
             started,
+            limits,
         })
     }
 
     /// The cohort's backend-neutral plan over the snapshot's tables.
     pub fn cohort_plan(&self) -> Result<CohortPlan> {
-        Compiler::new(&self.tables, &self.cohorts).compile(&self.cohort, &self.parameters)
+        Compiler::new(
+            &self.tables,
+            &self.cohorts,
+            self.limits.max_expression_nodes,
+        )
+        .compile(&self.cohort, &self.parameters)
     }
 
     /// The lowering of plans to DataFusion over the snapshot's tables.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, RecordBatch};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use caas_core::explain::{Explanation, PersonId, Verdict};
-use caas_core::quality::{DataQuality, Finding, FindingKind, Policy};
+use caas_core::quality::{ArithmeticFinding, DataQuality, Finding, FindingKind, Policy};
 use caas_core::{
     CaasError, CodeSystem, Cohort, ColumnMapping, Engine, Evaluation, EvaluationOptions, Format,
     Parameters, Role, TableSpec,
@@ -67,6 +67,10 @@ struct Expect {
     error: Option<ExpectedError>,
     #[serde(default)]
     data_quality: Option<IndexMap<String, ExpectedTable>>,
+    /// The people whose values arithmetic left missing, by derived variable or rule name;
+    /// one not listed must have none.
+    #[serde(default)]
+    arithmetic: Option<IndexMap<String, u64>>,
     #[serde(default)]
     explain: Vec<ExpectedExplanation>,
     #[serde(default)]
@@ -370,6 +374,34 @@ async fn evaluate(case: &Case, persons: &[PersonId], base: &Path, dir: &Path) ->
     }
 }
 
+/// The name of an arithmetic finding's variable or rule.
+fn arithmetic_name(finding: &ArithmeticFinding) -> &str {
+    finding
+        .variable
+        .as_deref()
+        .or(finding.rule.as_deref())
+        .unwrap_or_default()
+}
+
+fn check_arithmetic(actual: &DataQuality, expected: &IndexMap<String, u64>) -> Result<(), String> {
+    for name in expected.keys() {
+        if !actual.arithmetic.iter().any(|a| arithmetic_name(a) == name) {
+            return Err(format!("arithmetic: `{name}` is not checked"));
+        }
+    }
+    for finding in &actual.arithmetic {
+        let name = arithmetic_name(finding);
+        let want = expected.get(name).copied().unwrap_or(0);
+        if finding.count != want {
+            return Err(format!(
+                "arithmetic of `{name}`: {} people, expected {want}",
+                finding.count
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_quality(
     actual: &DataQuality,
     expected: &IndexMap<String, ExpectedTable>,
@@ -594,6 +626,9 @@ fn check(case: &Case, actual: &Actual) -> Result<(), String> {
     if let Some(quality) = &expect.data_quality {
         check_quality(&result.data_quality, quality)?;
     }
+    if let Some(arithmetic) = &expect.arithmetic {
+        check_arithmetic(&result.data_quality, arithmetic)?;
+    }
     for (explained, expected) in actual.explanations.iter().zip(&expect.explain) {
         check_explanation(explained, expected)?;
     }
@@ -741,6 +776,16 @@ mod bless {
         }
         if let Some(quality) = &old.data_quality {
             quality_block(&mut out, &result.data_quality, quality);
+        }
+        let arithmetic: Vec<&ArithmeticFinding> = (result.data_quality.arithmetic.iter())
+            .filter(|a| a.count > 0)
+            .collect();
+        if old.arithmetic.is_some() || !arithmetic.is_empty() {
+            out.push_str("  arithmetic:\n");
+            for finding in arithmetic {
+                let name = scalar(arithmetic_name(finding));
+                let _ = writeln!(out, "    {name}: {}", finding.count);
+            }
         }
         if !old.explain.is_empty() {
             out.push_str("  explain:\n");

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use caas_core::quality::{FindingKind, Policy};
 use caas_core::{
-    CaasError, Cohort, Engine, EngineOptions, Format, Limits, Parameters, Place, TableSpec,
+    CaasError, Cohort, Engine, EngineOptions, EvaluationOptions, Format, Limits, Parameters, Place,
+    ReportOptions, TableSpec,
 };
 use chrono::NaiveDate;
 use serde_json::json;
@@ -413,5 +415,51 @@ fn a_corrupt_parquet_file_is_a_registration_error_naming_it() -> TestResult {
         !message.contains("ZEBRA") && !message.contains("94347"),
         "{message}"
     );
+    Ok(())
+}
+
+#[test]
+fn values_that_arithmetic_left_missing_are_counted_and_reported() -> TestResult {
+    // Person 2 divides by zero; for people 2 and 3 the rule's sum overflows.
+    let text = definition("10 / (x - 2)", "9223372036854775806 + x > 0");
+    let cohort = Cohort::from_json_str(&text)?;
+    let engine = engine_with(&EngineOptions::default(), 3)?;
+    let result = engine.evaluate_blocking(&cohort, &Parameters::new())?;
+    assert_eq!(result.member_count(), 1);
+    let quality = &result.data_quality;
+    let found: Vec<(Option<&str>, Option<&str>, u64)> = (quality.arithmetic.iter())
+        .map(|a| (a.variable.as_deref(), a.rule.as_deref(), a.count))
+        .collect();
+    assert_eq!(found, [(Some("v"), None, 1), (None, Some("rule"), 2)]);
+    assert_eq!(quality.total(FindingKind::ArithmeticError), 3);
+    let text = quality.to_string();
+    assert!(text.contains("variable `v`: 1 person(s) have a value that arithmetic left missing"));
+    assert!(text.contains("rule `rule`: 2 person(s)"));
+    let report = result.report(&ReportOptions::default())?;
+    assert!(
+        report
+            .markdown
+            .contains("| variable `v` | 1 | left missing |")
+    );
+    assert!(report.markdown.contains("| rule rule | 2 | left missing |"));
+    assert!(
+        report
+            .html
+            .contains("<td>variable <code>v</code></td><td class=\"n\">1</td>")
+    );
+
+    let fail = EvaluationOptions::new().with_policy(FindingKind::ArithmeticError, Policy::Fail);
+    let err = engine
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &fail)
+        .err()
+        .ok_or("an arithmetic error under `fail` did not fail")?;
+    assert_eq!(err.code(), "data_quality");
+    assert_eq!(err.place(), Some(&Place::Variable("v".into())));
+    let exclude =
+        EvaluationOptions::new().with_policy(FindingKind::ArithmeticError, Policy::Exclude);
+    let err = engine
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &exclude)
+        .err();
+    assert_eq!(err.map(|e| e.code()), Some("invalid_option"));
     Ok(())
 }

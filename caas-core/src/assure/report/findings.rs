@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::disclosure::thousands;
-use crate::quality::{DataQuality, Finding};
+use crate::quality::{ArithmeticFinding, DataQuality, Finding, FindingKind};
 
 impl Finding {
     /// The finding as a line: "`persons`: 2 row(s) have an invalid NHS number (column
@@ -17,6 +17,29 @@ impl Finding {
             thousands(self.count),
             self.kind.description(),
             self.column,
+            self.policy
+        )
+    }
+}
+
+impl ArithmeticFinding {
+    /// The variable or the rule: "variable `bmi`", "rule `high`".
+    pub fn place(&self) -> String {
+        match (&self.variable, &self.rule) {
+            (Some(variable), _) => format!("variable `{variable}`"),
+            (None, Some(rule)) => format!("rule `{rule}`"),
+            (None, None) => "the definition".to_string(),
+        }
+    }
+
+    /// The finding as a line: "variable `bmi`: 2 person(s) have a value that arithmetic
+    /// left missing (...) (policy keep)". Counts are exact, as for [`Finding::sentence`].
+    pub fn sentence(&self) -> String {
+        format!(
+            "{}: {} person(s) have {} (policy {})",
+            self.place(),
+            thousands(self.count),
+            FindingKind::ArithmeticError.description(),
             self.policy
         )
     }
@@ -56,6 +79,7 @@ impl fmt::Display for DataQuality {
     ///             finding(FindingKind::MissingDate, 0, Policy::Keep, 0),
     ///         ],
     ///     }],
+    ///     arithmetic: vec![],
     /// };
     /// assert_eq!(quality.to_string(), "Data quality: 1 finding(s)\n  \
     ///     `persons`: 1,200 row(s) have an invalid NHS number (column nhs_number, policy exclude)\n  \
@@ -67,16 +91,25 @@ impl fmt::Display for DataQuality {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let found: Vec<(&str, &Finding)> = self.found().collect();
-        if found.is_empty() {
+        let arithmetic: Vec<&ArithmeticFinding> =
+            self.arithmetic.iter().filter(|a| a.count > 0).collect();
+        if found.is_empty() && arithmetic.is_empty() {
             return write!(
                 f,
                 "Data quality: nothing found in the {} table(s) read",
                 self.tables.len()
             );
         }
-        write!(f, "Data quality: {} finding(s)", found.len())?;
+        write!(
+            f,
+            "Data quality: {} finding(s)",
+            found.len() + arithmetic.len()
+        )?;
         for (table, finding) in found {
             write!(f, "\n  {}", finding.sentence(table))?;
+        }
+        for finding in arithmetic {
+            write!(f, "\n  {}", finding.sentence())?;
         }
         for table in self.tables.iter().filter(|t| t.rows_excluded > 0) {
             write!(

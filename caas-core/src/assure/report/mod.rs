@@ -142,6 +142,15 @@ struct FindingContext {
     treatment: &'static str,
 }
 
+/// A variable's or rule's values that arithmetic left missing.
+#[derive(Serialize)]
+struct ArithmeticContext {
+    variable: Option<String>,
+    rule: Option<String>,
+    count: String,
+    treatment: &'static str,
+}
+
 #[derive(Serialize)]
 struct ColumnContext {
     name: String,
@@ -183,6 +192,7 @@ struct Context {
     codelists: Vec<CodelistContext>,
     attrition: Vec<StepContext>,
     data_quality: Vec<FindingContext>,
+    arithmetic: Vec<ArithmeticContext>,
     provenance: ProvenanceContext,
 }
 
@@ -507,6 +517,19 @@ impl Evaluation {
                             count: count(f.count).to_string(),
                             treatment: treatment_words(f.policy),
                         })
+                })
+                .collect(),
+            arithmetic: self
+                .data_quality
+                .arithmetic
+                .iter()
+                .filter(|a| a.count > 0)
+                .map(|a| ArithmeticContext {
+                    variable: a.variable.clone(),
+                    rule: a.rule.clone(),
+                    count: count(a.count).to_string(),
+                    // Under `fail` there is no report; under `keep` the value is missing.
+                    treatment: "left missing",
                 })
                 .collect(),
             provenance: ProvenanceContext {

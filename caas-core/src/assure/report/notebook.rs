@@ -143,6 +143,14 @@ struct FindingRow {
     excluded: String,
 }
 
+/// A row of the notebook's table of values that arithmetic left missing.
+#[derive(Serialize)]
+struct ArithmeticRow {
+    place: String,
+    count: String,
+    policy: String,
+}
+
 /// The data-quality findings that have rows, as an HTML table. Their counts are shown as a
 /// report for `purpose` shows them: under disclosure control but for direct care.
 pub fn data_quality_html(quality: &DataQuality, purpose: Purpose) -> Result<String> {
@@ -158,10 +166,24 @@ pub fn data_quality_html(quality: &DataQuality, purpose: Purpose) -> Result<Stri
             excluded: count(f.excluded),
         })
         .collect();
+    let arithmetic: Vec<ArithmeticRow> = quality
+        .arithmetic
+        .iter()
+        .filter(|a| a.count > 0)
+        .map(|a| ArithmeticRow {
+            place: a.place(),
+            count: count(a.count),
+            policy: a.policy.to_string(),
+        })
+        .collect();
     render(
         &notebook_environment()?,
         "notebook_data_quality.html",
-        minijinja::context! { tables => quality.tables.len(), findings => Serde(&findings) },
+        minijinja::context! {
+            tables => quality.tables.len(),
+            findings => Serde(&findings),
+            arithmetic => Serde(&arithmetic),
+        },
     )
 }
 
@@ -444,6 +466,7 @@ output: {{ columns: [age] }}
                     finding(FindingKind::MissingDate, 0, 0),
                 ],
             }],
+            arithmetic: vec![],
         }
     }
 

@@ -10,7 +10,9 @@ use super::udf::{IntegerOp, checked_expr, coalesce_expr, years_between_expr};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
-use crate::model::expr::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type};
+use crate::model::expr::{
+    BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type, is_whole_number_step,
+};
 pub(crate) use crate::source::column;
 
 /// A constant.
@@ -190,10 +192,11 @@ impl Scope<'_> {
         let is_date_diff = op == BinaryOp::Minus
             && infer_type(left, self.types, self.place)? == Type::Date
             && infer_type(right, self.types, self.place)? == Type::Date;
-        let integer = matches!(op, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply)
-            && !is_date_diff
-            && infer_type(left, self.types, self.place)? == Type::Int
-            && infer_type(right, self.types, self.place)? == Type::Int;
+        let integer = is_whole_number_step(
+            op,
+            infer_type(left, self.types, self.place)?,
+            infer_type(right, self.types, self.place)?,
+        );
         let (l, r) = (self.lower(left)?, self.lower(right)?);
         Ok(match op {
             BinaryOp::Plus if integer => checked_expr(IntegerOp::Add, l, r),

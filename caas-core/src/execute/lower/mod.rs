@@ -10,7 +10,8 @@
 //!    aggregate likewise; per membership, the other cohort's members;
 //! 3. those aggregates right-joined to the persons, narrowest first, then the variables
 //!    computed in the plan's layers;
-//! 4. the rule columns.
+//! 4. the rule columns, and one boolean column per check of arithmetic
+//!    ([`CohortPlan::arithmetic`]).
 //!
 //! The pieces that explanations read ([`explain`]) are lowered from the same plan.
 
@@ -151,6 +152,15 @@ impl Lowering<'_> {
                 value
             };
             outputs.push(pass.alias(&rule.column));
+        }
+        for check in &plan.arithmetic {
+            let scope = Scope {
+                parameters: &plan.parameters,
+                columns: &columns,
+                types: &types,
+                place: &check.place,
+            };
+            outputs.push(scope.lower(&check.expr)?.alias(&check.column));
         }
         Ok(df.select(outputs)?)
     }

@@ -186,6 +186,19 @@ impl<'a> SqlLowering<'a> {
             let pass = if rule.exclude { value.not() } else { value };
             cohort = cohort.item(pass, &rule.column);
         }
+        // A cohort of `member_of` gives only its members: its findings are its own.
+        if prefix.is_empty() {
+            for check in &plan.arithmetic {
+                let scope = Scope {
+                    dialect: self.dialect,
+                    parameters: &plan.parameters,
+                    columns: &columns,
+                    types: &types,
+                    place: &check.place,
+                };
+                cohort = cohort.item(scope.lower(&check.expr)?, &check.column);
+            }
+        }
         Ok(self.add(format!("{prefix}cohort"), cohort))
     }
 

@@ -10,7 +10,9 @@ use super::Dialect;
 use super::ast::{BinOp, Expr as Sql, SqlType};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
-use crate::model::expr::{BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, infer_type};
+use crate::model::expr::{
+    BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, infer_type, is_whole_number_step,
+};
 
 /// A constant.
 pub(crate) fn value_literal(value: &Value) -> Sql {
@@ -171,9 +173,7 @@ impl Scope<'_> {
             }
         }
         let dates = self.type_of(left)? == Type::Date && self.type_of(right)? == Type::Date;
-        let integer = matches!(op, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply)
-            && self.type_of(left)? == Type::Int
-            && self.type_of(right)? == Type::Int;
+        let integer = is_whole_number_step(op, self.type_of(left)?, self.type_of(right)?);
         let (l, r) = (self.lower(left)?, self.lower(right)?);
         let checked = |op| self.dialect.checked(op, l.clone(), r.clone());
         Ok(match op {

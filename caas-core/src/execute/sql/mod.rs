@@ -25,10 +25,10 @@ use self::ast::{Body, Expr as Sql, OrderKey, Query, Renderer, Select, SqlType, s
 use self::cohort::SqlLowering;
 use crate::compile::opt_out::OPT_OUT_STEP;
 use crate::compile::plan::{CohortPlan, IdType};
-use crate::error::{CaasError, Result};
+use crate::error::{CaasError, Place, Result};
 use crate::execute::EvaluationOptions;
 use crate::execute::governance::without_nhs_numbers;
-use crate::quality::{DataQuality, FindingKind, Policy, TableQuality};
+use crate::quality::{ArithmeticFinding, DataQuality, FindingKind, Policy, TableQuality};
 use crate::source::{Role, Snapshot};
 pub use dialect::Dialect;
 
@@ -114,6 +114,7 @@ pub fn data_quality(
         )?);
     }
     Ok(DataQuality {
+        arithmetic: Vec::new(),
         reference_date: reference_date.to_string(),
         tables,
     })
@@ -169,6 +170,29 @@ pub struct CohortSql {
     pub attrition: String,
     /// The number of people the rules start from (`population`).
     pub population: String,
+    /// With derived variables or rules that divide or do whole-number arithmetic, the
+    /// count of the people whose values it left missing, to run after the setup.
+    pub arithmetic: Option<ArithmeticSql>,
+}
+
+/// The query that counts the people whose values arithmetic left missing, per derived
+/// variable and rule that has arithmetic ([`CohortSql::arithmetic`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArithmeticSql {
+    /// One row, with one count per place, in order.
+    pub query: String,
+    /// The variables and rules.
+    pub places: Vec<Place>,
+    /// The policy of `arithmetic_error`.
+    pub policy: Policy,
+}
+
+impl ArithmeticSql {
+    /// The findings from the row that [`query`](ArithmeticSql::query) gave, as in-process;
+    /// fails where the policy is `fail` and people have one.
+    pub fn findings(&self, counts: &[u64]) -> Result<Vec<ArithmeticFinding>> {
+        ArithmeticFinding::from_counts(&self.places, counts, self.policy)
+    }
 }
 
 impl CohortSql {
@@ -200,6 +224,11 @@ impl CohortSql {
         out.push_str(";\n\n-- The attrition.\n");
         out.push_str(&self.attrition);
         out.push_str(";\n");
+        if let Some(arithmetic) = &self.arithmetic {
+            out.push_str("\n-- The people whose values arithmetic left missing.\n");
+            out.push_str(&arithmetic.query);
+            out.push_str(";\n");
+        }
         out
     }
 
@@ -286,8 +315,11 @@ pub(crate) fn lower(
     for c in outputs {
         kept = kept.expr(Sql::col(c));
     }
-    for rule in &plan.rules {
-        kept = kept.expr(Sql::col(&rule.column));
+    for column in plan.rules.iter().map(|r| &r.column) {
+        kept = kept.expr(Sql::col(column));
+    }
+    for column in plan.arithmetic.iter().map(|c| &c.column) {
+        kept = kept.expr(Sql::col(column));
     }
     if let Some((source, join)) = pseudonym_source {
         kept = kept.item(source, PSEUDONYM_SOURCE);
@@ -441,6 +473,24 @@ pub(crate) fn lower(
 
     let population = Select::from_step(&people).item(count(None), "population");
 
+    let arithmetic = match plan.arithmetic.as_slice() {
+        [] => None,
+        checks => {
+            let mut counted = from_table();
+            for (i, check) in checks.iter().enumerate() {
+                counted = counted.item(
+                    count(Some(Sql::col(&check.column))),
+                    &format!("arithmetic_{}", i + 1),
+                );
+            }
+            Some(ArithmeticSql {
+                query: render(Query::reading(&[], Body::Select(Box::new(counted))))?,
+                places: checks.iter().map(|c| c.place.clone()).collect(),
+                policy: options.quality.get(FindingKind::ArithmeticError),
+            })
+        }
+    };
+
     let mut setup: Vec<String> = lowering
         .code_tables
         .iter()
@@ -462,6 +512,7 @@ pub(crate) fn lower(
             Body::Select(Box::new(ordered)),
         ))?,
         population: render(Query::reading(&steps, Body::Select(Box::new(population))))?,
+        arithmetic,
     })
 }
 

@@ -12,11 +12,13 @@
 //! Logic is three-valued as in SQL: a comparison with an unknown (null) value is unknown,
 //! `false and unknown` is false, `true or unknown` is true.
 
+mod arithmetic;
 mod constant;
 mod display;
 mod parse;
 mod types;
 
+pub use arithmetic::{is_whole_number_step, missing_by_arithmetic};
 pub use constant::add_duration;
 
 /// `items` joined pairwise by `join` into a tree log2(n) deep, rather than a chain n deep:

@@ -348,6 +348,7 @@ impl Inspection {
             )?);
         }
         Ok(DataQuality {
+            arithmetic: Vec::new(),
             reference_date: self.reference_date.format("%Y-%m-%d").to_string(),
             tables,
         })

@@ -39,6 +39,7 @@
 //! | `invalid_code` | events | one of its codes has no format of the table's code system ([`code_has_format`]) | keep |
 //! | `non_finite_value` | events | its `value` is NaN or infinite (such a value is read as missing: it satisfies no comparison) | keep |
 //! | `missing_opt_out` | person | an opt-out flag (`national_opt_out`, `type1_opt_out`) is null: read as no opt-out, so a column never filled in keeps everyone; `exclude` leaves such people out | keep |
+//! | `arithmetic_error` | — | a person's value of a derived variable or a rule is missing because a step of it divided by zero or gave a whole number outside the 64-bit range ([`ArithmeticFinding`]; counted per variable and rule, in people) | keep |
 //!
 //! The dates checked are `date_of_birth` and `date_of_death` (person table), the event
 //! `date` and the period `start_date`; end dates are not. The reference date is
@@ -69,7 +70,7 @@ pub(crate) use formats::finite;
 pub use formats::{code_has_format, nhs_number_text_is_valid, verhoeff_valid};
 pub(crate) use memo::QualityMemo;
 
-use crate::error::{CaasError, Result};
+use crate::error::{CaasError, Place, Result};
 use crate::source::Role;
 pub use crate::vocabulary::FindingKind;
 
@@ -132,6 +133,9 @@ pub struct QualityPolicies {
     pub non_finite_value: Policy,
     /// Missing opt-out flags (default `keep`: kept, a missing flag is no opt-out).
     pub missing_opt_out: Policy,
+    /// Values that arithmetic left missing (default `keep`; `exclude` is not a policy of
+    /// this kind, whose findings are people's values, not rows).
+    pub arithmetic_error: Policy,
 }
 
 impl Default for QualityPolicies {
@@ -148,6 +152,7 @@ impl Default for QualityPolicies {
             invalid_code: Policy::Keep,
             non_finite_value: Policy::Keep,
             missing_opt_out: Policy::Keep,
+            arithmetic_error: Policy::Keep,
         }
     }
 }
@@ -175,6 +180,7 @@ impl QualityPolicies {
             FindingKind::InvalidCode => &mut self.invalid_code,
             FindingKind::NonFiniteValue => &mut self.non_finite_value,
             FindingKind::MissingOptOut => &mut self.missing_opt_out,
+            FindingKind::ArithmeticError => &mut self.arithmetic_error,
         }
     }
 
@@ -235,6 +241,78 @@ pub struct DataQuality {
     pub reference_date: String,
     /// One entry per table read, the person table first.
     pub tables: Vec<TableQuality>,
+    /// One entry per derived variable and rule that divides or does whole-number
+    /// arithmetic, found or not: the variables, each after those it uses, then the rules.
+    #[serde(default)]
+    pub arithmetic: Vec<ArithmeticFinding>,
+}
+
+/// How many people's value of a derived variable or a rule arithmetic left missing: a step
+/// of it divided by zero, or gave a whole number outside the 64-bit range, where the
+/// value was needed (a `CASE` branch not chosen, or a `coalesce` argument after one that
+/// is present, does not count).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ArithmeticFinding {
+    /// The derived variable, for a variable's finding.
+    pub variable: Option<String>,
+    /// The rule's name, for a rule's finding.
+    pub rule: Option<String>,
+    /// People whose value it left missing.
+    pub count: u64,
+    /// The policy applied: `keep` (the value is missing) or `fail`.
+    pub policy: Policy,
+}
+
+impl ArithmeticFinding {
+    /// The findings of `places` from their counts, under `policy` (that of
+    /// `arithmetic_error`): fails on the first with people under `fail`, and for
+    /// `exclude`, which this kind does not have.
+    pub(crate) fn from_counts(
+        places: &[Place],
+        counts: &[u64],
+        policy: Policy,
+    ) -> Result<Vec<ArithmeticFinding>> {
+        if policy == Policy::Exclude {
+            return Err(CaasError::InvalidOption {
+                option: "quality",
+                message: "`arithmetic_error` is `keep` or `fail`: its findings are people's \
+                          values, not rows to exclude"
+                    .to_string(),
+            });
+        }
+        if places.len() != counts.len() {
+            return Err(CaasError::internal(format!(
+                "{} arithmetic counts for {} checks",
+                counts.len(),
+                places.len()
+            )));
+        }
+        let mut findings = Vec::with_capacity(places.len());
+        for (place, &count) in places.iter().zip(counts) {
+            if policy == Policy::Fail && count > 0 {
+                return Err(CaasError::ArithmeticError {
+                    place: place.clone(),
+                    count,
+                });
+            }
+            let (variable, rule) = match place {
+                Place::Variable(name) => (Some(name.clone()), None),
+                Place::Rule { name, .. } => (None, Some(name.clone())),
+                other => {
+                    return Err(CaasError::internal(format!(
+                        "arithmetic checked in {other}"
+                    )));
+                }
+            };
+            findings.push(ArithmeticFinding {
+                variable,
+                rule,
+                count,
+                policy,
+            });
+        }
+        Ok(findings)
+    }
 }
 
 /// The findings in one table.
@@ -324,14 +402,19 @@ impl DataQuality {
             .map(|f| f.count)
     }
 
-    /// Rows with findings of `kind` over every table.
+    /// Rows with findings of `kind` over every table; for `arithmetic_error`, people's
+    /// values over every variable and rule.
     pub fn total(&self, kind: FindingKind) -> u64 {
-        self.tables
-            .iter()
+        let rows: u64 = (self.tables.iter())
             .flat_map(|t| &t.findings)
             .filter(|f| f.kind == kind)
             .map(|f| f.count)
-            .sum()
+            .sum();
+        let values: u64 = match kind {
+            FindingKind::ArithmeticError => self.arithmetic.iter().map(|a| a.count).sum(),
+            _ => 0,
+        };
+        rows + values
     }
 
     /// The findings as pretty-printed JSON.

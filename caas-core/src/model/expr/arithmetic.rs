@@ -1,0 +1,304 @@
+//! Arithmetic that has no result: a division by zero, or whole-number `+`, `-`, `*` or
+//! negation outside the 64-bit range. Every engine gives a missing value for such a step;
+//! [`missing_by_arithmetic`] is the expression that tells, per person, whether one left a
+//! value missing, so that those people are counted as a data-quality finding rather than
+//! lost silently. It is an expression of the language itself, so that every
+//! backend lowers it as it lowers the definition.
+
+use super::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type};
+use crate::error::{CaasError, Place, Result};
+
+/// Whether `left op right` is whole-number arithmetic, whose result may not fit in 64
+/// bits: `+`, `-` and `*` of two whole numbers (a date minus a date is a count of days,
+/// which always fits).
+pub fn is_whole_number_step(op: BinaryOp, left: Type, right: Type) -> bool {
+    matches!(op, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply)
+        && left == Type::Int
+        && right == Type::Int
+}
+
+/// A boolean expression, true for a person whose value of `expr` is missing because an
+/// arithmetic step of it had no result; `None` when `expr` has no division and no
+/// whole-number arithmetic. `value` names the column that holds the value (a variable's);
+/// without one, `expr` is repeated (a rule's). A step counts only where it is evaluated: a
+/// `CASE` branch where it is chosen, a `coalesce` argument where those before it are
+/// missing — so `CASE WHEN d = 0 THEN 0 ELSE n / d END` never counts, and
+/// `coalesce(n / d, 0)` is never missing.
+///
+/// The expression repeats operands and conditions (nested, up to once per level), so it
+/// is built within `max_nodes` nodes ([`Expr::expanded_size`]), and past them is
+/// [`CaasError::LimitExceeded`] for `max_expression_nodes`.
+///
+/// ```
+/// use caas_core::model::expr::{Type, missing_by_arithmetic, parse};
+/// use caas_core::Place;
+/// let place = Place::Variable("ratio".into());
+/// let types = |_: &str| Some(Type::Int);
+/// let missing = |text| -> caas_core::Result<Option<String>> {
+///     let expr = parse(text, &place)?;
+///     let check = missing_by_arithmetic(&expr, Some("ratio"), &types, &place, 1_000)?;
+///     Ok(check.map(|e| e.to_string()))
+/// };
+/// assert_eq!(
+///     missing("n / d")?.as_deref(),
+///     Some("(ratio IS NULL) and ((d = 0) and (n IS NOT NULL))")
+/// );
+/// assert_eq!(missing("n > 1")?, None);
+/// # Ok::<(), caas_core::CaasError>(())
+/// ```
+pub fn missing_by_arithmetic(
+    expr: &Expr,
+    value: Option<&str>,
+    resolve: &dyn Fn(&str) -> Option<Type>,
+    place: &Place,
+    max_nodes: u64,
+) -> Result<Option<Expr>> {
+    let mut builder = Builder {
+        resolve,
+        place,
+        left: max_nodes,
+        max_nodes,
+    };
+    let Some(failed) = builder.failed(expr)? else {
+        return Ok(None);
+    };
+    let value = match value {
+        Some(name) => Expr::Name(name.to_string()),
+        None => builder.copy(expr)?,
+    };
+    Ok(Some(value.null_test().and(failed)))
+}
+
+struct Builder<'a> {
+    resolve: &'a dyn Fn(&str) -> Option<Type>,
+    place: &'a Place,
+    /// Nodes that may still be copied into the expression.
+    left: u64,
+    max_nodes: u64,
+}
+
+impl Builder<'_> {
+    /// `expr`, copied into the expression being built, within the budget.
+    fn copy(&mut self, expr: &Expr) -> Result<Expr> {
+        match self.left.checked_sub(expr.expanded_size()) {
+            Some(left) => {
+                self.left = left;
+                Ok(expr.clone())
+            }
+            None => Err(CaasError::LimitExceeded {
+                place: self.place.clone(),
+                limit: "max_expression_nodes",
+                max: self.max_nodes,
+            }),
+        }
+    }
+
+    fn type_of(&self, expr: &Expr) -> Result<Type> {
+        infer_type(expr, self.resolve, self.place)
+    }
+
+    #[recursive::recursive]
+    fn failed(&mut self, expr: &Expr) -> Result<Option<Expr>> {
+        Ok(match expr {
+            Expr::Literal(_) | Expr::Name(_) => None,
+            Expr::Unary { op, expr: operand } => {
+                let inner = self.failed(operand)?;
+                let step = match op {
+                    UnaryOp::Neg if self.type_of(operand)? == Type::Int => {
+                        // Only the smallest whole number has no negation.
+                        Some(
+                            self.copy(expr)?
+                                .null_test()
+                                .and(self.copy(operand)?.not_null_test()),
+                        )
+                    }
+                    UnaryOp::Neg | UnaryOp::Not => None,
+                };
+                or(inner, step)
+            }
+            Expr::Binary { op, left, right } => {
+                let inner = or(self.failed(left)?, self.failed(right)?);
+                let step = if *op == BinaryOp::Divide {
+                    let zero = Expr::Literal(Literal::Int(0));
+                    Some(
+                        binary(BinaryOp::Eq, self.copy(right)?, zero)
+                            .and(self.copy(left)?.not_null_test()),
+                    )
+                } else if is_whole_number_step(*op, self.type_of(left)?, self.type_of(right)?) {
+                    let operands = self
+                        .copy(left)?
+                        .not_null_test()
+                        .and(self.copy(right)?.not_null_test());
+                    Some(self.copy(expr)?.null_test().and(operands))
+                } else {
+                    None
+                };
+                or(inner, step)
+            }
+            Expr::IsNull { expr, .. } => self.failed(expr)?,
+            Expr::InList { expr, list, .. } => {
+                let mut any = self.failed(expr)?;
+                for item in list {
+                    any = or(any, self.failed(item)?);
+                }
+                any
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                let any = or(self.failed(expr)?, self.failed(low)?);
+                or(any, self.failed(high)?)
+            }
+            Expr::Call {
+                func: Function::Coalesce,
+                args,
+            } => {
+                // From the last argument back: an argument is evaluated where every one
+                // before it is missing.
+                let mut later: Option<Expr> = None;
+                for arg in args.iter().rev() {
+                    let reached = match later {
+                        Some(later) => Some(self.copy(arg)?.null_test().and(later)),
+                        None => None,
+                    };
+                    later = or(self.failed(arg)?, reached);
+                }
+                later
+            }
+            Expr::Call {
+                func: Function::YearsBetween,
+                args,
+            } => {
+                let mut any = None;
+                for arg in args {
+                    any = or(any, self.failed(arg)?);
+                }
+                any
+            }
+            Expr::Case {
+                branches,
+                otherwise,
+            } => {
+                // From the last branch back: a branch's value is evaluated where its
+                // condition is the first true one.
+                let mut later = match otherwise {
+                    Some(e) => self.failed(e)?,
+                    None => None,
+                };
+                for (when, then) in branches.iter().rev() {
+                    let chosen = self.failed(then)?;
+                    let branch = match (chosen, later) {
+                        (None, None) => None,
+                        (chosen, later) => Some(Expr::Case {
+                            branches: vec![(self.copy(when)?, chosen.unwrap_or(FALSE))],
+                            otherwise: Some(Box::new(later.unwrap_or(FALSE))),
+                        }),
+                    };
+                    later = or(self.failed(when)?, branch);
+                }
+                later
+            }
+        })
+    }
+}
+
+const FALSE: Expr = Expr::Literal(Literal::Bool(false));
+
+fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    Expr::Binary {
+        op,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
+fn or(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(binary(BinaryOp::Or, a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Expr {
+    fn and(self, other: Expr) -> Expr {
+        binary(BinaryOp::And, self, other)
+    }
+
+    fn null_test(self) -> Expr {
+        Expr::IsNull {
+            expr: Box::new(self),
+            negated: false,
+        }
+    }
+
+    fn not_null_test(self) -> Expr {
+        Expr::IsNull {
+            expr: Box::new(self),
+            negated: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::expr::parse;
+
+    fn missing(text: &str, value: Option<&str>, max_nodes: u64) -> Result<Option<String>> {
+        let place = Place::Definition;
+        let types = |n: &str| {
+            Some(match n {
+                "x" => Type::Float,
+                "d1" | "d2" => Type::Date,
+                "b" => Type::Bool,
+                _ => Type::Int,
+            })
+        };
+        let expr = parse(text, &place)?;
+        Ok(missing_by_arithmetic(&expr, value, &types, &place, max_nodes)?.map(|e| e.to_string()))
+    }
+
+    #[test]
+    fn only_steps_that_can_fail_are_checked() -> Result<()> {
+        assert_eq!(
+            missing(
+                "x + x * 2.5 - years_between(d1, d2) + (d1 - d2)",
+                Some("v"),
+                100
+            )?,
+            None
+        );
+        assert!(missing("n + 1 > 3 and not b", Some("v"), 100)?.is_some());
+        assert_eq!(
+            missing("-n", None, 100)?.as_deref(),
+            Some("((- n) IS NULL) and (((- n) IS NULL) and (n IS NOT NULL))")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn steps_count_only_where_they_are_evaluated() -> Result<()> {
+        // A guarded division: evaluated only where `d = 0` is not true.
+        assert_eq!(
+            missing("CASE WHEN d = 0 THEN 0 ELSE n / d END", Some("v"), 100)?.as_deref(),
+            Some(
+                "(v IS NULL) and (CASE WHEN d = 0 THEN false ELSE (d = 0) and (n IS NOT NULL) END)"
+            )
+        );
+        // The second argument is evaluated only where the first is missing.
+        assert_eq!(
+            missing("coalesce(a, n / d)", Some("v"), 100)?.as_deref(),
+            Some("(v IS NULL) and ((a IS NULL) and ((d = 0) and (n IS NOT NULL)))")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_check_is_built_within_the_node_limit() -> Result<()> {
+        let chain = (0..50).fold("n".to_string(), |e, i| format!("({e} + {i})"));
+        let err = missing(&chain, Some("v"), 1_000).err().map(|e| e.code());
+        assert_eq!(err, Some("limit_exceeded"));
+        assert!(missing(&chain, Some("v"), 100_000)?.is_some());
+        Ok(())
+    }
+}
