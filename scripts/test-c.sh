@@ -3,7 +3,7 @@
 # compiles as C and C++, builds and runs the C examples, and runs the C conformance runner,
 # the C error-path tests and the C assurance tests (explanations, provenance, data quality,
 # pseudonyms, reports, audit, run-to-run differences), every C program under valgrind
-# memcheck.
+# memcheck, and the concurrency stress briefly.
 #
 # Usage: bash scripts/test-c.sh
 # Expects the dev profile built by `cargo test --workspace --locked` (it then only compiles
@@ -98,5 +98,12 @@ echo "== C: assurance and governance"
 gcc "${cflags[@]}" -Iinclude tests/c/assurance.c tests/c/table_text.c tests/c/test_stream.c \
     -o "$bin/assurance" -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "${memcheck[@]}" "$bin/assurance" tests/c/assurance
+
+# The soak's concurrency stress (scripts/soak.sh runs it for minutes), briefly and without
+# valgrind, which would serialise its threads.
+echo "== C: concurrency stress, 5 s"
+gcc "${cflags[@]}" -pthread -Iinclude -Itests/c tests/soak/stress.c tests/c/test_stream.c \
+    -o "$bin/stress" -L"$lib" -lcaas -Wl,-rpath,"$lib"
+"$bin/stress" . 5 4 2
 
 echo "== C: all checks passed in $((SECONDS - started)) s"

@@ -8,6 +8,8 @@
 # It installs Java 17 (for Spark) and PostgreSQL when they are absent, and starts a
 # PostgreSQL server of its own for the run (scripts/postgres.sh), stopped at the end.
 # Usage: bash scripts/test-python.sh [pytest arguments]
+# With CAAS_SETUP_ONLY=1, stops once the wheel is installed in the environment (for
+# scripts that run the package otherwise, such as scripts/soak.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,10 @@ rm -rf "$wheels"
 wheel=$(ls "$wheels"/caas-*.whl)
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
+if [ "${CAAS_SETUP_ONLY:-}" = 1 ]; then
+    exit 0
+fi
+
 echo "== python: the wheel in a clean environment"
 clean=target/py-clean
 "$python" -m venv --clear "$clean"
@@ -44,8 +50,8 @@ clean=target/py-clean
 echo "caas $("$clean/bin/python" -c 'import caas; print(caas.__version__)') imports and runs"
 
 echo "== python: format, lint and types"
-"$venv/bin/ruff" format --check python tests/python examples/python
-"$venv/bin/ruff" check python tests/python examples/python
+"$venv/bin/ruff" format --check python tests/python tests/soak examples/python
+"$venv/bin/ruff" check python tests/python tests/soak examples/python
 "$venv/bin/mypy" --strict --ignore-missing-imports --cache-dir target/mypy-cache python/caas
 
 echo "== python: the C library (the tests compare the error categories of all front ends)"

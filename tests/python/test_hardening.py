@@ -6,6 +6,8 @@ nothing printed is finer than the report."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -161,3 +163,20 @@ def test_a_research_cohort_shows_no_variables_by_id_and_no_small_counts() -> Non
     direct = engine.evaluate(governed_cohort())
     assert repr(direct) == "Result(cohort='governed', members=6, population=6)"
     assert engine.variables(governed_cohort()).num_rows == 6
+
+
+def test_threads_engines_registrations_and_cancellations_hold(tmp_path: Path) -> None:
+    # The soak's concurrency stress (scripts/soak.sh runs it for minutes), briefly.
+    stress = Path(__file__).resolve().parents[1] / "soak" / "stress.py"
+    arguments = ["--seconds", "5", "--persons", "1000", "--threads", "4", "--engines", "2"]
+    done = subprocess.run(
+        [sys.executable, str(stress), *arguments],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = done.stdout.splitlines()[-2]
+    assert " cancel " in summary and " evaluate " in summary and " register " in summary, summary
