@@ -13,8 +13,7 @@ seconds=${2:-300}
 
 echo "== soak: the differential test, $cases cases (release profile)"
 started=$SECONDS
-PROPTEST_CASES=$cases cargo test --release --locked -p caas-core --test integration \
-    differential -- --nocapture
+PROPTEST_CASES=$cases cargo test --release --locked -p caas-fuzz --test differential
 echo "soak: $cases cases in $((SECONDS - started)) s (with the build)"
 
 echo "== soak: the Python package, $seconds s"

@@ -1,14 +1,23 @@
-//! The bodies of caas's fuzz targets: what one input of each target does. `fuzz/` drives them
-//! with cargo-fuzz (coverage-guided, for long runs: `scripts/fuzz.sh`); the tests of this
-//! crate replay them over the conformance cases' definitions and thousands of mutations of
-//! them on every CI run, so a target that panics fails the build even without the fuzzer.
+//! The bodies of caas's fuzz targets, and the [reference evaluator](mod@reference) that the
+//! `evaluate` target and the differential property test (`tests/differential.rs`) compare
+//! the engine with. `fuzz/` drives the targets with cargo-fuzz (coverage-guided, for long
+//! runs: `scripts/fuzz.sh`); the tests of this crate replay them over the conformance
+//! cases' definitions and thousands of mutations of them on every CI run, so a target that
+//! panics fails the build even without the fuzzer.
 //!
 //! Each body reports a finding by panicking, as libFuzzer expects: a definition that makes
 //! caas panic, accepts a definition it then cannot print back, or plans one it cannot turn
-//! into SQL without a typed error.
+//! into SQL without a typed error; a case on which the engine and the reference disagree.
 
-// A fuzz target reports a finding by panicking: libFuzzer keeps the input that did.
-#![allow(clippy::panic)]
+// This is test code: a fuzz target reports a finding by panicking (libFuzzer keeps the
+// input that did), and the reference evaluator and the cases assert as tests do.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod differential;
+pub mod reference;
+mod stream;
+
+pub use stream::stream;
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,6 +27,8 @@ use caas_core::sql::{Dialect, TableNames};
 use caas_core::{
     CodeSystem, Cohort, Engine, EvaluationOptions, Format, Limits, Parameters, Place, TableSpec,
 };
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 /// Definition text, read as YAML and as JSON, then checked: a typed error or a cohort. An
 /// accepted cohort's expressions print as text that parses back to the same expressions.
@@ -63,6 +74,24 @@ pub fn plan(data: &[u8]) {
             &names,
             &EvaluationOptions::new(),
         );
+    }
+}
+
+/// A differential case drawn from `data` (its bytes seed the case's random source), run by
+/// the engine and by the reference evaluator: they must agree, as in the property test.
+pub fn evaluate(data: &[u8]) {
+    let mut seed = [0u8; 32];
+    for (i, byte) in data.iter().enumerate() {
+        seed[i % 32] ^= byte.rotate_left((i / 32) as u32);
+    }
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let Ok(tree) = differential::case().new_tree(&mut runner) else {
+        return;
+    };
+    let case = tree.current();
+    if let Err(disagreement) = differential::check(&case) {
+        panic!("the engine and the reference disagree: {disagreement}\n{case:?}");
     }
 }
 

@@ -1,7 +1,8 @@
 //! Replays the fuzz targets over the conformance cases' definitions and, for each, a fixed
 //! set of mutations (bytes changed, fragments that nest or break the text inserted, spans
-//! cut or repeated): a short, repeatable run of every target on each CI run, without the
-//! fuzzer. Any panic is a finding; `scripts/fuzz.sh` runs the same targets under
+//! cut or repeated), and the `evaluate` and `stream` targets, whose inputs are not
+//! definitions, over fixed random inputs: a short, repeatable run of every target on each
+//! CI run, without the fuzzer. Any panic is a finding; `scripts/fuzz.sh` runs the same targets under
 //! cargo-fuzz for as long as it is given.
 
 use std::path::{Path, PathBuf};
@@ -133,4 +134,34 @@ fn definition_target_over_the_conformance_definitions() -> TestResult {
 #[test]
 fn plan_target_over_the_conformance_definitions() -> TestResult {
     replay("plan", caas_fuzz::plan, 50)
+}
+
+/// `target` over the empty input and `inputs` fixed random ones of up to `max_len` bytes.
+fn replay_random(name: &str, target: fn(&[u8]), inputs: usize, max_len: usize) {
+    let mut mutator = Mutator(0x0E7A_1000);
+    let started = Instant::now();
+    target(b"");
+    for _ in 0..inputs {
+        let bytes: Vec<u8> = (0..mutator.below(max_len))
+            .map(|_| mutator.next() as u8)
+            .collect();
+        target(&bytes);
+    }
+    eprintln!(
+        "fuzz target `{name}`: {} inputs in {:.1} s",
+        inputs + 1,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn evaluate_target_over_fixed_inputs() {
+    // Its inputs seed random cases rather than being definitions. (The property test in
+    // tests/differential.rs runs 256 more cases.)
+    replay_random("evaluate", caas_fuzz::evaluate, 32, 64);
+}
+
+#[test]
+fn stream_target_over_fixed_inputs() {
+    replay_random("stream", caas_fuzz::stream, 200, 400);
 }

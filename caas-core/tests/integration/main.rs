@@ -11,7 +11,6 @@
 mod cohort_plan;
 mod conformance;
 mod diff;
-mod differential;
 mod explain;
 mod flu;
 mod governance;
@@ -20,7 +19,6 @@ mod no_identifiers;
 mod plan_shape;
 mod provenance;
 mod quality;
-mod reference;
 mod robustness;
 mod schema;
 mod sources;

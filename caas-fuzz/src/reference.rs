@@ -1,6 +1,6 @@
 //! A deliberately simple reference evaluator of cohort definitions: plain Rust over rows,
 //! one person at a time, written from the semantics of the definition format and sharing
-//! nothing with the engine's compiler. `differential.rs` compares it with the engine.
+//! nothing with the engine's compiler. [`crate::differential`] compares it with the engine.
 //!
 //! It reads the checked [`Cohort`] (parsed expressions, variables in dependency order) and
 //! uses [`caas_core::Codelist::matches`] and [`add_duration`] from the crate; everything else

@@ -1,6 +1,7 @@
-//! Differential test of the engine against the reference evaluator in `reference/`.
+//! The differential test of the engine against the [reference evaluator](mod@crate::reference):
+//! its cases, and the check of one.
 //!
-//! proptest generates small random tables (persons, a SNOMED CT event table with values, an
+//! [`case`] is a proptest strategy of small random tables (persons, a SNOMED CT event table with values, an
 //! ICD-10 event table, a period table) and a random, well-typed cohort definition over
 //! them: codelists, variables of every kind but `member_of` (derived variables are random
 //! expression trees over the variables before them), rules and output columns. The engine
@@ -8,8 +9,10 @@
 //! attrition.
 //!
 //! Random choices are drawn as plain numbers ("seeds") and turned into a definition by
-//! [`build_case`], which keeps every choice well typed; shrinking a failure shrinks those
-//! numbers, so the minimal failing case is a small definition over small tables.
+//! `build_case`, which keeps every choice well typed; shrinking a failure shrinks those
+//! numbers, so the minimal failing case is a small definition over small tables. The
+//! property test (`tests/differential.rs`) draws cases from a random source; the fuzz
+//! target [`crate::evaluate`] from its input.
 
 use crate::reference;
 
@@ -820,7 +823,9 @@ struct TestTable {
     table: Table,
 }
 
-struct Case {
+/// A definition as YAML, the run's index date, the tables and the engine's partitions and
+/// batch size.
+pub struct Case {
     yaml: String,
     index_override: Option<NaiveDate>,
     tables: Vec<TestTable>,
@@ -1164,7 +1169,8 @@ fn tables(raw: &RawCase) -> Vec<TestTable> {
     ]
 }
 
-fn case() -> impl Strategy<Value = Case> {
+/// A random case: tables, a definition over them and the engine's settings.
+pub fn case() -> impl Strategy<Value = Case> {
     raw_case().prop_map(build_case)
 }
 
@@ -1465,7 +1471,9 @@ fn attrition_difference(attrition: &RecordBatch, expected: &Outcome) -> Option<S
         .then(|| format!("attrition differs\n  engine:    {actual:?}\n  reference: {wanted:?}"))
 }
 
-fn check(case: &Case) -> Result<(), TestCaseError> {
+/// Evaluates `case` with the engine and with the reference: they must agree on every
+/// person's every variable, on the members and on the attrition.
+pub fn check(case: &Case) -> Result<(), TestCaseError> {
     let fail = |what: &str, e: &dyn fmt::Display| TestCaseError::fail(format!("{what}: {e}"));
     let cohort = Cohort::from_yaml_str(&case.yaml)
         .map_err(|e| fail("the generated definition was rejected", &e))?;
@@ -1532,28 +1540,5 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     match problem {
         Some(p) => Err(TestCaseError::fail(p)),
         None => Ok(()),
-    }
-}
-
-/// 256 cases unless `PROPTEST_CASES` says otherwise. Failures are not persisted: the
-/// failure message holds the whole minimal case (definition, parameters and tables).
-fn config() -> ProptestConfig {
-    let config = if std::env::var_os("PROPTEST_CASES").is_some() {
-        ProptestConfig::default()
-    } else {
-        ProptestConfig::with_cases(256)
-    };
-    ProptestConfig {
-        failure_persistence: None,
-        ..config
-    }
-}
-
-proptest! {
-    #![proptest_config(config())]
-
-    #[test]
-    fn engine_agrees_with_reference(case in case()) {
-        check(&case)?;
     }
 }
