@@ -207,7 +207,6 @@ pub fn to_parameters(values: Option<&Bound<'_, PyDict>>) -> PyResult<Parameters>
         let name: String = key
             .extract()
             .map_err(|_| PyTypeError::new_err("parameter names must be text"))?;
-        let what = format!("parameter `{name}`");
         let wrong = |message: String| {
             let place = Place::Parameter(name.clone());
             to_py(py, CaasError::TypeMismatch { place, message })
@@ -226,7 +225,7 @@ pub fn to_parameters(values: Option<&Bound<'_, PyDict>>) -> PyResult<Parameters>
                 return Err(wrong("a number that is not finite".to_string()));
             }
             Value::Float(x)
-        } else if let Some(date) = typed_date(&what, &value)? {
+        } else if let Some(date) = typed_date(&value).map_err(wrong)? {
             Value::Date(date)
         } else if value.is_instance_of::<PyString>() {
             Value::Text(value.extract()?)

@@ -31,23 +31,23 @@ pub fn from_mapping<T: DeserializeOwned>(value: &Bound<'_, PyAny>) -> Result<T, 
 }
 
 /// A `datetime.date` as a date; a `datetime.datetime` only at midnight and without a time
-/// zone (it is then a date). Anything else is `None`. `what` names the value in errors.
-pub fn typed_date(what: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<NaiveDate>> {
+/// zone (it is then a date), else `Err` with what is wrong with it. Anything else is
+/// `Ok(None)`.
+pub fn typed_date(value: &Bound<'_, PyAny>) -> Result<Option<NaiveDate>, String> {
     if value.is_instance_of::<PyDateTime>() {
-        let at: NaiveDateTime = value.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{what}: a date and time with a time zone; give a date"
-            ))
-        })?;
+        let at: NaiveDateTime = value
+            .extract()
+            .map_err(|_| "a date and time with a time zone; give a date".to_string())?;
         if at.time() != NaiveTime::MIN {
-            return Err(PyTypeError::new_err(format!(
-                "{what}: a date and time with a time of day; give a date"
-            )));
+            return Err("a date and time with a time of day; give a date".to_string());
         }
         return Ok(Some(at.date()));
     }
     if value.is_instance_of::<PyDate>() {
-        return Ok(Some(value.extract()?));
+        return value
+            .extract::<NaiveDate>()
+            .map(Some)
+            .map_err(|e| e.to_string());
     }
     Ok(None)
 }
@@ -75,7 +75,9 @@ pub fn evaluation_options(
             .map_err(|message| invalid(py, "quality", message))?;
     }
     if let Some(date) = reference_date.filter(|d| !d.is_none()) {
-        options.reference_date = Some(match typed_date("reference_date", date)? {
+        let typed = typed_date(date)
+            .map_err(|problem| PyTypeError::new_err(format!("reference_date: {problem}")))?;
+        options.reference_date = Some(match typed {
             Some(date) => date,
             None => {
                 let Ok(text) = date.cast::<PyString>() else {

@@ -93,8 +93,12 @@ def test_parameters_are_checked() -> None:
     with pytest.raises(caas.DefinitionError) as raised:
         cohort.validate({"index_date": 3})
     assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "index_date")
-    with pytest.raises(TypeError, match="time of day"):
+    # A date and time is the engine's error naming the parameter, as any other wrong type.
+    with pytest.raises(caas.DefinitionError, match="time of day") as raised:
         cohort.validate({"index_date": dt.datetime(2024, 1, 1, 12)})
+    assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "index_date")
+    with pytest.raises(caas.DefinitionError, match="time zone"):
+        cohort.validate({"index_date": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)})
     # A value that is no parameter type at all is the engine's error too, not a TypeError.
     with pytest.raises(caas.DefinitionError, match="got list") as raised:
         cohort.validate({"index_date": [2024]})

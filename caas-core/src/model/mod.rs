@@ -16,5 +16,5 @@ pub use definition::{
     Variable,
 };
 pub use schema::definition_schema;
-pub(crate) use value::date32;
 pub use value::{Parameters, Value};
+pub(crate) use value::{calendar, date32};

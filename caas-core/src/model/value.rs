@@ -213,3 +213,11 @@ impl Parameters {
 pub(crate) fn date32(date: NaiveDate) -> i32 {
     arrow::datatypes::Date32Type::from_naive_date(date)
 }
+
+/// The first and last days that caas holds, 0001-01-01 and 9999-12-31, as [`date32`]: the
+/// calendar every engine and front end shares (Python's dates end in 9999; year 0 would
+/// give negative ages).
+pub(crate) fn calendar() -> (i32, i32) {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).map_or(0, date32);
+    (day(1, 1, 1), day(9999, 12, 31))
+}

@@ -6,12 +6,13 @@ use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::{IntegerOp, checked_expr, coalesce_expr, years_between_expr};
+use super::udf::{IntegerOp, checked_expr, coalesce_expr, date_in_range_expr, years_between_expr};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
 use crate::model::expr::{
-    BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type, is_whole_number_step,
+    BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type, is_date_step,
+    is_whole_number_step,
 };
 pub(crate) use crate::source::column;
 
@@ -192,13 +193,15 @@ impl Scope<'_> {
         let is_date_diff = op == BinaryOp::Minus
             && infer_type(left, self.types, self.place)? == Type::Date
             && infer_type(right, self.types, self.place)? == Type::Date;
-        let integer = is_whole_number_step(
-            op,
+        let (lt, rt) = (
             infer_type(left, self.types, self.place)?,
             infer_type(right, self.types, self.place)?,
         );
+        let integer = is_whole_number_step(op, lt, rt);
         let (l, r) = (self.lower(left)?, self.lower(right)?);
         Ok(match op {
+            BinaryOp::Plus if is_date_step(op, lt, rt) => date_in_range_expr(l + r),
+            BinaryOp::Minus if is_date_step(op, lt, rt) => date_in_range_expr(l - r),
             BinaryOp::Plus if integer => checked_expr(IntegerOp::Add, l, r),
             BinaryOp::Minus if integer => checked_expr(IntegerOp::Subtract, l, r),
             BinaryOp::Multiply if integer => checked_expr(IntegerOp::Multiply, l, r),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Int64Array, ListBuilder, StringBuilder};
+use arrow::array::{ArrayRef, AsArray, Date32Array, Int64Array, ListBuilder, StringBuilder};
 use arrow::compute::is_not_null;
 use arrow::compute::kernels::zip::zip;
 use arrow::datatypes::{DataType, Date32Type, Field, Int64Type};
@@ -149,6 +149,49 @@ pub fn checked_expr(op: IntegerOp, left: Expr, right: Expr) -> Expr {
         cast(left, DataType::Int64),
         cast(right, DataType::Int64),
     ])
+}
+
+/// A date moved by a duration, missing outside the years 1 to 9999: DataFusion's dates
+/// reach millions of years, which no front end can hold (Python's dates end at 9999) and
+/// SQL engines hold differently.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateInRange {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for DateInRange {
+    fn name(&self) -> &str {
+        "caas_date_in_range"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Date32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let [date] = args.args.as_slice() else {
+            return exec_err!("caas_date_in_range takes one date");
+        };
+        let date = date.to_array(n)?;
+        let (first, last) = crate::model::calendar();
+        let out: Date32Array = (date.as_primitive::<Date32Type>().iter())
+            .map(|d| d.filter(|d| (first..=last).contains(d)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `date`, or null outside the years 1 to 9999.
+pub fn date_in_range_expr(date: Expr) -> Expr {
+    let udf = ScalarUDF::new_from_impl(DateInRange {
+        signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable),
+    });
+    udf.call(vec![cast(date, DataType::Date32)])
 }
 
 /// `coalesce` without DataFusion's rewrite of it to `CASE WHEN a IS NOT NULL THEN a ...`,

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::NaiveDate;
+
 use super::ast::{BinOp, Expr, OrderKey, SqlType, string};
 use crate::error::CaasError;
 use crate::model::expr::{Duration, DurationUnit};
@@ -148,6 +150,37 @@ impl Dialect {
                 )
                 .cast(SqlType::BigInt)
             }
+        }
+    }
+
+    /// `date`, or null outside the years 1 to 9999, as in-process: its day number clamped
+    /// to one past each end of the range, those two ends made null, and made a date again,
+    /// so that `date` is written once.
+    pub(crate) fn date_in_range(self, date: Expr, first: i32, last: i32) -> Expr {
+        let epoch = || Expr::Date(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+        let days = match self {
+            Dialect::Spark => Expr::Call("unix_date", vec![date]),
+            Dialect::Postgres | Dialect::DuckDb => date.binary(BinOp::Minus, epoch()),
+        };
+        let (below, above) = (
+            Expr::Int(i64::from(first) - 1),
+            Expr::Int(i64::from(last) + 1),
+        );
+        let clamped = Expr::Call(
+            "least",
+            vec![
+                Expr::Call("greatest", vec![days, below.clone()]),
+                above.clone(),
+            ],
+        );
+        let days = Expr::Call(
+            "nullif",
+            vec![Expr::Call("nullif", vec![clamped, above]), below],
+        )
+        .cast(SqlType::Int);
+        match self {
+            Dialect::Spark => Expr::Call("date_from_unix_date", vec![days]),
+            Dialect::Postgres | Dialect::DuckDb => epoch().binary(BinOp::Plus, days),
         }
     }
 

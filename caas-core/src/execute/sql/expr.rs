@@ -161,12 +161,22 @@ impl Scope<'_> {
         // Dates and durations: the duration is always a literal (the grammar has no other).
         if matches!(op, BinaryOp::Plus | BinaryOp::Minus) {
             let sign = if op == BinaryOp::Minus { -1 } else { 1 };
+            let (first, last) = crate::model::calendar();
+            let in_range = |date| self.dialect.date_in_range(date, first, last);
             match (duration(left), duration(right)) {
                 (None, Some(d)) => {
-                    return Ok(self.dialect.add_duration(self.lower(left)?, d, sign));
+                    return Ok(in_range(self.dialect.add_duration(
+                        self.lower(left)?,
+                        d,
+                        sign,
+                    )));
                 }
                 (Some(d), None) if sign == 1 => {
-                    return Ok(self.dialect.add_duration(self.lower(right)?, d, 1));
+                    return Ok(in_range(self.dialect.add_duration(
+                        self.lower(right)?,
+                        d,
+                        1,
+                    )));
                 }
                 (Some(_), _) => return Err(self.unsupported("arithmetic on durations")),
                 (None, None) => {}

@@ -1,5 +1,6 @@
-//! Arithmetic that has no result: a division by zero, or whole-number `+`, `-`, `*` or
-//! negation outside the 64-bit range. Every engine gives a missing value for such a step;
+//! Arithmetic that has no result: a division by zero, whole-number `+`, `-`, `*` or
+//! negation outside the 64-bit range, or a date moved by a duration outside the years 1
+//! to 9999 (which every engine and front end can hold, and no clinical date leaves). Every engine gives a missing value for such a step;
 //! [`missing_by_arithmetic`] is the expression that tells, per person, whether one left a
 //! value missing, so that those people are counted as a data-quality finding rather than
 //! lost silently. It is an expression of the language itself, so that every
@@ -15,6 +16,13 @@ pub fn is_whole_number_step(op: BinaryOp, left: Type, right: Type) -> bool {
     matches!(op, BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply)
         && left == Type::Int
         && right == Type::Int
+}
+
+/// Whether `left op right` moves a date by a duration (`d + 12 months`, `d - 30 days`),
+/// whose result may fall outside the years 1 to 9999.
+pub fn is_date_step(op: BinaryOp, left: Type, right: Type) -> bool {
+    matches!(op, BinaryOp::Plus | BinaryOp::Minus)
+        && (left == Type::Duration || right == Type::Duration)
 }
 
 /// A boolean expression, true for a person whose value of `expr` is missing because an
@@ -124,14 +132,22 @@ impl Builder<'_> {
                         binary(BinaryOp::Eq, self.copy(right)?, zero)
                             .and(self.copy(left)?.not_null_test()),
                     )
-                } else if is_whole_number_step(*op, self.type_of(left)?, self.type_of(right)?) {
-                    let operands = self
-                        .copy(left)?
-                        .not_null_test()
-                        .and(self.copy(right)?.not_null_test());
-                    Some(self.copy(expr)?.null_test().and(operands))
                 } else {
-                    None
+                    let (l, r) = (self.type_of(left)?, self.type_of(right)?);
+                    if is_whole_number_step(*op, l, r) {
+                        let operands = self
+                            .copy(left)?
+                            .not_null_test()
+                            .and(self.copy(right)?.not_null_test());
+                        Some(self.copy(expr)?.null_test().and(operands))
+                    } else if is_date_step(*op, l, r) {
+                        // A duration is never missing: only the date can be.
+                        let date = if l == Type::Duration { right } else { left };
+                        let present = self.copy(date)?.not_null_test();
+                        Some(self.copy(expr)?.null_test().and(present))
+                    } else {
+                        None
+                    }
                 };
                 or(inner, step)
             }

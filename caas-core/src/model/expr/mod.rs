@@ -18,7 +18,7 @@ mod display;
 mod parse;
 mod types;
 
-pub use arithmetic::{is_whole_number_step, missing_by_arithmetic};
+pub use arithmetic::{is_date_step, is_whole_number_step, missing_by_arithmetic};
 pub use constant::add_duration;
 
 /// `items` joined pairwise by `join` into a tree log2(n) deep, rather than a chain n deep:
