@@ -312,7 +312,8 @@ pub enum CaasError {
     },
 
     /// A derived variable's or a rule's arithmetic left people without a value (a division
-    /// by zero, a whole number out of range) and the policy of `arithmetic_error` is
+    /// by zero, a whole number out of range, a date outside the years 1 to 9999) and the
+    /// policy of `arithmetic_error` is
     /// `fail`. Its code is `data_quality`, as for the findings in tables.
     #[error(
         "{place}: {count} person(s) have {} (finding `arithmetic_error`, policy `fail`)",

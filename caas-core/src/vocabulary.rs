@@ -122,7 +122,8 @@ pub enum FindingKind {
     /// A person's opt-out flag that is missing (read as no opt-out).
     MissingOptOut,
     /// A person's value of a derived variable or a rule that is missing because an
-    /// arithmetic step had no result (a division by zero, a whole number out of range).
+    /// arithmetic step had no result (a division by zero, a whole number out of range, a
+    /// date outside the years 1 to 9999).
     ArithmeticError,
 }
 
@@ -177,8 +178,8 @@ impl FindingKind {
             FindingKind::NonFiniteValue => "a value that is not a finite number",
             FindingKind::MissingOptOut => "a missing opt-out flag",
             FindingKind::ArithmeticError => {
-                "a value that arithmetic left missing (a division by zero or a whole number out \
-                 of range)"
+                "a value that arithmetic left missing (a division by zero, a whole number out of \
+                 range or a date outside the years 1 to 9999)"
             }
         }
     }

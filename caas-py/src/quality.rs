@@ -108,7 +108,7 @@ impl PyFinding {
 }
 
 /// How many people's values of a derived variable or a rule arithmetic left missing (a
-/// division by zero, a whole number out of range).
+/// division by zero, a whole number out of range, a date outside the years 1 to 9999).
 #[pyclass(
     name = "ArithmeticFinding",
     module = "caas.quality",

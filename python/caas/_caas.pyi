@@ -245,7 +245,7 @@ class Finding:
 
 class ArithmeticFinding:
     """How many people's values of a derived variable or a rule arithmetic left missing (a
-    division by zero, a whole number out of range)."""
+    division by zero, a whole number out of range, a date outside the years 1 to 9999)."""
 
     @property
     def variable(self) -> str | None:

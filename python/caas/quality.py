@@ -5,7 +5,8 @@ Every evaluation checks the tables it reads and counts, per table and per kind, 
 with a finding: an invalid NHS number, a missing person id, a person on several rows, an
 event of an unknown person, a missing, future, pre-1900 or pre-birth date, a code of no
 format of its system; and, per derived variable and rule, the people whose value
-arithmetic left missing (a division by zero, a whole number out of range:
+arithmetic left missing (a division by zero, a whole number out of range, a date outside
+the years 1 to 9999:
 :attr:`DataQuality.arithmetic`). A policy per kind (``keep``, ``exclude`` or ``fail``), given to
 :meth:`caas.Engine.evaluate` as ``quality={kind: policy}``, says what happens to them.
 

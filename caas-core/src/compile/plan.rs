@@ -52,7 +52,8 @@ pub struct CohortPlan {
     /// The rules, in order.
     pub rules: Vec<RuleStep>,
     /// The checks of arithmetic, one per derived variable and rule that divides or does
-    /// whole-number arithmetic: the variables each after those it uses, then the rules.
+    /// whole-number arithmetic or moves dates: the variables each after those it uses,
+    /// then the rules.
     pub arithmetic: Vec<ArithmeticCheck>,
     /// The variable columns of the result after `person_id` (every variable, in the
     /// definition's order), before the rule columns.

@@ -170,7 +170,8 @@ pub struct CohortSql {
     pub attrition: String,
     /// The number of people the rules start from (`population`).
     pub population: String,
-    /// With derived variables or rules that divide or do whole-number arithmetic, the
+    /// With derived variables or rules that divide, do whole-number arithmetic or move
+    /// dates, the
     /// count of the people whose values it left missing, to run after the setup.
     pub arithmetic: Option<ArithmeticSql>,
 }

@@ -27,7 +27,7 @@ pub fn is_date_step(op: BinaryOp, left: Type, right: Type) -> bool {
 
 /// A boolean expression, true for a person whose value of `expr` is missing because an
 /// arithmetic step of it had no result; `None` when `expr` has no division and no
-/// whole-number arithmetic. `value` names the column that holds the value (a variable's);
+/// whole-number arithmetic and moves no date. `value` names the column that holds the value (a variable's);
 /// without one, `expr` is repeated (a rule's). A step counts only where it is evaluated: a
 /// `CASE` branch where it is chosen, a `coalesce` argument where those before it are
 /// missing — so `CASE WHEN d = 0 THEN 0 ELSE n / d END` never counts, and

@@ -39,7 +39,7 @@
 //! | `invalid_code` | events | one of its codes has no format of the table's code system ([`code_has_format`]) | keep |
 //! | `non_finite_value` | events | its `value` is NaN or infinite (such a value is read as missing: it satisfies no comparison) | keep |
 //! | `missing_opt_out` | person | an opt-out flag (`national_opt_out`, `type1_opt_out`) is null: read as no opt-out, so a column never filled in keeps everyone; `exclude` leaves such people out | keep |
-//! | `arithmetic_error` | — | a person's value of a derived variable or a rule is missing because a step of it divided by zero or gave a whole number outside the 64-bit range ([`ArithmeticFinding`]; counted per variable and rule, in people) | keep |
+//! | `arithmetic_error` | — | a person's value of a derived variable or a rule is missing because a step of it divided by zero, gave a whole number outside the 64-bit range or a date outside the years 1 to 9999 ([`ArithmeticFinding`]; counted per variable and rule, in people) | keep |
 //!
 //! The dates checked are `date_of_birth` and `date_of_death` (person table), the event
 //! `date` and the period `start_date`; end dates are not. The reference date is
@@ -248,7 +248,8 @@ pub struct DataQuality {
 }
 
 /// How many people's value of a derived variable or a rule arithmetic left missing: a step
-/// of it divided by zero, or gave a whole number outside the 64-bit range, where the
+/// of it divided by zero, or gave a whole number outside the 64-bit range or a date
+/// outside the years 1 to 9999, where the
 /// value was needed (a `CASE` branch not chosen, or a `coalesce` argument after one that
 /// is present, does not count).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
