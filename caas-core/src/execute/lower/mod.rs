@@ -138,14 +138,14 @@ impl Lowering<'_> {
         for name in &plan.columns {
             outputs.push(column(name));
         }
+        let scope_at = |place| Scope {
+            parameters: &plan.parameters,
+            columns: &columns,
+            types: &types,
+            place,
+        };
         for rule in &plan.rules {
-            let scope = Scope {
-                parameters: &plan.parameters,
-                columns: &columns,
-                types: &types,
-                place: &rule.place,
-            };
-            let value = coalesce(vec![scope.lower(&rule.expr)?, lit(false)]);
+            let value = coalesce(vec![scope_at(&rule.place).lower(&rule.expr)?, lit(false)]);
             let pass = if rule.exclude {
                 DfExpr::Not(Box::new(value))
             } else {
@@ -154,13 +154,8 @@ impl Lowering<'_> {
             outputs.push(pass.alias(&rule.column));
         }
         for check in &plan.arithmetic {
-            let scope = Scope {
-                parameters: &plan.parameters,
-                columns: &columns,
-                types: &types,
-                place: &check.place,
-            };
-            outputs.push(scope.lower(&check.expr)?.alias(&check.column));
+            let missing = scope_at(&check.place).lower(&check.expr)?;
+            outputs.push(missing.alias(&check.column));
         }
         Ok(df.select(outputs)?)
     }

@@ -174,29 +174,23 @@ impl<'a> SqlLowering<'a> {
         for name in &plan.columns {
             cohort = cohort.expr(Sql::col(name));
         }
+        let scope_at = |place| Scope {
+            dialect: self.dialect,
+            parameters: &plan.parameters,
+            columns: &columns,
+            types: &types,
+            place,
+        };
         for rule in &plan.rules {
-            let scope = Scope {
-                dialect: self.dialect,
-                parameters: &plan.parameters,
-                columns: &columns,
-                types: &types,
-                place: &rule.place,
-            };
-            let value = scope.lower(&rule.expr)?.coalesce(Sql::Bool(false));
+            let value = (scope_at(&rule.place).lower(&rule.expr)?).coalesce(Sql::Bool(false));
             let pass = if rule.exclude { value.not() } else { value };
             cohort = cohort.item(pass, &rule.column);
         }
         // A cohort of `member_of` gives only its members: its findings are its own.
         if prefix.is_empty() {
             for check in &plan.arithmetic {
-                let scope = Scope {
-                    dialect: self.dialect,
-                    parameters: &plan.parameters,
-                    columns: &columns,
-                    types: &types,
-                    place: &check.place,
-                };
-                cohort = cohort.item(scope.lower(&check.expr)?, &check.column);
+                let missing = scope_at(&check.place).lower(&check.expr)?;
+                cohort = cohort.item(missing, &check.column);
             }
         }
         Ok(self.add(format!("{prefix}cohort"), cohort))
