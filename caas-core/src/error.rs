@@ -565,6 +565,14 @@ impl fmt::Display for Category {
 impl From<datafusion::error::DataFusionError> for CaasError {
     fn from(err: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;
+        // caas's own error, raised inside a plan (by a function of caas's), as it was.
+        let err = match err {
+            E::External(inner) => match inner.downcast::<CaasError>() {
+                Ok(caas) => return *caas,
+                Err(other) => E::External(other),
+            },
+            other => other,
+        };
         let kind = match err.find_root() {
             E::ResourcesExhausted(_) => EngineFailure::ResourcesExhausted,
             E::IoError(_) | E::ObjectStore(_) => EngineFailure::Io,

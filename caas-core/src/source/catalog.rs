@@ -85,6 +85,16 @@ impl Table {
         })
     }
 
+    /// `column` as a date: itself when it holds dates, else read as one, failing with an
+    /// error naming the table and the column where a value is beyond any calendar date.
+    pub fn date(&self, column: &str) -> DfExpr {
+        let schema = self.data.schema().as_arrow();
+        let data_type = schema
+            .field_with_name(column)
+            .map_or(DataType::Date32, |f| f.data_type().clone());
+        super::dates::date_of(&self.name, column, &data_type)
+    }
+
     fn person_id_column(&self) -> &str {
         self.shape.column("person_id").unwrap_or("person_id")
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{AsArray, Int64Array, RecordBatch};
+use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use caas_core::quality::{FindingKind, Policy};
 use caas_core::{
@@ -461,5 +461,48 @@ fn values_that_arithmetic_left_missing_are_counted_and_reported() -> TestResult 
         .evaluate_with_blocking(&cohort, &Parameters::new(), &exclude)
         .err();
     assert_eq!(err.map(|e| e.code()), Some("invalid_option"));
+    Ok(())
+}
+
+#[test]
+fn dates_and_times_beyond_any_calendar_date_name_their_column() -> TestResult {
+    // Found by the `stream` fuzz target: Arrow's cast failed with a message that named
+    // neither the table nor the column.
+    let persons = |birth_ms: i64| -> Result<RecordBatch, Box<dyn Error>> {
+        Ok(RecordBatch::try_from_iter([
+            ("person_id", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            (
+                "date_of_birth",
+                Arc::new(TimestampMillisecondArray::from(vec![birth_ms])),
+            ),
+        ])?)
+    };
+    let cohort = Cohort::from_yaml_str(
+        "{id: t, title: T, purpose: direct_care, variables: {age: {kind: age, on: \"DATE '2025-01-01'\"}}, output: {columns: [age]}}",
+    )?;
+    let evaluate = |batch: RecordBatch| -> caas_core::Result<caas_core::Evaluation> {
+        let engine = Engine::new();
+        engine.register_batches("persons", TableSpec::person(), batch.schema(), vec![batch])?;
+        engine.evaluate_blocking(&cohort, &Parameters::new())
+    };
+    // 1950-01-01T10:00: read as its day.
+    let result = evaluate(persons(-631_116_000_000 + 36_000_000)?)?;
+    assert_eq!(
+        result
+            .members
+            .column(1)
+            .as_primitive::<Int64Type>()
+            .value(0),
+        75
+    );
+    let err = evaluate(persons(i64::MAX / 2)?)
+        .err()
+        .ok_or("a date and time beyond any date was read")?;
+    assert_eq!(err.code(), "column_type");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("table `persons`, column `date_of_birth`: expected dates"),
+        "{message}"
+    );
     Ok(())
 }

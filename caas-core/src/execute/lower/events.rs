@@ -60,7 +60,7 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
     let mut exprs = vec![lowering.tables.person_id(table).alias("person_id")];
     for c in &scan.columns {
         exprs.push(match c.conversion {
-            Conversion::Date => cast(column(&c.source), DataType::Date32).alias(&c.name),
+            Conversion::Date => table.date(&c.source).alias(&c.name),
             Conversion::Decimal if table.may_hold_non_finite(&c.source) => {
                 finite(column(&c.source)).alias(&c.name)
             }
@@ -387,7 +387,7 @@ pub(crate) fn period_selection<'p>(
 ) -> Result<PeriodSelection<'p>> {
     let table = lowering.table(&scan.table)?;
     let date = |c: &Option<String>| match c {
-        Some(c) => cast(column(c), DataType::Date32),
+        Some(c) => table.date(c),
         None => lit(ScalarValue::Date32(None)),
     };
     let mut exprs = vec![lowering.tables.person_id(table).alias("person_id")];

@@ -167,7 +167,7 @@ impl Lowering<'_> {
         let mut exprs = vec![self.tables.person_id(person).alias("person_id")];
         for c in &plan.person.columns {
             let expr = if c.as_date {
-                cast(column(&c.source), DataType::Date32)
+                person.date(&c.source)
             } else {
                 column(&c.source)
             };

@@ -10,7 +10,7 @@ use datafusion::common::tree_node::TreeNode;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::count::count_udaf;
-use datafusion::logical_expr::{Expr as DfExpr, cast, lit};
+use datafusion::logical_expr::{Expr as DfExpr, lit};
 use futures::StreamExt;
 use indexmap::IndexMap;
 
@@ -380,7 +380,7 @@ impl Checker<'_> {
 
     /// Whether each row of `table` has the verdict, its `date` compared with the birth.
     fn person_is(&self, table: &Table, date: Option<&str>, verdict: Verdict) -> DfExpr {
-        let date = date.map_or(lit(ScalarValue::Date32(None)), as_date);
+        let date = date.map_or(lit(ScalarValue::Date32(None)), |c| table.date(c));
         person_check(&self.people, table, self.key, date).eq(lit(verdict as i8))
     }
 
@@ -402,7 +402,7 @@ impl Checker<'_> {
         let any_date = |columns: Vec<String>, compare: fn(DfExpr, DfExpr) -> DfExpr, day| {
             any(columns
                 .iter()
-                .map(|c| compare(as_date(c), date_literal(day))))
+                .map(|c| compare(table.date(c), date_literal(day))))
             .unwrap_or(lit(false))
         };
         match test {
@@ -425,7 +425,7 @@ impl Checker<'_> {
             Test::BeforeBirth(c) => self.person_is(table, Some(&c), Verdict::BeforeBirth),
             Test::After(columns, day) => any_date(columns, DfExpr::gt, day),
             Test::Before(columns, day) => any_date(columns, DfExpr::lt, day),
-            Test::Earlier(first, second) => as_date(&first).lt(as_date(&second)),
+            Test::Earlier(first, second) => table.date(&first).lt(table.date(&second)),
             Test::NonFinite(c) => non_finite(column(&c)),
             Test::AnyMissing(columns) => {
                 any(columns.iter().map(|c| column(c).is_null())).unwrap_or(lit(false))
@@ -442,9 +442,4 @@ impl Checker<'_> {
             },
         }
     }
-}
-
-/// A column as a date.
-fn as_date(name: &str) -> DfExpr {
-    cast(column(name), DataType::Date32)
 }

@@ -17,12 +17,11 @@ use arrow::array::{Array, ArrayRef, AsArray, Int8Array};
 use arrow::datatypes::{DataType, Date32Type, Int64Type};
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
-    lit,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
 };
 
 use crate::error::Result;
-use crate::source::{IdKey, Table, column};
+use crate::source::{IdKey, Table};
 
 /// What the checks need of a person.
 #[derive(Clone, Copy, Default)]
@@ -97,7 +96,7 @@ impl People {
     /// Reads the ids and dates of birth of the person table.
     pub async fn read(person: &Table) -> Result<Self> {
         let birth = match person.shape.column("date_of_birth") {
-            Some(c) => cast(column(c), DataType::Date32),
+            Some(c) => person.date(c),
             None => lit(ScalarValue::Date32(None)),
         };
         let batches = person
