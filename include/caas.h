@@ -258,7 +258,7 @@ uint32_t caas_abi_version(void);
  * `target_partitions` (threads per evaluation; default the machine's cores),
  * `memory_limit` (bytes; over it, evaluation spills to disk), `batch_size` (rows) and the
  * limits that a cohort must keep to be evaluated (`max_expression_depth`,
- * `max_expression_nodes`, `max_codelist_codes`; see `caas_cohort_parse_with_options` for
+ * `max_expression_nodes`, `max_variables`, `max_variable_depth`, `max_codelist_codes`; see `caas_cohort_parse_with_options` for
  * all of them), e.g.
  * `{"target_partitions": 2}`. Unknown fields are an error.
  *
@@ -270,7 +270,8 @@ uint32_t caas_abi_version(void);
  *
  * `options_json` is NULL or a NUL-terminated string; `out` is NULL or writable.
  */
-enum CaasStatus caas_engine_new(const char *options_json, struct CaasEngine **out);
+enum CaasStatus caas_engine_new(const char *options_json,
+                                struct CaasEngine **out);
 
 /**
  * Frees an engine and what it holds (its tables and cohorts). NULL is ignored. Results
@@ -504,8 +505,9 @@ enum CaasStatus caas_cohort_parse(const char *text,
  * `caas_cohort_parse` within limits: `options_json` is NULL for the defaults, or the JSON
  * object of engine options that `caas_engine_new` takes, of which the limits apply here:
  * `max_expression_depth`, `max_expression_nodes`, `max_definition_bytes`,
- * `max_codelist_codes` and `max_file_bytes`, e.g. `{"max_expression_depth": 500}`. Going over one is
- * `CAAS_ERR_DEFINITION` with the code `limit_exceeded`.
+ * `max_variables`, `max_variable_depth`, `max_codelist_codes` and `max_file_bytes`, e.g.
+ * `{"max_expression_depth": 500}`. Going over one is `CAAS_ERR_DEFINITION` with the code
+ * `limit_exceeded`.
  *
  * # Safety
  *

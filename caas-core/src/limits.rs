@@ -5,9 +5,11 @@
 //! not overflow a stack (every walk of one grows its stack on the heap: the `recursive`
 //! attributes here, DataFusion's `recursive_protection`), but without limits their time
 //! and memory grow with the depth, and a codelist path of `/dev/zero` would read until
-//! memory ran out. The defaults are far above what national definitions need (the seasonal
-//! flu definition is 13 KB long and its largest codelist holds about 3,800 codes; a
-//! clinical rule seldom nests a dozen levels), so only a mistake or an attack meets them.
+//! memory ran out, and a chain of thousands of variables took hours to plan. The defaults
+//! are far above what national definitions need (the seasonal flu definition is 13 KB long,
+//! has about 40 variables in chains of a few, and its largest codelist holds about 3,800
+//! codes; a clinical rule seldom nests a dozen levels), so only a mistake or an attack
+//! meets them.
 //! Each is an option of the engine ([`EngineOptions`](crate::EngineOptions)) with the same
 //! name in Python and C, and going over one is a
 //! [`LimitExceeded`](CaasError::LimitExceeded) error that names it.
@@ -39,6 +41,12 @@ pub struct Limits {
     pub max_expression_nodes: u64,
     /// How many bytes a definition's text may hold. Default 16 MiB.
     pub max_definition_bytes: usize,
+    /// How many variables a definition may have. Default 2,000.
+    pub max_variables: usize,
+    /// How long a chain of variables, each using the one before, may be (a variable that
+    /// uses no other is 1). Each link is a step of the plan that carries every variable
+    /// before it, so the plan grows with the variables times the chain. Default 100.
+    pub max_variable_depth: usize,
     /// How many codes one codelist may hold. Default 5,000,000.
     pub max_codelist_codes: usize,
     /// How many bytes a file a definition names (a codelist) may hold. Default 1 GiB.
@@ -51,6 +59,8 @@ impl Default for Limits {
             max_expression_depth: 200,
             max_expression_nodes: 100_000,
             max_definition_bytes: 16 << 20,
+            max_variables: 2_000,
+            max_variable_depth: 100,
             max_codelist_codes: 5_000_000,
             max_file_bytes: 1 << 30,
         }

@@ -53,8 +53,9 @@ pub unsafe extern "C" fn caas_cohort_parse(
 /// `caas_cohort_parse` within limits: `options_json` is NULL for the defaults, or the JSON
 /// object of engine options that `caas_engine_new` takes, of which the limits apply here:
 /// `max_expression_depth`, `max_expression_nodes`, `max_definition_bytes`,
-/// `max_codelist_codes` and `max_file_bytes`, e.g. `{"max_expression_depth": 500}`. Going over one is
-/// `CAAS_ERR_DEFINITION` with the code `limit_exceeded`.
+/// `max_variables`, `max_variable_depth`, `max_codelist_codes` and `max_file_bytes`, e.g.
+/// `{"max_expression_depth": 500}`. Going over one is `CAAS_ERR_DEFINITION` with the code
+/// `limit_exceeded`.
 ///
 /// # Safety
 ///

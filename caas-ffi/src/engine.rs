@@ -27,7 +27,7 @@ pub struct CaasEngine {
 /// `target_partitions` (threads per evaluation; default the machine's cores),
 /// `memory_limit` (bytes; over it, evaluation spills to disk), `batch_size` (rows) and the
 /// limits that a cohort must keep to be evaluated (`max_expression_depth`,
-/// `max_expression_nodes`, `max_codelist_codes`; see `caas_cohort_parse_with_options` for
+/// `max_expression_nodes`, `max_variables`, `max_variable_depth`, `max_codelist_codes`; see `caas_cohort_parse_with_options` for
 /// all of them), e.g.
 /// `{"target_partitions": 2}`. Unknown fields are an error.
 ///

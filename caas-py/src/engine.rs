@@ -66,6 +66,8 @@ impl PyEngine {
         max_expression_depth=None,
         max_expression_nodes=None,
         max_definition_bytes=None,
+        max_variables=None,
+        max_variable_depth=None,
         max_codelist_codes=None,
         max_file_bytes=None,
     ))]
@@ -78,6 +80,8 @@ impl PyEngine {
         max_expression_depth: Option<usize>,
         max_expression_nodes: Option<u64>,
         max_definition_bytes: Option<usize>,
+        max_variables: Option<usize>,
+        max_variable_depth: Option<usize>,
         max_codelist_codes: Option<usize>,
         max_file_bytes: Option<u64>,
     ) -> PyResult<Self> {
@@ -88,6 +92,8 @@ impl PyEngine {
             max_expression_depth,
             max_expression_nodes,
             max_definition_bytes,
+            max_variables,
+            max_variable_depth,
             max_codelist_codes,
             max_file_bytes,
         };

@@ -312,6 +312,8 @@ class Engine:
         max_expression_depth: int | None = None,
         max_expression_nodes: int | None = None,
         max_definition_bytes: int | None = None,
+        max_variables: int | None = None,
+        max_variable_depth: int | None = None,
         max_codelist_codes: int | None = None,
         max_file_bytes: int | None = None,
     ) -> None: ...

@@ -125,6 +125,8 @@ class Engine:
         max_expression_depth: int | None = None,
         max_expression_nodes: int | None = None,
         max_definition_bytes: int | None = None,
+        max_variables: int | None = None,
+        max_variable_depth: int | None = None,
         max_codelist_codes: int | None = None,
         max_file_bytes: int | None = None,
     ) -> None:
@@ -133,8 +135,9 @@ class Engine:
         spill to disk, default no limit; ``batch_size``: rows per batch.
 
         The ``max_*`` options are the limits a cohort must keep to be evaluated here (how
-        deep its expressions nest, how large they grow once lowered, how many codes a
-        codelist holds; a definition's text and
+        deep its expressions nest, how large they grow once lowered, how many variables
+        there are and how long a chain of them, how many codes a codelist holds; a
+        definition's text and
         files are limited when it is read): their defaults are far above what real
         definitions need, and going over one raises a :class:`caas.DefinitionError` with
         the code ``limit_exceeded`` whose ``option`` names the limit."""
@@ -145,6 +148,8 @@ class Engine:
             max_expression_depth,
             max_expression_nodes,
             max_definition_bytes,
+            max_variables,
+            max_variable_depth,
             max_codelist_codes,
             max_file_bytes,
         )

@@ -339,6 +339,10 @@ static void test_limits(void) {
     strcat(brackets, "true\"}]}");
     EXPECT_ERROR(caas_cohort_parse(brackets, CAAS_FORMAT_YAML, NULL, &cohort), "limit_exceeded",
                  "max_expression_depth");
+    /* The quickstart has four variables. */
+    EXPECT_ERROR(caas_cohort_parse_with_options(QUICKSTART, CAAS_FORMAT_YAML, NULL, "{\"max_variables\": 3}",
+                                                &cohort),
+                 "limit_exceeded", "`max_variables` allows (3)");
 }
 
 static void test_missing_table_and_use_after_error(void) {

@@ -97,8 +97,6 @@ def test_parameters_are_checked() -> None:
     with pytest.raises(caas.DefinitionError, match="time of day") as raised:
         cohort.validate({"index_date": dt.datetime(2024, 1, 1, 12)})
     assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "index_date")
-    with pytest.raises(caas.DefinitionError, match="time zone"):
-        cohort.validate({"index_date": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)})
     # A value that is no parameter type at all is the engine's error too, not a TypeError.
     with pytest.raises(caas.DefinitionError, match="got list") as raised:
         cohort.validate({"index_date": [2024]})
@@ -136,8 +134,9 @@ output: { columns: [batch_label] }
     with pytest.raises(caas.DefinitionError) as raised:
         cohort.validate({"batch": dt.date(2025, 1, 1)})
     assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "batch")
-    with pytest.raises(TypeError, match="parameter `index_date`: a date and time with a time zone"):
+    with pytest.raises(caas.DefinitionError, match="a date and time with a time zone") as raised:
         cohort.validate({"index_date": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)})
+    assert (raised.value.code, raised.value.parameter) == ("type_mismatch", "index_date")
 
 
 def test_options_of_a_wrong_type_name_the_option() -> None:

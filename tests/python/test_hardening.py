@@ -5,6 +5,7 @@ nothing printed is finer than the report."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -83,6 +84,15 @@ def test_limits_are_keywords_of_the_engine_and_of_reading(people: pa.Table) -> N
     assert caas.Cohort.from_yaml(text, limits={"max_expression_depth": 4}).id == "x"
     with pytest.raises(caas.InvalidOptionError, match="max_depth"):
         caas.Cohort.from_yaml(text, limits={"max_depth": 4})
+    chained = one_rule("y")
+    chained["variables"]["y"] = {"kind": "derived", "expr": "x > 1"}
+    short = caas.Engine(max_variable_depth=1, max_variables=10)
+    short.register("persons", people, role="person")
+    with pytest.raises(caas.DefinitionError) as raised:
+        short.evaluate(caas.Cohort.from_dict(chained))
+    assert (raised.value.option, raised.value.variable) == ("max_variable_depth", "y")
+    with pytest.raises(caas.DefinitionError, match="max_variables"):
+        caas.Cohort.from_json(json.dumps(chained), limits={"max_variables": 1})
 
 
 def test_values_that_arithmetic_left_missing_are_findings(people: pa.Table) -> None:

@@ -381,16 +381,7 @@ impl<'a> Compiler<'a> {
 /// The variables in layers: a variable goes in the first layer after every variable it
 /// uses.
 fn layers(cohort: &Cohort, mut values: IndexMap<String, VariableValue>) -> Vec<Vec<VariableStep>> {
-    let mut level: IndexMap<&str, usize> = IndexMap::new();
-    for var in cohort.variables() {
-        let l = var
-            .depends_on
-            .iter()
-            .filter_map(|d| level.get(d.as_str()))
-            .max()
-            .map_or(0, |l| l + 1);
-        level.insert(&var.name, l);
-    }
+    let level = cohort.variable_levels();
     let depth = level.values().max().map_or(0, |m| m + 1);
     let mut layers = Vec::new();
     for l in 0..depth {

@@ -39,6 +39,12 @@ pub struct EngineOptions {
     /// How many bytes a definition's text may hold; default [`Limits::default`]'s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_definition_bytes: Option<usize>,
+    /// How many variables a definition may have; default [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_variables: Option<usize>,
+    /// How long a chain of variables may be; default [`Limits::default`]'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_variable_depth: Option<usize>,
     /// How many codes a codelist may hold; default [`Limits::default`]'s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_codelist_codes: Option<usize>,
@@ -62,6 +68,10 @@ impl EngineOptions {
             max_definition_bytes: self
                 .max_definition_bytes
                 .unwrap_or(default.max_definition_bytes),
+            max_variables: self.max_variables.unwrap_or(default.max_variables),
+            max_variable_depth: self
+                .max_variable_depth
+                .unwrap_or(default.max_variable_depth),
             max_codelist_codes: self
                 .max_codelist_codes
                 .unwrap_or(default.max_codelist_codes),

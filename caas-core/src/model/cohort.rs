@@ -221,6 +221,17 @@ impl Cohort {
         for (name, codelist) in &self.codelists {
             limits.check_codelist_codes(name, codelist.codes().len())?;
         }
+        if self.variables.len() > limits.max_variables {
+            let max = limits.max_variables as u64;
+            return Err(Limits::exceeded(Place::Definition, "max_variables", max));
+        }
+        if let Some((name, _)) = (self.variable_levels().into_iter())
+            .find(|(_, level)| *level >= limits.max_variable_depth)
+        {
+            let place = Place::Variable(name.to_string());
+            let max = limits.max_variable_depth as u64;
+            return Err(Limits::exceeded(place, "max_variable_depth", max));
+        }
         let variables = self.variables.values().flat_map(|v| {
             let condition = match &v.kind {
                 VariableKind::Events(ev) => ev.condition.as_ref(),
@@ -269,6 +280,20 @@ impl Cohort {
     /// The checked variables, each after the variables it uses.
     pub fn variables(&self) -> impl Iterator<Item = &VariableDef> {
         self.variables.values()
+    }
+
+    /// Each variable's place in its chain of variables: 0 for one that uses no other, else
+    /// one more than the highest of those it uses. In the order of [`Cohort::variables`].
+    pub fn variable_levels(&self) -> IndexMap<&str, usize> {
+        let mut levels: IndexMap<&str, usize> = IndexMap::new();
+        for var in self.variables() {
+            let level = (var.depends_on.iter())
+                .filter_map(|d| levels.get(d.as_str()))
+                .max()
+                .map_or(0, |l| l + 1);
+            levels.insert(&var.name, level);
+        }
+        levels
     }
 
     /// A checked variable by name.

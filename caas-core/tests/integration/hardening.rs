@@ -506,3 +506,69 @@ fn dates_and_times_beyond_any_calendar_date_name_their_column() -> TestResult {
     );
     Ok(())
 }
+
+/// A definition of `n` variables in chains of `chain`: each variable uses the one before
+/// it in its chain.
+fn chains(n: usize, chain: usize) -> String {
+    let mut variables = serde_json::Map::new();
+    variables.insert(
+        "x".into(),
+        json!({ "kind": "person_column", "column": "x" }),
+    );
+    for i in 0..n {
+        let expr = match i % chain {
+            0 => format!("x > {i}"),
+            _ => format!("v{} or x > {i}", i - 1),
+        };
+        variables.insert(format!("v{i}"), json!({ "kind": "derived", "expr": expr }));
+    }
+    json!({
+        "id": "chains",
+        "title": "Chains",
+        "purpose": "direct_care",
+        "variables": variables,
+        "rules": [{ "include": format!("v{}", n - 1) }],
+        "output": { "columns": [] },
+    })
+    .to_string()
+}
+
+#[test]
+fn many_variables_and_long_chains_of_them_are_limited() -> TestResult {
+    // Every link of a chain is a step of the plan that carries every variable before it:
+    // 800 chained variables took a minute to plan (debug build), growing with the cube.
+    let limit = |text: &str| match Cohort::from_json_str(text) {
+        Err(CaasError::LimitExceeded { place, limit, .. }) => Some((place, limit)),
+        _ => None,
+    };
+    // `x`, then `v0` to `v99`: `v99` is the 101st link.
+    assert_eq!(
+        limit(&chains(100, 100)),
+        Some((Place::Variable("v99".into()), "max_variable_depth"))
+    );
+    assert_eq!(
+        limit(&chains(2_000, 1)),
+        Some((Place::Definition, "max_variables"))
+    );
+    // The longest chain allowed (`x`, `v0` to `v98`) plans and evaluates.
+    let cohort = Cohort::from_json_str(&chains(99, 99))?;
+    let started = Instant::now();
+    let engine = engine_with(&EngineOptions::default(), 3)?;
+    assert_eq!(
+        engine
+            .evaluate_blocking(&cohort, &Parameters::new())?
+            .member_count(),
+        3
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let strict = EngineOptions {
+        max_variable_depth: Some(10),
+        ..EngineOptions::default()
+    };
+    let err = engine_with(&strict, 3)?
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .err()
+        .map(|e| e.code());
+    assert_eq!(err, Some("limit_exceeded"));
+    Ok(())
+}
