@@ -145,7 +145,9 @@ def test_finding_kinds_come_from_the_engine() -> None:
     assert kinds["duplicate_person"][1] == "fail"
     assert kinds["non_finite_value"] == ("a value that is not a finite number", "keep")
     assert kinds["missing_opt_out"] == ("a missing opt-out flag", "keep")
-    assert len(kinds) == 11
+    assert kinds["arithmetic_error"][1] == "keep"
+    assert kinds["arithmetic_error"][0].startswith("a value that arithmetic left missing")
+    assert len(kinds) == 12
 
 
 KEY = bytes(range(32))

@@ -185,7 +185,8 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|r| (&r.expr, None, r.place.clone()));
         for (expr, value, place) in derived.chain(rule_exprs) {
-            let check = missing_by_arithmetic(expr, value, &resolve, &place, self.max_nodes)?;
+            let check =
+                missing_by_arithmetic(expr, value, &resolve, parameters, &place, self.max_nodes)?;
             if let Some(expr) = check {
                 let column = format!("__arithmetic_{}", arithmetic.len() + 1);
                 arithmetic.push(ArithmeticCheck {

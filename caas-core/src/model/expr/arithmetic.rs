@@ -6,8 +6,14 @@
 //! lost silently. It is an expression of the language itself, so that every
 //! backend lowers it as it lowers the definition.
 
-use super::{BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type};
+use chrono::Datelike;
+use indexmap::IndexMap;
+
+use super::{
+    BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, eval_constant, infer_type,
+};
 use crate::error::{CaasError, Place, Result};
+use crate::model::Value;
 
 /// Whether `left op right` is whole-number arithmetic, whose result may not fit in 64
 /// bits: `+`, `-` and `*` of two whole numbers (a date minus a date is a count of days,
@@ -39,17 +45,19 @@ pub fn is_date_step(op: BinaryOp, left: Type, right: Type) -> bool {
 ///
 /// ```
 /// use caas_core::model::expr::{Type, missing_by_arithmetic, parse};
+/// use indexmap::IndexMap;
 /// use caas_core::Place;
 /// let place = Place::Variable("ratio".into());
 /// let types = |_: &str| Some(Type::Int);
 /// let missing = |text| -> caas_core::Result<Option<String>> {
 ///     let expr = parse(text, &place)?;
-///     let check = missing_by_arithmetic(&expr, Some("ratio"), &types, &place, 1_000)?;
+///     let parameters = IndexMap::new();
+///     let check = missing_by_arithmetic(&expr, Some("ratio"), &types, &parameters, &place, 1_000)?;
 ///     Ok(check.map(|e| e.to_string()))
 /// };
 /// assert_eq!(
 ///     missing("n / d")?.as_deref(),
-///     Some("(ratio IS NULL) and ((d = 0) and (n IS NOT NULL))")
+///     Some("(ratio IS NULL) and (((ratio IS NULL) and (n IS NOT NULL)) and (d IS NOT NULL))")
 /// );
 /// assert_eq!(missing("n > 1")?, None);
 /// # Ok::<(), caas_core::CaasError>(())
@@ -58,14 +66,17 @@ pub fn missing_by_arithmetic(
     expr: &Expr,
     value: Option<&str>,
     resolve: &dyn Fn(&str) -> Option<Type>,
+    parameters: &IndexMap<String, Value>,
     place: &Place,
     max_nodes: u64,
 ) -> Result<Option<Expr>> {
     let mut builder = Builder {
         resolve,
+        parameters,
         place,
         left: max_nodes,
         max_nodes,
+        column: value.map(|name| (expr, name)),
     };
     let Some(failed) = builder.failed(expr)? else {
         return Ok(None);
@@ -79,10 +90,14 @@ pub fn missing_by_arithmetic(
 
 struct Builder<'a> {
     resolve: &'a dyn Fn(&str) -> Option<Type>,
+    parameters: &'a IndexMap<String, Value>,
     place: &'a Place,
     /// Nodes that may still be copied into the expression.
     left: u64,
     max_nodes: u64,
+    /// The expression whose value a column holds, and the column: a test of it reads the
+    /// column rather than computing the expression again.
+    column: Option<(&'a Expr, &'a str)>,
 }
 
 impl Builder<'_> {
@@ -105,52 +120,92 @@ impl Builder<'_> {
         infer_type(expr, self.resolve, self.place)
     }
 
+    /// The failures of a region of arithmetic: `expr` and the arithmetic below it, down
+    /// to its leaves (the operands that are not arithmetic). Every step of a region gives
+    /// a missing value exactly where an operand is missing or the step has no result, so
+    /// the region failed where it is missing while every leaf is present: one test for the
+    /// whole region, its size linear in the region's (a test per step would repeat each
+    /// step's operands, and a chain of `+` would grow with its square).
+    fn region(&mut self, expr: &Expr) -> Result<Option<Expr>> {
+        let mut leaves = Vec::new();
+        let can_fail = self.leaves(expr, &mut leaves)?;
+        // The leaves are evaluated wherever the region is.
+        let mut failed = None;
+        for leaf in &leaves {
+            failed = or(failed, self.failed(leaf)?);
+        }
+        if !can_fail || self.constant_in_range(expr, &leaves) {
+            return Ok(failed);
+        }
+        let value = match self.column {
+            Some((whole, name)) if std::ptr::eq(whole, expr) => Expr::Name(name.to_string()),
+            _ => self.copy(expr)?,
+        };
+        let mut tests = vec![value.null_test()];
+        for (i, leaf) in leaves.iter().enumerate() {
+            // A constant other than null is always present; a leaf tested once is enough.
+            let constant = matches!(leaf, Expr::Literal(l) if *l != Literal::Null);
+            if !constant && !leaves[..i].contains(leaf) {
+                tests.push(self.copy(leaf)?.not_null_test());
+            }
+        }
+        Ok(or(failed, balanced(tests, Expr::and)))
+    }
+
+    /// Whether the region `expr` of `leaves` is of constants alone and gives a date of the
+    /// calendar, as `index_date - 6 months` mostly does: then it cannot fail for anyone.
+    fn constant_in_range(&self, expr: &Expr, leaves: &[&Expr]) -> bool {
+        let constant = leaves.iter().all(|leaf| match leaf {
+            Expr::Literal(_) => true,
+            Expr::Name(name) => self.parameters.contains_key(name),
+            _ => false,
+        });
+        constant
+            && matches!(
+                eval_constant(expr, self.parameters, self.place),
+                Ok(Some(Value::Date(d))) if (1..=9999).contains(&d.year())
+            )
+    }
+
+    /// Pushes the leaves of the region of arithmetic `expr` onto `leaves`; whether a step
+    /// of it can have no result.
+    #[recursive::recursive]
+    fn leaves<'e>(&self, expr: &'e Expr, leaves: &mut Vec<&'e Expr>) -> Result<bool> {
+        let (can_fail, operands): (bool, Vec<&Expr>) = match expr {
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr: operand,
+            } => {
+                // Only the smallest whole number has no negation.
+                (self.type_of(operand)? == Type::Int, vec![operand])
+            }
+            Expr::Binary { op, left, right } => {
+                let (l, r) = (self.type_of(left)?, self.type_of(right)?);
+                let fails = *op == BinaryOp::Divide
+                    || is_whole_number_step(*op, l, r)
+                    || is_date_step(*op, l, r);
+                (fails, vec![left, right])
+            }
+            _ => (false, vec![]),
+        };
+        let mut any = can_fail;
+        for operand in operands {
+            if is_arithmetic(operand) {
+                any |= self.leaves(operand, leaves)?;
+            } else {
+                leaves.push(operand);
+            }
+        }
+        Ok(any)
+    }
+
     #[recursive::recursive]
     fn failed(&mut self, expr: &Expr) -> Result<Option<Expr>> {
         Ok(match expr {
             Expr::Literal(_) | Expr::Name(_) => None,
-            Expr::Unary { op, expr: operand } => {
-                let inner = self.failed(operand)?;
-                let step = match op {
-                    UnaryOp::Neg if self.type_of(operand)? == Type::Int => {
-                        // Only the smallest whole number has no negation.
-                        Some(
-                            self.copy(expr)?
-                                .null_test()
-                                .and(self.copy(operand)?.not_null_test()),
-                        )
-                    }
-                    UnaryOp::Neg | UnaryOp::Not => None,
-                };
-                or(inner, step)
-            }
-            Expr::Binary { op, left, right } => {
-                let inner = or(self.failed(left)?, self.failed(right)?);
-                let step = if *op == BinaryOp::Divide {
-                    let zero = Expr::Literal(Literal::Int(0));
-                    Some(
-                        binary(BinaryOp::Eq, self.copy(right)?, zero)
-                            .and(self.copy(left)?.not_null_test()),
-                    )
-                } else {
-                    let (l, r) = (self.type_of(left)?, self.type_of(right)?);
-                    if is_whole_number_step(*op, l, r) {
-                        let operands = self
-                            .copy(left)?
-                            .not_null_test()
-                            .and(self.copy(right)?.not_null_test());
-                        Some(self.copy(expr)?.null_test().and(operands))
-                    } else if is_date_step(*op, l, r) {
-                        // A duration is never missing: only the date can be.
-                        let date = if l == Type::Duration { right } else { left };
-                        let present = self.copy(date)?.not_null_test();
-                        Some(self.copy(expr)?.null_test().and(present))
-                    } else {
-                        None
-                    }
-                };
-                or(inner, step)
-            }
+            _ if is_arithmetic(expr) => self.region(expr)?,
+            Expr::Unary { expr, .. } => self.failed(expr)?,
+            Expr::Binary { left, right, .. } => or(self.failed(left)?, self.failed(right)?),
             Expr::IsNull { expr, .. } => self.failed(expr)?,
             Expr::InList { expr, list, .. } => {
                 let mut any = self.failed(expr)?;
@@ -220,6 +275,21 @@ impl Builder<'_> {
 
 const FALSE: Expr = Expr::Literal(Literal::Bool(false));
 
+/// Whether `expr` is a step of arithmetic: `+`, `-`, `*`, `/` or a negation, of numbers or
+/// of a date and a duration. Each gives a missing value where an operand is missing.
+fn is_arithmetic(expr: &Expr) -> bool {
+    matches!(
+        expr,
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            ..
+        } | Expr::Binary {
+            op: BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide,
+            ..
+        }
+    )
+}
+
 fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
     Expr::Binary {
         op,
@@ -271,7 +341,9 @@ mod tests {
             })
         };
         let expr = parse(text, &place)?;
-        Ok(missing_by_arithmetic(&expr, value, &types, &place, max_nodes)?.map(|e| e.to_string()))
+        let parameters = IndexMap::new();
+        let check = missing_by_arithmetic(&expr, value, &types, &parameters, &place, max_nodes)?;
+        Ok(check.map(|e| e.to_string()))
     }
 
     #[test]
@@ -298,23 +370,59 @@ mod tests {
         assert_eq!(
             missing("CASE WHEN d = 0 THEN 0 ELSE n / d END", Some("v"), 100)?.as_deref(),
             Some(
-                "(v IS NULL) and (CASE WHEN d = 0 THEN false ELSE (d = 0) and (n IS NOT NULL) END)"
+                "(v IS NULL) and (CASE WHEN d = 0 THEN false ELSE (((n / d) IS NULL) and (n IS NOT NULL)) and (d IS NOT NULL) END)"
             )
         );
         // The second argument is evaluated only where the first is missing.
         assert_eq!(
             missing("coalesce(a, n / d)", Some("v"), 100)?.as_deref(),
-            Some("(v IS NULL) and ((a IS NULL) and ((d = 0) and (n IS NOT NULL)))")
+            Some(
+                "(v IS NULL) and ((a IS NULL) and ((((n / d) IS NULL) and (n IS NOT NULL)) and (d IS NOT NULL)))"
+            )
         );
         Ok(())
     }
 
     #[test]
-    fn the_check_is_built_within_the_node_limit() -> Result<()> {
-        let chain = (0..50).fold("n".to_string(), |e, i| format!("({e} + {i})"));
-        let err = missing(&chain, Some("v"), 1_000).err().map(|e| e.code());
+    fn constant_dates_of_the_calendar_need_no_check() -> Result<()> {
+        let place = Place::Definition;
+        let types = |_: &str| Some(Type::Date);
+        let day = |y| chrono::NaiveDate::from_ymd_opt(y, 3, 31).map(Value::Date);
+        let check = |text: &str, year| -> Result<bool> {
+            let parameters = IndexMap::from_iter(day(year).map(|d| ("index_date".to_string(), d)));
+            let expr = parse(text, &place)?;
+            Ok(
+                missing_by_arithmetic(&expr, Some("v"), &types, &parameters, &place, 100)?
+                    .is_some(),
+            )
+        };
+        assert!(!check("index_date - 6 months", 2025)?);
+        assert!(check("index_date + 9000 years", 2025)?);
+        assert!(check("dob - 6 months", 2025)?);
+        Ok(())
+    }
+
+    #[test]
+    fn the_check_grows_linearly_and_within_the_node_limit() -> Result<()> {
+        // One test for a whole run of arithmetic: a test per step would repeat each step's
+        // operands, and this chain's check would grow with its square.
+        let chain = (0..199).fold("n".to_string(), |e, i| format!("({e} + {i})"));
+        let expr = parse(&chain, &Place::Definition)?;
+        let types = |_: &str| Some(Type::Int);
+        let parameters = IndexMap::new();
+        let check = missing_by_arithmetic(
+            &expr,
+            Some("v"),
+            &types,
+            &parameters,
+            &Place::Definition,
+            10_000,
+        )?;
+        let size = check.map_or(0, |c| c.expanded_size());
+        assert!(size < 2 * expr.expanded_size() + 10, "{size} nodes");
+        // A rule's check computes its value again, which a variable's reads from its column.
+        let err = missing(&chain, None, 100).err().map(|e| e.code());
         assert_eq!(err, Some("limit_exceeded"));
-        assert!(missing(&chain, Some("v"), 100_000)?.is_some());
         Ok(())
     }
 }
