@@ -1,10 +1,11 @@
 //! Arithmetic that has no result: a division by zero, whole-number `+`, `-`, `*` or
 //! negation outside the 64-bit range, or a date moved by a duration outside the years 1
-//! to 9999 (which every engine and front end can hold, and no clinical date leaves). Every engine gives a missing value for such a step;
-//! [`missing_by_arithmetic`] is the expression that tells, per person, whether one left a
-//! value missing, so that those people are counted as a data-quality finding rather than
-//! lost silently. It is an expression of the language itself, so that every
-//! backend lowers it as it lowers the definition.
+//! to 9999 (which every engine and front end can hold, and no clinical date leaves).
+//! Every engine gives a missing value for such a step; [`missing_by_arithmetic`] is the
+//! expression that tells, per person, whether one left a value missing, so that those
+//! people are counted as a data-quality finding rather than lost silently. It is an
+//! expression of the language itself, so that every backend lowers it as it lowers the
+//! definition.
 
 use chrono::Datelike;
 use indexmap::IndexMap;
@@ -33,15 +34,17 @@ pub fn is_date_step(op: BinaryOp, left: Type, right: Type) -> bool {
 
 /// A boolean expression, true for a person whose value of `expr` is missing because an
 /// arithmetic step of it had no result; `None` when `expr` has no division and no
-/// whole-number arithmetic and moves no date. `value` names the column that holds the value (a variable's);
-/// without one, `expr` is repeated (a rule's). A step counts only where it is evaluated: a
-/// `CASE` branch where it is chosen, a `coalesce` argument where those before it are
-/// missing — so `CASE WHEN d = 0 THEN 0 ELSE n / d END` never counts, and
-/// `coalesce(n / d, 0)` is never missing.
+/// whole-number arithmetic and moves no date (or moves only a constant date, such as
+/// `index_date - 6 months`, to a date of the calendar). `value` names the column that
+/// holds the value (a variable's); without one, `expr` is repeated (a rule's). A step
+/// counts only where it is evaluated: a `CASE` branch where it is chosen, a `coalesce`
+/// argument where those before it are missing — so `CASE WHEN d = 0 THEN 0 ELSE n / d
+/// END` never counts, and `coalesce(n / d, 0)` is never missing.
 ///
-/// The expression repeats operands and conditions (nested, up to once per level), so it
-/// is built within `max_nodes` nodes ([`Expr::expanded_size`]), and past them is
-/// [`CaasError::LimitExceeded`] for `max_expression_nodes`.
+/// The expression repeats each run of arithmetic once (a variable's whole run not at
+/// all), and the conditions of `CASE` and the arguments of `coalesce` before a failing
+/// step, so it is built within `max_nodes` nodes ([`Expr::expanded_size`]), and past them
+/// is [`CaasError::LimitExceeded`] for `max_expression_nodes`.
 ///
 /// ```
 /// use caas_core::model::expr::{Type, missing_by_arithmetic, parse};
