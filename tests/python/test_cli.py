@@ -114,7 +114,7 @@ def test_run_over_a_folder_with_a_tables_file(
     expected = engine.evaluate(caas.Cohort.from_path(QUICKSTART)).members
     with out.open() as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["person_id"]) for r in rows] == expected.column("person_id").to_pylist()
+    assert [r["person_id"] for r in rows] == expected.column("person_id").to_pylist()
     assert [r["age_band"] for r in rows] == expected.column("age_band").to_pylist()
 
 

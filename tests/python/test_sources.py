@@ -98,7 +98,11 @@ def test_every_file_format_gives_the_same_members(
 ) -> None:
     persons, events = small_tables()
     result = evaluate(write(persons, tmp_path, "persons"), write(events, tmp_path, "events"))
-    assert result.members.to_pylist() == SMALL_MEMBERS
+    expected = SMALL_MEMBERS
+    if write is write_csv:
+        # Identifiers read from CSV are text, whatever their digits (`01` is not person 1).
+        expected = [{**member, "person_id": str(member["person_id"])} for member in expected]
+    assert result.members.to_pylist() == expected
 
 
 def test_mapping_and_code_columns() -> None:

@@ -187,7 +187,8 @@ pub struct EventVariable {
 /// What an event variable computes from the selected events.
 ///
 /// Ties: `first_*` takes the event that is smallest by (date, code, value) and `last_*`
-/// the one that is greatest by (date, code, value), a null value counting as smallest.
+/// the one that is greatest by (date, code, value), a null value counting as smallest and
+/// codes compared as text, even where a table holds them as integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregation {

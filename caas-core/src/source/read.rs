@@ -121,11 +121,17 @@ impl SourceFile {
 }
 
 /// The inferred CSV schema with the mapped columns given the type their part needs.
+///
+/// Identifiers — person ids, NHS numbers, codes, practices — are always text: a CSV field
+/// says `0195967001` or `01`, and reading it as the integer 195967001 or 1 would make it
+/// match a code or a person it is not (a text id still meets an integer id of another table
+/// when it is that integer's own digits; see `Table::person_key`).
 fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
     let m = &spec.mapping;
     let name =
         |mapped: &Option<String>, part: &str| mapped.clone().unwrap_or_else(|| part.to_string());
-    let mut wanted: Vec<(String, Option<DataType>)> = vec![(name(&m.person_id, "person_id"), None)];
+    let mut wanted: Vec<(String, DataType)> =
+        vec![(name(&m.person_id, "person_id"), DataType::Utf8)];
     let dates: &[(&Option<String>, &str)] = match spec.role {
         Role::Person => &[
             (&m.date_of_birth, "date_of_birth"),
@@ -135,46 +141,40 @@ fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
         Role::Periods => &[(&m.start_date, "start_date"), (&m.end_date, "end_date")],
     };
     for (mapped, part) in dates {
-        wanted.push((name(mapped, part), Some(DataType::Date32)));
+        wanted.push((name(mapped, part), DataType::Date32));
     }
     match spec.role {
         Role::Person => {
-            wanted.push((name(&m.sex, "sex"), Some(DataType::Utf8)));
-            wanted.push((name(&m.nhs_number, "nhs_number"), None));
+            wanted.push((name(&m.sex, "sex"), DataType::Utf8));
+            wanted.push((name(&m.nhs_number, "nhs_number"), DataType::Utf8));
             for (mapped, part) in [
                 (&m.national_opt_out, "national_opt_out"),
                 (&m.type1_opt_out, "type1_opt_out"),
             ] {
-                wanted.push((name(mapped, part), Some(DataType::Boolean)));
+                wanted.push((name(mapped, part), DataType::Boolean));
             }
         }
-        Role::Periods => wanted.push((name(&m.practice, "practice"), Some(DataType::Utf8))),
+        Role::Periods => wanted.push((name(&m.practice, "practice"), DataType::Utf8)),
         Role::Events => {
-            wanted.push((name(&m.value, "value"), Some(DataType::Float64)));
+            wanted.push((name(&m.value, "value"), DataType::Float64));
             let codes = m
                 .codes
                 .clone()
                 .unwrap_or_else(|| vec![name(&m.code, "code")]);
-            let text_only = m.code_delimiter.is_some()
-                || spec.code_system.is_some_and(|s| s.matches_by_prefix());
             for code in codes {
-                wanted.push((code, text_only.then_some(DataType::Utf8)));
+                wanted.push((code, DataType::Utf8));
             }
         }
     }
     let fields: Vec<Field> = inferred
         .fields()
         .iter()
-        .map(|field| {
-            let Some((_, target)) = wanted.iter().find(|(n, _)| n == field.name()) else {
-                return field.as_ref().clone();
-            };
-            let target = target.clone().unwrap_or(match field.data_type() {
-                DataType::Int64 => DataType::Int64,
-                _ => DataType::Utf8,
-            });
-            Field::new(field.name(), target, true)
-        })
+        .map(
+            |field| match wanted.iter().find(|(n, _)| n == field.name()) {
+                Some((_, target)) => Field::new(field.name(), target.clone(), true),
+                None => field.as_ref().clone(),
+            },
+        )
         .collect();
     Schema::new(fields)
 }

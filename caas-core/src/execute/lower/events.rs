@@ -42,7 +42,7 @@ pub(crate) fn aggregates(lowering: &Lowering<'_>, plan: &CohortPlan) -> Result<V
         for selection in event_selections(lowering, plan, scan)? {
             let mut aggs = Vec::new();
             for (measure, filter) in selection.filters {
-                aggs.push(aggregate(measure, filter, selection.has_value)?.alias(&measure.column));
+                aggs.push(aggregate(measure, filter, &selection.order)?.alias(&measure.column));
             }
             out.push(selection.rows.aggregate(vec![column("person_id")], aggs)?);
         }
@@ -192,21 +192,25 @@ fn selection_filter(plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> R
 }
 
 /// The order of events that decides first and last: by (date, code, value), a null value
-/// first. `first_*` takes the smallest event, `last_*` the greatest.
-pub(crate) fn event_order(has_value: bool) -> Vec<SortExpr> {
-    let mut order: Vec<SortExpr> = vec![
-        column("date").sort(true, false),
-        column("code").sort(true, false),
-    ];
-    if has_value {
+/// first, codes compared as text even when the table holds them as integers — so that a
+/// same-day tie goes the same way whichever way the table was read (`"162863004"` comes
+/// before `"60621009"`). `first_*` takes the smallest event, `last_*` the greatest.
+fn event_order(scan: &EventScan) -> Vec<SortExpr> {
+    let code = if scan.integer_codes {
+        cast(column("code"), DataType::Utf8)
+    } else {
+        column("code")
+    };
+    let mut order: Vec<SortExpr> = vec![column("date").sort(true, false), code.sort(true, false)];
+    if scan.has_value() {
         order.push(column("value").sort(true, true));
     }
     order
 }
 
-/// The aggregate of one measure over rows already restricted by `filter`.
-fn aggregate(measure: &Measure, filter: DfExpr, has_value: bool) -> Result<DfExpr> {
-    let order = event_order(has_value);
+/// The aggregate of one measure over rows already restricted by `filter`; first and last
+/// follow `order`.
+fn aggregate(measure: &Measure, filter: DfExpr, order: &[SortExpr]) -> Result<DfExpr> {
     let (udaf, argument, ordered) = match measure.aggregation {
         Aggregation::Exists | Aggregation::Count => (count_udaf(), lit(1i64), false),
         Aggregation::FirstDate => (min_udaf(), column("date"), false),
@@ -220,7 +224,7 @@ fn aggregate(measure: &Measure, filter: DfExpr, has_value: bool) -> Result<DfExp
     };
     let call = udaf.call(vec![argument]);
     let built = if ordered {
-        call.order_by(order).filter(filter).build()?
+        call.order_by(order.to_vec()).filter(filter).build()?
     } else {
         call.filter(filter).build()?
     };
@@ -237,6 +241,8 @@ pub(crate) struct Selection<'p> {
     pub filters: Vec<(&'p Measure, DfExpr)>,
     /// Whether the rows have a `value` column.
     pub has_value: bool,
+    /// The order of the rows that decides first and last ([`event_order`]).
+    pub order: Vec<SortExpr>,
 }
 
 /// The selections of an event scan: at most two, one for the coded measures and one for
@@ -293,6 +299,7 @@ pub(crate) fn event_selections<'p>(
             rows,
             filters,
             has_value,
+            order: event_order(scan),
         });
     }
 
@@ -305,6 +312,7 @@ pub(crate) fn event_selections<'p>(
             rows: events,
             filters,
             has_value,
+            order: event_order(scan),
         });
     }
     Ok(selections)

@@ -10,7 +10,7 @@ use datafusion::functions::expr_fn::coalesce;
 use datafusion::logical_expr::{Expr as DfExpr, SortExpr, lit};
 
 use super::Lowering;
-use super::events::{event_order, event_selections, period_selection};
+use super::events::{event_selections, period_selection};
 use super::expr::{Scope, column};
 use crate::compile::plan::CohortPlan;
 use crate::compile::type_of;
@@ -43,7 +43,7 @@ pub(crate) enum RowKind {
 /// The rows of one table that its variables select, one row per (event, code), each with a
 /// boolean column per variable telling whether that variable selects it. Only rows that at
 /// least one variable selects are kept; events are in the order that decides first and
-/// last ([`event_order`]) within each person.
+/// last (`Selection::order`) within each person.
 pub(crate) struct SelectedRows {
     /// The table.
     pub table: String,
@@ -76,7 +76,7 @@ pub(crate) fn selected_rows(
                 value.alias("value"),
             ];
             let mut order = vec![column("person_id").sort(true, false)];
-            order.extend(event_order(selection.has_value));
+            order.extend(selection.order);
             let filters = selection
                 .filters
                 .into_iter()

@@ -610,7 +610,8 @@ impl<'a> SqlLowering<'a> {
     }
 
     /// The aggregate of one measure over the rows that `filter` keeps. First and last
-    /// follow the order of (date, code, value), a null value first.
+    /// follow the order of (date, code, value), a null value first, codes compared as text
+    /// even when they are integers (as in-process).
     fn aggregate(&self, scan: &EventScan, measure: &Measure, filter: Sql) -> Sql {
         let simple = |name: &'static str, arg: Option<&str>| Sql::Aggregate {
             name,
@@ -618,10 +619,12 @@ impl<'a> SqlLowering<'a> {
             order_by: Vec::new(),
             filter: Some(Box::new(filter.clone())),
         };
-        let mut keys = vec![
-            (Sql::col("date"), false),
-            (Sql::col("code"), !scan.integer_codes),
-        ];
+        let code = if scan.integer_codes {
+            Sql::col("code").cast(SqlType::Text)
+        } else {
+            Sql::col("code")
+        };
+        let mut keys = vec![(Sql::col("date"), false), (code, true)];
         if scan.has_value() {
             keys.push((Sql::col("value"), false));
         }
