@@ -172,7 +172,8 @@ typedef enum CaasStatus {
   /**
    * Evaluation failed inside the engine. Codes: `engine` (DataFusion or Arrow failed, or
    * the async runtime could not start), `resources_exhausted` (memory ran out under the
-   * engine's memory limit) and `report` (a report could not be rendered).
+   * engine's memory limit), `report` (a report could not be rendered) and `cancelled`
+   * (the work was cancelled before it ended).
    */
   CAAS_ERR_ENGINE = 4,
   /**

@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
@@ -88,10 +89,8 @@ impl Engine {
     /// An engine with default options.
     pub fn new() -> Self {
         let options = EngineOptions::default();
-        Self::from_context(
-            SessionContext::new_with_config(options.config()),
-            options.limits(),
-        )
+        let session = execute::session(options.config(), Arc::new(RuntimeEnv::default()));
+        Self::from_context(session, options.limits())
     }
 
     /// An engine with the given options.

@@ -339,6 +339,11 @@ pub enum CaasError {
         max: u64,
     },
 
+    /// The work was cancelled through its [`Cancellation`](crate::Cancellation) (Ctrl-C in
+    /// Python): it stopped at its next planning step or await, and gave no result.
+    #[error("cancelled")]
+    Cancelled,
+
     /// An evaluation option is unusable (e.g. a pseudonym key that is too short).
     #[error("evaluation option `{option}`: {message}")]
     InvalidOption {
@@ -388,6 +393,7 @@ impl CaasError {
             CaasError::DataQuality { .. } | CaasError::ArithmeticError { .. } => "data_quality",
             CaasError::InvalidOption { .. } => "invalid_option",
             CaasError::LimitExceeded { .. } => "limit_exceeded",
+            CaasError::Cancelled => "cancelled",
         }
     }
 
@@ -525,6 +531,7 @@ pub const ERROR_CODES: &[(&str, Category)] = &[
     ("engine", Category::Engine),
     ("resources_exhausted", Category::Engine),
     ("report", Category::Engine),
+    ("cancelled", Category::Engine),
     ("internal", Category::Internal),
 ];
 
@@ -565,8 +572,17 @@ impl fmt::Display for Category {
 impl From<datafusion::error::DataFusionError> for CaasError {
     fn from(err: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;
-        // caas's own error, raised inside a plan (by a function of caas's), as it was.
+        // caas's own error, raised inside a plan (by a function or an optimizer rule of
+        // caas's, which DataFusion may wrap in a context), as it was.
+        fn is_own(err: &E) -> bool {
+            match err {
+                E::Context(_, inner) => is_own(inner),
+                E::External(inner) => inner.is::<CaasError>(),
+                _ => false,
+            }
+        }
         let err = match err {
+            E::Context(_, inner) if is_own(&inner) => return CaasError::from(*inner),
             E::External(inner) => match inner.downcast::<CaasError>() {
                 Ok(caas) => return *caas,
                 Err(other) => E::External(other),

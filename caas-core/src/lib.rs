@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! vocabulary, error   code systems and kinds of finding; the one error type [`CaasError`]
-//! runtime             the process-wide async runtime of the blocking calls
+//! runtime             the process-wide async runtime of the blocking calls; cancellation
 //! codelist/           code systems, normalisation, codelist files
 //! model/              the definition: document, expressions, checked Cohort (no engine types)
 //! source/             table roles, mappings, reading files; catalog of registered tables
@@ -60,7 +60,8 @@
 //!    in plain English, codelists, attrition and provenance as Markdown and HTML, with
 //!    disclosure control of counts.
 //! 7. [`Engine`] — the facade: registration of tables and cohorts, and evaluation (async,
-//!    with blocking conveniences on the process-wide [`runtime`]).
+//!    with blocking conveniences on the process-wide [`runtime`]; any of it stopped by a
+//!    [`Cancellation`]).
 //!
 //! Beside that path, [`nhs`] checks NHS numbers. The synthetic NHS-like population of the
 //! demonstrations, tests and benchmarks is the crate `caas-synth`.
@@ -152,7 +153,7 @@ pub use model::{Cohort, Definition, Parameters, Value};
 pub use report::{Report, ReportOptions};
 pub use results::provenance::{self, Provenance};
 pub use results::{Difference, Evaluation};
-pub use runtime::runtime;
+pub use runtime::{Cancellation, runtime};
 pub use source::quality;
 pub use source::{ColumnMapping, Role, TableSpec};
 

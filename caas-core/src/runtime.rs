@@ -1,6 +1,11 @@
-//! The process-wide async runtime on which the blocking methods run.
+//! The process-wide async runtime on which the blocking methods run, and the cancellation
+//! of work run on it.
 
+use std::future::Future;
 use std::sync::OnceLock;
+
+use futures::future::{Either, select};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{CaasError, EngineFailure, Result};
 
@@ -36,4 +41,68 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
         ));
     }
     Ok(runtime()?.block_on(future))
+}
+
+tokio::task_local! {
+    /// The cancellation of the work that the current task runs under [`Cancellation::run`].
+    static CANCELLATION: Cancellation;
+}
+
+/// Stops work run under it ([`Cancellation::run`]) when [`Cancellation::cancel`] is called,
+/// from any thread: the work ends at its next await (dropping the plan's streams, which
+/// stops their tasks) or at its next planning step — lowering checks between layers of
+/// variables and DataFusion between optimizer rules, where no await comes for seconds
+/// in a large plan — with [`CaasError::Cancelled`]. So a cancelled evaluation leaves no
+/// core busy. Clones share one flag.
+///
+/// ```
+/// use caas_core::{CaasError, Cancellation};
+/// let cancellation = Cancellation::new();
+/// cancellation.cancel();
+/// let runtime = caas_core::runtime()?;
+/// let result = runtime.block_on(cancellation.run(async { Ok(1) }));
+/// assert!(matches!(result, Err(CaasError::Cancelled)));
+/// # Ok::<(), CaasError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation(CancellationToken);
+
+impl Cancellation {
+    /// A cancellation not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels the work run under this cancellation (and any run under it later).
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether [`Cancellation::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    /// Runs `work` until it ends or this is cancelled, whichever comes first.
+    pub async fn run<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let work = std::pin::pin!(CANCELLATION.scope(self.clone(), work));
+        let cancelled = std::pin::pin!(self.0.cancelled());
+        match select(cancelled, work).await {
+            Either::Left(_) => Err(CaasError::Cancelled),
+            Either::Right((result, _)) => result,
+        }
+    }
+}
+
+/// [`CaasError::Cancelled`] when the current task runs under a [`Cancellation`] that was
+/// cancelled: for long steps with no await between them.
+pub(crate) fn check_cancelled() -> Result<()> {
+    let cancelled = CANCELLATION
+        .try_with(Cancellation::is_cancelled)
+        .unwrap_or(false);
+    if cancelled {
+        Err(CaasError::Cancelled)
+    } else {
+        Ok(())
+    }
 }

@@ -1,13 +1,14 @@
 //! Running async work of the engine from Python: on the process-wide runtime, with the GIL
 //! released so that other Python threads run (and evaluate) meanwhile, waking every few
-//! milliseconds to let Python handle signals. Ctrl-C aborts the task, which drops the
-//! DataFusion streams and so stops the plan, and raises `KeyboardInterrupt`.
+//! milliseconds to let Python handle signals. Ctrl-C cancels the work (its planning stops
+//! at the next step, its DataFusion streams are dropped, so no core stays busy) and raises
+//! `KeyboardInterrupt`.
 
 use std::future::Future;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 
-use caas_core::CaasError;
+use caas_core::{CaasError, Cancellation};
 use pyo3::prelude::*;
 
 use crate::errors::{check, to_py};
@@ -24,9 +25,11 @@ where
 {
     let runtime = check(py, caas_core::runtime())?;
     let (sender, receiver) = sync_channel(1);
-    let task = runtime.spawn(async move {
+    let cancellation = Cancellation::new();
+    let work = cancellation.clone();
+    runtime.spawn(async move {
         // The receiver is gone only when the caller was interrupted.
-        let _ = sender.send(future.await);
+        let _ = sender.send(work.run(future).await);
     });
     let started = Instant::now();
     let mut receiver: Receiver<caas_core::Result<T>> = receiver;
@@ -46,7 +49,7 @@ where
                     None => Ok(()),
                 });
                 if let Err(interrupt) = step {
-                    task.abort();
+                    cancellation.cancel();
                     return Err(interrupt);
                 }
             }

@@ -262,8 +262,9 @@ class InvalidOptionError(InvalidArgumentError):
 
 class EngineError(CaasError):
     """Evaluation failed inside the engine (DataFusion or Arrow), memory ran out under the
-    engine's memory limit (code ``resources_exhausted``), or a report could not be rendered
-    (code ``report``): category ``engine``."""
+    engine's memory limit (code ``resources_exhausted``), a report could not be rendered
+    (code ``report``), or the work was cancelled (code ``cancelled``; Ctrl-C raises
+    ``KeyboardInterrupt`` instead): category ``engine``."""
 
 
 class InternalError(CaasError):

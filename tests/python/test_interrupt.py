@@ -57,3 +57,54 @@ def test_sigint_cancels_the_evaluation(population: Path, tmp_path: Path) -> None
     lines = out.splitlines()
     assert lines[0] == "interrupted in evaluate raw = self._raw.evaluate", out
     assert lines[1].startswith("members ") and int(lines[1].split()[1]) > 0
+
+
+PLANNING = textwrap.dedent(
+    """
+    import time
+    import pyarrow as pa
+    import caas
+
+    # The largest definition the limits allow: 1,999 derived variables in chains of 99.
+    variables = {"x": {"kind": "person_column", "column": "x"}}
+    for i in range(1999):
+        earlier = f"v{i - 1} or " if i % 99 else ""
+        variables[f"v{i}"] = {"kind": "derived", "expr": f"{earlier}x > {i}"}
+    cohort = caas.Cohort.from_dict(
+        {"id": "chains", "title": "Chains", "purpose": "direct_care",
+         "variables": variables, "rules": [{"include": "v1998"}], "output": {"columns": []}}
+    )
+    engine = caas.Engine()
+    engine.register("persons", pa.table({"person_id": [1, 2, 3], "x": [1, 2, 3]}), role="person")
+    print("ready", flush=True)
+    try:
+        engine.evaluate(cohort)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        # No work of the cancelled evaluation goes on: over the next two seconds the
+        # process uses next to no CPU time.
+        before = time.process_time()
+        time.sleep(2)
+        print("cpu", round(time.process_time() - before, 3), flush=True)
+    """
+)
+
+
+def test_sigint_stops_the_planning_too(tmp_path: Path) -> None:
+    # Found: the call returned at Ctrl-C, but planning a large definition went on,
+    # keeping a core busy for seconds.
+    script = tmp_path / "planning.py"
+    script.write_text(PLANNING)
+    child = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    # Planning it takes seconds (the tests build the wheel with the dev profile).
+    time.sleep(0.3)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    word, seconds = out.split()
+    assert word == "cpu", out
+    assert float(seconds) < 0.5, out

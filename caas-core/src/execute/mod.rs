@@ -11,5 +11,6 @@ mod run;
 pub mod sql;
 
 pub(crate) use collect::{Collected, collect, sort_by_person, variables};
+pub(crate) use options::session;
 pub use options::{EngineOptions, EvaluationOptions};
 pub(crate) use run::Run;

@@ -4,8 +4,16 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use datafusion::common::tree_node::Transformed;
+use datafusion::config::ConfigOptions;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::{AnalyzerRule, OptimizerConfig, OptimizerRule};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -85,8 +93,7 @@ impl EngineOptions {
         if let Some(limit) = self.memory_limit {
             runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
         }
-        let runtime = runtime.build_arc()?;
-        Ok(SessionContext::new_with_config_rt(self.config(), runtime))
+        Ok(session(self.config(), runtime.build_arc()?))
     }
 
     pub(crate) fn config(&self) -> SessionConfig {
@@ -104,6 +111,92 @@ impl EngineOptions {
             config = config.with_batch_size(n.max(1));
         }
         config
+    }
+}
+
+/// A session of `config` over `runtime` whose optimizers check between every two rules
+/// whether the evaluation was cancelled: a large plan spends seconds in them without an
+/// await, where a cancelled task would otherwise go on.
+pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    let check = Arc::new(CheckCancelled);
+    let analyzer = interleave(&state.analyzer().rules, check.clone());
+    let logical = interleave(state.optimizers(), check.clone());
+    let physical = interleave(state.physical_optimizers(), check);
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_analyzer_rules(analyzer)
+        .with_optimizer_rules(logical)
+        .with_physical_optimizer_rules(physical)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+/// `rules` with `check` before each of them.
+fn interleave<R: ?Sized>(rules: &[Arc<R>], check: Arc<R>) -> Vec<Arc<R>> {
+    (rules.iter())
+        .flat_map(|rule| [check.clone(), rule.clone()])
+        .collect()
+}
+
+/// The optimizer rule that fails with [`CaasError::Cancelled`](crate::CaasError::Cancelled)
+/// when the evaluation was cancelled, and otherwise changes nothing.
+#[derive(Debug)]
+struct CheckCancelled;
+
+fn check_cancelled() -> datafusion::error::Result<()> {
+    crate::runtime::check_cancelled().map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+impl OptimizerRule for CheckCancelled {
+    fn name(&self) -> &str {
+        "caas_check_cancelled"
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+        check_cancelled()?;
+        Ok(Transformed::no(plan))
+    }
+}
+
+impl AnalyzerRule for CheckCancelled {
+    fn name(&self) -> &str {
+        "caas_check_cancelled"
+    }
+
+    fn analyze(
+        &self,
+        plan: LogicalPlan,
+        _config: &ConfigOptions,
+    ) -> datafusion::error::Result<LogicalPlan> {
+        check_cancelled()?;
+        Ok(plan)
+    }
+}
+
+impl PhysicalOptimizerRule for CheckCancelled {
+    fn name(&self) -> &str {
+        "caas_check_cancelled"
+    }
+
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        check_cancelled()?;
+        Ok(plan)
+    }
+
+    fn schema_check(&self) -> bool {
+        true
     }
 }
 

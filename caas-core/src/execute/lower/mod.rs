@@ -115,6 +115,9 @@ impl Lowering<'_> {
         };
         let columns = |n: &str| plan.types.contains_key(n).then(|| n.to_string());
         for layer in &plan.layers {
+            // Each layer is a step of the plan over every earlier one: a long chain takes
+            // seconds to build, with no await at which a cancelled task would stop.
+            crate::runtime::check_cancelled()?;
             let mut projection: Vec<DfExpr> = df
                 .schema()
                 .fields()
@@ -157,7 +160,7 @@ impl Lowering<'_> {
             let missing = scope_at(&check.place).lower(&check.expr)?;
             outputs.push(missing.alias(&check.column));
         }
-        Ok(df.select(outputs)?)
+        project(df, outputs)
     }
 
     /// The person table with `person_id` and every other column as `__p_<name>`, without
