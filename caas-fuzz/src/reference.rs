@@ -189,13 +189,11 @@ impl Reference<'_> {
                 VariableKind::Sex => person("sex"),
                 VariableKind::Alive { on } => {
                     let on = eval(on, &lookup);
-                    let born = compare(Cmp::LtEq, &person("date_of_birth"), &on);
                     let dod = person("date_of_death");
-                    let not_dead = or(
+                    or(
                         Some(Value::Bool(dod.is_none())),
                         compare(Cmp::Gt, &dod, &on),
-                    );
-                    and(born, not_dead)
+                    )
                 }
                 VariableKind::Registered { table, on } => {
                     Some(Value::Bool(self.covering(table, on, id).next().is_some()))

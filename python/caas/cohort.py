@@ -382,7 +382,7 @@ class CohortBuilder:
         return self.variable(name, "sex")
 
     def alive(self, name: str, *, on: str) -> CohortBuilder:
-        """Born on or before the date and not dead on or before it."""
+        """Not dead on the date: no date of death on or before it (birth is not considered)."""
         return self.variable(name, "alive", on=on)
 
     def registered(self, name: str, *, table: str, on: str) -> CohortBuilder:

@@ -341,7 +341,6 @@ impl<'a> Compiler<'a> {
                 }
                 VariableKind::Alive { on } => {
                     check(on)?;
-                    person_col("date_of_birth", &needed_as)?;
                     person_col("date_of_death", &needed_as)?;
                     VariableValue::Alive { on: on.clone() }
                 }

@@ -301,7 +301,7 @@ pub enum VariableValue {
     },
     /// The `sex` column as text.
     Sex,
-    /// Born on or before the date, and no death on or before it.
+    /// No date of death on or before the date (birth is not considered).
     Alive {
         /// The date.
         on: Expr,

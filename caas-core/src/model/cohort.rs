@@ -69,7 +69,7 @@ pub enum VariableKind {
     },
     /// The `sex` column.
     Sex,
-    /// Born on or before, and not dead on or before, a date.
+    /// Not dead on a date: no date of death on or before it (birth is not considered).
     Alive {
         /// The date.
         on: Expr,

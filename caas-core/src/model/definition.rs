@@ -114,7 +114,9 @@ pub enum Variable {
     },
     /// The person table's `sex` column.
     Sex,
-    /// Born on or before the date and not dead on or before it.
+    /// Not dead on the date: no date of death on or before it, as national specifications
+    /// define "alive on". It says nothing of birth — a person born after the date is alive
+    /// on it; `age >= 0` in a rule keeps only those born by then.
     Alive {
         /// The date (an expression).
         on: String,

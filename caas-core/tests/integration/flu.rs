@@ -934,7 +934,7 @@ fn the_report_reads_as_the_clinical_specification() {
         "| People in the cohort | 18 |",
         "- `index_date`: 31 January 2026",
         "- `age`: age in whole years on 31 March 2026.",
-        "- `alive`: alive on 31 January 2026: born on or before that day and not died on or before it.",
+        "- `alive`: alive on 31 January 2026: no date of death on or before that day (birth is not considered).",
         "- `aged_6_months`: true when `dob` is on or before 31 July 2025.",
         "- `astrx_12m`: has an Asthma inhaled or systemic steroids code (`astrx`) in `gp_medications` between 31 January 2025 and 31 January 2026.",
         "- `asthma`: true when `astadm` or (`ast_dat` is not missing and `astrx_12m`).",

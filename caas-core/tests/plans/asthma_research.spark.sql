@@ -142,8 +142,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_gp` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('195967001', 0), ('195967001', 1), ('22298006', 0), ('22298006', 1), ('60621009', 2) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_apc` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('J45', 0), ('J46', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_asthma_research_f6bce590290b`;
-CACHE TABLE `caas_cohort_asthma_research_f6bce590290b` AS
+DROP VIEW IF EXISTS `caas_cohort_asthma_research_c98f37bd068a`;
+CACHE TABLE `caas_cohort_asthma_research_c98f37bd068a` AS
 WITH
 `known_people` AS (
   SELECT
@@ -409,7 +409,7 @@ WITH
     coalesce(`__member8`, FALSE) AS `adult`,
     CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM `__p_date_of_birth`) - CASE WHEN EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) THEN 1 ELSE 0 END AS BIGINT) AS `age`,
     CAST(`__p_sex` AS STRING) AS `sex`,
-    `__p_date_of_birth` <= DATE '2025-03-31' AND (`__p_date_of_death` IS NULL OR `__p_date_of_death` > DATE '2025-03-31') AS `alive`,
+    `__p_date_of_death` IS NULL OR `__p_date_of_death` > DATE '2025-03-31' AS `alive`,
     `__p_region` AS `region`,
     coalesce(`__e1`, 0) > 0 AS `asthma`,
     CAST(`__e2` AS STRING) AS `asthma_code`,
@@ -470,7 +470,7 @@ SELECT
   `age`,
   `sex`,
   `practice`
-FROM `caas_cohort_asthma_research_f6bce590290b`
+FROM `caas_cohort_asthma_research_c98f37bd068a`
 WHERE `__rule_1` AND `__rule_2` AND `__rule_3`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -504,7 +504,7 @@ WITH
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2`) AS `passed_2`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2` AND `__rule_3`) AS `passed_3`
-  FROM `caas_cohort_asthma_research_f6bce590290b`
+  FROM `caas_cohort_asthma_research_c98f37bd068a`
 ),
 `attrition` AS (
   SELECT

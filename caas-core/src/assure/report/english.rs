@@ -163,7 +163,7 @@ impl<'a> English<'a> {
             VariableKind::Alive { on } => {
                 s.text("alive on ")
                     .append(self.expr(on))
-                    .text(": born on or before that day and not died on or before it");
+                    .text(": no date of death on or before that day (birth is not considered)");
             }
             VariableKind::Registered { table, on } => {
                 s.text("registered on ")

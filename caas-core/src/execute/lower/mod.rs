@@ -209,9 +209,7 @@ fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<DfExpr> {
         VariableValue::Alive { on } => {
             let on = cast(scope.lower(on)?, DataType::Date32);
             let dod = person("date_of_death");
-            person("date_of_birth")
-                .lt_eq(on.clone())
-                .and(dod.clone().is_null().or(dod.gt(on)))
+            dod.clone().is_null().or(dod.gt(on))
         }
         VariableValue::PersonColumn { column: c } => person(c),
         VariableValue::Exists { column: c } => coalesce(vec![column(c), lit(0i64)]).gt(lit(0i64)),

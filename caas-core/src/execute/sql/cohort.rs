@@ -721,13 +721,9 @@ fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<Sql> {
         VariableValue::Alive { on } => {
             let on = scope.date(on)?;
             let dod = person("date_of_death");
-            person("date_of_birth")
-                .binary(super::ast::BinOp::LtEq, on.clone())
-                .and(
-                    dod.clone()
-                        .null_test()
-                        .or(dod.binary(super::ast::BinOp::Gt, on)),
-                )
+            dod.clone()
+                .null_test()
+                .or(dod.binary(super::ast::BinOp::Gt, on))
         }
         VariableValue::PersonColumn { column } => person(column),
         VariableValue::Exists { column } => Sql::col(column)
