@@ -1,17 +1,17 @@
 //! Lowering of definition expressions to DataFusion expressions.
 
-use arrow::datatypes::{DataType, IntervalMonthDayNano};
+use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::{IntegerOp, checked_expr, coalesce_expr, date_in_range_expr, years_between_expr};
+use super::udf::{IntegerOp, add_duration_expr, checked_expr, coalesce_expr, years_between_expr};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
 use crate::model::expr::{
-    BinaryOp, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type, is_date_step,
+    BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type,
     is_whole_number_step,
 };
 pub(crate) use crate::source::column;
@@ -56,14 +56,7 @@ impl Scope<'_> {
                 Literal::Float(x) => lit(*x),
                 Literal::Text(s) => lit(s.clone()),
                 Literal::Date(d) => lit(ScalarValue::Date32(Some(date32(*d)))),
-                Literal::Duration(d) => {
-                    let (months, days) = d.months_days();
-                    let months = i32::try_from(months).map_err(|_| self.too_large())?;
-                    let days = i32::try_from(days).map_err(|_| self.too_large())?;
-                    lit(ScalarValue::IntervalMonthDayNano(Some(
-                        IntervalMonthDayNano::new(months, days, 0),
-                    )))
-                }
+                Literal::Duration(_) => return Err(self.durations_only_move_dates()),
             },
             Expr::Name(name) => {
                 if let Some(col) = (self.columns)(name) {
@@ -190,6 +183,25 @@ impl Scope<'_> {
     }
 
     fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<DfExpr> {
+        // A date moved by a duration: the duration is always a literal (the grammar has no
+        // other), added or subtracted on the right, or added on the left.
+        if matches!(op, BinaryOp::Plus | BinaryOp::Minus) {
+            let negated = |d: Duration| Duration {
+                amount: d.amount.saturating_neg(),
+                unit: d.unit,
+            };
+            match (left.as_duration(), right.as_duration(), op) {
+                (None, Some(d), BinaryOp::Minus) => {
+                    return Ok(add_duration_expr(self.lower(left)?, negated(d)));
+                }
+                (None, Some(d), _) => return Ok(add_duration_expr(self.lower(left)?, d)),
+                (Some(d), None, BinaryOp::Plus) => {
+                    return Ok(add_duration_expr(self.lower(right)?, d));
+                }
+                (Some(_), _, _) => return Err(self.durations_only_move_dates()),
+                (None, None, _) => {}
+            }
+        }
         let is_date_diff = op == BinaryOp::Minus
             && infer_type(left, self.types, self.place)? == Type::Date
             && infer_type(right, self.types, self.place)? == Type::Date;
@@ -200,8 +212,6 @@ impl Scope<'_> {
         let integer = is_whole_number_step(op, lt, rt);
         let (l, r) = (self.lower(left)?, self.lower(right)?);
         Ok(match op {
-            BinaryOp::Plus if is_date_step(op, lt, rt) => date_in_range_expr(l + r),
-            BinaryOp::Minus if is_date_step(op, lt, rt) => date_in_range_expr(l - r),
             BinaryOp::Plus if integer => checked_expr(IntegerOp::Add, l, r),
             BinaryOp::Minus if integer => checked_expr(IntegerOp::Subtract, l, r),
             BinaryOp::Multiply if integer => checked_expr(IntegerOp::Multiply, l, r),
@@ -229,7 +239,7 @@ impl Scope<'_> {
         })
     }
 
-    fn too_large(&self) -> CaasError {
-        CaasError::invalid(self.place.clone(), "duration too large")
+    fn durations_only_move_dates(&self) -> CaasError {
+        CaasError::invalid(self.place.clone(), "a duration can only move a date")
     }
 }

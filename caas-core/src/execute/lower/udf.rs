@@ -14,6 +14,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::codelist::CodeSystem;
+use crate::model::expr::{Duration, add_duration};
 
 /// Whole years from `from` to `to`, counted like an age: the count goes up on the
 /// anniversary, and a 29 February anniversary falls on 1 March in non-leap years.
@@ -150,17 +151,19 @@ pub fn checked_expr(op: IntegerOp, left: Expr, right: Expr) -> Expr {
     udf.call(vec![left, right])
 }
 
-/// A date moved by a duration, missing outside the years 1 to 9999: DataFusion's dates
-/// reach millions of years, which no front end can hold (Python's dates end at 9999) and
-/// SQL engines hold differently.
+/// A date moved by a duration by caas's one rule (`add_duration`: 31 January + 1 month is
+/// 1 March, where DataFusion's interval arithmetic clamps to 28 February), missing outside
+/// the years 1 to 9999: DataFusion's dates reach millions of years, which no front end can
+/// hold (Python's dates end at 9999) and SQL engines hold differently.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct DateInRange {
+struct AddDuration {
     signature: Signature,
+    duration: Duration,
 }
 
-impl ScalarUDFImpl for DateInRange {
+impl ScalarUDFImpl for AddDuration {
     fn name(&self) -> &str {
-        "caas_date_in_range"
+        "caas_add_duration"
     }
 
     fn signature(&self) -> &Signature {
@@ -174,21 +177,26 @@ impl ScalarUDFImpl for DateInRange {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
         let [date] = args.args.as_slice() else {
-            return exec_err!("caas_date_in_range takes one date");
+            return exec_err!("caas_add_duration takes one date");
         };
         let date = date.to_array(n)?;
+        let duration = self.duration;
         let (first, last) = crate::model::calendar();
         let out: Date32Array = (date.as_primitive::<Date32Type>().iter())
-            .map(|d| d.filter(|d| (first..=last).contains(d)))
+            .map(|d| {
+                let moved = add_duration(Date32Type::to_naive_date_opt(d?)?, duration)?;
+                Some(Date32Type::from_naive_date(moved)).filter(|d| (first..=last).contains(d))
+            })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
 
-/// `date`, or null outside the years 1 to 9999.
-pub fn date_in_range_expr(date: Expr) -> Expr {
-    let udf = ScalarUDF::new_from_impl(DateInRange {
+/// `date` moved by `duration`, missing outside the years 1 to 9999.
+pub fn add_duration_expr(date: Expr, duration: Duration) -> Expr {
+    let udf = ScalarUDF::new_from_impl(AddDuration {
         signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable),
+        duration,
     });
     udf.call(vec![cast(date, DataType::Date32)])
 }

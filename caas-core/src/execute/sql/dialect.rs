@@ -88,8 +88,9 @@ impl Dialect {
         }
     }
 
-    /// `date` plus `sign` times a calendar duration: months first clamped to the end of
-    /// the month (31 January + 1 month = 28 or 29 February), as in-process.
+    /// `date` plus `sign` times a calendar duration, by caas's rule (`add_duration`): the
+    /// day of the month kept, or the 1st of the next month where the month reached is too
+    /// short for it (31 January + 1 month = 1 March), as in-process.
     pub(crate) fn add_duration(self, date: Expr, duration: Duration, sign: i64) -> Expr {
         let amount = duration.amount.saturating_mul(sign);
         match duration.unit {
@@ -99,10 +100,29 @@ impl Dialect {
         }
     }
 
+    /// `date` plus `months` rolling forward. The engines' own month arithmetic clamps to
+    /// the month's end instead; moving the day before `date` and then adding the day back
+    /// turns a clamp into the roll (from 30 January: 29 January + 1 month is 28 February in
+    /// 2025, and the day after it 1 March) and keeps every day that exists — except that
+    /// the 1st has no day before it in its month, and never needs the roll.
     fn add_months(self, date: Expr, months: i64) -> Expr {
+        let first_of_month =
+            Expr::Extract("DAY", Box::new(date.clone())).binary(BinOp::Eq, Expr::Int(1));
+        let rolled = self.add_days(
+            self.clamped_add_months(self.add_days(date.clone(), -1), months),
+            1,
+        );
+        Expr::Case {
+            branches: vec![(first_of_month, self.clamped_add_months(date, months))],
+            otherwise: Some(Box::new(rolled)),
+        }
+    }
+
+    /// `date` plus `months` as the engine adds them: clamped to the end of the month.
+    fn clamped_add_months(self, date: Expr, months: i64) -> Expr {
         match self {
             Dialect::Spark => Expr::Call("add_months", vec![date, Expr::Int(months)]),
-            // Date plus interval is a timestamp here; the month is clamped as in-process.
+            // Date plus interval is a timestamp here.
             Dialect::Postgres | Dialect::DuckDb => date
                 .binary(super::ast::BinOp::Plus, Expr::Months(months))
                 .cast(SqlType::Date),

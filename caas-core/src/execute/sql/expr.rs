@@ -11,7 +11,7 @@ use super::ast::{BinOp, Expr as Sql, SqlType};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::expr::{
-    BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, infer_type, is_whole_number_step,
+    BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type, is_whole_number_step,
 };
 
 /// A constant.
@@ -163,7 +163,7 @@ impl Scope<'_> {
             let sign = if op == BinaryOp::Minus { -1 } else { 1 };
             let (first, last) = crate::model::calendar();
             let in_range = |date| self.dialect.date_in_range(date, first, last);
-            match (duration(left), duration(right)) {
+            match (left.as_duration(), right.as_duration()) {
                 (None, Some(d)) => {
                     return Ok(in_range(self.dialect.add_duration(
                         self.lower(left)?,
@@ -216,21 +216,6 @@ impl Scope<'_> {
             feature: feature.to_string(),
             dialect: self.dialect.name(),
         }
-    }
-}
-
-/// The duration of a literal, negated through unary minus.
-fn duration(expr: &Expr) -> Option<Duration> {
-    match expr {
-        Expr::Literal(Literal::Duration(d)) => Some(*d),
-        Expr::Unary {
-            op: UnaryOp::Neg,
-            expr,
-        } => duration(expr).map(|d| Duration {
-            amount: d.amount.saturating_neg(),
-            unit: d.unit,
-        }),
-        _ => None,
     }
 }
 

@@ -1,37 +1,45 @@
 //! Evaluation of constant expressions (parameters and literals only), used for window
 //! bounds and other dates that must be known before any data is read.
 
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use indexmap::IndexMap;
 
 use super::{BinaryOp, Duration, Expr, Function, Literal};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 
-/// Adds a calendar duration to a date, clamping to the end of the month; `None` when the
-/// result is outside the calendar.
+/// Moves a date by a calendar duration — the one rule for months and years that every
+/// engine follows. The day of the month is kept; where the month reached is too short for
+/// it (31 January + 1 month, 29 February ± 1 year), the date rolls forward to the 1st of
+/// the next month. That is the day an anniversary falls on for [`years_between`] and ages
+/// (a 29 February birthday is 1 March in a common year, as in English law), so
+/// `years_between(d, d + n years)` is `n` for every date, and a window `to: dob + 1 year`
+/// agrees with `years_between(dob, date) < 1`. ehrQL rolls forward the same way; SQL
+/// engines' own month arithmetic clamps to the month's end (28 February) instead. `None`
+/// beyond the dates chrono holds.
 ///
 /// ```
 /// use caas_core::model::expr::{add_duration, Duration, DurationUnit};
 /// use chrono::NaiveDate;
-/// let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
-/// let back = add_duration(d, Duration { amount: -12, unit: DurationUnit::Months });
-/// assert_eq!(back, NaiveDate::from_ymd_opt(2023, 2, 28));
+/// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+/// let months = |amount| Duration { amount, unit: DurationUnit::Months };
+/// assert_eq!(add_duration(date(2024, 2, 29), months(12)), Some(date(2025, 3, 1)));
+/// assert_eq!(add_duration(date(2024, 2, 29), months(-12)), Some(date(2023, 3, 1)));
+/// assert_eq!(add_duration(date(2025, 1, 31), months(1)), Some(date(2025, 3, 1)));
+/// assert_eq!(add_duration(date(2025, 1, 28), months(1)), Some(date(2025, 2, 28)));
 /// ```
+///
+/// [`years_between`]: crate::model::expr::Function::YearsBetween
 pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
     let (months, days) = duration.months_days();
-    let months = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
-    let date = if duration.amount >= 0 {
-        date.checked_add_months(months)?
-    } else {
-        date.checked_sub_months(months)?
+    let month = (i64::from(date.year()) * 12 + i64::from(date.month0())).checked_add(months)?;
+    let year = i32::try_from(month.div_euclid(12)).ok()?;
+    let month = u32::try_from(month.rem_euclid(12)).ok()? + 1;
+    let moved = match NaiveDate::from_ymd_opt(year, month, date.day()) {
+        Some(moved) => moved,
+        None => NaiveDate::from_ymd_opt(year, month, 1)?.checked_add_months(Months::new(1))?,
     };
-    let days = Days::new(days.unsigned_abs());
-    if duration.amount >= 0 {
-        date.checked_add_days(days)
-    } else {
-        date.checked_sub_days(days)
-    }
+    moved.checked_add_signed(TimeDelta::try_days(days)?)
 }
 
 /// Evaluates an expression that may use only literals and parameters; `Ok(None)` is null.

@@ -130,9 +130,10 @@ pub enum Literal {
     Duration(Duration),
 }
 
-/// A calendar duration. Adding months or years to a date clamps to the end of the month
-/// (31 January + 1 month = 28 or 29 February).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A calendar duration. Adding months or years to a date keeps the day of the month, or
+/// rolls forward to the 1st of the next month where the month is too short for it
+/// (31 January + 1 month = 1 March; see [`add_duration`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Duration {
     /// How many units (may be negative).
     pub amount: i64,
@@ -141,7 +142,7 @@ pub struct Duration {
 }
 
 /// The unit of a [`Duration`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DurationUnit {
     /// Days (`2 weeks` is read as 14 days).
     Days,
@@ -253,6 +254,22 @@ impl Function {
 }
 
 impl Expr {
+    /// The duration this expression is — a duration literal, or one negated — if it is one:
+    /// the grammar has no other durations, so every date step moves by one of these.
+    pub fn as_duration(&self) -> Option<Duration> {
+        match self {
+            Expr::Literal(Literal::Duration(d)) => Some(*d),
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => expr.as_duration().map(|d| Duration {
+                amount: d.amount.saturating_neg(),
+                unit: d.unit,
+            }),
+            _ => None,
+        }
+    }
+
     /// Every name the expression refers to, in order of appearance.
     pub fn names(&self) -> Vec<&str> {
         let mut out = Vec::new();
@@ -305,6 +322,16 @@ impl Expr {
                 func: Function::YearsBetween,
                 args,
             } => sum(&mut args.iter()).saturating_mul(3),
+            // SQL moves a date by months (rolling forward where the month is too short)
+            // with the date written three times.
+            Expr::Binary { left, right, .. }
+                if [left, right].iter().any(|e| {
+                    e.as_duration()
+                        .is_some_and(|d| d.unit != DurationUnit::Days)
+                }) =>
+            {
+                size(left).saturating_add(size(right)).saturating_mul(3)
+            }
             other => sum(&mut other.children().into_iter()),
         };
         inner.saturating_add(1)
