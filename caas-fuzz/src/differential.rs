@@ -705,7 +705,8 @@ impl<'a> Realiser<'a> {
                     self.expr(&kid(1), Type::Date)
                 ),
                 3 => format!(
-                    "years_between({}, {})",
+                    "{}_between({}, {})",
+                    ["years", "months", "days"][p % 3],
                     self.expr(&kid(0), Type::Date),
                     self.expr(&kid(1), Type::Date)
                 ),

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 
 use caas_core::Value;
 use caas_core::model::expr::{
-    BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, add_duration,
+    BinaryOp, Duration, DurationUnit, Expr, Function, Literal, Type, UnaryOp, add_duration,
 };
 use caas_core::model::{Aggregation, Cohort, EventSelection, VariableKind};
 use chrono::{Datelike, NaiveDate};
@@ -183,9 +183,11 @@ impl Reference<'_> {
         for var in self.cohort.variables() {
             let lookup = |name: &str| self.name(name, &values);
             let value = match &var.kind {
-                VariableKind::Age { on } => {
-                    years_between(&person("date_of_birth"), &eval(on, &lookup))
-                }
+                VariableKind::Age { on } => between(
+                    DurationUnit::Years,
+                    &person("date_of_birth"),
+                    &eval(on, &lookup),
+                ),
                 VariableKind::Sex => person("sex"),
                 VariableKind::Alive { on } => {
                     let on = eval(on, &lookup);
@@ -453,17 +455,26 @@ fn not(a: Cell) -> Cell {
     as_bool(&a).map(|b| Value::Bool(!b))
 }
 
-/// Whole years from `from` to `to`, like an age; null if either is null.
-fn years_between(from: &Cell, to: &Cell) -> Cell {
+/// Whole years (like an age), months or days from `from` to `to`; null if either is
+/// null. A year or month counts once `to` reaches its day — the same day of the month, or
+/// the 1st of the next month where that month is too short.
+fn between(unit: DurationUnit, from: &Cell, to: &Cell) -> Cell {
     let (Some(from), Some(to)) = (from, to) else {
         return None;
     };
     let (from, to) = (as_date(from), as_date(to));
-    let mut years = i64::from(to.year() - from.year());
-    if (to.month(), to.day()) < (from.month(), from.day()) {
-        years -= 1;
-    }
-    Some(Value::Int(years))
+    let whole = |units: i32, reached: bool| i64::from(units) - i64::from(!reached);
+    Some(Value::Int(match unit {
+        DurationUnit::Days => (to - from).num_days(),
+        DurationUnit::Months => whole(
+            (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32,
+            to.day() >= from.day(),
+        ),
+        DurationUnit::Years => whole(
+            to.year() - from.year(),
+            (to.month(), to.day()) >= (from.month(), from.day()),
+        ),
+    }))
 }
 
 /// A whole number where the static type is a decimal one becomes decimal.
@@ -538,7 +549,7 @@ fn eval(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
         }
         Expr::Call { func, args } => match func {
             Function::Coalesce => args.iter().map(ev).find(Option::is_some).flatten(),
-            Function::YearsBetween => years_between(&ev(&args[0]), &ev(&args[1])),
+            Function::Between(unit) => between(*unit, &ev(&args[0]), &ev(&args[1])),
         },
         Expr::Case {
             branches,
@@ -708,7 +719,7 @@ fn static_type(expr: &Expr, resolve: &dyn Fn(&str) -> Type) -> Type {
         }
         Expr::Call { func, args } => match func {
             Function::Coalesce => common(args.iter().map(ty).collect()),
-            Function::YearsBetween => Type::Int,
+            Function::Between(_) => Type::Int,
         },
         Expr::Case {
             branches,

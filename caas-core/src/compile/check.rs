@@ -62,10 +62,10 @@ pub(crate) fn check_lowerable(
             for a in args {
                 check(a)?;
             }
-            if *func == Function::YearsBetween && args.len() < 2 {
+            if matches!(func, Function::Between(_)) && args.len() < 2 {
                 return Err(CaasError::invalid(
                     place.clone(),
-                    "years_between takes two dates",
+                    format!("{} takes two dates", func.name()),
                 ));
             }
         }

@@ -501,8 +501,12 @@ impl<'a> English<'a> {
                         }
                     }
                 }
-                Function::YearsBetween => {
-                    s.text("the whole years from ");
+                Function::Between(unit) => {
+                    s.text(match unit {
+                        DurationUnit::Years => "the whole years from ",
+                        DurationUnit::Months => "the whole months from ",
+                        DurationUnit::Days => "the days from ",
+                    });
                     if let [from, to] = args.as_slice() {
                         s.append(self.operand(from, 5))
                             .text(" to ")

@@ -6,7 +6,7 @@ use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::{IntegerOp, add_duration_expr, checked_expr, coalesce_expr, years_between_expr};
+use super::udf::{IntegerOp, add_duration_expr, between_expr, checked_expr, coalesce_expr};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
@@ -127,17 +127,14 @@ impl Scope<'_> {
                     .collect::<Result<Vec<_>>>()?;
                 match func {
                     Function::Coalesce => coalesce_expr(args),
-                    Function::YearsBetween => {
+                    Function::Between(unit) => {
                         let mut it = args.into_iter();
                         match (it.next(), it.next()) {
-                            (Some(from), Some(to)) => years_between_expr(
-                                cast(from, DataType::Date32),
-                                cast(to, DataType::Date32),
-                            ),
+                            (Some(from), Some(to)) => between_expr(*unit, from, to),
                             _ => {
                                 return Err(CaasError::invalid(
                                     self.place.clone(),
-                                    "years_between takes two dates",
+                                    format!("{} takes two dates", func.name()),
                                 ));
                             }
                         }

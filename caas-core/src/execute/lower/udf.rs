@@ -6,7 +6,6 @@ use arrow::array::{ArrayRef, AsArray, Date32Array, Int64Array, ListBuilder, Stri
 use arrow::compute::is_not_null;
 use arrow::compute::kernels::zip::zip;
 use arrow::datatypes::{DataType, Date32Type, Field, Int64Type};
-use chrono::{Datelike, NaiveDate};
 use datafusion::common::{Result as DfResult, exec_err};
 use datafusion::logical_expr::binary::try_type_union_resolution;
 use datafusion::logical_expr::{
@@ -14,26 +13,22 @@ use datafusion::logical_expr::{
 };
 
 use crate::codelist::CodeSystem;
-use crate::model::expr::{Duration, add_duration};
+use crate::model::expr::{Duration, DurationUnit, add_duration, whole_between};
 
-/// Whole years from `from` to `to`, counted like an age: the count goes up on the
-/// anniversary, and a 29 February anniversary falls on 1 March in non-leap years.
-pub fn years_between(from: NaiveDate, to: NaiveDate) -> i64 {
-    let mut years = i64::from(to.year()) - i64::from(from.year());
-    if (to.month(), to.day()) < (from.month(), from.day()) {
-        years -= 1;
-    }
-    years
-}
-
+/// Whole years, months or days from one date to another ([`whole_between`]).
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct YearsBetween {
+struct Between {
     signature: Signature,
+    unit: DurationUnit,
 }
 
-impl ScalarUDFImpl for YearsBetween {
+impl ScalarUDFImpl for Between {
     fn name(&self) -> &str {
-        "caas_years_between"
+        match self.unit {
+            DurationUnit::Years => "caas_years_between",
+            DurationUnit::Months => "caas_months_between",
+            DurationUnit::Days => "caas_days_between",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -47,7 +42,7 @@ impl ScalarUDFImpl for YearsBetween {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
         let [from, to] = args.args.as_slice() else {
-            return exec_err!("caas_years_between takes two dates");
+            return exec_err!("{} takes two dates", self.name());
         };
         let (from, to) = (from.to_array(n)?, to.to_array(n)?);
         let from = from.as_primitive::<Date32Type>();
@@ -55,27 +50,31 @@ impl ScalarUDFImpl for YearsBetween {
         let out: Int64Array = from
             .iter()
             .zip(to.iter())
-            .map(|(f, t)| match (f, t) {
-                (Some(f), Some(t)) => Some(years_between(
-                    Date32Type::to_naive_date_opt(f)?,
-                    Date32Type::to_naive_date_opt(t)?,
-                )),
-                _ => None,
+            .map(|(f, t)| {
+                let (f, t) = (
+                    Date32Type::to_naive_date_opt(f?)?,
+                    Date32Type::to_naive_date_opt(t?)?,
+                );
+                Some(whole_between(self.unit, f, t))
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
 
-/// `caas_years_between(from, to)` over Date32 columns.
-pub fn years_between_expr(from: Expr, to: Expr) -> Expr {
-    let udf = ScalarUDF::new_from_impl(YearsBetween {
+/// Whole `unit`s from `from` to `to`, over Date32 columns.
+pub fn between_expr(unit: DurationUnit, from: Expr, to: Expr) -> Expr {
+    let udf = ScalarUDF::new_from_impl(Between {
         signature: Signature::exact(
             vec![DataType::Date32, DataType::Date32],
             Volatility::Immutable,
         ),
+        unit,
     });
-    udf.call(vec![from, to])
+    udf.call(vec![
+        cast(from, DataType::Date32),
+        cast(to, DataType::Date32),
+    ])
 }
 
 /// Integer arithmetic whose result outside the 64-bit range is missing, where DataFusion
@@ -322,23 +321,4 @@ pub fn code_prefixes_expr(code: Expr, system: CodeSystem, mut lengths: Vec<usize
         lengths,
     });
     udf.call(vec![code])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
-
-    #[test]
-    fn leap_day_birthdays_count_on_first_of_march() {
-        let born = d(2008, 2, 29);
-        assert_eq!(years_between(born, d(2025, 2, 28)), 16);
-        assert_eq!(years_between(born, d(2025, 3, 1)), 17);
-        assert_eq!(years_between(born, d(2024, 2, 29)), 16);
-        assert_eq!(years_between(born, d(2024, 2, 28)), 15);
-        assert_eq!(years_between(d(2000, 6, 1), d(2000, 5, 31)), -1);
-    }
 }

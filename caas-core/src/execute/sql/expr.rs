@@ -11,7 +11,8 @@ use super::ast::{BinOp, Expr as Sql, SqlType};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::expr::{
-    BinaryOp, Expr, Function, Literal, Type, UnaryOp, infer_type, is_whole_number_step,
+    BinaryOp, DurationUnit, Expr, Function, Literal, Type, UnaryOp, infer_type,
+    is_whole_number_step,
 };
 
 /// A constant.
@@ -118,13 +119,18 @@ impl Scope<'_> {
                     "coalesce",
                     args.iter().map(|a| self.lower(a)).collect::<Result<_>>()?,
                 ),
-                (Function::YearsBetween, [from, to]) => {
-                    years_between(self.date(from)?, self.date(to)?)
+                (Function::Between(unit), [from, to]) => {
+                    let (from, to) = (self.date(from)?, self.date(to)?);
+                    match unit {
+                        DurationUnit::Years => years_between(from, to),
+                        DurationUnit::Months => months_between(from, to),
+                        DurationUnit::Days => self.dialect.days_between(to, from),
+                    }
                 }
-                (Function::YearsBetween, _) => {
+                (Function::Between(_), _) => {
                     return Err(CaasError::invalid(
                         self.place.clone(),
-                        "years_between takes two dates",
+                        format!("{} takes two dates", func.name()),
                     ));
                 }
             },
@@ -219,23 +225,45 @@ impl Scope<'_> {
     }
 }
 
+fn part(p: &'static str, e: &Sql) -> Sql {
+    Sql::Extract(p, Box::new(e.clone()))
+}
+
+/// 1 when `condition`, else 0.
+fn one_if(condition: Sql) -> Sql {
+    Sql::Case {
+        branches: vec![(condition, Sql::Int(1))],
+        otherwise: Some(Box::new(Sql::Int(0))),
+    }
+}
+
+/// Whole months from `from` to `to` (`whole_between`): months apart, less one when `to`'s
+/// day of the month comes before `from`'s — as `caas_months_between` in-process.
+fn months_between(from: Sql, to: Sql) -> Sql {
+    let months = |e: &Sql| {
+        part("YEAR", e)
+            .binary(BinOp::Multiply, Sql::Int(12))
+            .binary(BinOp::Plus, part("MONTH", e))
+    };
+    months(&to)
+        .binary(BinOp::Minus, months(&from))
+        .binary(
+            BinOp::Minus,
+            one_if(part("DAY", &to).binary(BinOp::Lt, part("DAY", &from))),
+        )
+        .cast(SqlType::BigInt)
+}
+
 /// Whole years from `from` to `to`, counted like an age: the count goes up on the
 /// anniversary (month and day), so a 29 February anniversary falls on 1 March in
 /// non-leap years — as `caas_years_between` in-process.
 pub(crate) fn years_between(from: Sql, to: Sql) -> Sql {
-    let part = |p: &'static str, e: &Sql| Sql::Extract(p, Box::new(e.clone()));
     let month_day = |e: &Sql| {
         part("MONTH", e)
             .binary(BinOp::Multiply, Sql::Int(100))
             .binary(BinOp::Plus, part("DAY", e))
     };
-    let before_anniversary = Sql::Case {
-        branches: vec![(
-            month_day(&to).binary(BinOp::Lt, month_day(&from)),
-            Sql::Int(1),
-        )],
-        otherwise: Some(Box::new(Sql::Int(0))),
-    };
+    let before_anniversary = one_if(month_day(&to).binary(BinOp::Lt, month_day(&from)));
     part("YEAR", &to)
         .binary(BinOp::Minus, part("YEAR", &from))
         .binary(BinOp::Minus, before_anniversary)

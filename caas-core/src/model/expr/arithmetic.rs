@@ -240,7 +240,7 @@ impl Builder<'_> {
                 later
             }
             Expr::Call {
-                func: Function::YearsBetween,
+                func: Function::Between(_),
                 args,
             } => {
                 let mut any = None;

@@ -4,7 +4,7 @@
 use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use indexmap::IndexMap;
 
-use super::{BinaryOp, Duration, Expr, Function, Literal};
+use super::{BinaryOp, Duration, DurationUnit, Expr, Function, Literal};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 
@@ -29,7 +29,7 @@ use crate::model::Value;
 /// assert_eq!(add_duration(date(2025, 1, 28), months(1)), Some(date(2025, 2, 28)));
 /// ```
 ///
-/// [`years_between`]: crate::model::expr::Function::YearsBetween
+/// [`years_between`]: crate::model::expr::Function::Between
 pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
     let (months, days) = duration.months_days();
     let month = (i64::from(date.year()) * 12 + i64::from(date.month0())).checked_add(months)?;
@@ -40,6 +40,35 @@ pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
         None => NaiveDate::from_ymd_opt(year, month, 1)?.checked_add_months(Months::new(1))?,
     };
     moved.checked_add_signed(TimeDelta::try_days(days)?)
+}
+
+/// Whole units of `unit` from `from` to `to`, negative when `to` is earlier: the `n` for
+/// which `to` lies on or after `from` moved `n` units by [`add_duration`] and before it
+/// moved `n + 1`. For years and months that is the count of the calendar (years apart,
+/// less one if `to` comes before the anniversary in its year); for days, the difference.
+///
+/// ```
+/// use caas_core::model::expr::{whole_between, DurationUnit};
+/// use chrono::NaiveDate;
+/// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+/// let months = |a, b| whole_between(DurationUnit::Months, a, b);
+/// assert_eq!(months(date(2024, 1, 31), date(2024, 2, 29)), 0);
+/// assert_eq!(months(date(2024, 2, 29), date(2025, 2, 28)), 11);
+/// assert_eq!(months(date(2025, 1, 31), date(2025, 3, 1)), 1);
+/// assert_eq!(whole_between(DurationUnit::Years, date(2024, 2, 29), date(2025, 2, 28)), 0);
+/// ```
+pub fn whole_between(unit: DurationUnit, from: NaiveDate, to: NaiveDate) -> i64 {
+    match unit {
+        DurationUnit::Days => (to - from).num_days(),
+        DurationUnit::Months => {
+            let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+            months(to) - months(from) - i64::from(to.day() < from.day())
+        }
+        DurationUnit::Years => {
+            let anniversary_ahead = (to.month(), to.day()) < (from.month(), from.day());
+            i64::from(to.year()) - i64::from(from.year()) - i64::from(anniversary_ahead)
+        }
+    }
 }
 
 /// Evaluates an expression that may use only literals and parameters; `Ok(None)` is null.
@@ -111,5 +140,48 @@ pub fn eval_constant(
             Ok(None)
         }
         _ => Err(not_constant("this expression".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn leap_day_birthdays_count_on_first_of_march() {
+        let years = |from, to| whole_between(DurationUnit::Years, from, to);
+        let born = d(2008, 2, 29);
+        assert_eq!(years(born, d(2025, 2, 28)), 16);
+        assert_eq!(years(born, d(2025, 3, 1)), 17);
+        assert_eq!(years(born, d(2024, 2, 29)), 16);
+        assert_eq!(years(born, d(2024, 2, 28)), 15);
+        assert_eq!(years(d(2000, 6, 1), d(2000, 5, 31)), -1);
+    }
+
+    /// The one rule holds for every day of three years (a leap year among them) and every
+    /// move of up to 30 months or 4 years either way: a date moved `n` units is `n` whole
+    /// units on, and the day before it is not.
+    #[test]
+    fn moving_a_date_and_counting_whole_units_agree() {
+        let mut date = d(2023, 1, 1);
+        while date <= d(2025, 12, 31) {
+            for (unit, range) in [(DurationUnit::Months, 30), (DurationUnit::Years, 4)] {
+                for amount in -range..=range {
+                    let moved = add_duration(date, Duration { amount, unit }).unwrap();
+                    assert_eq!(whole_between(unit, date, moved), amount, "{date} {amount}");
+                    let day_before = moved.pred_opt().unwrap();
+                    assert_eq!(
+                        whole_between(unit, date, day_before),
+                        amount - 1,
+                        "{date} {amount}"
+                    );
+                }
+            }
+            date = date.succ_opt().unwrap();
+        }
     }
 }

@@ -256,10 +256,19 @@ mod tests {
                     func: Function::Coalesce,
                     args
                 }),
-                (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::Call {
-                    func: Function::YearsBetween,
-                    args: vec![a, b]
-                }),
+                (
+                    inner.clone(),
+                    inner.clone(),
+                    prop_oneof![
+                        Just(DurationUnit::Years),
+                        Just(DurationUnit::Months),
+                        Just(DurationUnit::Days)
+                    ]
+                )
+                    .prop_map(|(a, b, unit)| Expr::Call {
+                        func: Function::Between(unit),
+                        args: vec![a, b]
+                    }),
                 (
                     proptest::collection::vec((inner.clone(), inner.clone()), 1..3),
                     proptest::option::of(boxed)

@@ -19,7 +19,7 @@ mod parse;
 mod types;
 
 pub use arithmetic::{is_date_step, is_whole_number_step, missing_by_arithmetic};
-pub use constant::add_duration;
+pub use constant::{add_duration, whole_between};
 
 /// `items` joined pairwise by `join` into a tree log2(n) deep, rather than a chain n deep:
 /// a long `IN` list or many rules lowered to `OR`s or `AND`s would otherwise nest as deep
@@ -239,8 +239,13 @@ impl BinaryOp {
 pub enum Function {
     /// The first argument that is not null.
     Coalesce,
-    /// Whole years from the first date to the second, counted like an age.
-    YearsBetween,
+    /// Whole units from the first date to the second (`years_between`, `months_between`,
+    /// `days_between`; negative when the second is earlier). A year or month is complete
+    /// on the day `add_duration` reaches — the same day of the month, or the 1st of the
+    /// next month where the month is too short — so `years_between` counts like an age (a
+    /// 29 February birthday is 1 March in a common year), `months_between(31 January,
+    /// 29 February)` is 0, and `months_between(d, d + n months)` is always `n`.
+    Between(DurationUnit),
 }
 
 impl Function {
@@ -248,7 +253,9 @@ impl Function {
     pub fn name(self) -> &'static str {
         match self {
             Function::Coalesce => "coalesce",
-            Function::YearsBetween => "years_between",
+            Function::Between(DurationUnit::Years) => "years_between",
+            Function::Between(DurationUnit::Months) => "months_between",
+            Function::Between(DurationUnit::Days) => "days_between",
         }
     }
 }
@@ -318,8 +325,9 @@ impl Expr {
                 .saturating_mul(2)
                 .saturating_add(size(low))
                 .saturating_add(size(high)),
+            // SQL writes each date of whole years or months between three times.
             Expr::Call {
-                func: Function::YearsBetween,
+                func: Function::Between(DurationUnit::Years | DurationUnit::Months),
                 args,
             } => sum(&mut args.iter()).saturating_mul(3),
             // SQL moves a date by months (rolling forward where the month is too short)

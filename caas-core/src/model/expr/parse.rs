@@ -530,18 +530,23 @@ impl Parser<'_> {
         if self.eat_symbol("(") {
             let func = match word.to_ascii_lowercase().as_str() {
                 "coalesce" => Function::Coalesce,
-                "years_between" => Function::YearsBetween,
+                "years_between" => Function::Between(DurationUnit::Years),
+                "months_between" => Function::Between(DurationUnit::Months),
+                "days_between" => Function::Between(DurationUnit::Days),
                 _ => {
                     return Err(self.error_at(
                         column,
-                        format!("unknown function `{word}` (known: coalesce, years_between)"),
+                        format!(
+                            "unknown function `{word}` (known: coalesce, years_between, \
+                             months_between, days_between)"
+                        ),
                     ));
                 }
             };
             let (args, depth) = self.list()?;
             let arity_ok = match func {
                 Function::Coalesce => !args.is_empty(),
-                Function::YearsBetween => args.len() == 2,
+                Function::Between(_) => args.len() == 2,
             };
             if !arity_ok {
                 return Err(self.error_at(

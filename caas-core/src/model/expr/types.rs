@@ -148,11 +148,12 @@ pub fn infer_type(
                 }
                 Ok(t)
             }
-            Function::YearsBetween => {
+            Function::Between(_) => {
                 for arg in args {
                     let at = ty(arg)?;
                     if !at.fits(Type::Date) {
-                        return Err(mismatch(format!("`years_between` needs dates, found {at}")));
+                        let name = func.name();
+                        return Err(mismatch(format!("`{name}` needs dates, found {at}")));
                     }
                 }
                 Ok(Type::Int)
