@@ -183,8 +183,8 @@ impl Reference<'_> {
         for var in self.cohort.variables() {
             let lookup = |name: &str| self.name(name, &values);
             let value = match &var.kind {
-                VariableKind::Age { on } => between(
-                    DurationUnit::Years,
+                VariableKind::Age { on, unit } => between(
+                    unit.duration_unit(),
                     &person("date_of_birth"),
                     &eval(on, &lookup),
                 ),

@@ -373,9 +373,10 @@ class CohortBuilder:
         self._doc.setdefault("variables", {})[name] = variable
         return self
 
-    def age(self, name: str, *, on: str) -> CohortBuilder:
-        """Age in whole years on a date (an expression, e.g. ``index_date``)."""
-        return self.variable(name, "age", on=on)
+    def age(self, name: str, *, on: str, unit: str | None = None) -> CohortBuilder:
+        """Age in whole years on a date (an expression, e.g. ``index_date``), or in whole
+        months with ``unit="months"``."""
+        return self.variable(name, "age", on=on, unit=unit)
 
     def sex(self, name: str) -> CohortBuilder:
         """The person table's ``sex``."""

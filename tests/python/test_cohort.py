@@ -8,6 +8,7 @@ import json
 import string
 from typing import Any
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +56,28 @@ def test_the_builder_makes_the_document_of_the_yaml_file() -> None:
     built = quickstart_built().build()
     assert built == from_file
     assert built.to_dict() == from_file.to_dict()
+
+
+def test_the_builder_gives_ages_in_months() -> None:
+    built = (
+        caas.Cohort.builder("babies", "Under 6 months old")
+        .parameter("index_date", dt.date(2025, 3, 1))
+        .age("age_months", on="index_date", unit="months")
+        .age("age_years", on="index_date")
+        .include("under 6 months", "age_months < 6")
+        .output("age_months", "age_years")
+        .build()
+    )
+    variables = built.to_dict()["variables"]
+    assert variables["age_months"] == {"kind": "age", "on": "index_date", "unit": "months"}
+    assert variables["age_years"] == {"kind": "age", "on": "index_date"}
+    engine = caas.Engine()
+    born = [dt.date(2024, 2, 29), dt.date(2024, 9, 1), dt.date(2024, 9, 2)]
+    engine.register(
+        "persons", pa.table({"person_id": [1, 2, 3], "date_of_birth": born}), role="person"
+    )
+    members = engine.evaluate(built).members.to_pylist()
+    assert members == [{"person_id": 3, "age_months": 5, "age_years": 0}]
 
 
 def test_documents_round_trip_through_yaml_json_and_dicts() -> None:

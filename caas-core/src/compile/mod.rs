@@ -330,10 +330,13 @@ impl<'a> Compiler<'a> {
                 None => Err(CaasError::internal(format!("no plan computes {place}"))),
             };
             let value = match &var.kind {
-                VariableKind::Age { on } => {
+                VariableKind::Age { on, unit } => {
                     person_col("date_of_birth", &needed_as)?;
                     check(on)?;
-                    VariableValue::Age { on: on.clone() }
+                    VariableValue::Age {
+                        on: on.clone(),
+                        unit: unit.duration_unit(),
+                    }
                 }
                 VariableKind::Sex => {
                     person_col("sex", &needed_as)?;

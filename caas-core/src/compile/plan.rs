@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 
 use crate::codelist::CodeSystem;
 use crate::error::Place;
-use crate::model::expr::{Expr, Type};
+use crate::model::expr::{DurationUnit, Expr, Type};
 use crate::model::{Aggregation, Value};
 use crate::source::CodeLayout;
 
@@ -294,10 +294,12 @@ pub struct VariableStep {
 /// The value of a variable, over the person columns, aggregates and earlier variables.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VariableValue {
-    /// Whole years from `date_of_birth` to a date, counted like an age.
+    /// Whole years or months from `date_of_birth` to a date, counted like an age.
     Age {
         /// The date.
         on: Expr,
+        /// Years or months.
+        unit: DurationUnit,
     },
     /// The `sex` column as text.
     Sex,
@@ -494,7 +496,11 @@ impl CohortPlan {
                     .get(&v.name)
                     .map_or("?".to_string(), |t| t.to_string());
                 let value = match &v.value {
-                    VariableValue::Age { on } => format!("age on {on}"),
+                    VariableValue::Age {
+                        on,
+                        unit: DurationUnit::Months,
+                    } => format!("age in months on {on}"),
+                    VariableValue::Age { on, .. } => format!("age on {on}"),
                     VariableValue::Sex => "sex".to_string(),
                     VariableValue::Alive { on } => format!("alive on {on}"),
                     VariableValue::PersonColumn { column } => format!("__p_{column}"),

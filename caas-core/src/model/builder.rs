@@ -14,14 +14,14 @@ use crate::error::Result;
 /// Builds a [`Definition`].
 ///
 /// ```
-/// use caas_core::model::{Aggregation, DefinitionBuilder, EventVariable, Purpose, Variable};
+/// use caas_core::model::{AgeUnit, Aggregation, DefinitionBuilder, EventVariable, Purpose, Variable};
 /// use caas_core::{CodeSystem, Cohort};
 /// use chrono::NaiveDate;
 ///
 /// let built = DefinitionBuilder::new("older_or_asthma", "Aged 65+ or asthma", Purpose::DirectCare)
 ///     .parameter("index_date", NaiveDate::from_ymd_opt(2025, 8, 31).unwrap())
 ///     .inline_codelist("asthma", CodeSystem::SnomedCt, ["195967001"])
-///     .variable("age", Variable::Age { on: "index_date".into() })
+///     .variable("age", Variable::Age { on: "index_date".into(), unit: AgeUnit::Years })
 ///     .variable(
 ///         "asthma",
 ///         EventVariable::new("gp", Aggregation::Exists)

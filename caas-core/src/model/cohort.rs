@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::Datelike;
 use indexmap::IndexMap;
 
-use super::definition::{Aggregation, Definition, Variable};
+use super::definition::{AgeUnit, Aggregation, Definition, Variable};
 use super::expr::{Expr, Type, eval_constant, infer_type, parse_with_depth};
 use super::value::{Parameters, Value, iso_date};
 use crate::codelist::Codelist;
@@ -62,10 +62,12 @@ pub struct VariableDef {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum VariableKind {
-    /// Age in whole years on a date.
+    /// Age in whole years or months on a date.
     Age {
         /// The date.
         on: Expr,
+        /// Years or months.
+        unit: AgeUnit,
     },
     /// The `sex` column.
     Sex,
@@ -577,8 +579,9 @@ fn parse_variable(
     let parse_opt =
         |text: &Option<String>, place: &Place| text.as_deref().map(|t| parse(t, place)).transpose();
     Ok(match var {
-        Variable::Age { on } => VariableKind::Age {
+        Variable::Age { on, unit } => VariableKind::Age {
             on: parse(on, place)?,
+            unit: *unit,
         },
         Variable::Sex => VariableKind::Sex,
         Variable::Alive { on } => VariableKind::Alive {
@@ -639,7 +642,7 @@ fn parse_variable(
 /// condition, which is over the event's columns.
 fn person_expressions(kind: &VariableKind) -> Vec<&Expr> {
     match kind {
-        VariableKind::Age { on }
+        VariableKind::Age { on, .. }
         | VariableKind::Alive { on }
         | VariableKind::Registered { on, .. }
         | VariableKind::Practice { on, .. } => vec![on],
@@ -763,7 +766,7 @@ fn variable_type(
     own_id: &str,
 ) -> Result<Type> {
     Ok(match kind {
-        VariableKind::Age { on } => {
+        VariableKind::Age { on, .. } => {
             expect_type(on, Type::Date, resolve, place, "`on`")?;
             Type::Int
         }

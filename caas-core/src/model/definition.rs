@@ -102,15 +102,45 @@ pub enum ParameterValue {
     Text(String),
 }
 
+/// The unit of an age.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgeUnit {
+    /// Whole years.
+    #[default]
+    Years,
+    /// Whole months.
+    Months,
+}
+
+impl AgeUnit {
+    /// Whether this is the default unit, years (left out when a definition is written).
+    pub fn is_years(&self) -> bool {
+        *self == AgeUnit::Years
+    }
+
+    /// The unit as a calendar duration's.
+    pub fn duration_unit(self) -> crate::model::expr::DurationUnit {
+        match self {
+            AgeUnit::Years => crate::model::expr::DurationUnit::Years,
+            AgeUnit::Months => crate::model::expr::DurationUnit::Months,
+        }
+    }
+}
+
 /// A named per-person value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Variable {
-    /// Age in whole years on a date. A 29 February birthday counts on 1 March in
-    /// non-leap years. Negative before birth.
+    /// Age in whole years (or months) on a date. A 29 February birthday counts on 1 March
+    /// in non-leap years, as a month-day missing from a shorter month counts on the 1st of
+    /// the next (`years_between`, `months_between`). Negative before birth.
     Age {
         /// The date (an expression, e.g. `index_date` or `latest_bmi_date`).
         on: String,
+        /// `years` (the default) or `months` ("under 6 months old").
+        #[serde(default, skip_serializing_if = "AgeUnit::is_years")]
+        unit: AgeUnit,
     },
     /// The person table's `sex` column.
     Sex,

@@ -12,8 +12,8 @@ pub use crate::codelist::CodelistSpec;
 pub use builder::DefinitionBuilder;
 pub use cohort::{Cohort, EventSelection, RuleDef, VariableDef, VariableKind};
 pub use definition::{
-    Aggregation, Assurance, Definition, EventVariable, Output, ParameterValue, Purpose, Rule,
-    Variable,
+    AgeUnit, Aggregation, Assurance, Definition, EventVariable, Output, ParameterValue, Purpose,
+    Rule, Variable,
 };
 pub use schema::definition_schema;
 pub use value::{Parameters, Value};

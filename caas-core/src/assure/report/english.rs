@@ -16,7 +16,7 @@ use crate::Place;
 use crate::model::expr::{
     BinaryOp, DurationUnit, Expr, Function, Literal, Type, UnaryOp, eval_constant,
 };
-use crate::model::{Aggregation, Cohort, EventSelection, RuleDef, Value, VariableKind};
+use crate::model::{AgeUnit, Aggregation, Cohort, EventSelection, RuleDef, Value, VariableKind};
 
 /// A piece of a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,8 +154,12 @@ impl<'a> English<'a> {
             return s;
         };
         match &var.kind {
-            VariableKind::Age { on } => {
-                s.text("age in whole years on ").append(self.expr(on));
+            VariableKind::Age { on, unit } => {
+                s.text(match unit {
+                    AgeUnit::Years => "age in whole years on ",
+                    AgeUnit::Months => "age in whole months on ",
+                })
+                .append(self.expr(on));
             }
             VariableKind::Sex => {
                 s.text("sex, from the person table");

@@ -31,7 +31,7 @@ use datafusion::prelude::SessionContext;
 use self::expr::{Scope, column};
 use crate::compile::plan::{CohortPlan, VariableValue};
 use crate::error::{CaasError, Result};
-use crate::model::expr::{DurationUnit, balanced};
+use crate::model::expr::balanced;
 use crate::source::{Snapshot, Table};
 
 /// True for a person with either opt-out, over the flag columns named by `name` (a null
@@ -201,11 +201,9 @@ fn project(df: DataFrame, exprs: Vec<DfExpr>) -> Result<DataFrame> {
 fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<DfExpr> {
     let person = |c: &str| column(&format!("__p_{c}"));
     Ok(match value {
-        VariableValue::Age { on } => udf::between_expr(
-            DurationUnit::Years,
-            person("date_of_birth"),
-            scope.lower(on)?,
-        ),
+        VariableValue::Age { on, unit } => {
+            udf::between_expr(*unit, person("date_of_birth"), scope.lower(on)?)
+        }
         VariableValue::Sex => cast(person("sex"), DataType::Utf8),
         VariableValue::Alive { on } => {
             let on = cast(scope.lower(on)?, DataType::Date32);

@@ -17,7 +17,7 @@ use arrow::datatypes::DataType;
 use indexmap::IndexMap;
 
 use super::ast::{Body, Expr as Sql, Join, Relation, Select, SqlType};
-use super::expr::{Scope, years_between};
+use super::expr::Scope;
 use super::{CodeTable, Dialect, TableNames};
 use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
@@ -716,7 +716,9 @@ fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<Sql> {
     let person = |c: &str| Sql::col(&format!("__p_{c}"));
     let zero = || Sql::Int(0);
     Ok(match value {
-        VariableValue::Age { on } => years_between(person("date_of_birth"), scope.date(on)?),
+        VariableValue::Age { on, unit } => {
+            scope.whole_between(*unit, person("date_of_birth"), scope.date(on)?)
+        }
         VariableValue::Sex => person("sex").cast(SqlType::Text),
         VariableValue::Alive { on } => {
             let on = scope.date(on)?;

@@ -120,12 +120,7 @@ impl Scope<'_> {
                     args.iter().map(|a| self.lower(a)).collect::<Result<_>>()?,
                 ),
                 (Function::Between(unit), [from, to]) => {
-                    let (from, to) = (self.date(from)?, self.date(to)?);
-                    match unit {
-                        DurationUnit::Years => years_between(from, to),
-                        DurationUnit::Months => months_between(from, to),
-                        DurationUnit::Days => self.dialect.days_between(to, from),
-                    }
+                    self.whole_between(*unit, self.date(from)?, self.date(to)?)
                 }
                 (Function::Between(_), _) => {
                     return Err(CaasError::invalid(
@@ -216,6 +211,16 @@ impl Scope<'_> {
         })
     }
 
+    /// Whole `unit`s from `from` to `to` (`whole_between`), as `caas_*_between`
+    /// in-process.
+    pub(crate) fn whole_between(&self, unit: DurationUnit, from: Sql, to: Sql) -> Sql {
+        match unit {
+            DurationUnit::Years => years_between(from, to),
+            DurationUnit::Months => months_between(from, to),
+            DurationUnit::Days => self.dialect.days_between(to, from),
+        }
+    }
+
     fn unsupported(&self, feature: &str) -> CaasError {
         CaasError::Unsupported {
             place: self.place.clone(),
@@ -257,7 +262,7 @@ fn months_between(from: Sql, to: Sql) -> Sql {
 /// Whole years from `from` to `to`, counted like an age: the count goes up on the
 /// anniversary (month and day), so a 29 February anniversary falls on 1 March in
 /// non-leap years — as `caas_years_between` in-process.
-pub(crate) fn years_between(from: Sql, to: Sql) -> Sql {
+fn years_between(from: Sql, to: Sql) -> Sql {
     let month_day = |e: &Sql| {
         part("MONTH", e)
             .binary(BinOp::Multiply, Sql::Int(100))
