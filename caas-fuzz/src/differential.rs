@@ -704,16 +704,21 @@ impl<'a> Realiser<'a> {
                     self.expr(&kid(0), Type::Date),
                     self.expr(&kid(1), Type::Date)
                 ),
-                3 => format!(
+                3 if p % 6 < 3 => format!(
                     "{}_between({}, {})",
                     ["years", "months", "days"][p % 3],
                     self.expr(&kid(0), Type::Date),
                     self.expr(&kid(1), Type::Date)
                 ),
+                3 => format!(
+                    "{}({})",
+                    ["year", "month", "day"][p % 3],
+                    self.expr(&kid(0), Type::Date)
+                ),
                 4 => self.coalesce(seed, t),
                 _ => self.case(seed, t),
             },
-            Type::Float => match seed.choice % 5 {
+            Type::Float => match seed.choice % 6 {
                 0 => {
                     // One decimal operand makes the sum decimal.
                     let (a, b) = (self.expr(&kid(0), t), self.expr(&kid(1), number(p / 3)));
@@ -727,9 +732,15 @@ impl<'a> Realiser<'a> {
                 }
                 2 => format!("(- {})", self.expr(&kid(0), t)),
                 3 => self.coalesce(seed, t),
+                4 => format!(
+                    "{}({}, {})",
+                    ["least", "greatest"][p % 2],
+                    self.expr(&kid(0), t),
+                    self.expr(&kid(1), number(p / 2))
+                ),
                 _ => self.case(seed, t),
             },
-            Type::Date => match seed.choice % 3 {
+            Type::Date => match seed.choice % 5 {
                 0 => {
                     let (amount, unit) = DURATIONS[p % DURATIONS.len()];
                     let unit = match unit {
@@ -741,6 +752,17 @@ impl<'a> Realiser<'a> {
                     format!("({} {sign} {amount} {unit})", self.expr(&kid(0), t))
                 }
                 1 => self.coalesce(seed, t),
+                2 => format!(
+                    "{}({}, {})",
+                    ["least", "greatest"][p % 2],
+                    self.expr(&kid(0), t),
+                    self.expr(&kid(1), t)
+                ),
+                3 => format!(
+                    "first_of_{}({})",
+                    ["month", "year"][p % 2],
+                    self.expr(&kid(0), t)
+                ),
                 _ => self.case(seed, t),
             },
             Type::Text => match seed.choice % 2 {

@@ -550,6 +550,28 @@ fn eval(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
         Expr::Call { func, args } => match func {
             Function::Coalesce => args.iter().map(ev).find(Option::is_some).flatten(),
             Function::Between(unit) => between(*unit, &ev(&args[0]), &ev(&args[1])),
+            // Missing arguments are skipped; missing only when all are.
+            Function::Extreme { greatest } => {
+                args.iter()
+                    .filter_map(ev)
+                    .reduce(|a, b| match (order_values(&a, &b), greatest) {
+                        (Ordering::Less, true) | (Ordering::Greater, false) => b,
+                        _ => a,
+                    })
+            }
+            Function::Part(unit) => ev(&args[0]).map(|d| {
+                let d = as_date(&d);
+                Value::Int(i64::from(match unit {
+                    DurationUnit::Years => d.year(),
+                    DurationUnit::Months => d.month() as i32,
+                    DurationUnit::Days => d.day() as i32,
+                }))
+            }),
+            Function::FirstOf { year } => ev(&args[0]).map(|d| {
+                let d = as_date(&d);
+                let month = if *year { 1 } else { d.month() };
+                Value::Date(NaiveDate::from_ymd_opt(d.year(), month, 1).expect("a first day"))
+            }),
         },
         Expr::Case {
             branches,
@@ -719,7 +741,9 @@ fn static_type(expr: &Expr, resolve: &dyn Fn(&str) -> Type) -> Type {
         }
         Expr::Call { func, args } => match func {
             Function::Coalesce => common(args.iter().map(ty).collect()),
-            Function::Between(_) => Type::Int,
+            Function::Extreme { .. } => common(args.iter().map(ty).collect()),
+            Function::Between(_) | Function::Part(_) => Type::Int,
+            Function::FirstOf { .. } => Type::Date,
         },
         Expr::Case {
             branches,

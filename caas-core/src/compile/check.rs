@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
-use crate::model::expr::{BinaryOp, Expr, Function, Literal, Type, infer_type};
+use crate::model::expr::{BinaryOp, Expr, Literal, Type, infer_type};
 
 /// Checks `expr`, whose names are columns where `is_column` says so, else parameters;
 /// `types` gives the type of every name.
@@ -62,10 +62,10 @@ pub(crate) fn check_lowerable(
             for a in args {
                 check(a)?;
             }
-            if matches!(func, Function::Between(_)) && args.len() < 2 {
+            if !func.takes(args.len()) {
                 return Err(CaasError::invalid(
                     place.clone(),
-                    format!("{} takes two dates", func.name()),
+                    format!("wrong number of arguments for {}", func.name()),
                 ));
             }
         }

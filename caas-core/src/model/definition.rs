@@ -176,7 +176,11 @@ pub enum Variable {
     Events(EventVariable),
     /// An expression over other variables and parameters.
     Derived {
-        /// The expression, e.g. `age >= 65 or at_risk`.
+        /// The expression, e.g. `age >= 65 or at_risk`: `and`, `or`, `not`, comparisons,
+        /// `IS NULL`, `IN (...)`, `BETWEEN`, `+ - * /`, a date ± `N days|months|years`,
+        /// `CASE WHEN ... THEN ... ELSE ... END` and the functions `coalesce`,
+        /// `years_between`, `months_between`, `days_between`, `least`, `greatest`, `year`,
+        /// `month`, `day`, `first_of_month` and `first_of_year`.
         expr: String,
     },
     /// Whether the person is a member of another cohort (registered with the engine).

@@ -517,6 +517,40 @@ impl<'a> English<'a> {
                             .append(self.operand(to, 5));
                     }
                 }
+                Function::Extreme { greatest } => {
+                    s.text(if *greatest {
+                        "the greatest (the latest date, or the largest number) of "
+                    } else {
+                        "the least (the earliest date, or the smallest number) of "
+                    });
+                    for (i, arg) in args.iter().enumerate() {
+                        if i > 0 {
+                            s.text(if i + 1 == args.len() { " and " } else { ", " });
+                        }
+                        s.append(self.operand(arg, 5));
+                    }
+                    s.text(", ignoring missing ones");
+                }
+                Function::Part(unit) => {
+                    s.text(match unit {
+                        DurationUnit::Years => "the year of ",
+                        DurationUnit::Months => "the month (1 to 12) of ",
+                        DurationUnit::Days => "the day of the month of ",
+                    });
+                    for arg in args {
+                        s.append(self.operand(arg, 5));
+                    }
+                }
+                Function::FirstOf { year } => {
+                    s.text(if *year {
+                        "the first day of the year of "
+                    } else {
+                        "the first day of the month of "
+                    });
+                    for arg in args {
+                        s.append(self.operand(arg, 5));
+                    }
+                }
             },
             Expr::Case {
                 branches,

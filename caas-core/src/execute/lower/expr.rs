@@ -2,6 +2,8 @@
 
 use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
+use datafusion::functions::core::expr_fn as core_fn;
+use datafusion::functions::datetime::expr_fn as date_fn;
 use datafusion::functions::expr_fn::nullif;
 use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
 use indexmap::IndexMap;
@@ -11,7 +13,7 @@ use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
 use crate::model::expr::{
-    BinaryOp, Duration, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type,
+    BinaryOp, Duration, DurationUnit, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type,
     is_whole_number_step,
 };
 pub(crate) use crate::source::column;
@@ -121,23 +123,49 @@ impl Scope<'_> {
                 }
             }
             Expr::Call { func, args } => {
-                let args = args
+                let lowered = args
                     .iter()
                     .map(|a| self.lower(a))
                     .collect::<Result<Vec<_>>>()?;
+                let date = |i: usize| -> Result<DfExpr> {
+                    match lowered.get(i) {
+                        Some(arg) => Ok(cast(arg.clone(), DataType::Date32)),
+                        None => Err(CaasError::invalid(
+                            self.place.clone(),
+                            format!("wrong number of arguments for {}", func.name()),
+                        )),
+                    }
+                };
                 match func {
-                    Function::Coalesce => coalesce_expr(args),
-                    Function::Between(unit) => {
-                        let mut it = args.into_iter();
-                        match (it.next(), it.next()) {
-                            (Some(from), Some(to)) => between_expr(*unit, from, to),
-                            _ => {
-                                return Err(CaasError::invalid(
-                                    self.place.clone(),
-                                    format!("{} takes two dates", func.name()),
-                                ));
-                            }
+                    Function::Coalesce => coalesce_expr(lowered),
+                    Function::Between(unit) => between_expr(*unit, date(0)?, date(1)?),
+                    Function::Extreme { greatest } => {
+                        // The arguments in the type of the result: whole numbers among
+                        // decimals are decimals.
+                        let t = arrow_type(infer_type(expr, self.types, self.place)?);
+                        let args = (lowered.into_iter())
+                            .map(|a| match &t {
+                                Some(t) => cast(a, t.clone()),
+                                None => a,
+                            })
+                            .collect();
+                        if *greatest {
+                            core_fn::greatest(args)
+                        } else {
+                            core_fn::least(args)
                         }
+                    }
+                    Function::Part(unit) => {
+                        let part = match unit {
+                            DurationUnit::Years => "year",
+                            DurationUnit::Months => "month",
+                            DurationUnit::Days => "day",
+                        };
+                        cast(date_fn::date_part(lit(part), date(0)?), DataType::Int64)
+                    }
+                    Function::FirstOf { year } => {
+                        let period = if *year { "year" } else { "month" };
+                        cast(date_fn::date_trunc(lit(period), date(0)?), DataType::Date32)
                     }
                 }
             }
@@ -238,5 +266,15 @@ impl Scope<'_> {
 
     fn durations_only_move_dates(&self) -> CaasError {
         CaasError::invalid(self.place.clone(), "a duration can only move a date")
+    }
+}
+
+/// The Arrow type of values of `t`, where one type fits it.
+fn arrow_type(t: Type) -> Option<DataType> {
+    match t {
+        Type::Int => Some(DataType::Int64),
+        Type::Float => Some(DataType::Float64),
+        Type::Date => Some(DataType::Date32),
+        _ => None,
     }
 }

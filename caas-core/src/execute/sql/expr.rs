@@ -122,10 +122,41 @@ impl Scope<'_> {
                 (Function::Between(unit), [from, to]) => {
                     self.whole_between(*unit, self.date(from)?, self.date(to)?)
                 }
-                (Function::Between(_), _) => {
+                (Function::Extreme { greatest }, _) => {
+                    // The arguments in the type of the result: whole numbers among
+                    // decimals are decimals (PostgreSQL wants one type).
+                    let t = sql_type(self.type_of(expr)?);
+                    let args = (args.iter())
+                        .map(|a| {
+                            let sql = self.lower(a)?;
+                            Ok(match t {
+                                Some(t) => sql.cast(t),
+                                None => sql,
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    Sql::Call(if *greatest { "greatest" } else { "least" }, args)
+                }
+                (Function::Part(unit), [date]) => {
+                    let part = match unit {
+                        DurationUnit::Years => "YEAR",
+                        DurationUnit::Months => "MONTH",
+                        DurationUnit::Days => "DAY",
+                    };
+                    part_of(part, &self.date(date)?).cast(SqlType::BigInt)
+                }
+                (Function::FirstOf { year }, [date]) => Sql::Call(
+                    "date_trunc",
+                    vec![
+                        Sql::Text(if *year { "year" } else { "month" }.to_string()),
+                        self.date(date)?,
+                    ],
+                )
+                .cast(SqlType::Date),
+                (Function::Between(_) | Function::Part(_) | Function::FirstOf { .. }, _) => {
                     return Err(CaasError::invalid(
                         self.place.clone(),
-                        format!("{} takes two dates", func.name()),
+                        format!("wrong number of arguments for {}", func.name()),
                     ));
                 }
             },
@@ -230,8 +261,18 @@ impl Scope<'_> {
     }
 }
 
-fn part(p: &'static str, e: &Sql) -> Sql {
+fn part_of(p: &'static str, e: &Sql) -> Sql {
     Sql::Extract(p, Box::new(e.clone()))
+}
+
+/// The SQL type of values of `t`, where one type fits it.
+fn sql_type(t: Type) -> Option<SqlType> {
+    match t {
+        Type::Int => Some(SqlType::BigInt),
+        Type::Float => Some(SqlType::Double),
+        Type::Date => Some(SqlType::Date),
+        _ => None,
+    }
 }
 
 /// 1 when `condition`, else 0.
@@ -246,15 +287,15 @@ fn one_if(condition: Sql) -> Sql {
 /// day of the month comes before `from`'s — as `caas_months_between` in-process.
 fn months_between(from: Sql, to: Sql) -> Sql {
     let months = |e: &Sql| {
-        part("YEAR", e)
+        part_of("YEAR", e)
             .binary(BinOp::Multiply, Sql::Int(12))
-            .binary(BinOp::Plus, part("MONTH", e))
+            .binary(BinOp::Plus, part_of("MONTH", e))
     };
     months(&to)
         .binary(BinOp::Minus, months(&from))
         .binary(
             BinOp::Minus,
-            one_if(part("DAY", &to).binary(BinOp::Lt, part("DAY", &from))),
+            one_if(part_of("DAY", &to).binary(BinOp::Lt, part_of("DAY", &from))),
         )
         .cast(SqlType::BigInt)
 }
@@ -264,13 +305,13 @@ fn months_between(from: Sql, to: Sql) -> Sql {
 /// non-leap years — as `caas_years_between` in-process.
 fn years_between(from: Sql, to: Sql) -> Sql {
     let month_day = |e: &Sql| {
-        part("MONTH", e)
+        part_of("MONTH", e)
             .binary(BinOp::Multiply, Sql::Int(100))
-            .binary(BinOp::Plus, part("DAY", e))
+            .binary(BinOp::Plus, part_of("DAY", e))
     };
     let before_anniversary = one_if(month_day(&to).binary(BinOp::Lt, month_day(&from)));
-    part("YEAR", &to)
-        .binary(BinOp::Minus, part("YEAR", &from))
+    part_of("YEAR", &to)
+        .binary(BinOp::Minus, part_of("YEAR", &from))
         .binary(BinOp::Minus, before_anniversary)
         .cast(SqlType::BigInt)
 }

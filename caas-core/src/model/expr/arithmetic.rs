@@ -239,10 +239,8 @@ impl Builder<'_> {
                 }
                 later
             }
-            Expr::Call {
-                func: Function::Between(_),
-                args,
-            } => {
+            // Every argument of the other functions is evaluated.
+            Expr::Call { args, .. } => {
                 let mut any = None;
                 for arg in args {
                     any = or(any, self.failed(arg)?);

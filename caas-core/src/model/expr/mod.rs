@@ -246,9 +246,40 @@ pub enum Function {
     /// 29 February birthday is 1 March in a common year), `months_between(31 January,
     /// 29 February)` is 0, and `months_between(d, d + n months)` is always `n`.
     Between(DurationUnit),
+    /// The smallest (`least`) or, with `true`, the greatest (`greatest`) of dates or of
+    /// numbers; missing arguments are ignored, and only all missing give missing (as in
+    /// PostgreSQL, DuckDB and Spark): "the earlier of 28 February 2026 and the index
+    /// date".
+    Extreme {
+        /// `greatest` rather than `least`.
+        greatest: bool,
+    },
+    /// The year, month (1–12) or day of the month (1–31) of a date: `year`, `month`, `day`.
+    Part(DurationUnit),
+    /// The first day of a date's month (`first_of_month`) or, with `year`, of its year
+    /// (`first_of_year`).
+    FirstOf {
+        /// The year rather than the month.
+        year: bool,
+    },
 }
 
 impl Function {
+    /// Every function, in the order the documentation lists them.
+    pub const ALL: [Function; 11] = [
+        Function::Coalesce,
+        Function::Between(DurationUnit::Years),
+        Function::Between(DurationUnit::Months),
+        Function::Between(DurationUnit::Days),
+        Function::Extreme { greatest: false },
+        Function::Extreme { greatest: true },
+        Function::Part(DurationUnit::Years),
+        Function::Part(DurationUnit::Months),
+        Function::Part(DurationUnit::Days),
+        Function::FirstOf { year: false },
+        Function::FirstOf { year: true },
+    ];
+
     /// The function's name as written.
     pub fn name(self) -> &'static str {
         match self {
@@ -256,6 +287,28 @@ impl Function {
             Function::Between(DurationUnit::Years) => "years_between",
             Function::Between(DurationUnit::Months) => "months_between",
             Function::Between(DurationUnit::Days) => "days_between",
+            Function::Extreme { greatest: false } => "least",
+            Function::Extreme { greatest: true } => "greatest",
+            Function::Part(DurationUnit::Years) => "year",
+            Function::Part(DurationUnit::Months) => "month",
+            Function::Part(DurationUnit::Days) => "day",
+            Function::FirstOf { year: false } => "first_of_month",
+            Function::FirstOf { year: true } => "first_of_year",
+        }
+    }
+
+    /// The function called `name` (case-insensitive), if there is one.
+    pub fn from_name(name: &str) -> Option<Function> {
+        (Function::ALL.into_iter()).find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the function takes `n` arguments: `coalesce`, `least` and `greatest` one or
+    /// more, the `*_between` two, the others one.
+    pub fn takes(self, n: usize) -> bool {
+        match self {
+            Function::Coalesce | Function::Extreme { .. } => n >= 1,
+            Function::Between(_) => n == 2,
+            Function::Part(_) | Function::FirstOf { .. } => n == 1,
         }
     }
 }

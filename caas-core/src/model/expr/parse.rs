@@ -340,7 +340,12 @@ impl Parser<'_> {
         }
         if self.eat_keyword("in") {
             self.expect_symbol("(")?;
-            let (list, depth) = self.list()?;
+            // `x IN ()` is false, as a codelist-like list of no values should be.
+            let (list, depth) = if self.eat_symbol(")") {
+                (Vec::new(), 0)
+            } else {
+                self.list()?
+            };
             let expr = Expr::InList {
                 expr: Box::new(left.0),
                 list,
@@ -528,27 +533,15 @@ impl Parser<'_> {
             _ => {}
         }
         if self.eat_symbol("(") {
-            let func = match word.to_ascii_lowercase().as_str() {
-                "coalesce" => Function::Coalesce,
-                "years_between" => Function::Between(DurationUnit::Years),
-                "months_between" => Function::Between(DurationUnit::Months),
-                "days_between" => Function::Between(DurationUnit::Days),
-                _ => {
-                    return Err(self.error_at(
-                        column,
-                        format!(
-                            "unknown function `{word}` (known: coalesce, years_between, \
-                             months_between, days_between)"
-                        ),
-                    ));
-                }
+            let Some(func) = Function::from_name(&word) else {
+                let known: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
+                return Err(self.error_at(
+                    column,
+                    format!("unknown function `{word}` (known: {})", known.join(", ")),
+                ));
             };
             let (args, depth) = self.list()?;
-            let arity_ok = match func {
-                Function::Coalesce => !args.is_empty(),
-                Function::Between(_) => args.len() == 2,
-            };
-            if !arity_ok {
+            if !func.takes(args.len()) {
                 return Err(self.error_at(
                     column,
                     format!("wrong number of arguments for {}", func.name()),

@@ -148,7 +148,7 @@ pub fn infer_type(
                 }
                 Ok(t)
             }
-            Function::Between(_) => {
+            Function::Between(_) | Function::Part(_) | Function::FirstOf { .. } => {
                 for arg in args {
                     let at = ty(arg)?;
                     if !at.fits(Type::Date) {
@@ -156,7 +156,25 @@ pub fn infer_type(
                         return Err(mismatch(format!("`{name}` needs dates, found {at}")));
                     }
                 }
-                Ok(Type::Int)
+                Ok(match func {
+                    Function::FirstOf { .. } => Type::Date,
+                    _ => Type::Int,
+                })
+            }
+            Function::Extreme { .. } => {
+                let mut t = Type::Null;
+                for arg in args {
+                    let at = ty(arg)?;
+                    let name = func.name();
+                    if !(at.fits(Type::Date) || at.is_numeric() || at == Type::Any) {
+                        return Err(mismatch(format!(
+                            "`{name}` takes dates or numbers, found {at}"
+                        )));
+                    }
+                    t = value_unify(t, at)
+                        .ok_or_else(|| mismatch(format!("`{name}` mixes {t} and {at}")))?;
+                }
+                Ok(t)
             }
         },
         Expr::Case {
