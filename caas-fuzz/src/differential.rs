@@ -80,7 +80,7 @@ const PRACTICES: [&str; 4] = ["A", "B", "C", "D"];
 /// The person id of events and periods whose person is not in the person table.
 const ORPHAN_ID: i64 = 1000;
 
-const ALL_AGGREGATIONS: [Aggregation; 10] = [
+const ALL_AGGREGATIONS: [Aggregation; 14] = [
     Aggregation::Exists,
     Aggregation::Count,
     Aggregation::FirstDate,
@@ -91,14 +91,20 @@ const ALL_AGGREGATIONS: [Aggregation; 10] = [
     Aggregation::LastCode,
     Aggregation::MinValue,
     Aggregation::MaxValue,
+    Aggregation::Sum,
+    Aggregation::Mean,
+    Aggregation::CountDistinctCodes,
+    Aggregation::CountDistinctDates,
 ];
-const NO_VALUE_AGGREGATIONS: [Aggregation; 6] = [
+const NO_VALUE_AGGREGATIONS: [Aggregation; 8] = [
     Aggregation::Exists,
     Aggregation::Count,
     Aggregation::FirstDate,
     Aggregation::LastDate,
     Aggregation::FirstCode,
     Aggregation::LastCode,
+    Aggregation::CountDistinctCodes,
+    Aggregation::CountDistinctDates,
 ];
 const DURATIONS: [(i64, DurationUnit); 8] = [
     (1, DurationUnit::Days),

@@ -334,6 +334,29 @@ impl Reference<'_> {
             Aggregation::LastCode => last().and_then(|row| row[code].clone()),
             Aggregation::MinValue => values().min_by(order_values),
             Aggregation::MaxValue => values().max_by(order_values),
+            Aggregation::Sum => values()
+                .map(|v| as_float(&v))
+                .reduce(|a, b| a + b)
+                .map(Value::Float),
+            Aggregation::Mean => {
+                let values: Vec<f64> = values().map(|v| as_float(&v)).collect();
+                (!values.is_empty())
+                    .then(|| Value::Float(values.iter().sum::<f64>() / values.len() as f64))
+            }
+            Aggregation::CountDistinctCodes | Aggregation::CountDistinctDates => {
+                let column = if selection.returns == Aggregation::CountDistinctCodes {
+                    code
+                } else {
+                    date
+                };
+                let mut seen: Vec<&Value> = selected
+                    .iter()
+                    .filter_map(|row| row[column].as_ref())
+                    .collect();
+                seen.sort_by(|a, b| order_values(a, b));
+                seen.dedup();
+                Some(Value::Int(seen.len() as i64))
+            }
         }
     }
 }
@@ -671,13 +694,17 @@ fn variable_types(
                 .unwrap_or_else(|| panic!("reference: no person column `{column}`")),
             VariableKind::Events(selection) => match selection.returns {
                 Aggregation::Exists => Type::Bool,
-                Aggregation::Count => Type::Int,
+                Aggregation::Count
+                | Aggregation::CountDistinctCodes
+                | Aggregation::CountDistinctDates => Type::Int,
                 Aggregation::FirstDate | Aggregation::LastDate => Type::Date,
                 Aggregation::FirstCode | Aggregation::LastCode => Type::Text,
                 Aggregation::FirstValue
                 | Aggregation::LastValue
                 | Aggregation::MinValue
-                | Aggregation::MaxValue => Type::Float,
+                | Aggregation::MaxValue
+                | Aggregation::Sum
+                | Aggregation::Mean => Type::Float,
             },
             VariableKind::Derived { expr } => {
                 let resolve = |name: &str| match types.get(name) {

@@ -363,7 +363,10 @@ impl<'a> Compiler<'a> {
                     let column = aggregate()?;
                     match ev.returns {
                         Aggregation::Exists => VariableValue::Exists { column },
-                        Aggregation::Count => VariableValue::Count { column },
+                        // No events is none counted, not a missing count.
+                        Aggregation::Count
+                        | Aggregation::CountDistinctCodes
+                        | Aggregation::CountDistinctDates => VariableValue::Count { column },
                         Aggregation::FirstCode | Aggregation::LastCode => {
                             VariableValue::Code { column }
                         }

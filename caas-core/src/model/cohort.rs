@@ -790,13 +790,17 @@ fn variable_type(
             }
             match ev.returns {
                 Aggregation::Exists => Type::Bool,
-                Aggregation::Count => Type::Int,
+                Aggregation::Count
+                | Aggregation::CountDistinctCodes
+                | Aggregation::CountDistinctDates => Type::Int,
                 Aggregation::FirstDate | Aggregation::LastDate => Type::Date,
                 Aggregation::FirstCode | Aggregation::LastCode => Type::Text,
                 Aggregation::FirstValue
                 | Aggregation::LastValue
                 | Aggregation::MinValue
-                | Aggregation::MaxValue => Type::Float,
+                | Aggregation::MaxValue
+                | Aggregation::Sum
+                | Aggregation::Mean => Type::Float,
             }
         }
         VariableKind::Derived { expr } => {

@@ -249,6 +249,15 @@ pub enum Aggregation {
     MinValue,
     /// Largest value of the selected events.
     MaxValue,
+    /// Sum of the selected events' values; missing when none has a value (as SQL's `sum`
+    /// and ehrQL's `sum_for_patient`).
+    Sum,
+    /// Mean of the selected events' values; missing when none has a value.
+    Mean,
+    /// How many different codes the selected events have (never null).
+    CountDistinctCodes,
+    /// On how many different dates the selected events fall (never null).
+    CountDistinctDates,
 }
 
 impl Aggregation {
@@ -260,6 +269,8 @@ impl Aggregation {
                 | Aggregation::LastValue
                 | Aggregation::MinValue
                 | Aggregation::MaxValue
+                | Aggregation::Sum
+                | Aggregation::Mean
         )
     }
 }

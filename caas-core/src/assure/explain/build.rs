@@ -281,7 +281,11 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
 /// The rows shown behind a value: those that decide it.
 fn behind(returns: Aggregation, value: &Datum, rows: Vec<EventRow>) -> Vec<EventRow> {
     match returns {
-        Aggregation::Count => rows,
+        Aggregation::Count
+        | Aggregation::Sum
+        | Aggregation::Mean
+        | Aggregation::CountDistinctCodes
+        | Aggregation::CountDistinctDates => rows,
         Aggregation::Exists
         | Aggregation::FirstDate
         | Aggregation::FirstValue

@@ -255,6 +255,10 @@ impl<'a> English<'a> {
             Aggregation::LastCode => ("the code of the latest ", false),
             Aggregation::MinValue => ("the smallest value of the ", true),
             Aggregation::MaxValue => ("the largest value of the ", true),
+            Aggregation::Sum => ("the sum of the values of the ", true),
+            Aggregation::Mean => ("the mean value of the ", true),
+            Aggregation::CountDistinctCodes => ("the number of different codes among the ", true),
+            Aggregation::CountDistinctDates => ("the number of different dates of the ", true),
         };
         s.text(lead);
         let codes = self.codes(ev, ev.returns == Aggregation::Exists, plural);

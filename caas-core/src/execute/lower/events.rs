@@ -18,11 +18,15 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::functions::expr_fn::{btrim, concat, lpad, nullif, split_part, substr};
+use datafusion::functions_aggregate::average::avg_udaf;
 use datafusion::functions_aggregate::count::count_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
+use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_nested::expr_fn::{array_element, make_array, string_to_array};
-use datafusion::logical_expr::{Expr as DfExpr, ExprFunctionExt, JoinType, SortExpr, cast, lit};
+use datafusion::logical_expr::{
+    Expr as DfExpr, ExprFunctionExt, JoinType, SortExpr, cast, lit, when,
+};
 
 use super::Lowering;
 use super::expr::{Scope, column, date_literal};
@@ -221,6 +225,18 @@ fn aggregate(measure: &Measure, filter: DfExpr, order: &[SortExpr]) -> Result<Df
         Aggregation::LastValue => (last_value_udaf(), column("value"), true),
         Aggregation::FirstCode => (first_value_udaf(), column("code"), true),
         Aggregation::LastCode => (last_value_udaf(), column("code"), true),
+        Aggregation::Sum => (sum_udaf(), column("value"), false),
+        Aggregation::Mean => (avg_udaf(), column("value"), false),
+        // The filter inside the argument: a distinct count with a FILTER clause is not
+        // planned by every engine, and nulls are not counted anyway.
+        Aggregation::CountDistinctCodes | Aggregation::CountDistinctDates => {
+            let counted = match measure.aggregation {
+                Aggregation::CountDistinctCodes => column("code"),
+                _ => column("date"),
+            };
+            let argument = when(filter, counted).end()?;
+            return Ok(count_udaf().call(vec![argument]).distinct().build()?);
+        }
     };
     let call = udaf.call(vec![argument]);
     let built = if ordered {

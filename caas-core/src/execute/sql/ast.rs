@@ -133,6 +133,8 @@ pub(crate) enum Expr {
     TrimTrailing(Box<Expr>, String),
     /// `expr COLLATE "C"`: text compared byte by byte (PostgreSQL).
     CollateC(Box<Expr>),
+    /// `DISTINCT expr`, the argument of an aggregate over distinct values.
+    Distinct(Box<Expr>),
     /// `(expr)[index]`.
     Index(Box<Expr>, i64),
     /// A scalar function call.
@@ -618,6 +620,10 @@ impl Renderer {
             Expr::CollateC(e) => {
                 self.operand(e, 9)?;
                 self.out.push_str(" COLLATE \"C\"");
+            }
+            Expr::Distinct(e) => {
+                self.out.push_str("DISTINCT ");
+                self.operand(e, 0)?;
             }
             Expr::Index(e, i) => {
                 self.out.push('(');

@@ -639,6 +639,25 @@ impl<'a> SqlLowering<'a> {
             Aggregation::LastValue => d.pick(Sql::col("value"), keys, filter, true),
             Aggregation::FirstCode => d.pick(Sql::col("code"), keys, filter, false),
             Aggregation::LastCode => d.pick(Sql::col("code"), keys, filter, true),
+            Aggregation::Sum => simple("sum", Some("value")),
+            Aggregation::Mean => simple("avg", Some("value")),
+            // The filter inside the argument, as in-process (nulls are not counted).
+            Aggregation::CountDistinctCodes | Aggregation::CountDistinctDates => {
+                let counted = match measure.aggregation {
+                    Aggregation::CountDistinctCodes => "code",
+                    _ => "date",
+                };
+                let argument = Sql::Case {
+                    branches: vec![(filter, Sql::col(counted))],
+                    otherwise: None,
+                };
+                Sql::Aggregate {
+                    name: "count",
+                    args: vec![Sql::Distinct(Box::new(argument))],
+                    order_by: Vec::new(),
+                    filter: None,
+                }
+            }
         }
     }
 
