@@ -479,25 +479,29 @@ fn not(a: Cell) -> Cell {
 }
 
 /// Whole years (like an age), months or days from `from` to `to`; null if either is
-/// null. A year or month counts once `to` reaches its day — the same day of the month, or
-/// the 1st of the next month where that month is too short.
+/// null. Read off the definition rather than a formula: the greatest `n` for which `from`
+/// moved `n` units (by the crate's `add_duration`) is on or before `to`.
 fn between(unit: DurationUnit, from: &Cell, to: &Cell) -> Cell {
     let (Some(from), Some(to)) = (from, to) else {
         return None;
     };
     let (from, to) = (as_date(from), as_date(to));
-    let whole = |units: i32, reached: bool| i64::from(units) - i64::from(!reached);
-    Some(Value::Int(match unit {
-        DurationUnit::Days => (to - from).num_days(),
-        DurationUnit::Months => whole(
-            (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32,
-            to.day() >= from.day(),
-        ),
-        DurationUnit::Years => whole(
-            to.year() - from.year(),
-            (to.month(), to.day()) >= (from.month(), from.day()),
-        ),
-    }))
+    if unit == DurationUnit::Days {
+        return Some(Value::Int((to - from).num_days()));
+    }
+    let moved = |amount: i64| {
+        add_duration(from, Duration { amount, unit })
+            .unwrap_or_else(|| panic!("reference: {from} + {amount} {unit:?} is out of range"))
+    };
+    let per_year = if unit == DurationUnit::Years { 1 } else { 12 };
+    let mut n = i64::from(to.year() - from.year()) * per_year;
+    while moved(n) > to {
+        n -= 1;
+    }
+    while moved(n + 1) <= to {
+        n += 1;
+    }
+    Some(Value::Int(n))
 }
 
 /// A whole number where the static type is a decimal one becomes decimal.

@@ -144,8 +144,8 @@ INSERT INTO "caas_codes_asthma_research_gp" VALUES ('195967001', 0), ('195967001
 DROP TABLE IF EXISTS pg_temp."caas_codes_asthma_research_apc";
 CREATE TEMPORARY TABLE "caas_codes_asthma_research_apc" (code VARCHAR, variable INTEGER);
 INSERT INTO "caas_codes_asthma_research_apc" VALUES ('J45', 0), ('J46', 0);
-DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_c294cfe08cd5";
-CREATE TEMPORARY TABLE "caas_cohort_asthma_research_c294cfe08cd5" AS
+DROP TABLE IF EXISTS pg_temp."caas_cohort_asthma_research_3f1ac37227a5";
+CREATE TEMPORARY TABLE "caas_cohort_asthma_research_3f1ac37227a5" AS
 WITH
 "known_people" AS (
   SELECT
@@ -370,7 +370,7 @@ WITH
 "adult__variables_1" AS (
   SELECT
     *,
-    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM "__p_date_of_birth") - CASE WHEN EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM "__p_date_of_birth") * 100 + EXTRACT(DAY FROM "__p_date_of_birth") THEN 1 ELSE 0 END AS BIGINT) AS "age"
+    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM "__p_date_of_birth") - CASE WHEN DATE '2025-03-31' >= "__p_date_of_birth" AND EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM "__p_date_of_birth") * 100 + EXTRACT(DAY FROM "__p_date_of_birth") THEN 1 WHEN NOT DATE '2025-03-31' >= "__p_date_of_birth" AND EXTRACT(MONTH FROM "__p_date_of_birth") * 100 + EXTRACT(DAY FROM "__p_date_of_birth") > EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') AND NOT (EXTRACT(MONTH FROM "__p_date_of_birth") = EXTRACT(MONTH FROM DATE '2025-03-31') AND EXTRACT(DAY FROM DATE '2025-03-31' + 1) = 1) THEN 1 ELSE 0 END AS BIGINT) AS "age"
   FROM "adult__joined"
 ),
 "adult__cohort" AS (
@@ -409,7 +409,7 @@ WITH
   SELECT
     *,
     coalesce("__member8", FALSE) AS "adult",
-    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM "__p_date_of_birth") - CASE WHEN EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM "__p_date_of_birth") * 100 + EXTRACT(DAY FROM "__p_date_of_birth") THEN 1 ELSE 0 END AS BIGINT) AS "age",
+    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM "__p_date_of_birth") - CASE WHEN DATE '2025-03-31' >= "__p_date_of_birth" AND EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM "__p_date_of_birth") * 100 + EXTRACT(DAY FROM "__p_date_of_birth") THEN 1 WHEN NOT DATE '2025-03-31' >= "__p_date_of_birth" AND EXTRACT(MONTH FROM "__p_date_of_birth") * 100 + EXTRACT(DAY FROM "__p_date_of_birth") > EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') AND NOT (EXTRACT(MONTH FROM "__p_date_of_birth") = EXTRACT(MONTH FROM DATE '2025-03-31') AND EXTRACT(DAY FROM DATE '2025-03-31' + 1) = 1) THEN 1 ELSE 0 END AS BIGINT) AS "age",
     CAST("__p_sex" AS VARCHAR) AS "sex",
     "__p_date_of_death" IS NULL OR "__p_date_of_death" > DATE '2025-03-31' AS "alive",
     "__p_region" AS "region",
@@ -472,7 +472,7 @@ SELECT
   "age",
   "sex",
   "practice"
-FROM "caas_cohort_asthma_research_c294cfe08cd5"
+FROM "caas_cohort_asthma_research_3f1ac37227a5"
 WHERE "__rule_1" AND "__rule_2" AND "__rule_3"
 ORDER BY "person_id" ASC NULLS FIRST;
 
@@ -506,7 +506,7 @@ WITH
     count(*) FILTER (WHERE "__rule_1") AS "passed_1",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2") AS "passed_2",
     count(*) FILTER (WHERE "__rule_1" AND "__rule_2" AND "__rule_3") AS "passed_3"
-  FROM "caas_cohort_asthma_research_c294cfe08cd5"
+  FROM "caas_cohort_asthma_research_3f1ac37227a5"
 ),
 "attrition" AS (
   SELECT

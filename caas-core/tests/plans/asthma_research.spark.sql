@@ -142,8 +142,8 @@ CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_gp` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('195967001', 0), ('195967001', 1), ('22298006', 0), ('22298006', 1), ('60621009', 2) AS t(code, variable);
 CREATE OR REPLACE TEMPORARY VIEW `caas_codes_asthma_research_apc` AS
 SELECT CAST(code AS STRING) AS code, CAST(variable AS INTEGER) AS variable FROM VALUES ('J45', 0), ('J46', 0) AS t(code, variable);
-DROP VIEW IF EXISTS `caas_cohort_asthma_research_c98f37bd068a`;
-CACHE TABLE `caas_cohort_asthma_research_c98f37bd068a` AS
+DROP VIEW IF EXISTS `caas_cohort_asthma_research_563819a2fb28`;
+CACHE TABLE `caas_cohort_asthma_research_563819a2fb28` AS
 WITH
 `known_people` AS (
   SELECT
@@ -368,7 +368,7 @@ WITH
 `adult__variables_1` AS (
   SELECT
     *,
-    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM `__p_date_of_birth`) - CASE WHEN EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) THEN 1 ELSE 0 END AS BIGINT) AS `age`
+    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM `__p_date_of_birth`) - CASE WHEN DATE '2025-03-31' >= `__p_date_of_birth` AND EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) THEN 1 WHEN NOT DATE '2025-03-31' >= `__p_date_of_birth` AND EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) > EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') AND NOT (EXTRACT(MONTH FROM `__p_date_of_birth`) = EXTRACT(MONTH FROM DATE '2025-03-31') AND EXTRACT(DAY FROM date_add(DATE '2025-03-31', 1)) = 1) THEN 1 ELSE 0 END AS BIGINT) AS `age`
   FROM `adult__joined`
 ),
 `adult__cohort` AS (
@@ -407,7 +407,7 @@ WITH
   SELECT
     *,
     coalesce(`__member8`, FALSE) AS `adult`,
-    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM `__p_date_of_birth`) - CASE WHEN EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) THEN 1 ELSE 0 END AS BIGINT) AS `age`,
+    CAST(EXTRACT(YEAR FROM DATE '2025-03-31') - EXTRACT(YEAR FROM `__p_date_of_birth`) - CASE WHEN DATE '2025-03-31' >= `__p_date_of_birth` AND EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') < EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) THEN 1 WHEN NOT DATE '2025-03-31' >= `__p_date_of_birth` AND EXTRACT(MONTH FROM `__p_date_of_birth`) * 100 + EXTRACT(DAY FROM `__p_date_of_birth`) > EXTRACT(MONTH FROM DATE '2025-03-31') * 100 + EXTRACT(DAY FROM DATE '2025-03-31') AND NOT (EXTRACT(MONTH FROM `__p_date_of_birth`) = EXTRACT(MONTH FROM DATE '2025-03-31') AND EXTRACT(DAY FROM date_add(DATE '2025-03-31', 1)) = 1) THEN 1 ELSE 0 END AS BIGINT) AS `age`,
     CAST(`__p_sex` AS STRING) AS `sex`,
     `__p_date_of_death` IS NULL OR `__p_date_of_death` > DATE '2025-03-31' AS `alive`,
     `__p_region` AS `region`,
@@ -470,7 +470,7 @@ SELECT
   `age`,
   `sex`,
   `practice`
-FROM `caas_cohort_asthma_research_c98f37bd068a`
+FROM `caas_cohort_asthma_research_563819a2fb28`
 WHERE `__rule_1` AND `__rule_2` AND `__rule_3`
 ORDER BY `person_id` ASC NULLS FIRST;
 
@@ -504,7 +504,7 @@ WITH
     count(*) FILTER (WHERE `__rule_1`) AS `passed_1`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2`) AS `passed_2`,
     count(*) FILTER (WHERE `__rule_1` AND `__rule_2` AND `__rule_3`) AS `passed_3`
-  FROM `caas_cohort_asthma_research_c98f37bd068a`
+  FROM `caas_cohort_asthma_research_563819a2fb28`
 ),
 `attrition` AS (
   SELECT

@@ -100,12 +100,16 @@ impl Dialect {
         }
     }
 
-    /// `date` plus `months` rolling forward. The engines' own month arithmetic clamps to
-    /// the month's end instead; moving the day before `date` and then adding the day back
-    /// turns a clamp into the roll (from 30 January: 29 January + 1 month is 28 February in
-    /// 2025, and the day after it 1 March) and keeps every day that exists — except that
+    /// `date` plus `months` by caas's rule (`add_duration`): back, the engines' own month
+    /// arithmetic, which clamps to the month's end; forward, rolling past the end to the
+    /// next month's 1st instead — moving the day before `date` and then adding the day back
+    /// turns the clamp into the roll (from 30 January: 29 January + 1 month is 28 February
+    /// in 2025, and the day after it 1 March) and keeps every day that exists, except that
     /// the 1st has no day before it in its month, and never needs the roll.
     fn add_months(self, date: Expr, months: i64) -> Expr {
+        if months <= 0 {
+            return self.clamped_add_months(date, months);
+        }
         let first_of_month =
             Expr::Extract("DAY", Box::new(date.clone())).binary(BinOp::Eq, Expr::Int(1));
         let rolled = self.add_days(
@@ -129,7 +133,7 @@ impl Dialect {
         }
     }
 
-    fn add_days(self, date: Expr, days: i64) -> Expr {
+    pub(crate) fn add_days(self, date: Expr, days: i64) -> Expr {
         match self {
             Dialect::Spark => Expr::Call("date_add", vec![date, Expr::Int(days)]),
             Dialect::Postgres | Dialect::DuckDb => {

@@ -242,14 +242,57 @@ impl Scope<'_> {
         })
     }
 
-    /// Whole `unit`s from `from` to `to` (`whole_between`), as `caas_*_between`
-    /// in-process.
+    /// Whole `unit`s from `from` to `to` by caas's one rule (`whole_between`), as
+    /// `caas_*_between` in-process: the units apart, less one where `to` falls short of
+    /// `from`'s day — forward, before it; back, before it unless `to` is the last day of
+    /// the month that `from`'s day is past the end of.
     pub(crate) fn whole_between(&self, unit: DurationUnit, from: Sql, to: Sql) -> Sql {
-        match unit {
-            DurationUnit::Years => years_between(from, to),
-            DurationUnit::Months => months_between(from, to),
-            DurationUnit::Days => self.dialect.days_between(to, from),
-        }
+        let (apart, key): (Sql, fn(&Sql) -> Sql) = match unit {
+            DurationUnit::Days => return self.dialect.days_between(to, from),
+            DurationUnit::Months => {
+                let months = |e: &Sql| {
+                    part_of("YEAR", e)
+                        .binary(BinOp::Multiply, Sql::Int(12))
+                        .binary(BinOp::Plus, part_of("MONTH", e))
+                };
+                (months(&to).binary(BinOp::Minus, months(&from)), |e| {
+                    part_of("DAY", e)
+                })
+            }
+            DurationUnit::Years => (
+                part_of("YEAR", &to).binary(BinOp::Minus, part_of("YEAR", &from)),
+                |e| {
+                    part_of("MONTH", e)
+                        .binary(BinOp::Multiply, Sql::Int(100))
+                        .binary(BinOp::Plus, part_of("DAY", e))
+                },
+            ),
+        };
+        let last_of_month = part_of("DAY", &self.dialect.add_days(to.clone(), 1)).eq(Sql::Int(1));
+        let past_the_end = match unit {
+            DurationUnit::Years => part_of("MONTH", &from)
+                .eq(part_of("MONTH", &to))
+                .and(last_of_month),
+            _ => last_of_month,
+        };
+        let forward = to.clone().binary(BinOp::GtEq, from.clone());
+        let short = Sql::Case {
+            branches: vec![
+                (
+                    forward.clone().and(key(&to).binary(BinOp::Lt, key(&from))),
+                    Sql::Int(1),
+                ),
+                (
+                    forward
+                        .not()
+                        .and(key(&from).binary(BinOp::Gt, key(&to)))
+                        .and(past_the_end.not()),
+                    Sql::Int(1),
+                ),
+            ],
+            otherwise: Some(Box::new(Sql::Int(0))),
+        };
+        apart.binary(BinOp::Minus, short).cast(SqlType::BigInt)
     }
 
     fn unsupported(&self, feature: &str) -> CaasError {
@@ -273,45 +316,4 @@ fn sql_type(t: Type) -> Option<SqlType> {
         Type::Date => Some(SqlType::Date),
         _ => None,
     }
-}
-
-/// 1 when `condition`, else 0.
-fn one_if(condition: Sql) -> Sql {
-    Sql::Case {
-        branches: vec![(condition, Sql::Int(1))],
-        otherwise: Some(Box::new(Sql::Int(0))),
-    }
-}
-
-/// Whole months from `from` to `to` (`whole_between`): months apart, less one when `to`'s
-/// day of the month comes before `from`'s — as `caas_months_between` in-process.
-fn months_between(from: Sql, to: Sql) -> Sql {
-    let months = |e: &Sql| {
-        part_of("YEAR", e)
-            .binary(BinOp::Multiply, Sql::Int(12))
-            .binary(BinOp::Plus, part_of("MONTH", e))
-    };
-    months(&to)
-        .binary(BinOp::Minus, months(&from))
-        .binary(
-            BinOp::Minus,
-            one_if(part_of("DAY", &to).binary(BinOp::Lt, part_of("DAY", &from))),
-        )
-        .cast(SqlType::BigInt)
-}
-
-/// Whole years from `from` to `to`, counted like an age: the count goes up on the
-/// anniversary (month and day), so a 29 February anniversary falls on 1 March in
-/// non-leap years — as `caas_years_between` in-process.
-fn years_between(from: Sql, to: Sql) -> Sql {
-    let month_day = |e: &Sql| {
-        part_of("MONTH", e)
-            .binary(BinOp::Multiply, Sql::Int(100))
-            .binary(BinOp::Plus, part_of("DAY", e))
-    };
-    let before_anniversary = one_if(month_day(&to).binary(BinOp::Lt, month_day(&from)));
-    part_of("YEAR", &to)
-        .binary(BinOp::Minus, part_of("YEAR", &from))
-        .binary(BinOp::Minus, before_anniversary)
-        .cast(SqlType::BigInt)
 }

@@ -9,14 +9,17 @@ use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 
 /// Moves a date by a calendar duration — the one rule for months and years that every
-/// engine follows. The day of the month is kept; where the month reached is too short for
-/// it (31 January + 1 month, 29 February ± 1 year), the date rolls forward to the 1st of
-/// the next month. That is the day an anniversary falls on for [`years_between`] and ages
-/// (a 29 February birthday is 1 March in a common year, as in English law), so
-/// `years_between(d, d + n years)` is `n` for every date, and a window `to: dob + 1 year`
-/// agrees with `years_between(dob, date) < 1`. ehrQL rolls forward the same way; SQL
-/// engines' own month arithmetic clamps to the month's end (28 February) instead. `None`
-/// beyond the dates chrono holds.
+/// engine follows. Forward, `d + n months` is the day the `n`-th monthly anniversary of `d`
+/// falls on: the same day of the month, or the 1st of the next month where the month is
+/// too short (31 January + 1 month = 1 March; 29 February + 1 year = 1 March, the day a
+/// leap-day birthday's age goes up, as in English law, `years_between` and ehrQL). Back,
+/// `x - n months` is the latest day whose `n`-th anniversary has come by `x`: the same day
+/// of the month, or the month's last day where it is too short (31 March - 1 month = 28
+/// or 29 February), as SQL engines count back. So the three ways a specification says "at
+/// least 6 months old on the index date" always agree: `index_date >= dob + 6 months`,
+/// `dob <= index_date - 6 months` and `months_between(dob, index_date) >= 6`
+/// ([`whole_between`]). Days are added after the months. `None` beyond the dates chrono
+/// holds.
 ///
 /// ```
 /// use caas_core::model::expr::{add_duration, Duration, DurationUnit};
@@ -24,28 +27,33 @@ use crate::model::Value;
 /// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
 /// let months = |amount| Duration { amount, unit: DurationUnit::Months };
 /// assert_eq!(add_duration(date(2024, 2, 29), months(12)), Some(date(2025, 3, 1)));
-/// assert_eq!(add_duration(date(2024, 2, 29), months(-12)), Some(date(2023, 3, 1)));
 /// assert_eq!(add_duration(date(2025, 1, 31), months(1)), Some(date(2025, 3, 1)));
 /// assert_eq!(add_duration(date(2025, 1, 28), months(1)), Some(date(2025, 2, 28)));
+/// assert_eq!(add_duration(date(2024, 2, 29), months(-12)), Some(date(2023, 2, 28)));
+/// assert_eq!(add_duration(date(2026, 3, 31), months(-6)), Some(date(2025, 9, 30)));
 /// ```
-///
-/// [`years_between`]: crate::model::expr::Function::Between
 pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
     let (months, days) = duration.months_days();
     let month = (i64::from(date.year()) * 12 + i64::from(date.month0())).checked_add(months)?;
     let year = i32::try_from(month.div_euclid(12)).ok()?;
     let month = u32::try_from(month.rem_euclid(12)).ok()? + 1;
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
     let moved = match NaiveDate::from_ymd_opt(year, month, date.day()) {
         Some(moved) => moved,
-        None => NaiveDate::from_ymd_opt(year, month, 1)?.checked_add_months(Months::new(1))?,
+        // The day is past the month's end: forward, the next month's 1st; back, the end.
+        None if months > 0 => first.checked_add_months(Months::new(1))?,
+        None => first.checked_add_months(Months::new(1))?.pred_opt()?,
     };
     moved.checked_add_signed(TimeDelta::try_days(days)?)
 }
 
-/// Whole units of `unit` from `from` to `to`, negative when `to` is earlier: the `n` for
-/// which `to` lies on or after `from` moved `n` units by [`add_duration`] and before it
-/// moved `n + 1`. For years and months that is the count of the calendar (years apart,
-/// less one if `to` comes before the anniversary in its year); for days, the difference.
+/// Whole units of `unit` from `from` to `to`: the greatest `n` for which `from` moved `n`
+/// units by [`add_duration`] is on or before `to` — negative when `to` is earlier, so
+/// `whole_between(d, d + n units)` is `n` for every date and every `n`. For days, the
+/// difference. Forward, the years (months) apart less one if `to` comes before the
+/// anniversary in its year (month); back, the years (months) apart, and one more if `to`
+/// comes before `from`'s day of the year (month), where a day past the month's end in
+/// `to`'s year (month) counts as that month's last.
 ///
 /// ```
 /// use caas_core::model::expr::{whole_between, DurationUnit};
@@ -55,18 +63,36 @@ pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
 /// assert_eq!(months(date(2024, 1, 31), date(2024, 2, 29)), 0);
 /// assert_eq!(months(date(2024, 2, 29), date(2025, 2, 28)), 11);
 /// assert_eq!(months(date(2025, 1, 31), date(2025, 3, 1)), 1);
-/// assert_eq!(whole_between(DurationUnit::Years, date(2024, 2, 29), date(2025, 2, 28)), 0);
+/// assert_eq!(months(date(2025, 3, 31), date(2025, 2, 28)), -1);
+/// let years = |a, b| whole_between(DurationUnit::Years, a, b);
+/// assert_eq!(years(date(2024, 2, 29), date(2025, 2, 28)), 0);
+/// assert_eq!(years(date(2024, 2, 29), date(2023, 2, 28)), -1);
+/// assert_eq!(years(date(2000, 6, 1), date(2000, 5, 31)), -1);
 /// ```
 pub fn whole_between(unit: DurationUnit, from: NaiveDate, to: NaiveDate) -> i64 {
+    let last_of_month = |d: NaiveDate| d.succ_opt().is_none_or(|next| next.day() == 1);
     match unit {
         DurationUnit::Days => (to - from).num_days(),
         DurationUnit::Months => {
             let months = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
-            months(to) - months(from) - i64::from(to.day() < from.day())
+            if to >= from {
+                months(to) - months(from) - i64::from(to.day() < from.day())
+            } else {
+                let short = from.day() > to.day() && !last_of_month(to);
+                months(to) - months(from) - i64::from(short)
+            }
         }
         DurationUnit::Years => {
-            let anniversary_ahead = (to.month(), to.day()) < (from.month(), from.day());
-            i64::from(to.year()) - i64::from(from.year()) - i64::from(anniversary_ahead)
+            let years = i64::from(to.year()) - i64::from(from.year());
+            let day_of_year = |d: NaiveDate| (d.month(), d.day());
+            if to >= from {
+                years - i64::from(day_of_year(to) < day_of_year(from))
+            } else {
+                let same_month = from.month() == to.month();
+                let short =
+                    day_of_year(from) > day_of_year(to) && !(same_month && last_of_month(to));
+                years - i64::from(short)
+            }
         }
     }
 }
@@ -164,7 +190,8 @@ mod tests {
 
     /// The one rule holds for every day of three years (a leap year among them) and every
     /// move of up to 30 months or 4 years either way: a date moved `n` units is `n` whole
-    /// units on, and the day before it is not.
+    /// units on, and the day before it is not; and "at least `n` units from `d` to `x`"
+    /// reads the same forward from `d` and back from `x`.
     #[test]
     fn moving_a_date_and_counting_whole_units_agree() {
         let mut date = d(2023, 1, 1);

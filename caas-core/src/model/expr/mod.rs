@@ -130,9 +130,10 @@ pub enum Literal {
     Duration(Duration),
 }
 
-/// A calendar duration. Adding months or years to a date keeps the day of the month, or
-/// rolls forward to the 1st of the next month where the month is too short for it
-/// (31 January + 1 month = 1 March; see [`add_duration`]).
+/// A calendar duration. Moving a date by months or years keeps the day of the month; where
+/// the month is too short for it, forward gives the next month's 1st (31 January + 1 month
+/// = 1 March) and back the month's last day (31 March - 1 month = 28 or 29 February); see
+/// [`add_duration`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Duration {
     /// How many units (may be negative).
@@ -240,11 +241,11 @@ pub enum Function {
     /// The first argument that is not null.
     Coalesce,
     /// Whole units from the first date to the second (`years_between`, `months_between`,
-    /// `days_between`; negative when the second is earlier). A year or month is complete
-    /// on the day `add_duration` reaches — the same day of the month, or the 1st of the
-    /// next month where the month is too short — so `years_between` counts like an age (a
-    /// 29 February birthday is 1 March in a common year), `months_between(31 January,
-    /// 29 February)` is 0, and `months_between(d, d + n months)` is always `n`.
+    /// `days_between`; negative when the second is earlier): the greatest `n` for which
+    /// the first moved `n` units (`add_duration`) is on or before the second. So
+    /// `years_between` counts like an age (a 29 February birthday is 1 March in a common
+    /// year), `months_between(31 January, 29 February)` is 0, and `months_between(d, d + n
+    /// months)` is always `n` ([`whole_between`]).
     Between(DurationUnit),
     /// The smallest (`least`) or, with `true`, the greatest (`greatest`) of dates or of
     /// numbers; missing arguments are ignored, and only all missing give missing (as in
@@ -378,12 +379,12 @@ impl Expr {
                 .saturating_mul(2)
                 .saturating_add(size(low))
                 .saturating_add(size(high)),
-            // SQL writes each date of whole years or months between three times.
+            // SQL writes each date of whole years or months between up to nine times.
             Expr::Call {
                 func: Function::Between(DurationUnit::Years | DurationUnit::Months),
                 args,
-            } => sum(&mut args.iter()).saturating_mul(3),
-            // SQL moves a date by months (rolling forward where the month is too short)
+            } => sum(&mut args.iter()).saturating_mul(9),
+            // SQL moves a date forward by months (rolling on where the month is too short)
             // with the date written three times.
             Expr::Binary { left, right, .. }
                 if [left, right].iter().any(|e| {
