@@ -25,8 +25,8 @@ use arrow::array::{
     StringArray,
 };
 use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Int64Type, Schema};
-use caas_core::model::Aggregation;
 use caas_core::model::expr::{Duration, DurationUnit, Type, add_duration};
+use caas_core::model::{Aggregation, Ties};
 use caas_core::{CodeSystem, Cohort, Engine, EngineOptions, Parameters, TableSpec, Value};
 use chrono::{Days, Months, NaiveDate};
 use indexmap::IndexMap;
@@ -471,7 +471,8 @@ fn head() -> impl Strategy<Value = Head> {
 #[derive(Debug, Clone)]
 struct VariableSeed {
     head: Head,
-    /// For `age` and `alive`: the kind of date (a constant, a date variable, a coalesce).
+    /// For `age` and `alive`: the kind of date (a constant, a date variable, a coalesce);
+    /// for a first or last event of the GP table, how ties go.
     on: u8,
     on_bound: Bound,
     expr: Seed,
@@ -1059,6 +1060,12 @@ fn event_body(
         }
         event_scope.push(("value".into(), Type::Float));
         event_scope.push(("priority".into(), Type::Int));
+        if returns.takes_one_event() {
+            let ties = [Ties::Code, Ties::MaxValue, Ties::MinValue][usize::from(seed.on % 3)];
+            if !ties.is_code() {
+                body["ties"] = json!(ties);
+            }
+        }
     }
     event_scope.push(("index_date".into(), Type::Date));
     event_scope.push(("cutoff".into(), Type::Float));

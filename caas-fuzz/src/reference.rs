@@ -17,7 +17,7 @@ use caas_core::Value;
 use caas_core::model::expr::{
     BinaryOp, Duration, DurationUnit, Expr, Function, Literal, Type, UnaryOp, add_duration,
 };
-use caas_core::model::{Aggregation, Cohort, EventSelection, VariableKind};
+use caas_core::model::{Aggregation, Cohort, EventSelection, Ties, VariableKind};
 use chrono::{Datelike, NaiveDate};
 use indexmap::IndexMap;
 
@@ -319,8 +319,40 @@ impl Reference<'_> {
                 .then(order_cells(&a[code], &b[code]))
                 .then(order_cells(&value_of(a), &value_of(b)))
         };
-        let first = || selected.iter().copied().min_by(by_time);
-        let last = || selected.iter().copied().max_by(by_time);
+        // With ties by value: of the events on the first (last) date, the largest
+        // (smallest) value wins, a missing one only where none has one, then the code.
+        let by_value = |a: &&[Cell], b: &&[Cell]| {
+            let (x, y) = (value_of(a), value_of(b));
+            match (&x, &y, selection.ties) {
+                (Some(x), Some(y), Ties::MaxValue) => order_values(x, y),
+                (Some(x), Some(y), _) => order_values(y, x),
+                (Some(_), None, _) => Ordering::Greater,
+                (None, Some(_), _) => Ordering::Less,
+                (None, None, _) => Ordering::Equal,
+            }
+        };
+        let on = |day: Cell| selected.iter().copied().filter(move |row| row[date] == day);
+        let first = || match selection.ties {
+            Ties::Code => selected.iter().copied().min_by(by_time),
+            _ => {
+                let day = selected
+                    .iter()
+                    .map(|row| row[date].clone())
+                    .min_by(order_cells)?;
+                // The winner is the greatest by value; of equal values the smallest code.
+                on(day).max_by(|a, b| by_value(a, b).then(order_cells(&b[code], &a[code])))
+            }
+        };
+        let last = || match selection.ties {
+            Ties::Code => selected.iter().copied().max_by(by_time),
+            _ => {
+                let day = selected
+                    .iter()
+                    .map(|row| row[date].clone())
+                    .max_by(order_cells)?;
+                on(day).max_by(|a, b| by_value(a, b).then(order_cells(&a[code], &b[code])))
+            }
+        };
         let dates = || selected.iter().map(|row| row[date].clone());
         let values = || selected.iter().filter_map(|row| value_of(row));
         match selection.returns {

@@ -26,7 +26,12 @@ Aggregation = Literal[
     "last_code",
     "min_value",
     "max_value",
+    "sum",
+    "mean",
+    "count_distinct_codes",
+    "count_distinct_dates",
 ]
+Ties = Literal["code", "max_value", "min_value"]
 
 
 def _plain(value: Any) -> Any:
@@ -410,9 +415,11 @@ class CohortBuilder:
         min_value: float | None = None,
         max_value: float | None = None,
         where: str | None = None,
+        ties: Ties | None = None,
     ) -> CohortBuilder:
         """An aggregate over the person's events of ``table``, filtered by codelists, an
-        inclusive window, a value range and a condition."""
+        inclusive window, a value range and a condition; for ``first_*`` and ``last_*``,
+        ``ties`` says which of several events on one date to take (default ``"code"``)."""
         return self.variable(
             name,
             "events",
@@ -424,6 +431,7 @@ class CohortBuilder:
             max_value=max_value,
             where_=where,
             returns=returns,
+            ties=ties,
         )
 
     def derived(self, name: str, expr: str) -> CohortBuilder:

@@ -27,7 +27,7 @@ use indexmap::IndexMap;
 use crate::codelist::CodeSystem;
 use crate::error::Place;
 use crate::model::expr::{DurationUnit, Expr, Type};
-use crate::model::{Aggregation, Value};
+use crate::model::{Aggregation, Ties, Value};
 use crate::source::CodeLayout;
 
 /// The plan of one cohort with bound parameters.
@@ -210,6 +210,8 @@ pub struct Measure {
     pub column: String,
     /// The aggregate.
     pub aggregation: Aggregation,
+    /// Which of several events on the first (last) date a first (last) takes.
+    pub ties: Ties,
     /// The variable's index in the code table, for a coded measure.
     pub code_index: Option<i32>,
     /// The first day of the window.
@@ -461,6 +463,9 @@ impl CohortPlan {
                     if let Some(c) = &m.condition {
                         write!(f, " where {c}")?;
                     }
+                    if !m.ties.is_code() {
+                        write!(f, " ties {:?}", m.ties)?;
+                    }
                     writeln!(f)?;
                 }
             }
@@ -545,6 +550,7 @@ mod tests {
             variable: "v".to_string(),
             column: "__e0".to_string(),
             aggregation: Aggregation::Exists,
+            ties: Ties::Code,
             code_index: Some(0),
             from,
             to,

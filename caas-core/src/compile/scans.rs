@@ -252,9 +252,8 @@ fn measure(
             }
         };
     }
-    if (ev.min_value.is_some() || ev.max_value.is_some() || ev.returns.needs_value())
-        && !scan.has_value()
-    {
+    let by_value = ev.min_value.is_some() || ev.max_value.is_some() || !ev.ties.is_code();
+    if (by_value || ev.returns.needs_value()) && !scan.has_value() {
         return Err(CaasError::MissingColumn {
             table: scan.table.clone(),
             column: "value".to_string(),
@@ -288,6 +287,7 @@ fn measure(
         variable: name.to_string(),
         column: compiler.fresh("e"),
         aggregation: ev.returns,
+        ties: ev.ties,
         code_index,
         from,
         to,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::definition::{
-    Aggregation, Definition, EventVariable, Output, ParameterValue, Purpose, Rule, Variable,
+    Aggregation, Definition, EventVariable, Output, ParameterValue, Purpose, Rule, Ties, Variable,
 };
 use super::{Cohort, Value};
 use crate::codelist::{CodeSystem, CodelistSpec};
@@ -182,7 +182,15 @@ impl EventVariable {
             max_value: None,
             condition: None,
             returns,
+            ties: Ties::Code,
         }
+    }
+
+    /// Which of several events on the first (last) date a `first_*` (`last_*`) variable
+    /// takes.
+    pub fn ties(mut self, ties: Ties) -> Self {
+        self.ties = ties;
+        self
     }
 
     /// Selects events whose code is in any of these codelists.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::Datelike;
 use indexmap::IndexMap;
 
-use super::definition::{AgeUnit, Aggregation, Definition, Variable};
+use super::definition::{AgeUnit, Aggregation, Definition, Ties, Variable};
 use super::expr::{Expr, Type, eval_constant, infer_type, parse_with_depth};
 use super::value::{Parameters, Value, iso_date};
 use crate::codelist::Codelist;
@@ -128,6 +128,8 @@ pub struct EventSelection {
     pub condition: Option<Expr>,
     /// The aggregate.
     pub returns: Aggregation,
+    /// Which of several events on the first (last) date `first_*` (`last_*`) takes.
+    pub ties: Ties,
 }
 
 /// A checked rule.
@@ -616,6 +618,13 @@ fn parse_variable(
                     format!("min_value {lo} is greater than max_value {hi}"),
                 ));
             }
+            if !ev.ties.is_code() && !ev.returns.takes_one_event() {
+                return Err(CaasError::invalid(
+                    place.clone(),
+                    "`ties` chooses among events on one date: give it only with first_value, \
+                     last_value, first_code or last_code",
+                ));
+            }
             VariableKind::Events(EventSelection {
                 table: ev.table.clone(),
                 codelists: ev.codelists.clone(),
@@ -625,6 +634,7 @@ fn parse_variable(
                 max_value: ev.max_value,
                 condition: parse_opt(&ev.condition, place)?,
                 returns: ev.returns,
+                ties: ev.ties,
             })
         }
         Variable::Derived { expr } => VariableKind::Derived {

@@ -218,6 +218,34 @@ pub struct EventVariable {
     pub condition: Option<String>,
     /// What to compute from the selected events.
     pub returns: Aggregation,
+    /// For `first_*` and `last_*`: which of several events on the first (last) date to
+    /// take. Default `code`.
+    #[serde(default, skip_serializing_if = "Ties::is_code")]
+    pub ties: Ties,
+}
+
+/// Which of several selected events on the first (or last) date a `first_*` (`last_*`)
+/// variable takes: "the largest value among the readings on the latest date".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Ties {
+    /// By code, then value: the smallest code for `first_*`, the greatest for `last_*`
+    /// (codes compared as text; the order of (date, code, value)).
+    #[default]
+    Code,
+    /// The largest value (an event without one is taken only when none has one), then
+    /// by code.
+    MaxValue,
+    /// The smallest value (an event without one is taken only when none has one), then
+    /// by code.
+    MinValue,
+}
+
+impl Ties {
+    /// Whether this is the default, `code` (left out when a definition is written).
+    pub fn is_code(&self) -> bool {
+        *self == Ties::Code
+    }
 }
 
 /// What an event variable computes from the selected events.
@@ -261,6 +289,17 @@ pub enum Aggregation {
 }
 
 impl Aggregation {
+    /// Whether the aggregate takes one event, the first or the last.
+    pub fn takes_one_event(self) -> bool {
+        matches!(
+            self,
+            Aggregation::FirstValue
+                | Aggregation::LastValue
+                | Aggregation::FirstCode
+                | Aggregation::LastCode
+        )
+    }
+
     /// Whether the aggregate reads the events' `value` column.
     pub fn needs_value(self) -> bool {
         matches!(

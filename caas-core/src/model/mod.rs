@@ -13,7 +13,7 @@ pub use builder::DefinitionBuilder;
 pub use cohort::{Cohort, EventSelection, RuleDef, VariableDef, VariableKind};
 pub use definition::{
     AgeUnit, Aggregation, Assurance, Definition, EventVariable, Output, ParameterValue, Purpose,
-    Rule, Variable,
+    Rule, Ties, Variable,
 };
 pub use schema::definition_schema;
 pub use value::{Parameters, Value};

@@ -25,7 +25,7 @@ use crate::execute::lower::explain::{
     RowKind, SelectedRows, rule_value_column, selected_column, selected_rows, with_rule_values,
 };
 use crate::execute::sort_by_person;
-use crate::model::{Aggregation, VariableKind};
+use crate::model::{Aggregation, EventSelection, Ties, VariableKind};
 use crate::results::Evaluation;
 use crate::runtime::block_on;
 use crate::source::{IdKey, column};
@@ -223,7 +223,7 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
             VariableKind::Events(ev) => {
                 let rows = events.remove(name).unwrap_or_default();
                 explained.selected = Some(rows.len() as u64);
-                explained.events = behind(ev.returns, &explained.value, rows);
+                explained.events = behind(ev, &explained.value, rows);
             }
             VariableKind::Registered { .. } => {
                 let rows = periods.remove(name).unwrap_or_default();
@@ -278,9 +278,16 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
     })
 }
 
-/// The rows shown behind a value: those that decide it.
-fn behind(returns: Aggregation, value: &Datum, rows: Vec<EventRow>) -> Vec<EventRow> {
-    match returns {
+/// The rows shown behind a value: those that decide it. `rows` come in the order of
+/// (date, code, value).
+fn behind(ev: &EventSelection, value: &Datum, rows: Vec<EventRow>) -> Vec<EventRow> {
+    let last = matches!(ev.returns, Aggregation::LastValue | Aggregation::LastCode);
+    if ev.returns.takes_one_event() && !ev.ties.is_code() {
+        return chosen_by_value(rows, last, ev.ties == Ties::MaxValue)
+            .into_iter()
+            .collect();
+    }
+    match ev.returns {
         Aggregation::Count
         | Aggregation::Sum
         | Aggregation::Mean
@@ -502,6 +509,29 @@ async fn audit(run: &Run) -> Result<RecordBatch> {
     sort_by_person(schema, &out)
 }
 
+/// The event a first (`last` false) or last takes when ties go by value: of the events on
+/// the first (last) date, the one with the largest (`max`) or smallest value, an event
+/// without one only when none has one, and of equals the first (last) by code.
+fn chosen_by_value(rows: Vec<EventRow>, last: bool, max: bool) -> Option<EventRow> {
+    let date = if last {
+        rows.last()?.date
+    } else {
+        rows.first()?.date
+    };
+    let key = |r: &EventRow| r.value.map(|v| if max { v } else { -v });
+    rows.into_iter()
+        .filter(|r| r.date == date)
+        .reduce(|kept, next| {
+            let better = match (key(&next), key(&kept)) {
+                (Some(n), Some(k)) => n > k || (n == k && last),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => last,
+            };
+            if better { next } else { kept }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -609,5 +639,33 @@ rules: [ { include: a > 0 } ]
                 );
             }
         }
+    }
+
+    /// The row behind a first or last whose ties go by value is the one that decides it.
+    #[test]
+    fn the_row_behind_a_tie_by_value_is_the_chosen_one() {
+        let row = |day: u32, code: &str, value: Option<f64>| super::EventRow {
+            table: "gp".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
+            code: code.into(),
+            value,
+        };
+        // In the order of (date, code, value), as the rows come.
+        let rows = vec![
+            row(1, "162863004", Some(31.0)),
+            row(1, "60621009", Some(30.0)),
+            row(2, "162863004", Some(32.0)),
+            row(2, "60621009", None),
+            row(2, "60621009", Some(35.0)),
+        ];
+        let chosen = |last, max| super::chosen_by_value(rows.clone(), last, max).map(|r| r.value);
+        assert_eq!(chosen(true, true), Some(Some(35.0)));
+        assert_eq!(chosen(true, false), Some(Some(32.0)));
+        assert_eq!(chosen(false, true), Some(Some(31.0)));
+        assert_eq!(chosen(false, false), Some(Some(30.0)));
+        let unvalued = vec![row(2, "162863004", None), row(2, "60621009", None)];
+        let code = |last| super::chosen_by_value(unvalued.clone(), last, true).map(|r| r.code);
+        assert_eq!(code(true).as_deref(), Some("60621009"));
+        assert_eq!(code(false).as_deref(), Some("162863004"));
     }
 }

@@ -16,7 +16,9 @@ use crate::Place;
 use crate::model::expr::{
     BinaryOp, DurationUnit, Expr, Function, Literal, Type, UnaryOp, eval_constant,
 };
-use crate::model::{AgeUnit, Aggregation, Cohort, EventSelection, RuleDef, Value, VariableKind};
+use crate::model::{
+    AgeUnit, Aggregation, Cohort, EventSelection, RuleDef, Ties, Value, VariableKind,
+};
 
 /// A piece of a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -337,6 +339,15 @@ impl<'a> English<'a> {
         }
         if let Some(condition) = &ev.condition {
             s.text(" where ").append(self.expr(condition));
+        }
+        match ev.ties {
+            Ties::Code => {}
+            Ties::MaxValue => {
+                s.text(" (of several on that date, the one with the largest value)");
+            }
+            Ties::MinValue => {
+                s.text(" (of several on that date, the one with the smallest value)");
+            }
         }
         s
     }

@@ -35,7 +35,7 @@ use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
 };
 use crate::error::{CaasError, Place, Result};
-use crate::model::Aggregation;
+use crate::model::{Aggregation, Ties};
 use crate::source::CodeLayout;
 use crate::source::quality::finite;
 
@@ -46,7 +46,8 @@ pub(crate) fn aggregates(lowering: &Lowering<'_>, plan: &CohortPlan) -> Result<V
         for selection in event_selections(lowering, plan, scan)? {
             let mut aggs = Vec::new();
             for (measure, filter) in selection.filters {
-                aggs.push(aggregate(measure, filter, &selection.order)?.alias(&measure.column));
+                let value = aggregate(scan, measure, filter, &selection.order)?;
+                aggs.push(value.alias(&measure.column));
             }
             out.push(selection.rows.aggregate(vec![column("person_id")], aggs)?);
         }
@@ -200,21 +201,56 @@ fn selection_filter(plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> R
 /// same-day tie goes the same way whichever way the table was read (`"162863004"` comes
 /// before `"60621009"`). `first_*` takes the smallest event, `last_*` the greatest.
 fn event_order(scan: &EventScan) -> Vec<SortExpr> {
-    let code = if scan.integer_codes {
-        cast(column("code"), DataType::Utf8)
-    } else {
-        column("code")
-    };
-    let mut order: Vec<SortExpr> = vec![column("date").sort(true, false), code.sort(true, false)];
+    let mut order: Vec<SortExpr> = vec![
+        column("date").sort(true, false),
+        code_key(scan).sort(true, false),
+    ];
     if scan.has_value() {
         order.push(column("value").sort(true, true));
     }
     order
 }
 
+/// The code as it is ordered: as text.
+fn code_key(scan: &EventScan) -> DfExpr {
+    if scan.integer_codes {
+        cast(column("code"), DataType::Utf8)
+    } else {
+        column("code")
+    }
+}
+
+/// The order that decides a measure's first or last event: [`event_order`], or, where the
+/// measure breaks ties by value, the date, then the value — the largest (smallest) value
+/// taken, a missing one only when no event of the date has one — then the code.
+fn measure_order(scan: &EventScan, measure: &Measure, order: &[SortExpr]) -> Vec<SortExpr> {
+    let last = matches!(
+        measure.aggregation,
+        Aggregation::LastValue | Aggregation::LastCode
+    );
+    // Whether the value that wins sorts ascending: `last_*` takes the greatest event.
+    let ascending = match measure.ties {
+        Ties::Code => return order.to_vec(),
+        Ties::MaxValue => last,
+        Ties::MinValue => !last,
+    };
+    // A missing value loses: first where the greatest is taken, last where the smallest.
+    let nulls_first = last;
+    vec![
+        column("date").sort(true, false),
+        column("value").sort(ascending, nulls_first),
+        code_key(scan).sort(true, false),
+    ]
+}
+
 /// The aggregate of one measure over rows already restricted by `filter`; first and last
 /// follow `order`.
-fn aggregate(measure: &Measure, filter: DfExpr, order: &[SortExpr]) -> Result<DfExpr> {
+fn aggregate(
+    scan: &EventScan,
+    measure: &Measure,
+    filter: DfExpr,
+    order: &[SortExpr],
+) -> Result<DfExpr> {
     let (udaf, argument, ordered) = match measure.aggregation {
         Aggregation::Exists | Aggregation::Count => (count_udaf(), lit(1i64), false),
         Aggregation::FirstDate => (min_udaf(), column("date"), false),
@@ -240,7 +276,9 @@ fn aggregate(measure: &Measure, filter: DfExpr, order: &[SortExpr]) -> Result<Df
     };
     let call = udaf.call(vec![argument]);
     let built = if ordered {
-        call.order_by(order.to_vec()).filter(filter).build()?
+        call.order_by(measure_order(scan, measure, order))
+            .filter(filter)
+            .build()?
     } else {
         call.filter(filter).build()?
     };

@@ -24,7 +24,7 @@ use crate::compile::plan::{
     VariableValue,
 };
 use crate::error::{CaasError, Place, Result};
-use crate::model::Aggregation;
+use crate::model::{Aggregation, Ties};
 use crate::source::{CodeLayout, Snapshot, Table};
 
 /// Lowers cohort plans to SQL steps over the engine's tables.
@@ -624,9 +624,44 @@ impl<'a> SqlLowering<'a> {
         } else {
             Sql::col("code")
         };
-        let mut keys = vec![(Sql::col("date"), false), (code, true)];
-        if scan.has_value() {
-            keys.push((Sql::col("value"), false));
+        let last = matches!(
+            measure.aggregation,
+            Aggregation::LastValue | Aggregation::LastCode
+        );
+        // As in-process: the date, then the value where ties go by value — the winning
+        // value greatest, a missing one losing (a flag first where the order would put it
+        // ahead) — then the code.
+        let value = Sql::col("value");
+        let lose_if_missing = |missing: i64| {
+            let flag = Sql::Case {
+                branches: vec![(value.clone().null_test(), Sql::Int(missing))],
+                otherwise: Some(Box::new(Sql::Int(1 - missing))),
+            };
+            (flag, false)
+        };
+        let mut keys = vec![(Sql::col("date"), false)];
+        match (measure.ties, last) {
+            (Ties::Code, _) => {
+                keys.push((code, true));
+                if scan.has_value() {
+                    keys.push((value, false));
+                }
+            }
+            // The greatest is taken, and a missing value is the smallest already.
+            (Ties::MaxValue, true) => keys.extend([(value, false), (code, true)]),
+            (Ties::MaxValue, false) => keys.extend([
+                lose_if_missing(1),
+                (Sql::Neg(Box::new(value)), false),
+                (code, true),
+            ]),
+            (Ties::MinValue, true) => keys.extend([
+                lose_if_missing(0),
+                (Sql::Neg(Box::new(value)), false),
+                (code, true),
+            ]),
+            (Ties::MinValue, false) => {
+                keys.extend([lose_if_missing(1), (value, false), (code, true)])
+            }
         }
         let d = self.dialect;
         match measure.aggregation {
