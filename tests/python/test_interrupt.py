@@ -36,24 +36,31 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_sigint_cancels_the_evaluation(population: Path, tmp_path: Path) -> None:
-    script = tmp_path / "long.py"
-    script.write_text(SCRIPT)
+def interrupted(script: Path, *args: str, after: float) -> tuple[int, str, str]:
+    """Runs `script`, sends it SIGINT `after` seconds past its "ready" line, and returns
+    its status and output."""
     child = subprocess.Popen(
-        [sys.executable, str(script), str(population)],
+        [sys.executable, str(script), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
-    # Let the child get past printing and into the loop, where nearly all of its time is
-    # spent inside evaluations.
-    time.sleep(0.5)
+    time.sleep(after)
     child.send_signal(signal.SIGINT)
-    # 100,000 evaluations take hours; cancelled, the child ends at once.
     out, err = child.communicate(timeout=60)
-    assert child.returncode == 130, err
+    return child.returncode, out, err
+
+
+def test_sigint_cancels_the_evaluation(population: Path, tmp_path: Path) -> None:
+    script = tmp_path / "long.py"
+    script.write_text(SCRIPT)
+    # After half a second the child is past printing and in the loop, where nearly all of
+    # its time is spent inside evaluations; 100,000 take hours, and cancelled it ends at
+    # once.
+    returncode, out, err = interrupted(script, str(population), after=0.5)
+    assert returncode == 130, err
     lines = out.splitlines()
     assert lines[0] == "interrupted in evaluate raw = self._raw.evaluate", out
     assert lines[1].startswith("members ") and int(lines[1].split()[1]) > 0
@@ -95,16 +102,9 @@ def test_sigint_stops_the_planning_too(tmp_path: Path) -> None:
     # keeping a core busy for seconds.
     script = tmp_path / "planning.py"
     script.write_text(PLANNING)
-    child = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
     # Planning it takes seconds (the tests build the wheel with the dev profile).
-    time.sleep(0.3)
-    child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
-    assert child.returncode == 0, err
+    returncode, out, err = interrupted(script, after=0.3)
+    assert returncode == 0, err
     word, seconds = out.split()
     assert word == "cpu", out
     assert float(seconds) < 0.5, out

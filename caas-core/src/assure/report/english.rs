@@ -352,6 +352,18 @@ impl<'a> English<'a> {
         s
     }
 
+    /// "a, b and c": the operands, the last two joined by `last`.
+    fn listing(&self, items: &[Expr], last: &str) -> Sentence {
+        let mut s = Sentence::default();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                s.text(if i + 1 == items.len() { last } else { ", " });
+            }
+            s.append(self.operand(item, 5));
+        }
+        s
+    }
+
     fn window(&self, ev: &EventSelection) -> Sentence {
         let mut s = Sentence::default();
         match (&ev.from, &ev.to) {
@@ -487,12 +499,7 @@ impl<'a> English<'a> {
                 } else {
                     " is one of "
                 });
-                for (i, item) in list.iter().enumerate() {
-                    if i > 0 {
-                        s.text(if i + 1 == list.len() { " or " } else { ", " });
-                    }
-                    s.append(self.operand(item, 5));
-                }
+                s.append(self.listing(list, " or "));
             }
             Expr::Between {
                 expr: inner,
@@ -538,13 +545,8 @@ impl<'a> English<'a> {
                     } else {
                         "the least (the earliest date, or the smallest number) of "
                     });
-                    for (i, arg) in args.iter().enumerate() {
-                        if i > 0 {
-                            s.text(if i + 1 == args.len() { " and " } else { ", " });
-                        }
-                        s.append(self.operand(arg, 5));
-                    }
-                    s.text(", ignoring missing ones");
+                    s.append(self.listing(args, " and "))
+                        .text(", ignoring missing ones");
                 }
                 Function::Part(unit) => {
                     s.text(match unit {
