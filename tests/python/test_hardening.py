@@ -188,5 +188,5 @@ def test_threads_engines_registrations_and_cancellations_hold(tmp_path: Path) ->
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    summary = done.stdout.splitlines()[-2]
+    summary = next(line for line in done.stdout.splitlines() if " operations in " in line)
     assert " cancel " in summary and " evaluate " in summary and " register " in summary, summary
