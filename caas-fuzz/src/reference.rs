@@ -332,27 +332,27 @@ impl Reference<'_> {
             }
         };
         let on = |day: Cell| selected.iter().copied().filter(move |row| row[date] == day);
-        let first = || match selection.ties {
+        // The first (`last` false) or last event.
+        let pick = |last: bool| match selection.ties {
+            Ties::Code if last => selected.iter().copied().max_by(by_time),
             Ties::Code => selected.iter().copied().min_by(by_time),
             _ => {
-                let day = selected
-                    .iter()
-                    .map(|row| row[date].clone())
-                    .min_by(order_cells)?;
-                // The winner is the greatest by value; of equal values the smallest code.
-                on(day).max_by(|a, b| by_value(a, b).then(order_cells(&b[code], &a[code])))
+                let dates = selected.iter().map(|row| row[date].clone());
+                let day = if last {
+                    dates.max_by(order_cells)
+                } else {
+                    dates.min_by(order_cells)
+                }?;
+                // The winner is the greatest by value; of equal values, the greatest code
+                // for a last and the smallest for a first.
+                on(day).max_by(|a, b| {
+                    let codes = order_cells(&a[code], &b[code]);
+                    by_value(a, b).then(if last { codes } else { codes.reverse() })
+                })
             }
         };
-        let last = || match selection.ties {
-            Ties::Code => selected.iter().copied().max_by(by_time),
-            _ => {
-                let day = selected
-                    .iter()
-                    .map(|row| row[date].clone())
-                    .max_by(order_cells)?;
-                on(day).max_by(|a, b| by_value(a, b).then(order_cells(&a[code], &b[code])))
-            }
-        };
+        let first = || pick(false);
+        let last = || pick(true);
         let dates = || selected.iter().map(|row| row[date].clone());
         let values = || selected.iter().filter_map(|row| value_of(row));
         match selection.returns {
@@ -626,10 +626,10 @@ fn eval(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
                     DurationUnit::Days => d.day() as i32,
                 }))
             }),
-            Function::FirstOf { year } => ev(&args[0]).map(|d| {
+            Function::FirstOf { year } => ev(&args[0]).and_then(|d| {
                 let d = as_date(&d);
                 let month = if *year { 1 } else { d.month() };
-                Value::Date(NaiveDate::from_ymd_opt(d.year(), month, 1).expect("a first day"))
+                NaiveDate::from_ymd_opt(d.year(), month, 1).map(Value::Date)
             }),
         },
         Expr::Case {

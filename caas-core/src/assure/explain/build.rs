@@ -644,9 +644,10 @@ rules: [ { include: a > 0 } ]
     /// The row behind a first or last whose ties go by value is the one that decides it.
     #[test]
     fn the_row_behind_a_tie_by_value_is_the_chosen_one() {
+        let june = |day| chrono::NaiveDate::from_ymd_opt(2024, 6, day).unwrap_or_default();
         let row = |day: u32, code: &str, value: Option<f64>| super::EventRow {
             table: "gp".into(),
-            date: chrono::NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
+            date: june(day),
             code: code.into(),
             value,
         };

@@ -24,13 +24,14 @@ use crate::model::Value;
 /// ```
 /// use caas_core::model::expr::{add_duration, Duration, DurationUnit};
 /// use chrono::NaiveDate;
-/// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+/// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).ok_or("no such date");
 /// let months = |amount| Duration { amount, unit: DurationUnit::Months };
-/// assert_eq!(add_duration(date(2024, 2, 29), months(12)), Some(date(2025, 3, 1)));
-/// assert_eq!(add_duration(date(2025, 1, 31), months(1)), Some(date(2025, 3, 1)));
-/// assert_eq!(add_duration(date(2025, 1, 28), months(1)), Some(date(2025, 2, 28)));
-/// assert_eq!(add_duration(date(2024, 2, 29), months(-12)), Some(date(2023, 2, 28)));
-/// assert_eq!(add_duration(date(2026, 3, 31), months(-6)), Some(date(2025, 9, 30)));
+/// assert_eq!(add_duration(date(2024, 2, 29)?, months(12)), Some(date(2025, 3, 1)?));
+/// assert_eq!(add_duration(date(2025, 1, 31)?, months(1)), Some(date(2025, 3, 1)?));
+/// assert_eq!(add_duration(date(2025, 1, 28)?, months(1)), Some(date(2025, 2, 28)?));
+/// assert_eq!(add_duration(date(2024, 2, 29)?, months(-12)), Some(date(2023, 2, 28)?));
+/// assert_eq!(add_duration(date(2026, 3, 31)?, months(-6)), Some(date(2025, 9, 30)?));
+/// # Ok::<(), &str>(())
 /// ```
 pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
     let (months, days) = duration.months_days();
@@ -58,16 +59,17 @@ pub fn add_duration(date: NaiveDate, duration: Duration) -> Option<NaiveDate> {
 /// ```
 /// use caas_core::model::expr::{whole_between, DurationUnit};
 /// use chrono::NaiveDate;
-/// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+/// let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).ok_or("no such date");
 /// let months = |a, b| whole_between(DurationUnit::Months, a, b);
-/// assert_eq!(months(date(2024, 1, 31), date(2024, 2, 29)), 0);
-/// assert_eq!(months(date(2024, 2, 29), date(2025, 2, 28)), 11);
-/// assert_eq!(months(date(2025, 1, 31), date(2025, 3, 1)), 1);
-/// assert_eq!(months(date(2025, 3, 31), date(2025, 2, 28)), -1);
+/// assert_eq!(months(date(2024, 1, 31)?, date(2024, 2, 29)?), 0);
+/// assert_eq!(months(date(2024, 2, 29)?, date(2025, 2, 28)?), 11);
+/// assert_eq!(months(date(2025, 1, 31)?, date(2025, 3, 1)?), 1);
+/// assert_eq!(months(date(2025, 3, 31)?, date(2025, 2, 28)?), -1);
 /// let years = |a, b| whole_between(DurationUnit::Years, a, b);
-/// assert_eq!(years(date(2024, 2, 29), date(2025, 2, 28)), 0);
-/// assert_eq!(years(date(2024, 2, 29), date(2023, 2, 28)), -1);
-/// assert_eq!(years(date(2000, 6, 1), date(2000, 5, 31)), -1);
+/// assert_eq!(years(date(2024, 2, 29)?, date(2025, 2, 28)?), 0);
+/// assert_eq!(years(date(2024, 2, 29)?, date(2023, 2, 28)?), -1);
+/// assert_eq!(years(date(2000, 6, 1)?, date(2000, 5, 31)?), -1);
+/// # Ok::<(), &str>(())
 /// ```
 pub fn whole_between(unit: DurationUnit, from: NaiveDate, to: NaiveDate) -> i64 {
     let last_of_month = |d: NaiveDate| d.succ_opt().is_none_or(|next| next.day() == 1);
@@ -173,19 +175,21 @@ pub fn eval_constant(
 mod tests {
     use super::*;
 
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    fn d(y: i32, m: u32, day: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(y, m, day)
     }
 
     #[test]
-    fn leap_day_birthdays_count_on_first_of_march() {
+    fn leap_day_birthdays_count_on_first_of_march() -> Result<(), &'static str> {
         let years = |from, to| whole_between(DurationUnit::Years, from, to);
-        let born = d(2008, 2, 29);
-        assert_eq!(years(born, d(2025, 2, 28)), 16);
-        assert_eq!(years(born, d(2025, 3, 1)), 17);
-        assert_eq!(years(born, d(2024, 2, 29)), 16);
-        assert_eq!(years(born, d(2024, 2, 28)), 15);
-        assert_eq!(years(d(2000, 6, 1), d(2000, 5, 31)), -1);
+        let date = |y, m, day| d(y, m, day).ok_or("no such date");
+        let born = date(2008, 2, 29)?;
+        assert_eq!(years(born, date(2025, 2, 28)?), 16);
+        assert_eq!(years(born, date(2025, 3, 1)?), 17);
+        assert_eq!(years(born, date(2024, 2, 29)?), 16);
+        assert_eq!(years(born, date(2024, 2, 28)?), 15);
+        assert_eq!(years(date(2000, 6, 1)?, date(2000, 5, 31)?), -1);
+        Ok(())
     }
 
     /// The one rule holds for every day of three years (a leap year among them) and every
@@ -193,22 +197,35 @@ mod tests {
     /// units on, and the day before it is not; and "at least `n` units from `d` to `x`"
     /// reads the same forward from `d` and back from `x`.
     #[test]
-    fn moving_a_date_and_counting_whole_units_agree() {
-        let mut date = d(2023, 1, 1);
-        while date <= d(2025, 12, 31) {
+    fn moving_a_date_and_counting_whole_units_agree() -> Result<(), &'static str> {
+        let shift = |date, amount, unit| {
+            add_duration(date, Duration { amount, unit }).ok_or("a date out of range")
+        };
+        let mut date = d(2023, 1, 1).ok_or("no such date")?;
+        while date <= d(2025, 12, 31).ok_or("no such date")? {
             for (unit, range) in [(DurationUnit::Months, 30), (DurationUnit::Years, 4)] {
                 for amount in -range..=range {
-                    let moved = add_duration(date, Duration { amount, unit }).unwrap();
+                    let moved = shift(date, amount, unit)?;
                     assert_eq!(whole_between(unit, date, moved), amount, "{date} {amount}");
-                    let day_before = moved.pred_opt().unwrap();
-                    assert_eq!(
-                        whole_between(unit, date, day_before),
-                        amount - 1,
-                        "{date} {amount}"
-                    );
+                    let day_before = moved.pred_opt().ok_or("no day before")?;
+                    let before = whole_between(unit, date, day_before);
+                    assert_eq!(before, amount - 1, "{date} {amount}");
+                    if amount < 0 {
+                        continue;
+                    }
+                    // `date` as a birth and `x` as an index date around its anniversary:
+                    // forward from the birth, back from the index date and the count agree.
+                    let day_after = moved.succ_opt().ok_or("no day after")?;
+                    for x in [day_before, moved, day_after] {
+                        let back = shift(x, -amount, unit)?;
+                        let at_least = whole_between(unit, date, x) >= amount;
+                        assert_eq!(at_least, x >= moved, "{date} {x} {amount}");
+                        assert_eq!(at_least, date <= back, "{date} {x} {amount}");
+                    }
                 }
             }
-            date = date.succ_opt().unwrap();
+            date = date.succ_opt().ok_or("no next day")?;
         }
+        Ok(())
     }
 }
