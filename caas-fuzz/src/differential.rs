@@ -642,7 +642,7 @@ impl<'a> Realiser<'a> {
         let p = usize::from(seed.pick);
         let number = |i: usize| [Type::Int, Type::Float][i % 2];
         match t {
-            Type::Bool => match seed.choice % 8 {
+            Type::Bool => match seed.choice % 9 {
                 0 => {
                     let left_type = LEAF_TYPES[p % 5];
                     let right_type = match left_type {
@@ -696,9 +696,13 @@ impl<'a> Realiser<'a> {
                     )
                 }
                 6 => self.coalesce(seed, t),
+                7 => format!(
+                    "boolean({})",
+                    self.expr(&kid(0), [Type::Int, Type::Float, Type::Bool][p % 3])
+                ),
                 _ => self.case(seed, t),
             },
-            Type::Int => match seed.choice % 6 {
+            Type::Int => match seed.choice % 7 {
                 0 => format!(
                     "({} {} {})",
                     self.expr(&kid(0), t),
@@ -723,9 +727,22 @@ impl<'a> Realiser<'a> {
                     self.expr(&kid(0), Type::Date)
                 ),
                 4 => self.coalesce(seed, t),
+                5 => match p % 4 {
+                    0 => format!("abs({})", self.expr(&kid(0), t)),
+                    // Division by a non-zero constant only, as for `/`.
+                    1 => format!(
+                        "div({}, {})",
+                        self.expr(&kid(0), t),
+                        ["2", "-3", "7"][(p / 4) % 3]
+                    ),
+                    _ => format!(
+                        "integer({})",
+                        self.expr(&kid(0), [Type::Float, Type::Bool][p % 2])
+                    ),
+                },
                 _ => self.case(seed, t),
             },
-            Type::Float => match seed.choice % 6 {
+            Type::Float => match seed.choice % 7 {
                 0 => {
                     // One decimal operand makes the sum decimal.
                     let (a, b) = (self.expr(&kid(0), t), self.expr(&kid(1), number(p / 3)));
@@ -745,6 +762,13 @@ impl<'a> Realiser<'a> {
                     self.expr(&kid(0), t),
                     self.expr(&kid(1), number(p / 2))
                 ),
+                5 => match p % 3 {
+                    0 => format!("abs({})", self.expr(&kid(0), t)),
+                    _ => format!(
+                        "decimal({})",
+                        self.expr(&kid(0), [Type::Int, Type::Bool][p % 2])
+                    ),
+                },
                 _ => self.case(seed, t),
             },
             Type::Date => match seed.choice % 5 {

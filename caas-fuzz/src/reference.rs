@@ -423,6 +423,29 @@ fn as_float(value: &Value) -> f64 {
     }
 }
 
+/// `integer`, `decimal` or `boolean` of a number or a boolean.
+fn cast_value(value: Value, to: Type) -> Value {
+    let number = match &value {
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        other => as_float(other),
+    };
+    match (to, value) {
+        (Type::Int, Value::Int(n)) => Value::Int(n),
+        (Type::Int, _) => {
+            let whole = number.trunc();
+            assert!(
+                whole.abs() < 9.0e18,
+                "reference: integer({number}) is out of range"
+            );
+            Value::Int(whole as i64)
+        }
+        (Type::Float, _) => Value::Float(number),
+        (Type::Bool, Value::Bool(b)) => Value::Bool(b),
+        (Type::Bool, _) => Value::Bool(number != 0.0),
+        (other, _) => panic!("reference: no cast to {other}"),
+    }
+}
+
 fn as_date(value: &Value) -> NaiveDate {
     match value {
         Value::Date(d) => *d,
@@ -631,6 +654,23 @@ fn eval(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
                 let month = if *year { 1 } else { d.month() };
                 NaiveDate::from_ymd_opt(d.year(), month, 1).map(Value::Date)
             }),
+            Function::Abs => ev(&args[0]).map(|v| match v {
+                Value::Int(n) => Value::Int(
+                    n.checked_abs()
+                        .unwrap_or_else(|| panic!("reference: abs({n}) overflows")),
+                ),
+                other => Value::Float(as_float(&other).abs()),
+            }),
+            Function::Div => match (ev(&args[0]), ev(&args[1])) {
+                (Some(Value::Int(a)), Some(Value::Int(b))) => {
+                    Some(Value::Int(a.checked_div(b).unwrap_or_else(|| {
+                        panic!("reference: div({a}, {b}) has no result")
+                    })))
+                }
+                (Some(a), Some(b)) => panic!("reference: div({a:?}, {b:?})"),
+                _ => None,
+            },
+            Function::Cast(to) => ev(&args[0]).map(|v| cast_value(v, *to)),
         },
         Expr::Case {
             branches,
@@ -805,8 +845,10 @@ fn static_type(expr: &Expr, resolve: &dyn Fn(&str) -> Type) -> Type {
         Expr::Call { func, args } => match func {
             Function::Coalesce => common(args.iter().map(ty).collect()),
             Function::Extreme { .. } => common(args.iter().map(ty).collect()),
-            Function::Between(_) | Function::Part(_) => Type::Int,
+            Function::Between(_) | Function::Part(_) | Function::Div => Type::Int,
             Function::FirstOf { .. } => Type::Date,
+            Function::Abs => ty(&args[0]),
+            Function::Cast(to) => *to,
         },
         Expr::Case {
             branches,

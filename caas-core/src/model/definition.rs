@@ -180,7 +180,8 @@ pub enum Variable {
         /// `IS NULL`, `IN (...)`, `BETWEEN`, `+ - * /`, a date ± `N days|months|years`,
         /// `CASE WHEN ... THEN ... ELSE ... END` and the functions `coalesce`,
         /// `years_between`, `months_between`, `days_between`, `least`, `greatest`, `year`,
-        /// `month`, `day`, `first_of_month` and `first_of_year`.
+        /// `month`, `day`, `first_of_month`, `first_of_year`, `abs`, `div` (whole numbers,
+        /// rounded toward zero) and the casts `integer`, `decimal` and `boolean`.
         expr: String,
     },
     /// Whether the person is a member of another cohort (registered with the engine).

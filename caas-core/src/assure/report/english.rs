@@ -555,7 +555,7 @@ impl<'a> English<'a> {
                         DurationUnit::Days => "the day of the month of ",
                     });
                     for arg in args {
-                        s.append(self.operand(arg, 5));
+                        s.append(self.operand(arg, 7));
                     }
                 }
                 Function::FirstOf { year } => {
@@ -565,8 +565,34 @@ impl<'a> English<'a> {
                         "the first day of the month of "
                     });
                     for arg in args {
-                        s.append(self.operand(arg, 5));
+                        s.append(self.operand(arg, 7));
                     }
+                }
+                Function::Abs => {
+                    s.text("the absolute value of ");
+                    for arg in args {
+                        s.append(self.operand(arg, 7));
+                    }
+                }
+                Function::Div => {
+                    if let [dividend, divisor] = args.as_slice() {
+                        s.append(self.operand(dividend, 7))
+                            .text(" divided by ")
+                            .append(self.operand(divisor, 7))
+                            .text(", as a whole number rounded toward zero");
+                    }
+                }
+                Function::Cast(to) => {
+                    let (before, after) = match to {
+                        Type::Int => ("the whole number (rounded toward zero; true is 1) of ", ""),
+                        Type::Float => ("the decimal number (true is 1) of ", ""),
+                        _ => ("", " is neither zero nor false"),
+                    };
+                    s.text(before);
+                    for arg in args {
+                        s.append(self.operand(arg, 7));
+                    }
+                    s.text(after);
                 }
             },
             Expr::Case {
@@ -886,6 +912,10 @@ variables:
   sum: { kind: derived, expr: "(age - 1) - (2 - age) * 3 / -age" }
   flags: { kind: derived, expr: "not (any_event or either) and sex not in ('F', 'M') and region = region_name" }
   heavy: { kind: derived, expr: "bmi_high >= threshold and bmi_date > DATE '2020-02-29' + 1 day" }
+  off_by: { kind: derived, expr: "abs(copd_count - 3)" }
+  pairs: { kind: derived, expr: "div(copd_count, 2)" }
+  casts: { kind: derived, expr: "decimal(any_event) + integer(bmi_low)" }
+  any_copd: { kind: derived, expr: "boolean(copd_count)" }
 rules:
   - { name: not other, exclude: "not other" }
   - { name: unknown sex, exclude: "sex is null or age not between 0 and 120" }
@@ -952,6 +982,19 @@ rules:
             (
                 "heavy",
                 "true when the largest Body mass index value (`bmi_high`) is at least 40 and the latest Body mass index code (`bmi_date`) is after 1 March 2020",
+            ),
+            ("off_by", "the absolute value of (`copd_count` − 3)"),
+            (
+                "pairs",
+                "`copd_count` divided by 2, as a whole number rounded toward zero",
+            ),
+            (
+                "casts",
+                "the decimal number (true is 1) of `any_event` + the whole number (rounded toward zero; true is 1) of `bmi_low`",
+            ),
+            (
+                "any_copd",
+                "true when `copd_count` is neither zero nor false",
             ),
             ("not other", "remove people for whom `other` is false"),
             (

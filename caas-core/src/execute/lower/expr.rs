@@ -5,7 +5,8 @@ use datafusion::common::ScalarValue;
 use datafusion::functions::core::expr_fn as core_fn;
 use datafusion::functions::datetime::expr_fn as date_fn;
 use datafusion::functions::expr_fn::nullif;
-use datafusion::logical_expr::{Expr as DfExpr, cast, lit, when};
+use datafusion::functions::math::expr_fn as math_fn;
+use datafusion::logical_expr::{Expr as DfExpr, TryCast, cast, lit, when};
 use indexmap::IndexMap;
 
 use super::udf::{IntegerOp, add_duration_expr, between_expr, checked_expr, coalesce_expr};
@@ -167,6 +168,12 @@ impl Scope<'_> {
                         let period = if *year { "year" } else { "month" };
                         cast(date_fn::date_trunc(lit(period), date(0)?), DataType::Date32)
                     }
+                    Function::Abs | Function::Div | Function::Cast(_) => {
+                        let types = (args.iter())
+                            .map(|a| infer_type(a, self.types, self.place))
+                            .collect::<Result<Vec<_>>>()?;
+                        self.numeric(*func, lowered, &types)?
+                    }
                 }
             }
             Expr::Case {
@@ -261,6 +268,47 @@ impl Scope<'_> {
             BinaryOp::Divide => {
                 cast(l, DataType::Float64) / nullif(cast(r, DataType::Float64), lit(0.0))
             }
+        })
+    }
+
+    /// `abs`, `div` and the casts of `args`, of the given types.
+    fn numeric(&self, func: Function, args: Vec<DfExpr>, types: &[Type]) -> Result<DfExpr> {
+        let wrong = || {
+            CaasError::invalid(
+                self.place.clone(),
+                format!("wrong arguments for {}", func.name()),
+            )
+        };
+        Ok(match (func, args.as_slice(), types) {
+            (Function::Abs, [x], [Type::Int]) => when(
+                x.clone().lt(lit(0i64)),
+                checked_expr(IntegerOp::Subtract, lit(0i64), x.clone()),
+            )
+            .otherwise(x.clone())?,
+            (Function::Abs, [x], _) => math_fn::abs(cast(x.clone(), DataType::Float64)),
+            (Function::Div, [a, b], _) => checked_expr(
+                IntegerOp::Divide,
+                cast(a.clone(), DataType::Int64),
+                cast(b.clone(), DataType::Int64),
+            ),
+            // Arrow's cast rounds a decimal toward zero, and the checked one gives null
+            // outside the range (and for NaN).
+            (Function::Cast(Type::Int), [x], [Type::Float]) => {
+                DfExpr::TryCast(TryCast::new(Box::new(x.clone()), DataType::Int64))
+            }
+            (Function::Cast(Type::Bool), [x], [Type::Bool]) => x.clone(),
+            (Function::Cast(Type::Bool), [x], [t]) => {
+                let zero = match t {
+                    Type::Float => lit(0.0),
+                    _ => lit(0i64),
+                };
+                x.clone().not_eq(zero)
+            }
+            (Function::Cast(to), [x], _) => match arrow_type(to) {
+                Some(t) => cast(x.clone(), t),
+                None => return Err(wrong()),
+            },
+            _ => return Err(wrong()),
         })
     }
 

@@ -95,6 +95,8 @@ pub enum IntegerOp {
     Subtract,
     /// `a * b`.
     Multiply,
+    /// `div(a, b)`: rounded toward zero; no result for a zero divisor either.
+    Divide,
 }
 
 impl ScalarUDFImpl for CheckedArithmetic {
@@ -103,6 +105,7 @@ impl ScalarUDFImpl for CheckedArithmetic {
             IntegerOp::Add => "caas_add",
             IntegerOp::Subtract => "caas_subtract",
             IntegerOp::Multiply => "caas_multiply",
+            IntegerOp::Divide => "caas_divide",
         }
     }
 
@@ -126,6 +129,7 @@ impl ScalarUDFImpl for CheckedArithmetic {
             IntegerOp::Add => i64::checked_add,
             IntegerOp::Subtract => i64::checked_sub,
             IntegerOp::Multiply => i64::checked_mul,
+            IntegerOp::Divide => i64::checked_div,
         };
         let out: Int64Array = left
             .iter()

@@ -52,11 +52,13 @@ pub(crate) enum BinOp {
     Minus,
     Multiply,
     Divide,
+    /// Whole-number division, rounded toward zero: spelled by the dialect.
+    IntegerDivide,
     Concat,
 }
 
 impl BinOp {
-    fn symbol(self) -> &'static str {
+    fn symbol(self, dialect: Dialect) -> &'static str {
         match self {
             BinOp::Or => "OR",
             BinOp::And => "AND",
@@ -70,6 +72,11 @@ impl BinOp {
             BinOp::Minus => "-",
             BinOp::Multiply => "*",
             BinOp::Divide => "/",
+            BinOp::IntegerDivide => match dialect {
+                Dialect::Postgres => "/",
+                Dialect::DuckDb => "//",
+                Dialect::Spark => "div",
+            },
             BinOp::Concat => "||",
         }
     }
@@ -81,7 +88,7 @@ impl BinOp {
             BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => 4,
             BinOp::Concat => 5,
             BinOp::Plus | BinOp::Minus => 6,
-            BinOp::Multiply | BinOp::Divide => 7,
+            BinOp::Multiply | BinOp::Divide | BinOp::IntegerDivide => 7,
         }
     }
 }
@@ -556,7 +563,7 @@ impl Renderer {
                 // Comparisons do not chain: both sides tighter. Others are left-associative.
                 let left_min = if p == 4 { 5 } else { p };
                 self.operand(l, left_min)?;
-                write!(self.out, " {} ", op.symbol())?;
+                write!(self.out, " {} ", op.symbol(self.dialect))?;
                 self.operand(r, p + 1)?;
             }
             Expr::IsNull(e, negated) => {

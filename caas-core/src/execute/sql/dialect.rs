@@ -177,6 +177,48 @@ impl Dialect {
         }
     }
 
+    /// `div(left, right)` over 64-bit integers, rounded toward zero; null for a zero
+    /// divisor and for the one quotient that does not fit (the smallest integer divided by
+    /// -1), where a plain operator fails the whole query, as in-process.
+    pub(crate) fn integer_divide(self, left: Expr, right: Expr) -> Expr {
+        let (left, right) = (left.cast(SqlType::BigInt), right.cast(SqlType::BigInt));
+        let quotient = |left: Expr, right: Expr| {
+            left.binary(
+                BinOp::IntegerDivide,
+                Expr::Call("nullif", vec![right, Expr::Int(0)]),
+            )
+        };
+        match self {
+            Dialect::DuckDb => Expr::Call("TRY", vec![quotient(left, right)]),
+            Dialect::Postgres | Dialect::Spark => Expr::Case {
+                branches: vec![(
+                    right.clone().binary(BinOp::Eq, Expr::Int(-1)),
+                    self.checked(BinOp::Minus, Expr::Int(0), left.clone()),
+                )],
+                otherwise: Some(Box::new(quotient(left, right))),
+            },
+        }
+    }
+
+    /// A decimal rounded toward zero to a 64-bit integer, null outside the range and for
+    /// NaN (which every engine orders above all numbers), where a cast fails the query or,
+    /// in Spark without ANSI, saturates. Spark's cast itself rounds toward zero;
+    /// PostgreSQL's and DuckDB's round to nearest.
+    pub(crate) fn decimal_to_integer(self, x: Expr) -> Expr {
+        // 2^63, the first decimal past the range.
+        let end = 9_223_372_036_854_775_808.0;
+        let truncated = match self {
+            Dialect::Spark => x.clone(),
+            Dialect::Postgres | Dialect::DuckDb => Expr::Call("trunc", vec![x.clone()]),
+        };
+        let within = (x.clone().binary(BinOp::GtEq, Expr::Float(-end)))
+            .and(x.binary(BinOp::Lt, Expr::Float(end)));
+        Expr::Case {
+            branches: vec![(within, truncated.cast(SqlType::BigInt))],
+            otherwise: None,
+        }
+    }
+
     /// `date`, or null outside the years 1 to 9999, as in-process: its day number clamped
     /// to one past each end of the range, those two ends made null, and made a date again,
     /// so that `date` is written once.

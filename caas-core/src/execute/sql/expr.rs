@@ -153,6 +153,15 @@ impl Scope<'_> {
                     ],
                 )
                 .cast(SqlType::Date),
+                (Function::Abs | Function::Div | Function::Cast(_), _) => {
+                    let types = (args.iter())
+                        .map(|a| self.type_of(a))
+                        .collect::<Result<Vec<_>>>()?;
+                    let lowered = (args.iter())
+                        .map(|a| self.lower(a))
+                        .collect::<Result<Vec<_>>>()?;
+                    self.numeric(*func, lowered, &types)?
+                }
                 (Function::Between(_) | Function::Part(_) | Function::FirstOf { .. }, _) => {
                     return Err(CaasError::invalid(
                         self.place.clone(),
@@ -239,6 +248,48 @@ impl Scope<'_> {
                 BinOp::Divide,
                 Sql::Call("nullif", vec![r.cast(SqlType::Double), Sql::Float(0.0)]),
             ),
+        })
+    }
+
+    /// `abs`, `div` and the casts of `args`, of the given types, as in-process.
+    fn numeric(&self, func: Function, args: Vec<Sql>, types: &[Type]) -> Result<Sql> {
+        let wrong = || {
+            CaasError::invalid(
+                self.place.clone(),
+                format!("wrong arguments for {}", func.name()),
+            )
+        };
+        Ok(match (func, args.as_slice(), types) {
+            (Function::Abs, [x], [Type::Int]) => Sql::Case {
+                branches: vec![(
+                    x.clone().binary(BinOp::Lt, Sql::Int(0)),
+                    self.dialect.checked(BinOp::Minus, Sql::Int(0), x.clone()),
+                )],
+                otherwise: Some(Box::new(x.clone().cast(SqlType::BigInt))),
+            },
+            (Function::Abs, [x], _) => Sql::Call("abs", vec![x.clone().cast(SqlType::Double)]),
+            (Function::Div, [a, b], _) => self.dialect.integer_divide(a.clone(), b.clone()),
+            (Function::Cast(Type::Int), [x], [Type::Float]) => {
+                self.dialect.decimal_to_integer(x.clone())
+            }
+            (Function::Cast(Type::Bool), [x], [Type::Bool]) => x.clone(),
+            (Function::Cast(Type::Bool), [x], [t]) => {
+                let zero = match t {
+                    Type::Float => Sql::Float(0.0),
+                    _ => Sql::Int(0),
+                };
+                x.clone().binary(BinOp::NotEq, zero)
+            }
+            // PostgreSQL casts a boolean only to a 32-bit integer.
+            (Function::Cast(to), [x], [Type::Bool]) => match sql_type(to) {
+                Some(t) => x.clone().cast(SqlType::Int).cast(t),
+                None => return Err(wrong()),
+            },
+            (Function::Cast(to), [x], _) => match sql_type(to) {
+                Some(t) => x.clone().cast(t),
+                None => return Err(wrong()),
+            },
+            _ => return Err(wrong()),
         })
     }
 

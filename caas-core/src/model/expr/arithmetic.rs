@@ -1,6 +1,6 @@
-//! Arithmetic that has no result: a division by zero, whole-number `+`, `-`, `*` or
-//! negation outside the 64-bit range, or a date moved by a duration outside the years 1
-//! to 9999 (which every engine and front end can hold, and no clinical date leaves).
+//! Arithmetic that has no result: a division by zero (`/` or `div`), whole-number `+`,
+//! `-`, `*`, `div`, negation or `abs` outside the 64-bit range, a decimal made an
+//! `integer` outside it, or a date moved by a duration outside the years 1 to 9999 (which every engine and front end can hold, and no clinical date leaves).
 //! Every engine gives a missing value for such a step; [`missing_by_arithmetic`] is the
 //! expression that tells, per person, whether one left a value missing, so that those
 //! people are counted as a data-quality finding rather than lost silently. It is an
@@ -189,6 +189,17 @@ impl Builder<'_> {
                     || is_date_step(*op, l, r);
                 (fails, vec![left, right])
             }
+            Expr::Call { func, args } => {
+                let fails = match (func, args.as_slice()) {
+                    (Function::Div, _) => true,
+                    // Only the smallest whole number has no absolute value, and only a
+                    // decimal can be out of the integer range.
+                    (Function::Abs, [x]) => self.type_of(x)? == Type::Int,
+                    (Function::Cast(Type::Int), [x]) => self.type_of(x)? == Type::Float,
+                    _ => false,
+                };
+                (fails, args.iter().collect())
+            }
             _ => (false, vec![]),
         };
         let mut any = can_fail;
@@ -276,8 +287,9 @@ impl Builder<'_> {
 
 const FALSE: Expr = Expr::Literal(Literal::Bool(false));
 
-/// Whether `expr` is a step of arithmetic: `+`, `-`, `*`, `/` or a negation, of numbers or
-/// of a date and a duration. Each gives a missing value where an operand is missing.
+/// Whether `expr` is a step of arithmetic: `+`, `-`, `*`, `/`, a negation, `abs`, `div` or
+/// a cast to a number, of numbers or of a date and a duration. Each gives a missing value
+/// where an operand is missing.
 fn is_arithmetic(expr: &Expr) -> bool {
     matches!(
         expr,
@@ -286,6 +298,9 @@ fn is_arithmetic(expr: &Expr) -> bool {
             ..
         } | Expr::Binary {
             op: BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide,
+            ..
+        } | Expr::Call {
+            func: Function::Abs | Function::Div | Function::Cast(Type::Int | Type::Float),
             ..
         }
     )

@@ -252,23 +252,13 @@ mod tests {
                         negated
                     }
                 ),
-                proptest::collection::vec(inner.clone(), 1..3).prop_map(|args| Expr::Call {
-                    func: Function::Coalesce,
-                    args
-                }),
                 (
-                    inner.clone(),
-                    inner.clone(),
-                    prop_oneof![
-                        Just(DurationUnit::Years),
-                        Just(DurationUnit::Months),
-                        Just(DurationUnit::Days)
-                    ]
+                    proptest::sample::select(Function::ALL.to_vec()),
+                    proptest::collection::vec(inner.clone(), 1..4)
                 )
-                    .prop_map(|(a, b, unit)| Expr::Call {
-                        func: Function::Between(unit),
-                        args: vec![a, b]
-                    }),
+                    .prop_filter_map("arity", |(func, args)| func
+                        .takes(args.len())
+                        .then_some(Expr::Call { func, args })),
                 (
                     proptest::collection::vec((inner.clone(), inner.clone()), 1..3),
                     proptest::option::of(boxed)

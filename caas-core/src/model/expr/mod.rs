@@ -263,11 +263,22 @@ pub enum Function {
         /// The year rather than the month.
         year: bool,
     },
+    /// The absolute value of a number (`abs`); missing for the one whole number that has
+    /// none in 64 bits.
+    Abs,
+    /// Whole-number division, rounded toward zero as in SQL (`div(-7, 2)` is -3); missing
+    /// for a zero divisor, as `/` is.
+    Div,
+    /// A number or boolean as another of those types: `integer` (a decimal rounded toward
+    /// zero, missing outside the 64-bit range; true is 1, false 0), `decimal`, `boolean`
+    /// (a number is true unless it is zero). Spelled out, because engines' own casts
+    /// disagree: PostgreSQL and DuckDB round 2.5 to 3, Spark truncates it to 2.
+    Cast(Type),
 }
 
 impl Function {
     /// Every function, in the order the documentation lists them.
-    pub const ALL: [Function; 11] = [
+    pub const ALL: [Function; 16] = [
         Function::Coalesce,
         Function::Between(DurationUnit::Years),
         Function::Between(DurationUnit::Months),
@@ -279,6 +290,11 @@ impl Function {
         Function::Part(DurationUnit::Days),
         Function::FirstOf { year: false },
         Function::FirstOf { year: true },
+        Function::Abs,
+        Function::Div,
+        Function::Cast(Type::Int),
+        Function::Cast(Type::Float),
+        Function::Cast(Type::Bool),
     ];
 
     /// The function's name as written.
@@ -295,6 +311,11 @@ impl Function {
             Function::Part(DurationUnit::Days) => "day",
             Function::FirstOf { year: false } => "first_of_month",
             Function::FirstOf { year: true } => "first_of_year",
+            Function::Abs => "abs",
+            Function::Div => "div",
+            Function::Cast(Type::Int) => "integer",
+            Function::Cast(Type::Float) => "decimal",
+            Function::Cast(_) => "boolean",
         }
     }
 
@@ -304,12 +325,14 @@ impl Function {
     }
 
     /// Whether the function takes `n` arguments: `coalesce`, `least` and `greatest` one or
-    /// more, the `*_between` two, the others one.
+    /// more, the `*_between` and `div` two, the others one.
     pub fn takes(self, n: usize) -> bool {
         match self {
             Function::Coalesce | Function::Extreme { .. } => n >= 1,
-            Function::Between(_) => n == 2,
-            Function::Part(_) | Function::FirstOf { .. } => n == 1,
+            Function::Between(_) | Function::Div => n == 2,
+            Function::Part(_) | Function::FirstOf { .. } | Function::Abs | Function::Cast(_) => {
+                n == 1
+            }
         }
     }
 }
@@ -384,6 +407,12 @@ impl Expr {
                 func: Function::Between(DurationUnit::Years | DurationUnit::Months),
                 args,
             } => sum(&mut args.iter()).saturating_mul(9),
+            // SQL guards each against the value that has no result: `CASE WHEN x < 0 THEN
+            // 0 - x ELSE x END`, the divisor -1, a decimal outside the integer range.
+            Expr::Call {
+                func: Function::Abs | Function::Div | Function::Cast(Type::Int),
+                args,
+            } => sum(&mut args.iter()).saturating_mul(3),
             // SQL moves a date forward by months (rolling on where the month is too short)
             // with the date written three times.
             Expr::Binary { left, right, .. }

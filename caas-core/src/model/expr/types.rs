@@ -176,6 +176,36 @@ pub fn infer_type(
                 }
                 Ok(t)
             }
+            Function::Abs => {
+                let [arg] = args.as_slice() else {
+                    return Err(mismatch("`abs` takes one number".into()));
+                };
+                match ty(arg)? {
+                    at if at.is_numeric() => Ok(at),
+                    at => Err(mismatch(format!("`abs` needs a number, found {at}"))),
+                }
+            }
+            Function::Div => {
+                for arg in args {
+                    let at = ty(arg)?;
+                    if !at.fits(Type::Int) {
+                        return Err(mismatch(format!("`div` needs whole numbers, found {at}")));
+                    }
+                }
+                Ok(Type::Int)
+            }
+            Function::Cast(to) => {
+                for arg in args {
+                    let at = ty(arg)?;
+                    if !(at.is_numeric() || at.fits(Type::Bool)) {
+                        let name = func.name();
+                        return Err(mismatch(format!(
+                            "`{name}` takes a number or a boolean, found {at}"
+                        )));
+                    }
+                }
+                Ok(*to)
+            }
         },
         Expr::Case {
             branches,
