@@ -806,6 +806,32 @@ enum CaasStatus caas_result_diff_path(const struct CaasResult *result,
                                       struct ArrowArrayStream *left_out);
 
 /**
+ * The attrition had the rules been changed as `changes_json` says, recounted from the rule
+ * outcomes the result holds for every person (no table is read again), into `*out` with
+ * the columns of `caas_result_attrition`. The changes are JSON with optional keys:
+ * `{"drop": ["rule name", ...], "order": ["rule name", ...], "add": [{"name": "...",
+ * "include": "expression"}, {"name": "...", "exclude": "expression"}]}` — `drop` leaves
+ * rules out; `order` names rules (kept or added) to apply first, in that order; `add`
+ * appends rules over the parameters and the variables the result holds: those its rules
+ * name and every true/false one. The members the changed rules keep are the last step's
+ * `after` (the population when there is no step).
+ *
+ * Errors: an unknown rule name, a variable not held or malformed JSON is `CAAS_ERR_DATA`
+ * with the code `invalid_input`; an added rule that a definition would refuse is
+ * `CAAS_ERR_DEFINITION` with that error's code and place.
+ *
+ * Ownership: as for `caas_result_members`. The library does not keep `changes_json`.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `changes_json` is NULL or a NUL-terminated string;
+ * `out` is as for `caas_result_members`.
+ */
+enum CaasStatus caas_result_what_if(const struct CaasResult *result,
+                                    const char *changes_json,
+                                    struct ArrowArrayStream *out);
+
+/**
  * Frees a string that the library returned through a `char **out` argument
  * (`caas_result_explain_json`, `caas_result_provenance_json`,
  * `caas_result_data_quality_json`, `caas_result_report`). NULL is ignored.

@@ -297,7 +297,7 @@ impl Engine {
         let person = run.person_table();
         let (mut data_quality, mut collected, opt_outs, inputs) = futures::try_join!(
             inspection.run(),
-            execute::collect(cohort, &plan.arithmetic, frame),
+            execute::collect(cohort, &plan, frame),
             governance::count_opt_outs(person, cohort),
             provenance::inputs(&run),
         )?;

@@ -53,8 +53,9 @@
 //!    [`EngineOptions`] and [`EvaluationOptions`]. The same plan lowers to SQL for another
 //!    engine ([`sql`]), step for step, so the semantics are decided once.
 //! 5. [`results`] — the [`Evaluation`]: members and attrition as Arrow record batches, the
-//!    data-quality findings and the [`provenance`] manifest of what went in; and the
-//!    [`Difference`] between two runs' members.
+//!    data-quality findings and the [`provenance`] manifest of what went in; the
+//!    [`Difference`] between two runs' members; and the attrition had the rules been
+//!    others ([`WhatIf`](results::WhatIf)), from the rule outcomes held for every person.
 //! 6. `assure` — for clinical assurance after a run: [`explain`] — why one person is in or
 //!    out, and the audit table of every person's rule outcomes; [`report`] — the definition
 //!    in plain English, codelists, attrition and provenance as Markdown and HTML, with

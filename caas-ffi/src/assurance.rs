@@ -1,12 +1,14 @@
 //! What a result tells beyond its members, for clinical assurance and information
 //! governance: why a person is in or out, the provenance manifest, the data-quality findings
-//! and the report, as text the caller frees with `caas_string_free`; the audit table and
-//! the difference with an earlier run, as Arrow C streams.
+//! and the report, as text the caller frees with `caas_string_free`; the audit table, the
+//! difference with an earlier run and the attrition under changed rules, as Arrow C
+//! streams.
 
 use std::ffi::c_char;
 
 use arrow::compute::concat_batches;
 use arrow::ffi_stream::FFI_ArrowArrayStream;
+use caas_core::results::RuleChanges;
 use caas_core::{CaasError, Difference, Evaluation, PersonId, ReportOptions};
 
 use crate::args;
@@ -376,4 +378,42 @@ pub unsafe extern "C" fn caas_result_diff_path(
         export_difference(difference, joined, left);
         Ok(())
     })
+}
+
+/// The attrition had the rules been changed as `changes_json` says, recounted from the rule
+/// outcomes the result holds for every person (no table is read again), into `*out` with
+/// the columns of `caas_result_attrition`. The changes are JSON with optional keys:
+/// `{"drop": ["rule name", ...], "order": ["rule name", ...], "add": [{"name": "...",
+/// "include": "expression"}, {"name": "...", "exclude": "expression"}]}` — `drop` leaves
+/// rules out; `order` names rules (kept or added) to apply first, in that order; `add`
+/// appends rules over the parameters and the variables the result holds: those its rules
+/// name and every true/false one. The members the changed rules keep are the last step's
+/// `after` (the population when there is no step).
+///
+/// Errors: an unknown rule name, a variable not held or malformed JSON is `CAAS_ERR_DATA`
+/// with the code `invalid_input`; an added rule that a definition would refuse is
+/// `CAAS_ERR_DEFINITION` with that error's code and place.
+///
+/// Ownership: as for `caas_result_members`. The library does not keep `changes_json`.
+///
+/// # Safety
+///
+/// `result` is NULL or a live result; `changes_json` is NULL or a NUL-terminated string;
+/// `out` is as for `caas_result_members`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_result_what_if(
+    result: *const CaasResult,
+    changes_json: *const c_char,
+    out: *mut FFI_ArrowArrayStream,
+) -> CaasStatus {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        write_stream(result, out, |evaluation| {
+            // SAFETY: `changes_json` is NULL or a NUL-terminated string, by the caller's
+            // contract.
+            let text = args::text(changes_json, "changes_json")?;
+            let changes = RuleChanges::from_json(text)?;
+            Ok(evaluation.what_if_blocking(&changes)?.attrition)
+        })
+    }
 }

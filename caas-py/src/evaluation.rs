@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use caas_core::explain::PersonId;
 use caas_core::report::{ReportOptions, notebook};
-use caas_core::results::Difference;
+use caas_core::results::{Difference, RuleChanges, WhatIf};
 use caas_core::{CaasError, Evaluation};
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
@@ -202,11 +202,66 @@ impl PyEvaluation {
         difference(py, &check(py, diff)?)
     }
 
+    /// The attrition had the rules been changed as `changes` (JSON: `drop`, `order`,
+    /// `add`) says, from the outcomes held for every person, with the GIL released.
+    fn what_if(&self, py: Python<'_>, changes: &str) -> PyResult<PyWhatIf> {
+        let changes = check(py, RuleChanges::from_json(changes))?;
+        let evaluation = Arc::clone(&self.inner);
+        let what_if = run(py, async move { evaluation.what_if(&changes).await }, None)?;
+        Ok(PyWhatIf { inner: what_if })
+    }
+
     /// [`diff`](Self::diff) with the earlier members read from a Parquet, Arrow IPC or CSV
     /// file, or a folder of them.
     fn diff_path<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<DifferenceTuple<'py>> {
         let evaluation = Arc::clone(&self.inner);
         let diff = run(py, async move { evaluation.diff_path(path).await }, None)?;
         difference(py, &diff)
+    }
+}
+
+/// An evaluation's attrition under changed rules.
+#[pyclass(name = "WhatIf", module = "caas._caas", frozen)]
+pub struct PyWhatIf {
+    inner: WhatIf,
+}
+
+#[pymethods]
+impl PyWhatIf {
+    /// One row per step: step, rule, action, before, after, removed.
+    fn attrition<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_pyarrow(py, &self.inner.attrition)
+    }
+
+    /// The attrition as a text table, counts under the report's disclosure control.
+    fn attrition_text(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, self.inner.attrition_table())
+    }
+
+    /// The title and changes, the attrition and the cohort's size.
+    fn summary(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, self.inner.summary())
+    }
+
+    /// A count as the evaluation's purpose lets it be shown (`*` when suppressed).
+    fn shown(&self, count: u64) -> String {
+        self.inner.shown(count).to_string()
+    }
+
+    /// The notebook view, as an evaluation's.
+    fn notebook_html(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, notebook::what_if_html(&self.inner))
+    }
+
+    /// People in the person table.
+    #[getter]
+    fn population(&self) -> u64 {
+        self.inner.population
+    }
+
+    /// People the changed rules keep.
+    #[getter]
+    fn member_count(&self) -> u64 {
+        self.inner.members
     }
 }

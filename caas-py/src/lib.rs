@@ -41,6 +41,7 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cohort::PyCohort>()?;
     m.add_class::<engine::PyEngine>()?;
     m.add_class::<evaluation::PyEvaluation>()?;
+    m.add_class::<evaluation::PyWhatIf>()?;
     m.add_class::<explanation::PyExplanation>()?;
     m.add_class::<explanation::PyRuleOutcome>()?;
     m.add_class::<explanation::PyVariableExplanation>()?;

@@ -49,6 +49,7 @@ from .errors import (
 from .explain import Explanation
 from .quality import DataQuality
 from .report import Report
+from .what_if import WhatIf
 
 __all__ = [
     "BackendResult",
@@ -70,6 +71,7 @@ __all__ = [
     "Report",
     "Result",
     "UnknownPersonError",
+    "WhatIf",
     "__version__",
     "examples",
     "quality",

@@ -18,6 +18,7 @@ from .diff import Difference
 from .explain import Explanation
 from .quality import DataQuality, Policy
 from .report import Report
+from .what_if import WhatIf
 
 if TYPE_CHECKING:
     import pandas
@@ -487,6 +488,52 @@ class Result:
             table = previous.members if isinstance(previous, Result) else previous
             joined, left, stayed = self._raw.diff(_arrow_source(table, "compare with"))
         return Difference(joined, left, stayed)
+
+    def what_if(
+        self,
+        *,
+        drop: Iterable[str] = (),
+        order: Iterable[str] = (),
+        add: Iterable[Mapping[str, str]] = (),
+    ) -> WhatIf:
+        """The attrition and member count had the rules been changed, from the outcomes the
+        evaluation holds for every person (no table is read again): ``drop`` leaves rules
+        out by name; ``order`` names rules (kept or added) to apply first, in that order,
+        the others following in theirs; ``add`` appends rules written as in a definition,
+        ``{"name": ..., "include": ...}`` or ``{"name": ..., "exclude": ...}``, over the
+        parameters and the variables the evaluation holds — those its rules name and every
+        true/false one. A rule is checked as a definition's would be::
+
+            >>> import datetime, pyarrow as pa, caas
+            >>> engine = caas.Engine()
+            >>> engine.register("persons", pa.table({
+            ...     "person_id": [1, 2, 3],
+            ...     "date_of_birth": [datetime.date(1940, 1, 1), datetime.date(1970, 1, 1),
+            ...                       datetime.date(2000, 1, 1)],
+            ... }), role="person")
+            >>> result = engine.evaluate(caas.Cohort.from_yaml('''
+            ... id: older
+            ... title: Older adults
+            ... purpose: direct_care
+            ... parameters: { index_date: 2026-03-31 }
+            ... variables: { age: { kind: age, on: index_date } }
+            ... rules:
+            ...   - { name: adult, include: age >= 18 }
+            ...   - { name: aged 65+, include: age >= 65 }
+            ... '''))
+            >>> result.what_if(drop=["aged 65+"], add=[{"name": "aged 50+", "include": "age >= 50"}])
+            WhatIf(members=2, population=3)
+        """
+        lists = {"drop": drop, "order": order, "add": add}
+        for name, value in lists.items():
+            if isinstance(value, (str, Mapping)):
+                raise TypeError(f"{name} must be a list, not a {type(value).__name__}")
+        changes = {
+            "drop": list(drop),
+            "order": list(order),
+            "add": [dict(rule) for rule in add],
+        }
+        return WhatIf(self._raw.what_if(json.dumps(changes)))
 
     def __repr__(self) -> str:
         # Counts as the report shows them: printed text is as far from the data as it.

@@ -10,8 +10,9 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 
 use crate::assure::report::disclosure::{self, Disclosed};
 use crate::error::Result;
-use crate::results::Evaluation;
+use crate::model::Purpose;
 use crate::results::provenance::AttritionStep;
+use crate::results::{Evaluation, WhatIf};
 
 impl Evaluation {
     /// A count as this evaluation's purpose lets it be shown.
@@ -46,41 +47,88 @@ impl Evaluation {
 
     /// The attrition as a text table, its counts as [`shown`](Self::shown).
     pub fn attrition_table(&self) -> Result<String> {
-        let steps = AttritionStep::from_batch(&self.attrition)?;
-        let counts = |count: fn(&AttritionStep) -> u64| -> ArrayRef {
-            let shown = steps.iter().map(|s| Some(self.shown(count(s)).to_string()));
-            Arc::new(shown.collect::<StringArray>())
-        };
-        let step = steps
-            .iter()
-            .map(|s| i64::try_from(s.step).unwrap_or(i64::MAX));
-        let text = |field: fn(&AttritionStep) -> &str| -> ArrayRef {
-            Arc::new(
-                steps
-                    .iter()
-                    .map(|s| Some(field(s)))
-                    .collect::<StringArray>(),
-            )
-        };
-        let table = RecordBatch::try_from_iter([
-            ("step", Arc::new(step.collect::<Int64Array>()) as ArrayRef),
-            ("rule", text(|s| &s.rule)),
-            ("action", text(|s| &s.action)),
-            ("before", counts(|s| s.before)),
-            ("after", counts(|s| s.after)),
-            ("removed", counts(|s| s.removed)),
-        ])?;
-        Ok(arrow::util::pretty::pretty_format_batches(&[table])?.to_string())
+        attrition_table(&self.attrition, self.provenance.purpose)
     }
 
     /// The cohort's title, its attrition table and how many of the population are members.
     pub fn summary(&self) -> Result<String> {
-        let members = self.shown(self.member_count() as u64);
-        let population = self.shown(self.population);
-        Ok(format!(
-            "{}\n{}\n{members} of {population} people in the cohort",
-            self.run.cohort.definition().title,
-            self.attrition_table()?,
-        ))
+        summary(
+            &self.run.cohort.definition().title,
+            &self.attrition,
+            self.member_count() as u64,
+            self.population,
+            self.provenance.purpose,
+        )
     }
+}
+
+impl WhatIf {
+    /// A count as the evaluation's purpose lets it be shown.
+    pub fn shown(&self, count: u64) -> Disclosed {
+        disclosure::disclose(count, self.purpose)
+    }
+
+    /// The attrition as a text table, under the disclosure control of the evaluation's
+    /// purpose.
+    pub fn attrition_table(&self) -> Result<String> {
+        attrition_table(&self.attrition, self.purpose)
+    }
+
+    /// The cohort's title and the changes, the attrition table and how many of the
+    /// population the changed rules keep.
+    pub fn summary(&self) -> Result<String> {
+        summary(
+            &self.title,
+            &self.attrition,
+            self.members,
+            self.population,
+            self.purpose,
+        )
+    }
+}
+
+fn attrition_table(attrition: &RecordBatch, purpose: Purpose) -> Result<String> {
+    let steps = AttritionStep::from_batch(attrition)?;
+    let counts = |count: fn(&AttritionStep) -> u64| -> ArrayRef {
+        let shown = steps
+            .iter()
+            .map(|s| Some(disclosure::disclose(count(s), purpose).to_string()));
+        Arc::new(shown.collect::<StringArray>())
+    };
+    let step = steps
+        .iter()
+        .map(|s| i64::try_from(s.step).unwrap_or(i64::MAX));
+    let text = |field: fn(&AttritionStep) -> &str| -> ArrayRef {
+        Arc::new(
+            steps
+                .iter()
+                .map(|s| Some(field(s)))
+                .collect::<StringArray>(),
+        )
+    };
+    let table = RecordBatch::try_from_iter([
+        ("step", Arc::new(step.collect::<Int64Array>()) as ArrayRef),
+        ("rule", text(|s| &s.rule)),
+        ("action", text(|s| &s.action)),
+        ("before", counts(|s| s.before)),
+        ("after", counts(|s| s.after)),
+        ("removed", counts(|s| s.removed)),
+    ])?;
+    Ok(arrow::util::pretty::pretty_format_batches(&[table])?.to_string())
+}
+
+fn summary(
+    title: &str,
+    attrition: &RecordBatch,
+    members: u64,
+    population: u64,
+    purpose: Purpose,
+) -> Result<String> {
+    let shown = |n| disclosure::disclose(n, purpose);
+    Ok(format!(
+        "{title}\n{}\n{} of {} people in the cohort",
+        attrition_table(attrition, purpose)?,
+        shown(members),
+        shown(population),
+    ))
 }

@@ -396,6 +396,19 @@ impl fmt::Display for CohortPlan {
 }
 
 impl CohortPlan {
+    /// The variables an evaluation holds for every person so that rules can be added to it
+    /// afterwards ([`Evaluation::what_if`](crate::Evaluation::what_if)): those the rules
+    /// name, and every true/false one — a bit or two a person, where holding every
+    /// variable would cost as much as the evaluation itself.
+    pub fn what_if_variables(&self) -> Vec<&str> {
+        let named: Vec<&str> = self.rules.iter().flat_map(|r| r.expr.names()).collect();
+        self.columns
+            .iter()
+            .map(String::as_str)
+            .filter(|c| named.contains(c) || self.types.get(*c) == Some(&Type::Bool))
+            .collect()
+    }
+
     /// Writes the plan as indented text, one step a line.
     fn write(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         let pad = "  ".repeat(depth);

@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use futures::StreamExt;
 
-use crate::compile::plan::ArithmeticCheck;
+use crate::compile::plan::CohortPlan;
 use crate::compile::rule_column;
 use crate::error::{CaasError, Result};
 use crate::model::Cohort;
@@ -25,6 +25,13 @@ pub(crate) struct Collected {
     /// Per check of arithmetic of the plan, the people whose value it left missing (none
     /// from another engine, which counts them with its data quality).
     pub arithmetic: Vec<u64>,
+    /// Per person of the population, whether they pass each rule (`__rule_N`) and the
+    /// values of [`CohortPlan::what_if_variables`], for rules changed afterwards (none
+    /// from another engine).
+    pub outcomes: Option<RecordBatch>,
+    /// People in the person table and those of them opted out, when the purpose applies
+    /// opt-outs (the attrition's first step).
+    pub opt_outs: Option<(u64, u64)>,
 }
 
 impl Collected {
@@ -56,6 +63,8 @@ impl Collected {
             attrition,
             population,
             arithmetic: Vec::new(),
+            outcomes: None,
+            opt_outs: None,
         })
     }
 }
@@ -76,12 +85,13 @@ fn as_i64(n: u64) -> i64 {
 }
 
 /// Runs the per-person plan once, counting the attrition and the people of each check of
-/// arithmetic (its columns `checks`), and keeping the members.
+/// arithmetic, and keeping the members and every person's rule outcomes.
 pub(crate) async fn collect(
     cohort: &Cohort,
-    checks: &[ArithmeticCheck],
+    compiled: &CohortPlan,
     plan: DataFrame,
 ) -> Result<Collected> {
+    let checks = &compiled.arithmetic;
     let rules = cohort.rules();
     let plan_schema = plan.schema().as_arrow().clone();
     let mut output: Vec<usize> = vec![index_of(&plan_schema, "person_id")?];
@@ -97,6 +107,12 @@ pub(crate) async fn collect(
         .map(|c| index_of(&plan_schema, &c.column))
         .collect::<Result<Vec<_>>>()?;
     let mut arithmetic = vec![0u64; checks.len()];
+    let mut held = rule_indexes.clone();
+    for name in compiled.what_if_variables() {
+        held.push(index_of(&plan_schema, name)?);
+    }
+    let outcomes_schema = Arc::new(plan_schema.project(&held)?);
+    let mut outcomes = Vec::new();
 
     let mut passed = vec![0u64; rules.len()];
     let mut population = 0u64;
@@ -121,48 +137,61 @@ pub(crate) async fn collect(
             *count += missing.true_count() as u64;
         }
         members.push(filter_record_batch(&batch.project(&output)?, &mask)?);
+        outcomes.push(batch.project(&held)?);
     }
     let members = sort_by_person(members_schema, &members)?;
 
-    let mut befores = Vec::with_capacity(rules.len());
+    let steps: Vec<(&str, bool)> = rules.iter().map(|r| (r.name.as_str(), r.exclude)).collect();
+    let attrition = attrition(&steps, population, &passed)?;
+    Ok(Collected {
+        members,
+        attrition,
+        population,
+        arithmetic,
+        outcomes: Some(concat_batches(&outcomes_schema, &outcomes)?),
+        opt_outs: None,
+    })
+}
+
+/// The attrition of `steps` (each a rule's name and whether it excludes) applied in order
+/// to `population` people, `passed[i]` of whom pass every step up to the `i`th.
+pub(crate) fn attrition(
+    steps: &[(&str, bool)],
+    population: u64,
+    passed: &[u64],
+) -> Result<RecordBatch> {
+    let mut befores = Vec::with_capacity(steps.len());
     let mut before = population;
-    for after in &passed {
+    for after in passed {
         befores.push(before);
         before = *after;
     }
     let count = |values: &[u64]| -> ArrayRef {
         Arc::new(values.iter().map(|n| as_i64(*n)).collect::<Int64Array>())
     };
-    let removed: Vec<u64> = befores.iter().zip(&passed).map(|(b, a)| b - a).collect();
+    let removed: Vec<u64> = befores
+        .iter()
+        .zip(passed)
+        .map(|(b, a)| b.saturating_sub(*a))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(
-            (1..=rules.len())
+            (1..=steps.len())
                 .map(|i| as_i64(i as u64))
                 .collect::<Int64Array>(),
         ),
+        Arc::new(steps.iter().map(|s| Some(s.0)).collect::<StringArray>()),
         Arc::new(
-            rules
+            steps
                 .iter()
-                .map(|r| Some(r.name.as_str()))
-                .collect::<StringArray>(),
-        ),
-        Arc::new(
-            rules
-                .iter()
-                .map(|r| Some(if r.exclude { "exclude" } else { "include" }))
+                .map(|s| Some(if s.1 { "exclude" } else { "include" }))
                 .collect::<StringArray>(),
         ),
         count(&befores),
-        count(&passed),
+        count(passed),
         count(&removed),
     ];
-    let attrition = RecordBatch::try_new(attrition_schema(), columns)?;
-    Ok(Collected {
-        members,
-        attrition,
-        population,
-        arithmetic,
-    })
+    Ok(RecordBatch::try_new(attrition_schema(), columns)?)
 }
 
 /// Runs the per-person plan and keeps `person_id` and the variables, in definition order.

@@ -10,7 +10,7 @@ mod options;
 mod run;
 pub mod sql;
 
-pub(crate) use collect::{Collected, collect, sort_by_person, variables};
+pub(crate) use collect::{Collected, attrition, collect, sort_by_person, variables};
 pub(crate) use options::session;
 pub use options::{EngineOptions, EvaluationOptions};
 pub(crate) use run::Run;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::Datelike;
 use indexmap::IndexMap;
 
-use super::definition::{AgeUnit, Aggregation, Definition, Ties, Variable};
+use super::definition::{AgeUnit, Aggregation, Definition, Rule, Ties, Variable};
 use super::expr::{Expr, Type, eval_constant, infer_type, parse_with_depth};
 use super::value::{Parameters, Value, iso_date};
 use crate::codelist::Codelist;
@@ -310,6 +310,16 @@ impl Cohort {
         &self.rules
     }
 
+    /// `rules` checked as this cohort's rules would be, in place of its own: over its
+    /// variables and parameters, each named (`rule N` by its place if not).
+    pub(crate) fn check_other_rules(
+        &self,
+        rules: &[Rule],
+        limits: &Limits,
+    ) -> Result<Vec<RuleDef>> {
+        check_rules(rules, &self.variables, &self.parameters, limits)
+    }
+
     /// The output columns besides `person_id`.
     pub fn output_columns(&self) -> &[String] {
         &self.definition.output.columns
@@ -557,7 +567,7 @@ fn check(definition: Definition, base_dir: &Path, limits: &Limits) -> Result<Coh
         );
     }
 
-    let rules = check_rules(&definition, &variables, &parameters, limits)?;
+    let rules = check_rules(&definition.rules, &variables, &parameters, limits)?;
     check_output(&definition, &variables)?;
     check_windows(variables.values(), &parameters)?;
     let cohort = Cohort {
@@ -836,7 +846,7 @@ fn variable_type(
 }
 
 fn check_rules(
-    definition: &Definition,
+    given: &[Rule],
     variables: &IndexMap<String, VariableDef>,
     parameters: &IndexMap<String, Value>,
     limits: &Limits,
@@ -849,7 +859,7 @@ fn check_rules(
     };
     let mut names = HashSet::new();
     let mut rules = Vec::new();
-    for (i, rule) in definition.rules.iter().enumerate() {
+    for (i, rule) in given.iter().enumerate() {
         let index = i + 1;
         let name = rule.name.clone().unwrap_or_else(|| format!("rule {index}"));
         let place = Place::Rule {

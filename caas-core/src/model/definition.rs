@@ -319,7 +319,7 @@ impl Aggregation {
 ///
 /// A rule whose value is null (unknown) is not satisfied: an `include` drops the person, an
 /// `exclude` keeps them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Name shown in the attrition table (default `rule N`).

@@ -1,10 +1,13 @@
 //! What an evaluation returns: the members and the attrition, as Arrow data; and from
-//! them, the difference with an earlier run's members ([`Difference`]).
+//! them, the difference with an earlier run's members ([`Difference`]) and the attrition
+//! had the rules been others ([`WhatIf`]).
 
 mod diff;
 pub mod provenance;
+mod what_if;
 
 pub use diff::Difference;
+pub use what_if::{RuleChanges, WhatIf};
 
 use std::sync::Arc;
 
@@ -35,6 +38,11 @@ pub struct Evaluation {
     pub(crate) run: Arc<Run>,
     /// Whether the members carry pseudonyms instead of person ids.
     pub(crate) pseudonymised: bool,
+    /// Every person's rule outcomes and what-if variables (none from another engine).
+    pub(crate) outcomes: Option<RecordBatch>,
+    /// People in the person table and those of them opted out, when the purpose applies
+    /// opt-outs.
+    pub(crate) opt_outs: Option<(u64, u64)>,
 }
 
 impl Evaluation {
@@ -60,6 +68,8 @@ impl Evaluation {
             data_quality,
             run,
             pseudonymised: false,
+            outcomes: collected.outcomes,
+            opt_outs: collected.opt_outs,
         })
     }
 

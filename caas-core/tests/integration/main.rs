@@ -23,3 +23,4 @@ mod robustness;
 mod schema;
 mod sources;
 mod synth;
+mod what_if;

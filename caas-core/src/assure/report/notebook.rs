@@ -8,6 +8,7 @@
 //! a `<div class="caas">` with a style scoped to it: no scripts, nothing loaded from
 //! elsewhere.
 
+use arrow::array::RecordBatch;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value as Template};
 use serde::Serialize;
@@ -19,7 +20,7 @@ use crate::explain::Explanation;
 use crate::model::{Cohort, Purpose};
 use crate::provenance::AttritionStep;
 use crate::quality::DataQuality;
-use crate::results::Evaluation;
+use crate::results::{Evaluation, WhatIf};
 
 /// The views' style, scoped to their `caas` block so that it leaves the rest of a notebook
 /// alone; put before each view.
@@ -94,26 +95,48 @@ struct EvaluationContext {
 /// disclosure control, as in the [report](Evaluation::report).
 pub fn evaluation_html(evaluation: &Evaluation) -> Result<String> {
     let definition = evaluation.run.cohort.definition();
-    let purpose = definition.purpose;
-    let count = |n: u64| disclose(n, purpose);
-    let steps = AttritionStep::from_batch(&evaluation.attrition)?;
-    let funnel = Funnel::of(
+    attrition_html(
         &definition.title,
-        count(evaluation.population),
-        &steps,
-        count,
-    );
+        definition.purpose,
+        evaluation.population,
+        evaluation.member_count() as u64,
+        &evaluation.attrition,
+    )
+}
+
+/// A [what-if](Evaluation::what_if)'s attrition as [`evaluation_html`] shows an
+/// evaluation's, its title saying what changed.
+pub fn what_if_html(what_if: &WhatIf) -> Result<String> {
+    attrition_html(
+        &what_if.title,
+        what_if.purpose,
+        what_if.population,
+        what_if.members,
+        &what_if.attrition,
+    )
+}
+
+fn attrition_html(
+    title: &str,
+    purpose: Purpose,
+    population: u64,
+    members: u64,
+    attrition: &RecordBatch,
+) -> Result<String> {
+    let count = |n: u64| disclose(n, purpose);
+    let steps = AttritionStep::from_batch(attrition)?;
+    let funnel = Funnel::of(title, count(population), &steps, count);
     let env = notebook_environment()?;
     let funnel = env
         .get_template("funnel.svg")
         .and_then(|t| t.render(Serde(&funnel)))
         .map_err(template_error)?;
     let context = EvaluationContext {
-        title: definition.title.clone(),
+        title: title.to_string(),
         purpose: purpose_words(purpose),
         disclosure: disclosure::applies(purpose),
-        population: count(evaluation.population).to_string(),
-        members: count(evaluation.member_count() as u64).to_string(),
+        population: count(population).to_string(),
+        members: count(members).to_string(),
         steps: steps.iter().map(|s| StepContext::new(s, count)).collect(),
     };
     let context = minijinja::context! {

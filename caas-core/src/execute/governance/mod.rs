@@ -69,5 +69,5 @@ mod pseudonym;
 pub use crate::compile::opt_out::{OPT_OUT_STEP, applies};
 pub use pseudonym::{PseudonymKey, without_nhs_numbers};
 
-pub(crate) use opt_out::{count as count_opt_outs, record as record_opt_outs};
+pub(crate) use opt_out::{count as count_opt_outs, record as record_opt_outs, with_opt_out_step};
 pub(crate) use pseudonym::pseudonymise;

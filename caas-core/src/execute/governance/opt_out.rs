@@ -55,8 +55,19 @@ pub(crate) fn record(evaluation: &mut Collected, counts: Option<(u64, u64)>) -> 
     let Some((people, opted_out)) = counts else {
         return Ok(());
     };
+    evaluation.attrition = with_opt_out_step(&evaluation.attrition, people, opted_out)?;
+    evaluation.population = people;
+    evaluation.opt_outs = counts;
+    Ok(())
+}
+
+/// `attrition` after a first step that removes `opted_out` of `people`.
+pub(crate) fn with_opt_out_step(
+    attrition: &RecordBatch,
+    people: u64,
+    opted_out: u64,
+) -> Result<RecordBatch> {
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let attrition = &evaluation.attrition;
     let schema = attrition.schema();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for (i, field) in schema.fields().iter().enumerate() {
@@ -90,7 +101,5 @@ pub(crate) fn record(evaluation: &mut Collected, counts: Option<(u64, u64)>) -> 
         }
         columns.push(concat(&[first.as_ref(), existing.as_ref()])?);
     }
-    evaluation.attrition = RecordBatch::try_new(schema, columns)?;
-    evaluation.population = people;
-    Ok(())
+    Ok(RecordBatch::try_new(schema, columns)?)
 }

@@ -28,10 +28,10 @@ use datafusion::functions::expr_fn::coalesce;
 use datafusion::logical_expr::{Expr as DfExpr, JoinType, LogicalPlan, Projection, cast, lit};
 use datafusion::prelude::SessionContext;
 
-use self::expr::{Scope, column};
+pub(crate) use self::expr::{Scope, column};
 use crate::compile::plan::{CohortPlan, VariableValue};
 use crate::error::{CaasError, Result};
-use crate::model::expr::balanced;
+use crate::model::expr::{Expr, balanced};
 use crate::source::{Snapshot, Table};
 
 /// True for a person with either opt-out, over the flag columns named by `name` (a null
@@ -148,12 +148,7 @@ impl Lowering<'_> {
             place,
         };
         for rule in &plan.rules {
-            let value = coalesce(vec![scope_at(&rule.place).lower(&rule.expr)?, lit(false)]);
-            let pass = if rule.exclude {
-                DfExpr::Not(Box::new(value))
-            } else {
-                value
-            };
+            let pass = rule_pass(&scope_at(&rule.place), rule.exclude, &rule.expr)?;
             outputs.push(pass.alias(&rule.column));
         }
         for check in &plan.arithmetic {
@@ -185,6 +180,17 @@ impl Lowering<'_> {
             None => persons,
         })
     }
+}
+
+/// Whether a person passes a rule: an `include` whose condition is true, an `exclude`
+/// whose condition is not (unknown satisfies neither).
+pub(crate) fn rule_pass(scope: &Scope<'_>, exclude: bool, condition: &Expr) -> Result<DfExpr> {
+    let value = coalesce(vec![scope.lower(condition)?, lit(false)]);
+    Ok(if exclude {
+        DfExpr::Not(Box::new(value))
+    } else {
+        value
+    })
 }
 
 /// `df.select(exprs)` without the builder's normalisation of every column, which walks the

@@ -1,0 +1,54 @@
+"""An evaluation's attrition had its rules been others (:meth:`caas.Result.what_if`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pyarrow as pa
+
+from . import _caas
+
+__all__ = ["WhatIf"]
+
+
+class WhatIf:
+    """The attrition and member count of an evaluation's population under changed rules,
+    recounted from the rule outcomes the evaluation holds for every person: nothing is read
+    again. Printed, in a notebook and in :meth:`attrition_text`, counts are under the
+    disclosure control of the cohort's purpose, as the evaluation's are."""
+
+    def __init__(self, raw: _caas.WhatIf) -> None:
+        self._raw = raw
+
+    @cached_property
+    def attrition(self) -> pa.Table:
+        """Per step, in order: ``step``, ``rule``, ``action``, ``before``, ``after``,
+        ``removed`` (people); the opt-out step first when the purpose applies opt-outs."""
+        return self._raw.attrition()
+
+    @property
+    def population(self) -> int:
+        """People in the person table."""
+        return self._raw.population
+
+    @property
+    def member_count(self) -> int:
+        """People the changed rules keep."""
+        return self._raw.member_count
+
+    def __len__(self) -> int:
+        return self.member_count
+
+    def attrition_text(self) -> str:
+        """The attrition as a text table, counts as the evaluation's are printed."""
+        return self._raw.attrition_text()
+
+    def __repr__(self) -> str:
+        members, population = self._raw.shown(self.member_count), self._raw.shown(self.population)
+        return f"WhatIf(members={members}, population={population})"
+
+    def __str__(self) -> str:
+        return self._raw.summary()
+
+    def _repr_html_(self) -> str:
+        return self._raw.notebook_html()
