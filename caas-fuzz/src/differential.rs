@@ -780,6 +780,12 @@ impl<'a> Realiser<'a> {
                         DurationUnit::Years => "years",
                     };
                     let sign = if (p / 8) % 2 == 0 { "+" } else { "-" };
+                    // Half the time the amount is a whole-number expression: `n months`.
+                    let amount = if (p / 16) % 2 == 0 {
+                        amount.to_string()
+                    } else {
+                        format!("({})", self.expr(&kid(1), Type::Int))
+                    };
                     format!("({} {sign} {amount} {unit})", self.expr(&kid(0), t))
                 }
                 1 => self.coalesce(seed, t),

@@ -567,9 +567,19 @@ fn coerce(cell: Cell, to: Type) -> Cell {
     }
 }
 
-fn duration_literal(expr: &Expr) -> Option<Duration> {
+/// The duration `expr` is, as (amount, unit) — its amount evaluated if it is not a
+/// literal, `None` inside if that is missing or cannot be negated.
+fn duration(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Option<Option<Duration>> {
     match expr {
-        Expr::Literal(Literal::Duration(d)) => Some(*d),
+        Expr::Literal(Literal::Duration(d)) => Some(Some(*d)),
+        Expr::Duration { amount, unit } => Some(match eval(amount, names) {
+            Some(Value::Int(amount)) => Some(Duration {
+                amount,
+                unit: *unit,
+            }),
+            None => None,
+            Some(other) => panic!("reference: a duration of {other:?}"),
+        }),
         _ => None,
     }
 }
@@ -588,6 +598,7 @@ fn eval(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
             Literal::Date(d) => Some(Value::Date(*d)),
             Literal::Duration(d) => panic!("reference: a duration {d:?} outside a date sum"),
         },
+        Expr::Duration { .. } => panic!("reference: a duration outside a date sum"),
         Expr::Name(name) => names(name),
         Expr::Unary { op, expr } => match (op, ev(expr)) {
             (UnaryOp::Not, v) => not(v),
@@ -686,18 +697,19 @@ fn eval(expr: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
 fn binary(op: BinaryOp, left: &Expr, right: &Expr, names: &dyn Fn(&str) -> Cell) -> Cell {
     let ev = |e: &Expr| eval(e, names);
     // Calendar arithmetic: date + duration, duration + date, date - duration.
-    let shift = |date: &Expr, duration: Duration, sign: i64| {
-        ev(date).map(|d| {
-            let duration = Duration {
-                amount: sign * duration.amount,
-                unit: duration.unit,
-            };
-            let shifted = add_duration(as_date(&d), duration)
-                .unwrap_or_else(|| panic!("reference: {d:?} + {duration:?} is out of range"));
-            Value::Date(shifted)
-        })
+    // Missing outside the years 1 to 9999, and where the amount is missing.
+    let shift = |date: &Expr, duration: Option<Duration>, sign: i64| {
+        let duration = duration?;
+        let duration = Duration {
+            amount: duration.amount.checked_mul(sign)?,
+            unit: duration.unit,
+        };
+        let shifted = add_duration(as_date(&ev(date)?), duration)?;
+        (1..=9999)
+            .contains(&shifted.year())
+            .then_some(Value::Date(shifted))
     };
-    match (op, duration_literal(left), duration_literal(right)) {
+    match (op, duration(left, names), duration(right, names)) {
         (BinaryOp::Plus, _, Some(d)) => return shift(left, d, 1),
         (BinaryOp::Plus, Some(d), _) => return shift(right, d, 1),
         (BinaryOp::Minus, _, Some(d)) => return shift(left, d, -1),
@@ -819,6 +831,7 @@ fn static_type(expr: &Expr, resolve: &dyn Fn(&str) -> Type) -> Type {
             Literal::Date(_) => Type::Date,
             Literal::Duration(_) => Type::Duration,
         },
+        Expr::Duration { .. } => Type::Duration,
         Expr::Name(name) => resolve(name),
         Expr::Unary {
             op: UnaryOp::Not, ..

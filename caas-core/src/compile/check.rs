@@ -37,6 +37,7 @@ pub(crate) fn check_lowerable(
             }
         }
         Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => check(expr)?,
+        Expr::Duration { amount, .. } => check(amount)?,
         Expr::Binary { op, left, right } => {
             // A difference of dates is typed first, as the lowering types it.
             if *op == BinaryOp::Minus && infer_type(left, types, place)? == Type::Date {

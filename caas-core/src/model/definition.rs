@@ -177,7 +177,8 @@ pub enum Variable {
     /// An expression over other variables and parameters.
     Derived {
         /// The expression, e.g. `age >= 65 or at_risk`: `and`, `or`, `not`, comparisons,
-        /// `IS NULL`, `IN (...)`, `BETWEEN`, `+ - * /`, a date ± `N days|months|years`,
+        /// `IS NULL`, `IN (...)`, `BETWEEN`, `+ - * /`, a date ± `N days|months|years`
+        /// (`N` a whole number or a whole-number expression, e.g. `lookback months`),
         /// `CASE WHEN ... THEN ... ELSE ... END` and the functions `coalesce`,
         /// `years_between`, `months_between`, `days_between`, `least`, `greatest`, `year`,
         /// `month`, `day`, `first_of_month`, `first_of_year`, `abs`, `div` (whole numbers,

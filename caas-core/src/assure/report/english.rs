@@ -130,7 +130,7 @@ fn precedence(expr: &Expr) -> u8 {
             op: BinaryOp::Plus | BinaryOp::Minus,
             ..
         } => 5,
-        Expr::Binary { .. } => 6,
+        Expr::Binary { .. } | Expr::Duration { .. } => 6,
         Expr::Case { .. } => 0,
         _ => 7,
     }
@@ -461,6 +461,10 @@ impl<'a> English<'a> {
                     }
                 });
             }
+            Expr::Duration { amount, unit } => {
+                s.append(self.operand(amount, 7))
+                    .text(format!(" {}", unit.plural()));
+            }
             Expr::Name(n) => match self.parameters.get(n) {
                 Some(v) => {
                     s.text(value_text(v));
@@ -676,10 +680,18 @@ impl<'a> English<'a> {
                     .append(self.comparand(right));
             }
             BinaryOp::Plus | BinaryOp::Minus
-                if matches!(right, Expr::Literal(Literal::Duration(_))) =>
+                if matches!(
+                    right,
+                    Expr::Literal(Literal::Duration(_)) | Expr::Duration { .. }
+                ) =>
             {
-                let before = (op == BinaryOp::Minus)
-                    == matches!(right, Expr::Literal(Literal::Duration(d)) if d.amount >= 0);
+                // An amount that is not constant reads as the operator says ("`n` months
+                // before the index date"), whatever its sign.
+                let forward = match right {
+                    Expr::Literal(Literal::Duration(d)) => d.amount >= 0,
+                    _ => true,
+                };
+                let before = (op == BinaryOp::Minus) == forward;
                 s.append(self.expr(right))
                     .text(if before { " before " } else { " after " })
                     .append(self.operand(left, 6));
@@ -916,6 +928,7 @@ variables:
   pairs: { kind: derived, expr: "div(copd_count, 2)" }
   casts: { kind: derived, expr: "decimal(any_event) + integer(bmi_low)" }
   any_copd: { kind: derived, expr: "boolean(copd_count)" }
+  review: { kind: derived, expr: "bmi_date + (copd_count + 1) months" }
 rules:
   - { name: not other, exclude: "not other" }
   - { name: unknown sex, exclude: "sex is null or age not between 0 and 120" }
@@ -996,6 +1009,7 @@ rules:
                 "any_copd",
                 "true when `copd_count` is neither zero nor false",
             ),
+            ("review", "(`copd_count` + 1) months after `bmi_date`"),
             ("not other", "remove people for whom `other` is false"),
             (
                 "unknown sex",

@@ -9,12 +9,14 @@ use datafusion::functions::math::expr_fn as math_fn;
 use datafusion::logical_expr::{Expr as DfExpr, TryCast, cast, lit, when};
 use indexmap::IndexMap;
 
-use super::udf::{IntegerOp, add_duration_expr, between_expr, checked_expr, coalesce_expr};
+use super::udf::{
+    IntegerOp, add_amount_expr, add_duration_expr, between_expr, checked_expr, coalesce_expr,
+};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::date32;
 use crate::model::expr::{
-    BinaryOp, Duration, DurationUnit, Expr, Function, Literal, Type, UnaryOp, balanced, infer_type,
+    BinaryOp, DurationUnit, Expr, Function, Literal, Shift, Type, UnaryOp, balanced, infer_type,
     is_whole_number_step,
 };
 pub(crate) use crate::source::column;
@@ -74,6 +76,7 @@ impl Scope<'_> {
                     });
                 }
             }
+            Expr::Duration { .. } => return Err(self.durations_only_move_dates()),
             Expr::Unary { op, expr } => {
                 let integer = infer_type(expr, self.types, self.place)? == Type::Int;
                 let e = self.lower(expr)?;
@@ -215,23 +218,27 @@ impl Scope<'_> {
     }
 
     fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<DfExpr> {
-        // A date moved by a duration: the duration is always a literal (the grammar has no
-        // other), added or subtracted on the right, or added on the left.
+        // A date moved by a duration, added or subtracted on the right, or added on the
+        // left.
         if matches!(op, BinaryOp::Plus | BinaryOp::Minus) {
-            let negated = |d: Duration| Duration {
-                amount: d.amount.saturating_neg(),
-                unit: d.unit,
-            };
-            match (left.as_duration(), right.as_duration(), op) {
-                (None, Some(d), BinaryOp::Minus) => {
-                    return Ok(add_duration_expr(self.lower(left)?, negated(d)));
-                }
-                (None, Some(d), _) => return Ok(add_duration_expr(self.lower(left)?, d)),
-                (Some(d), None, BinaryOp::Plus) => {
-                    return Ok(add_duration_expr(self.lower(right)?, d));
-                }
+            let (date, shift) = match (left.as_shift(), right.as_shift(), op) {
+                (None, Some(s), BinaryOp::Minus) => (left, Some(s.negated())),
+                (None, Some(s), _) => (left, Some(s)),
+                (Some(s), None, BinaryOp::Plus) => (right, Some(s)),
                 (Some(_), _, _) => return Err(self.durations_only_move_dates()),
-                (None, None, _) => {}
+                (None, None, _) => (left, None),
+            };
+            match shift {
+                Some(Shift::Constant(d)) => return Ok(add_duration_expr(self.lower(date)?, d)),
+                Some(Shift::Amount {
+                    amount,
+                    unit,
+                    negated,
+                }) => {
+                    let amount = cast(self.lower(amount)?, DataType::Int64);
+                    return Ok(add_amount_expr(self.lower(date)?, amount, unit, negated));
+                }
+                None => {}
             }
         }
         let is_date_diff = op == BinaryOp::Minus

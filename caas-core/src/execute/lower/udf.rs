@@ -204,6 +204,67 @@ pub fn add_duration_expr(date: Expr, duration: Duration) -> Expr {
     udf.call(vec![cast(date, DataType::Date32)])
 }
 
+/// A date moved by a whole-number amount of a unit computed per row (`n_months months`), by
+/// the same rule as [`AddDuration`]; missing where the amount is, where `negated` and it
+/// has no negation, and outside the years 1 to 9999.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct AddAmount {
+    signature: Signature,
+    unit: DurationUnit,
+    negated: bool,
+}
+
+impl ScalarUDFImpl for AddAmount {
+    fn name(&self) -> &str {
+        "caas_add_amount"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Date32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let [date, amount] = args.args.as_slice() else {
+            return exec_err!("caas_add_amount takes a date and an amount");
+        };
+        let (date, amount) = (date.to_array(n)?, amount.to_array(n)?);
+        let (first, last) = crate::model::calendar();
+        let moved = |d: Option<i32>, a: Option<i64>| {
+            let amount = if self.negated { a?.checked_neg()? } else { a? };
+            let duration = Duration {
+                amount,
+                unit: self.unit,
+            };
+            let moved = add_duration(Date32Type::to_naive_date_opt(d?)?, duration)?;
+            Some(Date32Type::from_naive_date(moved)).filter(|d| (first..=last).contains(d))
+        };
+        let out: Date32Array = (date.as_primitive::<Date32Type>().iter())
+            .zip(amount.as_primitive::<Int64Type>().iter())
+            .map(|(d, a)| moved(d, a))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// `date` moved by `amount` (Int64) units, negated first if `negated`; missing outside the
+/// years 1 to 9999.
+pub fn add_amount_expr(date: Expr, amount: Expr, unit: DurationUnit, negated: bool) -> Expr {
+    let udf = ScalarUDF::new_from_impl(AddAmount {
+        signature: Signature::exact(
+            vec![DataType::Date32, DataType::Int64],
+            Volatility::Immutable,
+        ),
+        unit,
+        negated,
+    });
+    udf.call(vec![cast(date, DataType::Date32), amount])
+}
+
 /// `coalesce` without DataFusion's rewrite of it to `CASE WHEN a IS NOT NULL THEN a ...`,
 /// which repeats every argument but the last: nested, the repeats multiply, and planning a
 /// definition's `coalesce(coalesce(...), ...)` took time exponential in its depth. All

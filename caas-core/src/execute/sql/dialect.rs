@@ -122,6 +122,78 @@ impl Dialect {
         }
     }
 
+    /// `date` plus `amount` (a whole-number expression) units of `unit`, negated first if
+    /// `negated`, by the same rule as [`add_duration`](Self::add_duration); null where the
+    /// amount is null or so large that no date of the years 1 to 9999 moves to one — which
+    /// also keeps it within the engines' 32-bit day and month counts, past which they would
+    /// fail the whole query.
+    pub(crate) fn add_amount(
+        self,
+        date: Expr,
+        amount: Expr,
+        unit: DurationUnit,
+        negated: bool,
+    ) -> Expr {
+        let amount = amount.cast(SqlType::BigInt);
+        let amount = if negated {
+            self.checked(BinOp::Minus, Expr::Int(0), amount)
+        } else {
+            amount
+        };
+        let (limit, months_per_unit) = match unit {
+            DurationUnit::Days => (3_700_000, None),
+            DurationUnit::Months => (120_000, Some(1)),
+            DurationUnit::Years => (10_000, Some(12)),
+        };
+        let within = Expr::Between {
+            expr: Box::new(amount.clone()),
+            low: Box::new(Expr::Int(-limit)),
+            high: Box::new(Expr::Int(limit)),
+            negated: false,
+        };
+        let bounded = |count: Expr| Expr::Case {
+            branches: vec![(within, count.cast(SqlType::Int))],
+            otherwise: None,
+        };
+        let Some(factor) = months_per_unit else {
+            return self.add_days_by(date, bounded(amount));
+        };
+        let months = bounded(match factor {
+            1 => amount,
+            n => amount.binary(BinOp::Multiply, Expr::Int(n)),
+        });
+        // As `add_months`, with the sign known only per row.
+        let rolls = months
+            .clone()
+            .binary(BinOp::Gt, Expr::Int(0))
+            .and(Expr::Extract("DAY", Box::new(date.clone())).binary(BinOp::NotEq, Expr::Int(1)));
+        let rolled = self.add_days(
+            self.clamped_add_months_by(self.add_days(date.clone(), -1), months.clone()),
+            1,
+        );
+        Expr::Case {
+            branches: vec![(rolls, rolled)],
+            otherwise: Some(Box::new(self.clamped_add_months_by(date, months))),
+        }
+    }
+
+    /// `date` plus `months` (an INTEGER expression) as the engine adds them: clamped to the
+    /// end of the month.
+    fn clamped_add_months_by(self, date: Expr, months: Expr) -> Expr {
+        match self {
+            Dialect::Spark => Expr::Call("add_months", vec![date, months]),
+            Dialect::Postgres => date
+                .binary(
+                    BinOp::Plus,
+                    Expr::Call("make_interval", vec![Expr::Int(0), months]),
+                )
+                .cast(SqlType::Date),
+            Dialect::DuckDb => date
+                .binary(BinOp::Plus, Expr::Call("to_months", vec![months]))
+                .cast(SqlType::Date),
+        }
+    }
+
     /// `date` plus `months` as the engine adds them: clamped to the end of the month.
     fn clamped_add_months(self, date: Expr, months: i64) -> Expr {
         match self {
@@ -134,11 +206,14 @@ impl Dialect {
     }
 
     pub(crate) fn add_days(self, date: Expr, days: i64) -> Expr {
+        self.add_days_by(date, Expr::Int(days))
+    }
+
+    /// `date` plus `days`, an INTEGER expression.
+    fn add_days_by(self, date: Expr, days: Expr) -> Expr {
         match self {
-            Dialect::Spark => Expr::Call("date_add", vec![date, Expr::Int(days)]),
-            Dialect::Postgres | Dialect::DuckDb => {
-                date.binary(super::ast::BinOp::Plus, Expr::Int(days))
-            }
+            Dialect::Spark => Expr::Call("date_add", vec![date, days]),
+            Dialect::Postgres | Dialect::DuckDb => date.binary(BinOp::Plus, days),
         }
     }
 

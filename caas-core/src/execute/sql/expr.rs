@@ -11,7 +11,7 @@ use super::ast::{BinOp, Expr as Sql, SqlType};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 use crate::model::expr::{
-    BinaryOp, DurationUnit, Expr, Function, Literal, Type, UnaryOp, infer_type,
+    BinaryOp, DurationUnit, Expr, Function, Literal, Shift, Type, UnaryOp, infer_type,
     is_whole_number_step,
 };
 
@@ -68,6 +68,7 @@ impl Scope<'_> {
                 Literal::Date(d) => Sql::Date(*d),
                 Literal::Duration(_) => return Err(self.unsupported("a duration on its own")),
             },
+            Expr::Duration { .. } => return Err(self.unsupported("a duration on its own")),
             Expr::Name(name) => {
                 if let Some(col) = (self.columns)(name) {
                     Sql::col(&col)
@@ -199,28 +200,34 @@ impl Scope<'_> {
     }
 
     fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<Sql> {
-        // Dates and durations: the duration is always a literal (the grammar has no other).
+        // Dates and durations, added or subtracted on the right, or added on the left.
         if matches!(op, BinaryOp::Plus | BinaryOp::Minus) {
-            let sign = if op == BinaryOp::Minus { -1 } else { 1 };
-            let (first, last) = crate::model::calendar();
-            let in_range = |date| self.dialect.date_in_range(date, first, last);
-            match (left.as_duration(), right.as_duration()) {
-                (None, Some(d)) => {
-                    return Ok(in_range(self.dialect.add_duration(
-                        self.lower(left)?,
-                        d,
-                        sign,
-                    )));
+            let (date, shift) = match (left.as_shift(), right.as_shift(), op) {
+                (None, Some(s), BinaryOp::Minus) => (left, Some(s.negated())),
+                (None, Some(s), _) => (left, Some(s)),
+                (Some(s), None, BinaryOp::Plus) => (right, Some(s)),
+                (Some(_), _, _) => return Err(self.unsupported("arithmetic on durations")),
+                (None, None, _) => (left, None),
+            };
+            let moved = match shift {
+                Some(Shift::Constant(d)) => {
+                    Some(self.dialect.add_duration(self.lower(date)?, d, 1))
                 }
-                (Some(d), None) if sign == 1 => {
-                    return Ok(in_range(self.dialect.add_duration(
-                        self.lower(right)?,
-                        d,
-                        1,
-                    )));
-                }
-                (Some(_), _) => return Err(self.unsupported("arithmetic on durations")),
-                (None, None) => {}
+                Some(Shift::Amount {
+                    amount,
+                    unit,
+                    negated,
+                }) => Some(self.dialect.add_amount(
+                    self.lower(date)?,
+                    self.lower(amount)?,
+                    unit,
+                    negated,
+                )),
+                None => None,
+            };
+            if let Some(moved) = moved {
+                let (first, last) = crate::model::calendar();
+                return Ok(self.dialect.date_in_range(moved, first, last));
             }
         }
         let dates = self.type_of(left)? == Type::Date && self.type_of(right)? == Type::Date;

@@ -189,6 +189,8 @@ impl Builder<'_> {
                     || is_date_step(*op, l, r);
                 (fails, vec![left, right])
             }
+            // The amount itself cannot fail; the date step it moves can.
+            Expr::Duration { amount, .. } => (false, vec![amount]),
             Expr::Call { func, args } => {
                 let fails = match (func, args.as_slice()) {
                     (Function::Div, _) => true,
@@ -218,7 +220,7 @@ impl Builder<'_> {
         Ok(match expr {
             Expr::Literal(_) | Expr::Name(_) => None,
             _ if is_arithmetic(expr) => self.region(expr)?,
-            Expr::Unary { expr, .. } => self.failed(expr)?,
+            Expr::Unary { expr, .. } | Expr::Duration { amount: expr, .. } => self.failed(expr)?,
             Expr::Binary { left, right, .. } => or(self.failed(left)?, self.failed(right)?),
             Expr::IsNull { expr, .. } => self.failed(expr)?,
             Expr::InList { expr, list, .. } => {
@@ -288,7 +290,7 @@ impl Builder<'_> {
 const FALSE: Expr = Expr::Literal(Literal::Bool(false));
 
 /// Whether `expr` is a step of arithmetic: `+`, `-`, `*`, `/`, a negation, `abs`, `div` or
-/// a cast to a number, of numbers or of a date and a duration. Each gives a missing value
+/// a cast to a number, of numbers or of a date and a duration; or a duration's amount. Each gives a missing value
 /// where an operand is missing.
 fn is_arithmetic(expr: &Expr) -> bool {
     matches!(
@@ -302,7 +304,7 @@ fn is_arithmetic(expr: &Expr) -> bool {
         } | Expr::Call {
             func: Function::Abs | Function::Div | Function::Cast(Type::Int | Type::Float),
             ..
-        }
+        } | Expr::Duration { .. }
     )
 }
 

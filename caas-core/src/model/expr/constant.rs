@@ -4,7 +4,7 @@
 use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use indexmap::IndexMap;
 
-use super::{BinaryOp, Duration, DurationUnit, Expr, Function, Literal};
+use super::{BinaryOp, Duration, DurationUnit, Expr, Function, Literal, Shift};
 use crate::error::{CaasError, Place, Result};
 use crate::model::Value;
 
@@ -128,31 +128,43 @@ pub fn eval_constant(
             None => Err(not_constant(format!("`{name}` is not a parameter"))),
         },
         Expr::Binary { op, left, right } => {
-            let duration = match right.as_ref() {
-                Expr::Literal(Literal::Duration(d)) => Some(*d),
-                _ => None,
+            let shift = match right.as_shift() {
+                Some(shift) if *op == BinaryOp::Minus => Some(shift.negated()),
+                shift => shift,
+            };
+            let duration = match shift {
+                Some(Shift::Constant(d)) => Some(d),
+                // `index_date - lookback months`, with a whole-number parameter.
+                Some(Shift::Amount {
+                    amount,
+                    unit,
+                    negated,
+                }) => match eval(amount)? {
+                    None => return Ok(None),
+                    Some(Value::Int(n)) => Some(Duration {
+                        amount: if negated { n.saturating_neg() } else { n },
+                        unit,
+                    }),
+                    Some(other) => {
+                        return Err(CaasError::type_mismatch(
+                            place,
+                            format!("the amount of a duration is {}", other.data_type()),
+                        ));
+                    }
+                },
+                None => None,
             };
             match (op, duration) {
-                (BinaryOp::Plus | BinaryOp::Minus, Some(d)) => {
-                    let d = if *op == BinaryOp::Minus {
-                        Duration {
-                            amount: -d.amount,
-                            unit: d.unit,
-                        }
-                    } else {
-                        d
-                    };
-                    match eval(left)? {
-                        None => Ok(None),
-                        Some(Value::Date(date)) => add_duration(date, d)
-                            .map(|x| Some(Value::Date(x)))
-                            .ok_or_else(|| CaasError::invalid(place.clone(), "date out of range")),
-                        Some(other) => Err(CaasError::type_mismatch(
-                            place,
-                            format!("cannot add a duration to {}", other.data_type()),
-                        )),
-                    }
-                }
+                (BinaryOp::Plus | BinaryOp::Minus, Some(d)) => match eval(left)? {
+                    None => Ok(None),
+                    Some(Value::Date(date)) => add_duration(date, d)
+                        .map(|x| Some(Value::Date(x)))
+                        .ok_or_else(|| CaasError::invalid(place.clone(), "date out of range")),
+                    Some(other) => Err(CaasError::type_mismatch(
+                        place,
+                        format!("cannot add a duration to {}", other.data_type()),
+                    )),
+                },
                 _ => Err(not_constant(format!("operator `{}`", op.symbol()))),
             }
         }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::{Duration, DurationUnit, Expr, Literal, UnaryOp};
+use super::{Duration, Expr, Literal, UnaryOp};
 
 impl fmt::Display for Expr {
     /// ```
@@ -50,12 +50,7 @@ impl fmt::Display for Literal {
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.unit {
-            DurationUnit::Days => "days",
-            DurationUnit::Months => "months",
-            DurationUnit::Years => "years",
-        };
-        write!(f, "{} {unit}", self.amount)
+        write!(f, "{} {}", self.amount, self.unit.plural())
     }
 }
 
@@ -79,6 +74,10 @@ fn write_expr(expr: &Expr, f: &mut fmt::Formatter<'_>, top: bool) -> fmt::Result
             write_expr(left, f, false)?;
             write!(f, " {} ", op.symbol())?;
             write_expr(right, f, false)?;
+        }
+        Expr::Duration { amount, unit } => {
+            write_expr(amount, f, false)?;
+            write!(f, " {}", unit.plural())?;
         }
         Expr::IsNull { expr, negated } => {
             write_expr(expr, f, false)?;
@@ -154,7 +153,7 @@ mod tests {
     use chrono::NaiveDate;
     use proptest::prelude::*;
 
-    use super::super::{BinaryOp, Function, parse};
+    use super::super::{BinaryOp, DurationUnit, Function, parse};
     use super::*;
     use crate::error::Place;
 
@@ -234,6 +233,20 @@ mod tests {
                     .prop_map(|(op, left, right)| Expr::Binary { op, left, right }),
                 (boxed.clone(), any::<bool>())
                     .prop_map(|(expr, negated)| Expr::IsNull { expr, negated }),
+                // A whole-number literal with a unit is read as a duration literal, and a
+                // duration literal with a second unit does not read back as one.
+                (
+                    boxed.clone().prop_filter("a literal amount", |e| !matches!(
+                        **e,
+                        Expr::Literal(Literal::Int(_) | Literal::Duration(_))
+                    )),
+                    prop_oneof![
+                        Just(DurationUnit::Days),
+                        Just(DurationUnit::Months),
+                        Just(DurationUnit::Years)
+                    ]
+                )
+                    .prop_map(|(amount, unit)| Expr::Duration { amount, unit }),
                 (
                     boxed.clone(),
                     proptest::collection::vec(inner.clone(), 1..3),

@@ -102,6 +102,14 @@ pub enum Expr {
         /// Its arguments.
         args: Vec<Expr>,
     },
+    /// `n months`, `(a + 1) days`: a whole-number amount of a unit, only added to or
+    /// subtracted from dates (a constant amount is a [`Literal::Duration`]).
+    Duration {
+        /// How many units.
+        amount: Box<Expr>,
+        /// The unit (weeks are read as seven times as many days).
+        unit: DurationUnit,
+    },
     /// `CASE WHEN c1 THEN v1 ... [ELSE e] END`; the first true condition wins.
     Case {
         /// Conditions and their values.
@@ -151,6 +159,17 @@ pub enum DurationUnit {
     Months,
     /// Calendar years (12 months).
     Years,
+}
+
+impl DurationUnit {
+    /// The unit's word as written after an amount: `days`, `months`, `years`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            DurationUnit::Days => "days",
+            DurationUnit::Months => "months",
+            DurationUnit::Years => "years",
+        }
+    }
 }
 
 impl Duration {
@@ -337,19 +356,74 @@ impl Function {
     }
 }
 
-impl Expr {
-    /// The duration this expression is — a duration literal, or one negated — if it is one:
-    /// the grammar has no other durations, so every date step moves by one of these.
-    pub fn as_duration(&self) -> Option<Duration> {
+/// How far a date step moves: by a constant duration, or by an amount computed per person.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shift<'a> {
+    /// A duration literal (`12 months`), or one negated.
+    Constant(Duration),
+    /// `amount unit`, negated (subtracted) if `negated`.
+    Amount {
+        /// The whole-number amount.
+        amount: &'a Expr,
+        /// The unit.
+        unit: DurationUnit,
+        /// Whether the amount is to be negated.
+        negated: bool,
+    },
+}
+
+impl Shift<'_> {
+    /// The shift negated: what subtracting it adds.
+    pub fn negated(self) -> Self {
         match self {
-            Expr::Literal(Literal::Duration(d)) => Some(*d),
-            Expr::Unary {
-                op: UnaryOp::Neg,
-                expr,
-            } => expr.as_duration().map(|d| Duration {
+            Shift::Constant(d) => Shift::Constant(Duration {
                 amount: d.amount.saturating_neg(),
                 unit: d.unit,
             }),
+            Shift::Amount {
+                amount,
+                unit,
+                negated,
+            } => Shift::Amount {
+                amount,
+                unit,
+                negated: !negated,
+            },
+        }
+    }
+
+    /// The unit moved by.
+    pub fn unit(self) -> DurationUnit {
+        match self {
+            Shift::Constant(d) => d.unit,
+            Shift::Amount { unit, .. } => unit,
+        }
+    }
+}
+
+impl Expr {
+    /// The duration this expression is — a duration literal, or one negated — if it is one.
+    pub fn as_duration(&self) -> Option<Duration> {
+        match self.as_shift()? {
+            Shift::Constant(d) => Some(d),
+            Shift::Amount { .. } => None,
+        }
+    }
+
+    /// The shift this expression is — a duration, constant or not, or one negated — if it
+    /// is one: the grammar has no other durations, so every date step moves by one of these.
+    pub fn as_shift(&self) -> Option<Shift<'_>> {
+        match self {
+            Expr::Literal(Literal::Duration(d)) => Some(Shift::Constant(*d)),
+            Expr::Duration { amount, unit } => Some(Shift::Amount {
+                amount,
+                unit: *unit,
+                negated: false,
+            }),
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => expr.as_shift().map(Shift::negated),
             _ => None,
         }
     }
@@ -413,16 +487,9 @@ impl Expr {
                 func: Function::Abs | Function::Div | Function::Cast(Type::Int),
                 args,
             } => sum(&mut args.iter()).saturating_mul(3),
-            // SQL moves a date forward by months (rolling on where the month is too short)
-            // with the date written three times.
-            Expr::Binary { left, right, .. }
-                if [left, right].iter().any(|e| {
-                    e.as_duration()
-                        .is_some_and(|d| d.unit != DurationUnit::Days)
-                }) =>
-            {
-                size(left).saturating_add(size(right)).saturating_mul(3)
-            }
+            Expr::Binary { left, right, .. } if shift_repeats(left, right) > 1 => size(left)
+                .saturating_add(size(right))
+                .saturating_mul(shift_repeats(left, right)),
             other => sum(&mut other.children().into_iter()),
         };
         inner.saturating_add(1)
@@ -441,6 +508,7 @@ impl Expr {
         match self {
             Expr::Literal(_) | Expr::Name(_) => vec![],
             Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => vec![expr],
+            Expr::Duration { amount, .. } => vec![amount],
             Expr::Binary { left, right, .. } => vec![left, right],
             Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
             Expr::Between {
@@ -457,4 +525,21 @@ impl Expr {
                 .collect(),
         }
     }
+}
+
+/// How many times SQL writes the operands of `left ± right` if it is a date step: a move by
+/// months (rolling on where the month is too short) writes the date three times, and one by
+/// an amount that is not constant writes the amount up to six times (its range, then as the
+/// sign and both moves of the roll); otherwise once.
+fn shift_repeats(left: &Expr, right: &Expr) -> u64 {
+    [left, right]
+        .iter()
+        .filter_map(|e| e.as_shift())
+        .map(|shift| match shift {
+            Shift::Amount { .. } => 6,
+            Shift::Constant(d) if d.unit != DurationUnit::Days => 3,
+            Shift::Constant(_) => 1,
+        })
+        .max()
+        .unwrap_or(1)
 }

@@ -429,6 +429,21 @@ impl Parser<'_> {
                     };
                     (Expr::Literal(Literal::Duration(negated)), depth)
                 }
+                // `-n months` is `(-n) months`, as `-3 months` is `(-3) months`.
+                Expr::Duration { amount, unit } => {
+                    let amount = match *amount {
+                        Expr::Literal(Literal::Float(x)) => Expr::Literal(Literal::Float(-x)),
+                        amount => Expr::Unary {
+                            op: UnaryOp::Neg,
+                            expr: Box::new(amount),
+                        },
+                    };
+                    let duration = Expr::Duration {
+                        amount: Box::new(amount),
+                        unit,
+                    };
+                    (duration, self.node_depth([depth])?)
+                }
                 other => {
                     let expr = Expr::Unary {
                         op: UnaryOp::Neg,
@@ -438,7 +453,27 @@ impl Parser<'_> {
                 }
             });
         }
-        self.primary()
+        let (expr, depth) = self.primary()?;
+        // A unit after a value that is not a whole-number literal (whose unit `primary`
+        // reads): `n_months months`, `(a + 1) days`.
+        let Some((unit, factor)) = self.duration_unit() else {
+            return Ok((expr, depth));
+        };
+        let (amount, depth) = if factor == 1 {
+            (expr, depth)
+        } else {
+            let times = Expr::Binary {
+                op: BinaryOp::Multiply,
+                left: Box::new(expr),
+                right: Box::new(Expr::Literal(Literal::Int(factor))),
+            };
+            (times, self.node_depth([depth])?)
+        };
+        let duration = Expr::Duration {
+            amount: Box::new(amount),
+            unit,
+        };
+        Ok((duration, self.node_depth([depth])?))
     }
 
     #[recursive::recursive]
@@ -640,6 +675,42 @@ mod tests {
                 }))
             )
         );
+        // An amount that is not a literal: `n months`, negated inside, weeks as days.
+        let amount = |amount: Expr, unit| Expr::Duration {
+            amount: Box::new(amount),
+            unit,
+        };
+        let n = || Expr::Name("n".into());
+        assert_eq!(
+            p("dob + n months").unwrap(),
+            binary(
+                BinaryOp::Plus,
+                Expr::Name("dob".into()),
+                amount(n(), DurationUnit::Months)
+            )
+        );
+        assert_eq!(
+            p("- n years").unwrap(),
+            amount(
+                Expr::Unary {
+                    op: UnaryOp::Neg,
+                    expr: Box::new(n())
+                },
+                DurationUnit::Years
+            )
+        );
+        assert_eq!(
+            p("(n + 1) weeks").unwrap(),
+            amount(
+                binary(
+                    BinaryOp::Multiply,
+                    binary(BinaryOp::Plus, n(), Expr::Literal(Literal::Int(1))),
+                    Expr::Literal(Literal::Int(7))
+                ),
+                DurationUnit::Days
+            )
+        );
+        assert_eq!(p("dob + n months").unwrap().to_string(), "dob + (n months)");
         let d = p("DATE '2024-02-29'").unwrap();
         assert_eq!(
             d,

@@ -100,6 +100,17 @@ pub fn infer_type(
             what: "variable or parameter",
             name: name.clone(),
         }),
+        Expr::Duration { amount, unit } => {
+            let t = ty(amount)?;
+            if t.fits(Type::Int) {
+                Ok(Type::Duration)
+            } else {
+                let unit = unit.plural();
+                Err(mismatch(format!(
+                    "the amount of {unit} is a whole number, found {t} (e.g. `integer(x) {unit}`)"
+                )))
+            }
+        }
         Expr::Unary { op, expr } => {
             let t = ty(expr)?;
             match op {
