@@ -80,7 +80,7 @@ const PRACTICES: [&str; 4] = ["A", "B", "C", "D"];
 /// The person id of events and periods whose person is not in the person table.
 const ORPHAN_ID: i64 = 1000;
 
-const ALL_AGGREGATIONS: [Aggregation; 14] = [
+const ALL_AGGREGATIONS: [Aggregation; 15] = [
     Aggregation::Exists,
     Aggregation::Count,
     Aggregation::FirstDate,
@@ -95,8 +95,9 @@ const ALL_AGGREGATIONS: [Aggregation; 14] = [
     Aggregation::Mean,
     Aggregation::CountDistinctCodes,
     Aggregation::CountDistinctDates,
+    Aggregation::CountEpisodes,
 ];
-const NO_VALUE_AGGREGATIONS: [Aggregation; 8] = [
+const NO_VALUE_AGGREGATIONS: [Aggregation; 9] = [
     Aggregation::Exists,
     Aggregation::Count,
     Aggregation::FirstDate,
@@ -105,6 +106,7 @@ const NO_VALUE_AGGREGATIONS: [Aggregation; 8] = [
     Aggregation::LastCode,
     Aggregation::CountDistinctCodes,
     Aggregation::CountDistinctDates,
+    Aggregation::CountEpisodes,
 ];
 const DURATIONS: [(i64, DurationUnit); 8] = [
     (1, DurationUnit::Days),
@@ -1065,6 +1067,9 @@ fn event_body(
     if !codelists.is_empty() {
         body["codelists"] = json!(codelists);
     }
+    if returns == Aggregation::CountEpisodes {
+        body["gap_days"] = json!([1, 2, 30, 365][usize::from(seed.on % 4)]);
+    }
     // A window must not end before it starts, with the default index date or the override.
     let from = seed.from.filter(|from| {
         seed.to
@@ -1109,7 +1114,7 @@ fn event_body(
 fn aggregation_type(returns: Aggregation) -> Type {
     match returns {
         Aggregation::Exists => Type::Bool,
-        Aggregation::Count => Type::Int,
+        Aggregation::Count | Aggregation::CountEpisodes => Type::Int,
         Aggregation::FirstDate | Aggregation::LastDate => Type::Date,
         Aggregation::FirstCode | Aggregation::LastCode => Type::Text,
         _ => Type::Float,

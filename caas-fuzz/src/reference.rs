@@ -389,6 +389,20 @@ impl Reference<'_> {
                 seen.dedup();
                 Some(Value::Int(seen.len() as i64))
             }
+            // An episode starts at the first date, and at each date at least the gap after
+            // the one before it.
+            Aggregation::CountEpisodes => {
+                let gap = i64::from(selection.gap_days.expect("count_episodes has a gap"));
+                let mut days: Vec<NaiveDate> = dates().flatten().map(|d| as_date(&d)).collect();
+                days.sort();
+                days.dedup();
+                let starts = days
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, d)| *i == 0 || (**d - days[i - 1]).num_days() >= gap)
+                    .count();
+                Some(Value::Int(starts as i64))
+            }
         }
     }
 }
@@ -784,7 +798,8 @@ fn variable_types(
                 Aggregation::Exists => Type::Bool,
                 Aggregation::Count
                 | Aggregation::CountDistinctCodes
-                | Aggregation::CountDistinctDates => Type::Int,
+                | Aggregation::CountDistinctDates
+                | Aggregation::CountEpisodes => Type::Int,
                 Aggregation::FirstDate | Aggregation::LastDate => Type::Date,
                 Aggregation::FirstCode | Aggregation::LastCode => Type::Text,
                 Aggregation::FirstValue

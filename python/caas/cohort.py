@@ -30,6 +30,7 @@ Aggregation = Literal[
     "mean",
     "count_distinct_codes",
     "count_distinct_dates",
+    "count_episodes",
 ]
 Ties = Literal["code", "max_value", "min_value"]
 
@@ -416,10 +417,13 @@ class CohortBuilder:
         max_value: float | None = None,
         where: str | None = None,
         ties: Ties | None = None,
+        gap_days: int | None = None,
     ) -> CohortBuilder:
         """An aggregate over the person's events of ``table``, filtered by codelists, an
         inclusive window, a value range and a condition; for ``first_*`` and ``last_*``,
-        ``ties`` says which of several events on one date to take (default ``"code"``)."""
+        ``ties`` says which of several events on one date to take (default ``"code"``);
+        for ``count_episodes``, ``gap_days`` is the days from one event to the next that
+        start a new episode."""
         return self.variable(
             name,
             "events",
@@ -432,6 +436,7 @@ class CohortBuilder:
             where_=where,
             returns=returns,
             ties=ties,
+            gap_days=gap_days,
         )
 
     def derived(self, name: str, expr: str) -> CohortBuilder:

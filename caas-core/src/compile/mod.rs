@@ -366,7 +366,8 @@ impl<'a> Compiler<'a> {
                         // No events is none counted, not a missing count.
                         Aggregation::Count
                         | Aggregation::CountDistinctCodes
-                        | Aggregation::CountDistinctDates => VariableValue::Count { column },
+                        | Aggregation::CountDistinctDates
+                        | Aggregation::CountEpisodes => VariableValue::Count { column },
                         Aggregation::FirstCode | Aggregation::LastCode => {
                             VariableValue::Code { column }
                         }

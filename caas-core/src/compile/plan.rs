@@ -212,6 +212,8 @@ pub struct Measure {
     pub aggregation: Aggregation,
     /// Which of several events on the first (last) date a first (last) takes.
     pub ties: Ties,
+    /// For a count of episodes, the days from one event to the next that start one.
+    pub gap_days: Option<u32>,
     /// The variable's index in the code table, for a coded measure.
     pub code_index: Option<i32>,
     /// The first day of the window.
@@ -224,6 +226,14 @@ pub struct Measure {
     pub max_value: Option<f64>,
     /// The `where` condition over the event columns and parameters.
     pub condition: Option<Expr>,
+}
+
+impl Measure {
+    /// For a count of episodes, the column that holds on each event row the previous date
+    /// the measure selected (of an earlier row in date order).
+    pub fn previous_column(&self) -> String {
+        format!("{}_previous", self.column)
+    }
 }
 
 /// What a period measure computes from the periods that cover its date.
@@ -479,6 +489,9 @@ impl CohortPlan {
                     if !m.ties.is_code() {
                         write!(f, " ties {:?}", m.ties)?;
                     }
+                    if let Some(days) = m.gap_days {
+                        write!(f, " gap {days} days")?;
+                    }
                     writeln!(f)?;
                 }
             }
@@ -564,6 +577,7 @@ mod tests {
             column: "__e0".to_string(),
             aggregation: Aggregation::Exists,
             ties: Ties::Code,
+            gap_days: None,
             code_index: Some(0),
             from,
             to,

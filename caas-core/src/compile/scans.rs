@@ -288,6 +288,7 @@ fn measure(
         column: compiler.fresh("e"),
         aggregation: ev.returns,
         ties: ev.ties,
+        gap_days: ev.gap_days,
         code_index,
         from,
         to,

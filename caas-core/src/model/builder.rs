@@ -183,7 +183,15 @@ impl EventVariable {
             condition: None,
             returns,
             ties: Ties::Code,
+            gap_days: None,
         }
+    }
+
+    /// For `count_episodes`: the days from one event to the next that start a new
+    /// episode.
+    pub fn gap_days(mut self, days: u32) -> Self {
+        self.gap_days = Some(days);
+        self
     }
 
     /// Which of several events on the first (last) date a `first_*` (`last_*`) variable

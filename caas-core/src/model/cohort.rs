@@ -130,6 +130,8 @@ pub struct EventSelection {
     pub returns: Aggregation,
     /// Which of several events on the first (last) date `first_*` (`last_*`) takes.
     pub ties: Ties,
+    /// For `count_episodes`, the days from one event to the next that start a new episode.
+    pub gap_days: Option<u32>,
 }
 
 /// A checked rule.
@@ -635,6 +637,22 @@ fn parse_variable(
                      last_value, first_code or last_code",
                 ));
             }
+            match (ev.returns == Aggregation::CountEpisodes, ev.gap_days) {
+                (true, Some(1..)) | (false, None) => {}
+                (true, _) => {
+                    return Err(CaasError::invalid(
+                        place.clone(),
+                        "count_episodes needs `gap_days`, the days (1 or more) from one \
+                         event to the next that start a new episode",
+                    ));
+                }
+                (false, Some(_)) => {
+                    return Err(CaasError::invalid(
+                        place.clone(),
+                        "`gap_days` separates episodes: give it only with count_episodes",
+                    ));
+                }
+            }
             VariableKind::Events(EventSelection {
                 table: ev.table.clone(),
                 codelists: ev.codelists.clone(),
@@ -645,6 +663,7 @@ fn parse_variable(
                 condition: parse_opt(&ev.condition, place)?,
                 returns: ev.returns,
                 ties: ev.ties,
+                gap_days: ev.gap_days,
             })
         }
         Variable::Derived { expr } => VariableKind::Derived {
@@ -812,7 +831,8 @@ fn variable_type(
                 Aggregation::Exists => Type::Bool,
                 Aggregation::Count
                 | Aggregation::CountDistinctCodes
-                | Aggregation::CountDistinctDates => Type::Int,
+                | Aggregation::CountDistinctDates
+                | Aggregation::CountEpisodes => Type::Int,
                 Aggregation::FirstDate | Aggregation::LastDate => Type::Date,
                 Aggregation::FirstCode | Aggregation::LastCode => Type::Text,
                 Aggregation::FirstValue

@@ -224,6 +224,10 @@ pub struct EventVariable {
     /// take. Default `code`.
     #[serde(default, skip_serializing_if = "Ties::is_code")]
     pub ties: Ties,
+    /// For `count_episodes`: how many days after the previous selected event an event
+    /// starts a new episode (1 or more; required there, refused elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_days: Option<u32>,
 }
 
 /// Which of several selected events on the first (or last) date a `first_*` (`last_*`)
@@ -288,6 +292,11 @@ pub enum Aggregation {
     CountDistinctCodes,
     /// On how many different dates the selected events fall (never null).
     CountDistinctDates,
+    /// How many episodes the selected events make: an event starts a new one when it is
+    /// at least `gap_days` days after the previous selected event (the first always
+    /// does), so events on one day are one episode (never null). ehrQL's
+    /// `count_episodes_for_patient(maximum_gap)` is `gap_days: maximum_gap + 1`.
+    CountEpisodes,
 }
 
 impl Aggregation {

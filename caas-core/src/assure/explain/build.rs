@@ -292,7 +292,8 @@ fn behind(ev: &EventSelection, value: &Datum, rows: Vec<EventRow>) -> Vec<EventR
         | Aggregation::Sum
         | Aggregation::Mean
         | Aggregation::CountDistinctCodes
-        | Aggregation::CountDistinctDates => rows,
+        | Aggregation::CountDistinctDates
+        | Aggregation::CountEpisodes => rows,
         Aggregation::Exists
         | Aggregation::FirstDate
         | Aggregation::FirstValue

@@ -261,10 +261,17 @@ impl<'a> English<'a> {
             Aggregation::Mean => ("the mean value of the ", true),
             Aggregation::CountDistinctCodes => ("the number of different codes among the ", true),
             Aggregation::CountDistinctDates => ("the number of different dates of the ", true),
+            Aggregation::CountEpisodes => ("the number of episodes of ", true),
         };
         s.text(lead);
         let codes = self.codes(ev, ev.returns == Aggregation::Exists, plural);
         s.append(codes).append(self.selection(ev));
+        if let Some(days) = ev.gap_days {
+            let unit = if days == 1 { "day" } else { "days" };
+            s.text(format!(
+                ", a new episode starting {days} {unit} or more after the previous event"
+            ));
+        }
         s
     }
 
@@ -929,6 +936,7 @@ variables:
   casts: { kind: derived, expr: "decimal(any_event) + integer(bmi_low)" }
   any_copd: { kind: derived, expr: "boolean(copd_count)" }
   review: { kind: derived, expr: "bmi_date + (copd_count + 1) months" }
+  exacerbations: { kind: events, table: gp, codelists: [copd], returns: count_episodes, gap_days: 14 }
 rules:
   - { name: not other, exclude: "not other" }
   - { name: unknown sex, exclude: "sex is null or age not between 0 and 120" }
@@ -1010,6 +1018,10 @@ rules:
                 "true when `copd_count` is neither zero nor false",
             ),
             ("review", "(`copd_count` + 1) months after `bmi_date`"),
+            (
+                "exacerbations",
+                "the number of episodes of `copd` codes in `gp` at any time, a new episode starting 14 days or more after the previous event",
+            ),
             ("not other", "remove people for whom `other` is false"),
             (
                 "unknown sex",

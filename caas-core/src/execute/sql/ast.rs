@@ -162,6 +162,14 @@ pub(crate) enum Expr {
         order_by: Vec<OrderKey>,
         filter: Option<Box<Expr>>,
     },
+    /// `name(arg) OVER (PARTITION BY ... ORDER BY ... ROWS BETWEEN UNBOUNDED PRECEDING AND
+    /// 1 PRECEDING)`: an aggregate of the rows before each row.
+    BeforeRow {
+        name: &'static str,
+        arg: Box<Expr>,
+        partition_by: Vec<Expr>,
+        order_by: Vec<OrderKey>,
+    },
 }
 
 /// Shorthands for building expressions.
@@ -675,6 +683,21 @@ impl Renderer {
                     self.out.push(')');
                 }
             },
+            Expr::BeforeRow {
+                name,
+                arg,
+                partition_by,
+                order_by,
+            } => {
+                write!(self.out, "{name}(")?;
+                self.expr(arg)?;
+                self.out.push_str(") OVER (PARTITION BY ");
+                self.list(partition_by)?;
+                self.out.push_str(" ORDER BY ");
+                self.order(order_by)?;
+                self.out
+                    .push_str(" ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)");
+            }
             Expr::Aggregate {
                 name,
                 args,

@@ -16,7 +16,7 @@
 use arrow::datatypes::DataType;
 use indexmap::IndexMap;
 
-use super::ast::{Body, Expr as Sql, Join, Relation, Select, SqlType};
+use super::ast::{BinOp, Body, Expr as Sql, Join, OrderKey, Relation, Select, SqlType};
 use super::expr::Scope;
 use super::{CodeTable, Dialect, TableNames};
 use crate::compile::plan::{
@@ -345,8 +345,7 @@ impl<'a> SqlLowering<'a> {
                 }
             };
             let matched = self.add(format!("{prefix}{}_matched", scan.table), matched);
-            let mut select = Select::from_step(&matched).expr(Sql::col("person_id"));
-            let mut columns = Vec::new();
+            let mut filters = Vec::new();
             for measure in &scan.coded {
                 let index = measure
                     .code_index
@@ -354,30 +353,65 @@ impl<'a> SqlLowering<'a> {
                 let filter = Sql::col("__variable")
                     .eq(Sql::Int(i64::from(index)))
                     .and(self.selection(plan, scan, measure)?);
-                select = select.item(self.aggregate(scan, measure, filter), &measure.column);
-                columns.push(measure.column.clone());
+                filters.push((measure, filter));
             }
-            select.group_by.push(Sql::col("person_id"));
-            out.push((
-                self.add(format!("{prefix}{}_measures", scan.table), select),
-                columns,
-            ));
+            let name = format!("{prefix}{}_measures", scan.table);
+            out.push(self.measures(scan, matched, name, filters));
         }
         if !scan.uncoded.is_empty() {
-            let mut select = Select::from_step(&events).expr(Sql::col("person_id"));
-            let mut columns = Vec::new();
+            let mut filters = Vec::new();
             for measure in &scan.uncoded {
-                let filter = self.selection(plan, scan, measure)?;
-                select = select.item(self.aggregate(scan, measure, filter), &measure.column);
-                columns.push(measure.column.clone());
+                filters.push((measure, self.selection(plan, scan, measure)?));
             }
-            select.group_by.push(Sql::col("person_id"));
-            out.push((
-                self.add(format!("{prefix}{}_all_rows", scan.table), select),
-                columns,
-            ));
+            let name = format!("{prefix}{}_all_rows", scan.table);
+            out.push(self.measures(scan, events.clone(), name, filters));
         }
         Ok(out)
+    }
+
+    /// The step `name` that aggregates the rows of step `rows` by person, one column per
+    /// measure over the rows its filter keeps; before it, where a measure counts episodes,
+    /// a step with each row's previous date that the measure selected.
+    fn measures(
+        &mut self,
+        scan: &EventScan,
+        mut rows: String,
+        name: String,
+        filters: Vec<(&Measure, Sql)>,
+    ) -> (String, Vec<String>) {
+        let episodes: Vec<&(&Measure, Sql)> = filters
+            .iter()
+            .filter(|(m, _)| m.aggregation == Aggregation::CountEpisodes)
+            .collect();
+        if !episodes.is_empty() {
+            let mut previous = Select::from_step(&rows).expr(Sql::Star(None));
+            for (measure, filter) in episodes {
+                let selected = Sql::Case {
+                    branches: vec![(filter.clone(), Sql::col("date"))],
+                    otherwise: None,
+                };
+                let before = Sql::BeforeRow {
+                    name: "max",
+                    arg: Box::new(selected),
+                    partition_by: vec![Sql::col("person_id")],
+                    order_by: vec![OrderKey {
+                        expr: Sql::col("date"),
+                        descending: false,
+                        nulls_first: false,
+                    }],
+                };
+                previous = previous.item(before, &measure.previous_column());
+            }
+            rows = self.add(format!("{name}_previous"), previous);
+        }
+        let mut select = Select::from_step(&rows).expr(Sql::col("person_id"));
+        let mut columns = Vec::new();
+        for (measure, filter) in filters {
+            select = select.item(self.aggregate(scan, measure, filter), &measure.column);
+            columns.push(measure.column.clone());
+        }
+        select.group_by.push(Sql::col("person_id"));
+        (self.add(name, select), columns)
     }
 
     /// The code table of a scan: created by the statements of the generated SQL.
@@ -676,6 +710,22 @@ impl<'a> SqlLowering<'a> {
             Aggregation::LastCode => d.pick(Sql::col("code"), keys, filter, true),
             Aggregation::Sum => simple("sum", Some("value")),
             Aggregation::Mean => simple("avg", Some("value")),
+            // The selected rows that start an episode: with no selected date before them,
+            // or the previous one at least the gap before.
+            Aggregation::CountEpisodes => {
+                let gap = i64::from(measure.gap_days.unwrap_or(1));
+                let previous = Sql::col(&measure.previous_column());
+                let starts = previous
+                    .clone()
+                    .null_test()
+                    .or(previous.binary(BinOp::LtEq, d.add_days(Sql::col("date"), -gap)));
+                Sql::Aggregate {
+                    name: "count",
+                    args: Vec::new(),
+                    order_by: Vec::new(),
+                    filter: Some(Box::new(filter.and(starts))),
+                }
+            }
             // The filter inside the argument, as in-process (nulls are not counted).
             Aggregation::CountDistinctCodes | Aggregation::CountDistinctDates => {
                 let counted = match measure.aggregation {
