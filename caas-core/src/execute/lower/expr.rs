@@ -167,9 +167,14 @@ impl Scope<'_> {
                         };
                         cast(date_fn::date_part(lit(part), date(0)?), DataType::Int64)
                     }
+                    // From the date's parts: `date_trunc` goes through nanosecond
+                    // timestamps, which end in 2262 (and fail the query past it).
                     Function::FirstOf { year } => {
-                        let period = if *year { "year" } else { "month" };
-                        cast(date_fn::date_trunc(lit(period), date(0)?), DataType::Date32)
+                        let d = date(0)?;
+                        let part =
+                            |p: &str| cast(date_fn::date_part(lit(p), d.clone()), DataType::Int32);
+                        let month = if *year { lit(1i32) } else { part("month") };
+                        date_fn::make_date(part("year"), month, lit(1i32))
                     }
                     Function::Abs | Function::Div | Function::Cast(_) => {
                         let types = (args.iter())
