@@ -18,7 +18,7 @@ from .diff import Difference
 from .explain import Explanation
 from .quality import DataQuality, Policy
 from .report import Report
-from .what_if import WhatIf
+from .what_if import WhatIf, _Counts
 
 if TYPE_CHECKING:
     import pandas
@@ -334,7 +334,7 @@ class Engine:
         return f"Engine(tables={self.tables!r})"
 
 
-class Result:
+class Result(_Counts):
     """What an evaluation returns.
 
     ``members`` (one row per member, sorted by ``person_id``, with the output columns) and
@@ -377,6 +377,8 @@ class Result:
         [{'person_id': 3}]
     """
 
+    _raw: _caas.Evaluation
+
     def __init__(
         self, raw: _caas.Evaluation, cohort: Cohort, parameters: Mapping[str, Any] | None
     ) -> None:
@@ -391,25 +393,6 @@ class Result:
         """The members: ``person_id`` and the output columns, sorted by ``person_id``."""
         return self._raw.members()
 
-    @cached_property
-    def attrition(self) -> pa.Table:
-        """Per rule, in order: ``step``, ``rule``, ``action``, ``before``, ``after``,
-        ``removed`` (people)."""
-        return self._raw.attrition()
-
-    @property
-    def population(self) -> int:
-        """People in the person table."""
-        return self._raw.population
-
-    @property
-    def member_count(self) -> int:
-        """People in the cohort."""
-        return self._raw.member_count
-
-    def __len__(self) -> int:
-        return self.member_count
-
     def to_polars(self) -> polars.DataFrame:
         """The members as a polars DataFrame (needs polars)."""
         import polars as pl
@@ -422,12 +405,6 @@ class Result:
         """The members as a pandas DataFrame (needs pandas)."""
         frame: pandas.DataFrame = self.members.to_pandas()
         return frame
-
-    def attrition_text(self) -> str:
-        """The attrition as a text table. For purposes other than direct care its counts
-        are under the report's disclosure control (1 to 7 shown as ``*``, others rounded
-        to 5), as in everything printed; :attr:`attrition` holds the exact counts."""
-        return self._raw.attrition_text()
 
     def explain(self, person_id: int | str, *, progress: Progress | None = None) -> Explanation:
         """Why a person is in the cohort or not: each variable's value with the event rows
@@ -539,11 +516,3 @@ class Result:
         # Counts as the report shows them: printed text is as far from the data as it.
         members, population = self._raw.shown(self.member_count), self._raw.shown(self.population)
         return f"Result(cohort={self.cohort.id!r}, members={members}, population={population})"
-
-    def __str__(self) -> str:
-        return self._raw.summary()
-
-    def _repr_html_(self) -> str:
-        # The engine's view: the attrition and the report's funnel, counts under the
-        # report's disclosure control for purposes other than direct care.
-        return self._raw.notebook_html()

@@ -1,4 +1,6 @@
-"""An evaluation's attrition had its rules been others (:meth:`caas.Result.what_if`)."""
+"""An evaluation's attrition had its rules been others (:meth:`caas.Result.what_if`), and
+what it shares with a :class:`caas.Result`: the attrition and the counts, printed under
+the disclosure control of the cohort's purpose."""
 
 from __future__ import annotations
 
@@ -11,14 +13,10 @@ from . import _caas
 __all__ = ["WhatIf"]
 
 
-class WhatIf:
-    """The attrition and member count of an evaluation's population under changed rules,
-    recounted from the rule outcomes the evaluation holds for every person: nothing is read
-    again. Printed, in a notebook and in :meth:`attrition_text`, counts are under the
-    disclosure control of the cohort's purpose, as the evaluation's are."""
+class _Counts:
+    """The attrition and the counts of an evaluation, or of its rules changed."""
 
-    def __init__(self, raw: _caas.WhatIf) -> None:
-        self._raw = raw
+    _raw: _caas.Evaluation | _caas.WhatIf
 
     @cached_property
     def attrition(self) -> pa.Table:
@@ -33,22 +31,36 @@ class WhatIf:
 
     @property
     def member_count(self) -> int:
-        """People the changed rules keep."""
+        """People in the cohort (kept by the rules)."""
         return self._raw.member_count
 
     def __len__(self) -> int:
         return self.member_count
 
     def attrition_text(self) -> str:
-        """The attrition as a text table, counts as the evaluation's are printed."""
+        """The attrition as a text table. For purposes other than direct care its counts
+        are under the report's disclosure control (1 to 7 shown as ``*``, others rounded
+        to 5), as in everything printed; :attr:`attrition` holds the exact counts."""
         return self._raw.attrition_text()
-
-    def __repr__(self) -> str:
-        members, population = self._raw.shown(self.member_count), self._raw.shown(self.population)
-        return f"WhatIf(members={members}, population={population})"
 
     def __str__(self) -> str:
         return self._raw.summary()
 
     def _repr_html_(self) -> str:
+        # The engine's view: the attrition and the report's funnel, counts under the
+        # report's disclosure control for purposes other than direct care.
         return self._raw.notebook_html()
+
+
+class WhatIf(_Counts):
+    """The attrition and member count of an evaluation's population under changed rules,
+    recounted from the rule outcomes the evaluation holds for every person: nothing is read
+    again. Printed, in a notebook and in :meth:`attrition_text`, counts are under the
+    disclosure control of the cohort's purpose, as the evaluation's are."""
+
+    def __init__(self, raw: _caas.WhatIf) -> None:
+        self._raw = raw
+
+    def __repr__(self) -> str:
+        members, population = self._raw.shown(self.member_count), self._raw.shown(self.population)
+        return f"WhatIf(members={members}, population={population})"

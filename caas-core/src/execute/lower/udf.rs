@@ -161,7 +161,18 @@ pub fn checked_expr(op: IntegerOp, left: Expr, right: Expr) -> Expr {
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct AddDuration {
     signature: Signature,
-    duration: Duration,
+    unit: DurationUnit,
+    amount: Amount,
+}
+
+/// How many units [`AddDuration`] moves by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Amount {
+    /// A constant (`12 months`).
+    Constant(i64),
+    /// The second argument (`n months`), negated first if `negated`; missing where it is
+    /// or where it has no negation.
+    Argument { negated: bool },
 }
 
 impl ScalarUDFImpl for AddDuration {
@@ -179,14 +190,29 @@ impl ScalarUDFImpl for AddDuration {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let [date] = args.args.as_slice() else {
-            return exec_err!("caas_add_duration takes one date");
+        let (date, amounts) = match (args.args.as_slice(), self.amount) {
+            ([date], Amount::Constant(a)) => (date.to_array(n)?, Int64Array::from(vec![a; n])),
+            ([date, amount], Amount::Argument { negated }) => {
+                let amount = amount.to_array(n)?;
+                let amounts = amount.as_primitive::<Int64Type>();
+                let amounts = if negated {
+                    amounts.iter().map(|a| a?.checked_neg()).collect()
+                } else {
+                    amounts.clone()
+                };
+                (date.to_array(n)?, amounts)
+            }
+            _ => return exec_err!("caas_add_duration takes a date, and an amount if not constant"),
         };
-        let date = date.to_array(n)?;
-        let duration = self.duration;
+        let unit = self.unit;
         let (first, last) = crate::model::calendar();
         let out: Date32Array = (date.as_primitive::<Date32Type>().iter())
-            .map(|d| {
+            .zip(amounts.iter())
+            .map(|(d, amount)| {
+                let duration = Duration {
+                    amount: amount?,
+                    unit,
+                };
                 let moved = add_duration(Date32Type::to_naive_date_opt(d?)?, duration)?;
                 Some(Date32Type::from_naive_date(moved)).filter(|d| (first..=last).contains(d))
             })
@@ -199,68 +225,22 @@ impl ScalarUDFImpl for AddDuration {
 pub fn add_duration_expr(date: Expr, duration: Duration) -> Expr {
     let udf = ScalarUDF::new_from_impl(AddDuration {
         signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable),
-        duration,
+        unit: duration.unit,
+        amount: Amount::Constant(duration.amount),
     });
     udf.call(vec![cast(date, DataType::Date32)])
-}
-
-/// A date moved by a whole-number amount of a unit computed per row (`n_months months`), by
-/// the same rule as [`AddDuration`]; missing where the amount is, where `negated` and it
-/// has no negation, and outside the years 1 to 9999.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct AddAmount {
-    signature: Signature,
-    unit: DurationUnit,
-    negated: bool,
-}
-
-impl ScalarUDFImpl for AddAmount {
-    fn name(&self) -> &str {
-        "caas_add_amount"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Date32)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let n = args.number_rows;
-        let [date, amount] = args.args.as_slice() else {
-            return exec_err!("caas_add_amount takes a date and an amount");
-        };
-        let (date, amount) = (date.to_array(n)?, amount.to_array(n)?);
-        let (first, last) = crate::model::calendar();
-        let moved = |d: Option<i32>, a: Option<i64>| {
-            let amount = if self.negated { a?.checked_neg()? } else { a? };
-            let duration = Duration {
-                amount,
-                unit: self.unit,
-            };
-            let moved = add_duration(Date32Type::to_naive_date_opt(d?)?, duration)?;
-            Some(Date32Type::from_naive_date(moved)).filter(|d| (first..=last).contains(d))
-        };
-        let out: Date32Array = (date.as_primitive::<Date32Type>().iter())
-            .zip(amount.as_primitive::<Int64Type>().iter())
-            .map(|(d, a)| moved(d, a))
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
 }
 
 /// `date` moved by `amount` (Int64) units, negated first if `negated`; missing outside the
 /// years 1 to 9999.
 pub fn add_amount_expr(date: Expr, amount: Expr, unit: DurationUnit, negated: bool) -> Expr {
-    let udf = ScalarUDF::new_from_impl(AddAmount {
+    let udf = ScalarUDF::new_from_impl(AddDuration {
         signature: Signature::exact(
             vec![DataType::Date32, DataType::Int64],
             Volatility::Immutable,
         ),
         unit,
-        negated,
+        amount: Amount::Argument { negated },
     });
     udf.call(vec![cast(date, DataType::Date32), amount])
 }
