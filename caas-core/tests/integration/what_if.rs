@@ -244,3 +244,55 @@ fn what_if_refuses_what_it_cannot_answer_naming_the_rule() {
         "{e}"
     );
 }
+
+/// With no rules and no true/false variable the evaluation holds no column, only its
+/// people: rules over parameters alone still count them.
+#[test]
+fn what_if_without_held_columns_counts_every_person() {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use caas_core::TableSpec;
+
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "person_id",
+        DataType::Int64,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int64Array::from(vec![1, 2, 3]))],
+    )
+    .unwrap();
+    let engine = Engine::new();
+    engine
+        .register_batches("persons", TableSpec::person(), schema, vec![batch])
+        .unwrap();
+    let cohort = Cohort::from_yaml_str(
+        "{id: all, title: All, purpose: direct_care, parameters: {index_date: 2026-03-31}}",
+    )
+    .unwrap();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    let none = result.what_if_blocking(&RuleChanges::default()).unwrap();
+    assert_eq!((none.members, none.population), (3, 3));
+    let changes = RuleChanges {
+        add: vec![
+            rule("recent", Some("index_date > DATE '2000-01-01'"), None),
+            rule("never", None, Some("index_date > DATE '2000-01-01'")),
+        ],
+        ..RuleChanges::default()
+    };
+    let what_if = result.what_if_blocking(&changes).unwrap();
+    assert_eq!(
+        what_if.attrition_table().unwrap(),
+        engine
+            .evaluate_blocking(&rewritten(&cohort, &changes), &Parameters::new())
+            .unwrap()
+            .attrition_table()
+            .unwrap()
+    );
+    assert_eq!(what_if.members, 0);
+}
