@@ -48,15 +48,27 @@ pub(crate) fn aggregates(lowering: &Lowering<'_>, plan: &CohortPlan) -> Result<V
     for scan in &plan.events {
         for selection in event_selections(lowering, plan, scan)? {
             let mut rows = selection.rows;
+            // One previous-date column per distinct selection of a count of episodes:
+            // counts of the same rows share it (DataFusion cannot plan two equal window
+            // expressions, and one window is less work).
+            let mut windows: Vec<(DfExpr, String)> = Vec::new();
             let mut aggs = Vec::new();
             for (measure, filter) in selection.filters {
-                if measure.aggregation == Aggregation::CountEpisodes {
-                    rows = rows.window(vec![
-                        previous_date(filter.clone()).alias(measure.previous_column()),
-                    ])?;
-                }
-                let value = aggregate(scan, measure, filter, &selection.order)?;
+                let previous = (measure.aggregation == Aggregation::CountEpisodes).then(|| {
+                    match windows.iter().find(|(selected, _)| *selected == filter) {
+                        Some((_, previous)) => previous.clone(),
+                        None => {
+                            windows.push((filter.clone(), measure.previous_column()));
+                            measure.previous_column()
+                        }
+                    }
+                });
+                let value = aggregate(scan, measure, filter, previous, &selection.order)?;
                 aggs.push(value.alias(&measure.column));
+            }
+            if !windows.is_empty() {
+                let windows = windows.into_iter();
+                rows = rows.window(windows.map(|(f, c)| previous_date(f).alias(c)).collect())?;
             }
             out.push(rows.aggregate(vec![column("person_id")], aggs)?);
         }
@@ -272,11 +284,13 @@ fn previous_date(filter: DfExpr) -> DfExpr {
 }
 
 /// The aggregate of one measure over rows already restricted by `filter`; first and last
-/// follow `order`.
+/// follow `order`; a count of episodes reads the previous selected date from the column
+/// `previous`.
 fn aggregate(
     scan: &EventScan,
     measure: &Measure,
     filter: DfExpr,
+    previous: Option<String>,
     order: &[SortExpr],
 ) -> Result<DfExpr> {
     let (udaf, argument, ordered) = match measure.aggregation {
@@ -305,7 +319,9 @@ fn aggregate(
         // the previous one at least the gap before.
         Aggregation::CountEpisodes => {
             let gap = i64::from(measure.gap_days.unwrap_or(1));
-            let previous = column(&measure.previous_column());
+            let previous = previous
+                .map(|c| column(&c))
+                .ok_or_else(|| CaasError::internal("a count of episodes without its window"))?;
             let limit = add_duration_expr(
                 column("date"),
                 Duration {
