@@ -24,20 +24,17 @@ use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_u
 use datafusion::functions_aggregate::min_max::{max_udaf, min_udaf};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_nested::expr_fn::{array_element, make_array, string_to_array};
-use datafusion::logical_expr::expr::{Case, WindowFunction};
 use datafusion::logical_expr::{
-    Expr as DfExpr, ExprFunctionExt, JoinType, SortExpr, WindowFrame, WindowFrameBound,
-    WindowFrameUnits, cast, lit, when,
+    Expr as DfExpr, ExprFunctionExt, JoinType, SortExpr, cast, lit, when,
 };
 
 use super::Lowering;
 use super::expr::{Scope, column, date_literal};
-use super::udf::{add_duration_expr, code_prefixes_expr};
+use super::udf::{code_prefixes_expr, count_episodes_expr};
 use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
 };
 use crate::error::{CaasError, Place, Result};
-use crate::model::expr::{Duration, DurationUnit};
 use crate::model::{Aggregation, Ties};
 use crate::source::CodeLayout;
 use crate::source::quality::finite;
@@ -47,30 +44,12 @@ pub(crate) fn aggregates(lowering: &Lowering<'_>, plan: &CohortPlan) -> Result<V
     let mut out = Vec::new();
     for scan in &plan.events {
         for selection in event_selections(lowering, plan, scan)? {
-            let mut rows = selection.rows;
-            // One previous-date column per distinct selection of a count of episodes:
-            // counts of the same rows share it (DataFusion cannot plan two equal window
-            // expressions, and one window is less work).
-            let mut windows: Vec<(DfExpr, String)> = Vec::new();
             let mut aggs = Vec::new();
             for (measure, filter) in selection.filters {
-                let previous = (measure.aggregation == Aggregation::CountEpisodes).then(|| {
-                    match windows.iter().find(|(selected, _)| *selected == filter) {
-                        Some((_, previous)) => previous.clone(),
-                        None => {
-                            windows.push((filter.clone(), measure.previous_column()));
-                            measure.previous_column()
-                        }
-                    }
-                });
-                let value = aggregate(scan, measure, filter, previous, &selection.order)?;
+                let value = aggregate(scan, measure, filter, &selection.order)?;
                 aggs.push(value.alias(&measure.column));
             }
-            if !windows.is_empty() {
-                let windows = windows.into_iter();
-                rows = rows.window(windows.map(|(f, c)| previous_date(f).alias(c)).collect())?;
-            }
-            out.push(rows.aggregate(vec![column("person_id")], aggs)?);
+            out.push(selection.rows.aggregate(vec![column("person_id")], aggs)?);
         }
     }
     for scan in &plan.periods {
@@ -264,33 +243,12 @@ fn measure_order(scan: &EventScan, measure: &Measure, order: &[SortExpr]) -> Vec
     ]
 }
 
-/// On each row, the latest date of the person's rows before it (in date order) that
-/// `filter` selects: a row of an earlier date, or of the same date (where the gap is 0).
-fn previous_date(filter: DfExpr) -> DfExpr {
-    let selected = DfExpr::Case(Case::new(
-        None,
-        vec![(Box::new(filter), Box::new(column("date")))],
-        None,
-    ));
-    let mut window = WindowFunction::new(max_udaf(), vec![selected]);
-    window.params.partition_by = vec![column("person_id")];
-    window.params.order_by = vec![column("date").sort(true, false)];
-    window.params.window_frame = WindowFrame::new_bounds(
-        WindowFrameUnits::Rows,
-        WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
-        WindowFrameBound::Preceding(ScalarValue::UInt64(Some(1))),
-    );
-    DfExpr::WindowFunction(Box::new(window))
-}
-
 /// The aggregate of one measure over rows already restricted by `filter`; first and last
-/// follow `order`; a count of episodes reads the previous selected date from the column
-/// `previous`.
+/// follow `order`.
 fn aggregate(
     scan: &EventScan,
     measure: &Measure,
     filter: DfExpr,
-    previous: Option<String>,
     order: &[SortExpr],
 ) -> Result<DfExpr> {
     let (udaf, argument, ordered) = match measure.aggregation {
@@ -315,25 +273,10 @@ fn aggregate(
             let argument = when(filter, counted).end()?;
             return Ok(count_udaf().call(vec![argument]).distinct().build()?);
         }
-        // The selected rows that start an episode: with no selected date before them, or
-        // the previous one at least the gap before.
+        // The filter inside the argument, as for the distinct counts.
         Aggregation::CountEpisodes => {
-            let gap = i64::from(measure.gap_days.unwrap_or(1));
-            let previous = previous
-                .map(|c| column(&c))
-                .ok_or_else(|| CaasError::internal("a count of episodes without its window"))?;
-            let limit = add_duration_expr(
-                column("date"),
-                Duration {
-                    amount: -gap,
-                    unit: DurationUnit::Days,
-                },
-            );
-            let starts = previous.clone().is_null().or(previous.lt_eq(limit));
-            return Ok(count_udaf()
-                .call(vec![lit(1i64)])
-                .filter(filter.and(starts))
-                .build()?);
+            let dates = when(filter, column("date")).end()?;
+            return Ok(count_episodes_expr(dates, measure.gap_days.unwrap_or(1)));
         }
     };
     let call = udaf.call(vec![argument]);

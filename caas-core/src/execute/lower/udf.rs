@@ -1,15 +1,21 @@
-//! Scalar functions that DataFusion lacks, with the exact semantics the definition promises.
+//! Scalar (and one aggregate) functions that DataFusion lacks, with the exact semantics the definition promises.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Date32Array, Int64Array, ListBuilder, StringBuilder};
+use arrow::array::{
+    ArrayRef, AsArray, Date32Array, Int64Array, ListArray, ListBuilder, StringBuilder,
+};
+use arrow::buffer::OffsetBuffer;
 use arrow::compute::is_not_null;
 use arrow::compute::kernels::zip::zip;
-use arrow::datatypes::{DataType, Date32Type, Field, Int64Type};
-use datafusion::common::{Result as DfResult, exec_err};
+use arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::binary::try_type_union_resolution;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
 };
 
 use crate::codelist::CodeSystem;
@@ -366,4 +372,108 @@ pub fn code_prefixes_expr(code: Expr, system: CodeSystem, mut lengths: Vec<usize
         lengths,
     });
     udf.call(vec![code])
+}
+
+/// `caas_count_episodes(date)`: how many episodes a person's dates make, a date starting a
+/// new one when it is at least `gap` days after the date before it (the first always does;
+/// equal dates are one). Missing dates are skipped, so a measure's filter is given as
+/// `CASE WHEN filter THEN date END`. An aggregate rather than a window over the rows before
+/// each row: DataFusion cannot plan two window expressions that simplify to the same one.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CountEpisodes {
+    signature: Signature,
+    gap: i64,
+}
+
+impl AggregateUDFImpl for CountEpisodes {
+    fn name(&self) -> &str {
+        "caas_count_episodes"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn accumulator(&self, _: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
+        Ok(Box::new(EpisodeDates {
+            dates: Vec::new(),
+            gap: self.gap,
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "dates"),
+            DataType::new_list(DataType::Date32, true),
+            true,
+        ))])
+    }
+}
+
+/// The dates of one person, counted into episodes at the end.
+#[derive(Debug)]
+struct EpisodeDates {
+    dates: Vec<i32>,
+    gap: i64,
+}
+
+impl Accumulator for EpisodeDates {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
+        if let Some(dates) = values.first() {
+            let dates = dates.as_primitive_opt::<Date32Type>();
+            self.dates.extend(dates.into_iter().flatten().flatten());
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
+        if let Some(lists) = states.first().and_then(|s| s.as_list_opt::<i32>()) {
+            for dates in lists.iter().flatten() {
+                let dates = dates.as_primitive_opt::<Date32Type>();
+                self.dates.extend(dates.into_iter().flatten().flatten());
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
+        let dates = Date32Array::from(self.dates.clone());
+        let field = Arc::new(Field::new_list_field(DataType::Date32, true));
+        let offsets = OffsetBuffer::from_lengths([dates.len()]);
+        let list = ListArray::try_new(field, offsets, Arc::new(dates), None)?;
+        Ok(vec![ScalarValue::List(Arc::new(list))])
+    }
+
+    fn evaluate(&mut self) -> DfResult<ScalarValue> {
+        self.dates.sort_unstable();
+        self.dates.dedup();
+        let starts = (self.dates.iter().enumerate())
+            .filter(
+                |(i, d)| match i.checked_sub(1).and_then(|p| self.dates.get(p)) {
+                    Some(before) => i64::from(**d) - i64::from(*before) >= self.gap,
+                    None => true,
+                },
+            )
+            .count();
+        Ok(ScalarValue::Int64(Some(
+            i64::try_from(starts).unwrap_or(i64::MAX),
+        )))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.dates.capacity() * std::mem::size_of::<i32>()
+    }
+}
+
+/// `caas_count_episodes(dates)` with a gap of `gap` days.
+pub fn count_episodes_expr(dates: Expr, gap: u32) -> Expr {
+    let udaf = AggregateUDF::new_from_impl(CountEpisodes {
+        signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable),
+        gap: i64::from(gap),
+    });
+    udaf.call(vec![dates])
 }
