@@ -398,6 +398,11 @@ impl Bound {
             None => "index_date".to_string(),
             Some(d) => format!("DATE '{d}'"),
         };
+        self.shifted(base)
+    }
+
+    /// `base`, a date expression, with the bound's shift.
+    fn shifted(&self, base: String) -> String {
         match self.shift {
             None => base,
             Some(d) => {
@@ -485,6 +490,9 @@ struct VariableSeed {
     /// Which of the codelists of the table's system the variable uses (a bit each).
     codelists: u8,
     condition: Option<Seed>,
+    /// For an event variable, which bound (if any) is an earlier date variable, shifted as
+    /// the bound's seed says, and which variable.
+    relative: u8,
 }
 
 fn variable() -> impl Strategy<Value = VariableSeed> {
@@ -499,9 +507,22 @@ fn variable() -> impl Strategy<Value = VariableSeed> {
         option::weighted(0.25, select(VALUES.as_slice())),
         any::<u8>(),
         option::weighted(0.3, compound_seed()),
+        any::<u8>(),
     )
         .prop_map(
-            |(head, on, on_bound, expr, from, to, min_value, max_value, codelists, condition)| {
+            |(
+                head,
+                on,
+                on_bound,
+                expr,
+                from,
+                to,
+                min_value,
+                max_value,
+                codelists,
+                condition,
+                relative,
+            )| {
                 VariableSeed {
                     head,
                     on,
@@ -513,6 +534,7 @@ fn variable() -> impl Strategy<Value = VariableSeed> {
                     max_value,
                     codelists,
                     condition,
+                    relative,
                 }
             },
         )
@@ -1023,7 +1045,7 @@ fn variable_body(
             t,
         ),
         Head::Events(table, returns) => {
-            let body = event_body(seed, table, returns, lists_of, index_dates);
+            let body = event_body(seed, scope, table, returns, lists_of, index_dates);
             ("events", body, aggregation_type(returns))
         }
     }
@@ -1045,8 +1067,11 @@ fn on_date(seed: &VariableSeed, scope: &[(String, Type)]) -> String {
     }
 }
 
+/// An event variable: its window of constants or of an earlier date variable, and its
+/// `where` over the event's columns, the parameters and the earlier variables.
 fn event_body(
     seed: &VariableSeed,
+    scope: &[(String, Type)],
     table: EventTable,
     returns: Aggregation,
     lists_of: &[(String, CodeSystem)],
@@ -1081,6 +1106,24 @@ fn event_body(
     if let Some(to) = seed.to {
         body["to"] = json!(to.text());
     }
+    // One bound in four is an earlier date variable's (the window empty for a person
+    // where it ends before it starts, or where the date is missing).
+    let dates: Vec<&str> = scope
+        .iter()
+        .filter(|(n, t)| *t == Type::Date && n != "index_date")
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if let Some(variable) = dates.get(usize::from(seed.relative / 4) % dates.len().max(1)) {
+        let side = match seed.relative % 4 {
+            0 => Some(("from", seed.from)),
+            1 => Some(("to", seed.to)),
+            _ => None,
+        };
+        if let Some((side, bound)) = side {
+            let text = bound.map_or(variable.to_string(), |b| b.shifted(variable.to_string()));
+            body[side] = json!(text);
+        }
+    }
     let mut event_scope: Vec<(String, Type)> = vec![("code".into(), Type::Text)];
     if table == EventTable::Gp {
         let (low, high) = match (seed.min_value, seed.max_value) {
@@ -1102,8 +1145,7 @@ fn event_body(
             }
         }
     }
-    event_scope.push(("index_date".into(), Type::Date));
-    event_scope.push(("cutoff".into(), Type::Float));
+    event_scope.extend(scope.iter().cloned());
     if let Some(condition) = &seed.condition {
         let realiser = Realiser::new(&event_scope);
         body["where"] = json!(realiser.expr(condition, Type::Bool));

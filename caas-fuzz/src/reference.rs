@@ -172,7 +172,7 @@ impl Reference<'_> {
         }
     }
 
-    /// A constant (window bounds, the dates of period variables): parameters and literals.
+    /// A constant (the dates of period variables): parameters and literals.
     fn constant(&self, expr: &Expr) -> Cell {
         eval(expr, &|name| self.parameter(name))
     }
@@ -202,7 +202,7 @@ impl Reference<'_> {
                 }
                 VariableKind::Practice { table, on } => self.practice(table, on, id),
                 VariableKind::PersonColumn { column } => person(column),
-                VariableKind::Events(selection) => self.events(selection, id),
+                VariableKind::Events(selection) => self.events(selection, id, &values),
                 VariableKind::Derived { expr } => {
                     coerce(eval(expr, &lookup), self.types[&var.name])
                 }
@@ -252,7 +252,8 @@ impl Reference<'_> {
             .and_then(|row| row[practice].clone())
     }
 
-    fn events(&self, selection: &EventSelection, id: i64) -> Cell {
+    /// The event variable `selection` of person `id`, whose earlier variables are `values`.
+    fn events(&self, selection: &EventSelection, id: i64, values: &IndexMap<String, Cell>) -> Cell {
         let events = &self.db.tables[&selection.table];
         let column = |name: &str| events.index(name);
         let (pid, date, code) = (
@@ -266,8 +267,11 @@ impl Reference<'_> {
             .iter()
             .map(|name| &self.cohort.codelists()[name])
             .collect();
-        let from = selection.from.as_ref().map(|e| self.constant(e));
-        let to = selection.to.as_ref().map(|e| self.constant(e));
+        // Bounds over the person's variables and the parameters; a `where` names the
+        // event's columns first.
+        let person = |name: &str| self.name(name, values);
+        let from = selection.from.as_ref().map(|e| eval(e, &person));
+        let to = selection.to.as_ref().map(|e| eval(e, &person));
 
         let selected: Vec<&[Cell]> = events
             .rows
@@ -306,7 +310,7 @@ impl Reference<'_> {
                 Some(condition) => {
                     let lookup = |name: &str| match column(name) {
                         Some(i) => row[i].clone(),
-                        None => self.parameter(name),
+                        None => person(name),
                     };
                     eval(condition, &lookup) == TRUE
                 }

@@ -134,7 +134,7 @@ impl<'a> Compiler<'a> {
             }
         }
 
-        let (events, periods) = scans::scans(self, cohort, parameters)?;
+        let (events, periods) = scans::scans(self, cohort, parameters, &types)?;
         // Variable name -> the aggregate column its value is computed from.
         let mut sources: IndexMap<String, String> = IndexMap::new();
         for scan in &events {

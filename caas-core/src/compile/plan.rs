@@ -12,7 +12,10 @@
 //!    [`Measure`] per variable; per period table one [`PeriodScan`] likewise;
 //! 3. the [`Membership`]s of other cohorts, each with its own plan;
 //! 4. the variables in dependency layers ([`VariableStep`]): each layer uses only the
-//!    columns of the layers before it and of the steps above;
+//!    columns of the layers before it and of the steps above. Event variables whose window
+//!    or `where` reads the person's own variables are measured by a later scan of their
+//!    table ([`EventScan::after`]): its events carry those variables, and its aggregates
+//!    join the persons just before the layer that needs them;
 //! 5. the rules in order ([`RuleStep`]), each a pass column.
 //!
 //! Column names are part of the contract: the person table's canonical column `x` is
@@ -39,7 +42,8 @@ pub struct CohortPlan {
     pub parameters: IndexMap<String, Value>,
     /// The persons.
     pub person: PersonStep,
-    /// One scan per event table, in the order the variables first read them.
+    /// One scan per event table and stage ([`EventScan::after`]), in the order the
+    /// variables first read them.
     pub events: Vec<EventScan>,
     /// One scan per period table, in the order the variables first read them.
     pub periods: Vec<PeriodScan>,
@@ -129,7 +133,7 @@ pub struct EventColumn {
     pub column_type: Option<Type>,
 }
 
-/// One scan of an event table for all the variables that read it.
+/// One scan of an event table for all the variables that read it at one stage.
 ///
 /// The events are brought to one row per code (`primary_only` keeps only the first),
 /// events without a code or a date dropped. The variables with codelists are served by
@@ -139,6 +143,12 @@ pub struct EventColumn {
 pub struct EventScan {
     /// The table's name.
     pub table: String,
+    /// How many layers of variables come before the scan: 0 for a scan whose measures
+    /// read no variable, which joins the persons before every layer. A later scan's
+    /// events carry the person's variables that its measures read
+    /// ([`EventScan::reads`]), each in the column [`person_column`], and its aggregates
+    /// join the persons before layer `after`.
+    pub after: usize,
     /// Where the codes are.
     pub codes: CodeLayout,
     /// Whether only the first (primary) code of a row counts.
@@ -160,16 +170,37 @@ pub struct EventScan {
     pub uncoded: Vec<Measure>,
 }
 
+/// The column of an event row that holds the person's variable `name`, for the windows
+/// and conditions of a scan after some layers ([`EventScan::after`]): apart from the
+/// event's own columns, which a `where` may name alike.
+pub fn person_column(name: &str) -> String {
+    format!("__v_{name}")
+}
+
 impl EventScan {
+    /// The person's variables that the scan's measures read, each once, in the order the
+    /// measures first read them.
+    pub fn reads(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for m in self.coded.iter().chain(&self.uncoded) {
+            for n in &m.reads {
+                if !names.contains(&n.as_str()) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    }
+
     /// Whether the events have a `value` column.
     pub fn has_value(&self) -> bool {
         self.columns.iter().any(|c| c.name == "value")
     }
 
     /// The first and last day that any measure's window selects, `None` where some window
-    /// is open on that side: rows outside this span count for no measure, so a backend may
-    /// drop them before joining the codes. A window with an unknown bound selects nothing
-    /// and widens nothing.
+    /// is open on that side or its bound is the person's: rows outside this span count
+    /// for no measure, so a backend may drop them before joining the codes. A window with
+    /// an unknown bound selects nothing and widens nothing.
     pub fn date_span(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
         let windows = || {
             self.coded
@@ -177,21 +208,22 @@ impl EventScan {
                 .chain(&self.uncoded)
                 .filter(|m| m.from != Bound::Unknown && m.to != Bound::Unknown)
         };
-        let side = |bound: fn(&Measure) -> Bound, widest: fn(NaiveDate, NaiveDate) -> NaiveDate| {
+        let side = |bound: fn(&Measure) -> &Bound,
+                    widest: fn(NaiveDate, NaiveDate) -> NaiveDate| {
             windows().try_fold(None, |span: Option<NaiveDate>, m| match bound(m) {
-                Bound::On(d) => Some(Some(span.map_or(d, |s| widest(s, d)))),
-                Bound::Open | Bound::Unknown => None,
+                Bound::On(d) => Some(Some(span.map_or(*d, |s| widest(s, *d)))),
+                Bound::Open | Bound::Unknown | Bound::Person(_) => None,
             })
         };
         (
-            side(|m| m.from, std::cmp::min).flatten(),
-            side(|m| m.to, std::cmp::max).flatten(),
+            side(|m| &m.from, std::cmp::min).flatten(),
+            side(|m| &m.to, std::cmp::max).flatten(),
         )
     }
 }
 
 /// One bound of a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Bound {
     /// No bound.
     Open,
@@ -199,6 +231,10 @@ pub enum Bound {
     On(NaiveDate),
     /// The bound is unknown (null): the window selects nothing.
     Unknown,
+    /// Each person's date, inclusive, from an expression over parameters and the person's
+    /// variables ([`Measure::reads`]): for a person whose date is unknown the window
+    /// selects nothing.
+    Person(Expr),
 }
 
 /// One variable's aggregate over the rows of an event scan.
@@ -224,8 +260,12 @@ pub struct Measure {
     pub min_value: Option<f64>,
     /// The largest value, inclusive.
     pub max_value: Option<f64>,
-    /// The `where` condition over the event columns and parameters.
+    /// The `where` condition over the event columns, parameters and the person's
+    /// variables ([`Measure::reads`]).
     pub condition: Option<Expr>,
+    /// The person's variables that the window and the condition read, each once: a name
+    /// of the condition is the event's column where the table has one.
+    pub reads: Vec<String>,
 }
 
 impl Measure {
@@ -395,6 +435,7 @@ impl fmt::Display for Bound {
             Bound::Open => write!(f, "open"),
             Bound::On(d) => write!(f, "{}", d.format("%Y-%m-%d")),
             Bound::Unknown => write!(f, "unknown"),
+            Bound::Person(e) => write!(f, "{e}"),
         }
     }
 }
@@ -440,9 +481,13 @@ impl CohortPlan {
             writeln!(f, "{pad}    remove opt-outs: {}", flags.join(", "))?;
         }
         for scan in &self.events {
+            let after = match scan.after {
+                0 => String::new(),
+                n => format!(" after layer {} reading {}", n - 1, scan.reads().join(", ")),
+            };
             writeln!(
                 f,
-                "{pad}  events {} codes {:?} primary_only {} integer_codes {} system {} matching {:?}",
+                "{pad}  events {}{after} codes {:?} primary_only {} integer_codes {} system {} matching {:?}",
                 scan.table,
                 scan.codes,
                 scan.primary_only,
@@ -584,12 +629,14 @@ mod tests {
             min_value: None,
             max_value: None,
             condition: None,
+            reads: Vec::new(),
         }
     }
 
     fn scan(coded: Vec<Measure>, uncoded: Vec<Measure>) -> EventScan {
         EventScan {
             table: "gp".to_string(),
+            after: 0,
             codes: CodeLayout::Single("code".to_string()),
             primary_only: false,
             integer_codes: false,
@@ -639,6 +686,17 @@ mod tests {
             Vec::new(),
         );
         assert_eq!(span(&unknown_only), (None, None));
+        Ok(())
+    }
+
+    #[test]
+    fn a_bound_of_the_person_opens_its_side() -> Result {
+        let person = Bound::Person(Expr::Name("first_admission".to_string()));
+        let s = scan(
+            vec![measure(person, day("2024-06-30")?)],
+            vec![measure(day("2024-01-01")?, day("2024-03-31")?)],
+        );
+        assert_eq!(span(&s), (None, Some("2024-06-30".to_string())));
         Ok(())
     }
 

@@ -1,5 +1,10 @@
 //! The scans of a cohort's plan: one per event table and one per period table, for all the
 //! variables that read it, with every check of those variables against the table.
+//!
+//! An event variable whose window or `where` reads the person's own variables cannot be
+//! measured before those are computed: it goes to a later scan of its table, one per
+//! layer of variables ([`EventScan::after`]), shared by every variable of that table
+//! whose inputs are ready at the same layer.
 
 use std::collections::BTreeSet;
 
@@ -21,8 +26,8 @@ use crate::source::{CodeLayout, Role, Table};
 /// The variables of a cohort that read event tables and period tables, grouped by table
 /// in the order the variables come.
 struct TableGroups<'c> {
-    /// Event table -> its event variables.
-    events: IndexMap<&'c str, Vec<(&'c str, &'c EventSelection)>>,
+    /// (Event table, layers before the scan) -> its event variables.
+    events: IndexMap<(&'c str, usize), Vec<(&'c str, &'c EventSelection)>>,
     /// Period table -> its `registered` and `practice` variables.
     periods: IndexMap<&'c str, Vec<(&'c str, &'c VariableKind)>>,
 }
@@ -32,11 +37,18 @@ fn table_groups(cohort: &Cohort) -> TableGroups<'_> {
         events: IndexMap::new(),
         periods: IndexMap::new(),
     };
+    let levels = cohort.variable_levels();
     for var in cohort.variables() {
         match &var.kind {
+            // A variable that uses others is in the layer after them (its level), and
+            // its scan joins the persons just before that layer; one that uses none is
+            // measured before every layer.
             VariableKind::Events(ev) => groups
                 .events
-                .entry(&ev.table)
+                .entry((
+                    &ev.table,
+                    levels.get(var.name.as_str()).copied().unwrap_or(0),
+                ))
                 .or_default()
                 .push((&var.name, ev)),
             VariableKind::Registered { table, .. } | VariableKind::Practice { table, .. } => groups
@@ -55,13 +67,15 @@ pub(super) fn scans(
     compiler: &mut Compiler<'_>,
     cohort: &Cohort,
     parameters: &IndexMap<String, Value>,
+    types: &IndexMap<String, Type>,
 ) -> Result<(Vec<EventScan>, Vec<PeriodScan>)> {
     let groups = table_groups(cohort);
     let mut events = Vec::new();
-    for (table, vars) in groups.events {
+    for ((table, after), vars) in groups.events {
         let place = Place::Variable(vars[0].0.to_string());
         let table = compiler.tables.table(table, &place, Role::Events)?;
-        events.push(event_scan(compiler, table, &vars, cohort, parameters)?);
+        let names = Names { parameters, types };
+        events.push(event_scan(compiler, table, after, &vars, cohort, &names)?);
     }
     let mut periods = Vec::new();
     for (table, vars) in groups.periods {
@@ -142,13 +156,32 @@ impl EventScan {
     }
 }
 
-/// The scan of the event variables `vars` of `table`.
+/// The names an event variable's window and `where` may use besides the event's columns.
+struct Names<'a> {
+    /// The bound parameters.
+    parameters: &'a IndexMap<String, Value>,
+    /// The type of every variable (person columns as the table has them).
+    types: &'a IndexMap<String, Type>,
+}
+
+impl Names<'_> {
+    /// The type of a variable, else of a parameter.
+    fn type_of(&self, name: &str) -> Option<Type> {
+        self.types
+            .get(name)
+            .copied()
+            .or_else(|| self.parameters.get(name).map(Value::data_type))
+    }
+}
+
+/// The scan of the event variables `vars` of `table`, after `after` layers of variables.
 fn event_scan(
     compiler: &mut Compiler<'_>,
     table: &Table,
+    after: usize,
     vars: &[(&str, &EventSelection)],
     cohort: &Cohort,
-    parameters: &IndexMap<String, Value>,
+    names: &Names<'_>,
 ) -> Result<EventScan> {
     let Some(system) = table.shape.code_system else {
         return Err(CaasError::Registration {
@@ -175,6 +208,7 @@ fn event_scan(
     let columns = event_columns(table)?;
     let mut scan = EventScan {
         table: table.name.clone(),
+        after,
         codes: table
             .shape
             .codes
@@ -215,12 +249,12 @@ fn event_scan(
             .flat_map(|codelist| codelist.codes().iter());
         let union = Codelist::new(*name, system, codes);
         pairs.extend(union.codes().iter().map(|c| (c.clone(), code_index)));
-        let measure = measure(compiler, name, ev, &scan, id, Some(code_index), parameters)?;
+        let measure = measure(compiler, name, ev, &scan, id, Some(code_index), names)?;
         scan.coded.push(measure);
     }
     scan.code_table = pairs.into_iter().collect();
     for (name, ev) in &without {
-        let measure = measure(compiler, name, ev, &scan, id, None, parameters)?;
+        let measure = measure(compiler, name, ev, &scan, id, None, names)?;
         scan.uncoded.push(measure);
     }
     Ok(scan)
@@ -234,12 +268,39 @@ fn measure(
     scan: &EventScan,
     id: IdType,
     code_index: Option<i32>,
-    parameters: &IndexMap<String, Value>,
+    names: &Names<'_>,
 ) -> Result<Measure> {
     let place = Place::Variable(name.to_string());
+    let parameters = names.parameters;
+    let is_variable = |n: &str| names.types.contains_key(n);
+    let mut reads: Vec<String> = Vec::new();
+    let mut read = |n: &str| {
+        if !reads.iter().any(|r| r == n) {
+            reads.push(n.to_string());
+        }
+    };
     let mut bounds = [Bound::Open, Bound::Open];
     for (bound, slot) in [&ev.from, &ev.to].into_iter().zip(bounds.iter_mut()) {
         let Some(bound) = bound else { continue };
+        let variables: Vec<&str> = bound
+            .names()
+            .into_iter()
+            .filter(|n| is_variable(n))
+            .collect();
+        if !variables.is_empty() {
+            let resolve = |n: &str| names.type_of(n);
+            let t = infer_type(bound, &resolve, &place)?;
+            if !matches!(t, Type::Date | Type::Null) {
+                return Err(CaasError::type_mismatch(
+                    &place,
+                    format!("a window bound must be a date, found {t}"),
+                ));
+            }
+            check_lowerable(bound, &is_variable, &resolve, parameters, &place)?;
+            variables.into_iter().for_each(&mut read);
+            *slot = Bound::Person(bound.clone());
+            continue;
+        }
         *slot = match eval_constant(bound, parameters, &place)? {
             Some(Value::Date(d)) => Bound::On(d),
             // An unknown bound selects nothing, as a comparison with null would.
@@ -261,16 +322,28 @@ fn measure(
         });
     }
     if let Some(condition) = &ev.condition {
-        let resolve = |n: &str| {
-            scan.type_of(n, id)
-                .or_else(|| parameters.get(n).map(Value::data_type))
-        };
-        if let Some(unknown) = condition.names().into_iter().find(|n| resolve(n).is_none()) {
-            return Err(CaasError::UnknownReference {
-                place,
-                what: "column or parameter in `where`",
-                name: unknown.to_string(),
-            });
+        let resolve = |n: &str| scan.type_of(n, id).or_else(|| names.type_of(n));
+        for n in condition.names() {
+            if resolve(n).is_none() {
+                return Err(CaasError::UnknownReference {
+                    place,
+                    what: "column, variable or parameter in `where`",
+                    name: n.to_string(),
+                });
+            }
+            if scan.type_of(n, id).is_some() && is_variable(n) {
+                return Err(CaasError::invalid(
+                    place,
+                    format!(
+                        "`{n}` in `where` is both a column of table `{}` and a variable: \
+                         rename the variable",
+                        scan.table
+                    ),
+                ));
+            }
+            if is_variable(n) {
+                read(n);
+            }
         }
         let t = infer_type(condition, &resolve, &place)?;
         if !matches!(t, Type::Bool | Type::Null | Type::Any) {
@@ -279,7 +352,7 @@ fn measure(
                 format!("`where` must be a boolean, found {t}"),
             ));
         }
-        let is_column = |n: &str| scan.type_of(n, id).is_some();
+        let is_column = |n: &str| scan.type_of(n, id).is_some() || is_variable(n);
         check_lowerable(condition, &is_column, &resolve, parameters, &place)?;
     }
     let [from, to] = bounds;
@@ -295,6 +368,7 @@ fn measure(
         min_value: ev.min_value,
         max_value: ev.max_value,
         condition: ev.condition.clone(),
+        reads,
     })
 }
 

@@ -207,13 +207,15 @@ impl EventVariable {
         self
     }
 
-    /// First day of the window (an expression over parameters), inclusive.
+    /// First day of the window (an expression over parameters and the person's earlier
+    /// variables), inclusive.
     pub fn from(mut self, expr: impl Into<String>) -> Self {
         self.from = Some(expr.into());
         self
     }
 
-    /// Last day of the window (an expression over parameters), inclusive.
+    /// Last day of the window (an expression over parameters and the person's earlier
+    /// variables), inclusive.
     pub fn to(mut self, expr: impl Into<String>) -> Self {
         self.to = Some(expr.into());
         self
@@ -226,7 +228,8 @@ impl EventVariable {
         self
     }
 
-    /// An extra condition over the event's columns.
+    /// An extra condition over the event's columns, parameters and the person's earlier
+    /// variables.
     pub fn condition(mut self, expr: impl Into<String>) -> Self {
         self.condition = Some(expr.into());
         self

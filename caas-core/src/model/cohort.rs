@@ -116,15 +116,18 @@ pub struct EventSelection {
     pub table: String,
     /// Codelists (any of them); empty means every event.
     pub codelists: Vec<String>,
-    /// First day of the window (constant), inclusive.
+    /// First day of the window, inclusive: over parameters and the person's earlier
+    /// variables.
     pub from: Option<Expr>,
-    /// Last day of the window (constant), inclusive.
+    /// Last day of the window, inclusive: over parameters and the person's earlier
+    /// variables.
     pub to: Option<Expr>,
     /// Smallest value, inclusive.
     pub min_value: Option<f64>,
     /// Largest value, inclusive.
     pub max_value: Option<f64>,
-    /// Extra condition over the event's columns and parameters.
+    /// Extra condition over the event's columns, parameters and the person's earlier
+    /// variables (a name is the event's column where the table has one).
     pub condition: Option<Expr>,
     /// The aggregate.
     pub returns: Aggregation,
@@ -528,6 +531,23 @@ fn check(definition: Definition, base_dir: &Path, limits: &Limits) -> Result<Coh
         parsed.insert(name.clone(), (kind, names));
     }
 
+    // A `where` names the event's columns too, which only the tables tell: here its names
+    // that are other variables are dependencies, and the rest are checked on compiling.
+    let variable_names: HashSet<String> = parsed.keys().cloned().collect();
+    for (name, (kind, names)) in parsed.iter_mut() {
+        if let VariableKind::Events(EventSelection {
+            condition: Some(condition),
+            ..
+        }) = kind
+        {
+            for n in condition.names() {
+                if n != name && variable_names.contains(n) && !names.iter().any(|x| x == n) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+
     for (name, (_, names)) in &parsed {
         for n in names {
             if !parsed.contains_key(n) && !parameters.contains_key(n) {
@@ -675,8 +695,6 @@ fn parse_variable(
     })
 }
 
-/// Names of variables or parameters a variable's expressions use (not those of an event
-/// condition, which name the event's columns).
 /// The expressions of a variable over persons and parameters: all but an event
 /// condition, which is over the event's columns.
 fn person_expressions(kind: &VariableKind) -> Vec<&Expr> {
@@ -825,7 +843,7 @@ fn variable_type(
         VariableKind::PersonColumn { .. } => Type::Any,
         VariableKind::Events(ev) => {
             for bound in ev.from.iter().chain(ev.to.iter()) {
-                expect_constant(bound, parameters, place, "a window bound")?;
+                expect_type(bound, Type::Date, resolve, place, "a window bound")?;
             }
             match ev.returns {
                 Aggregation::Exists => Type::Bool,
@@ -931,7 +949,9 @@ fn check_output(definition: &Definition, variables: &IndexMap<String, VariableDe
     Ok(())
 }
 
-/// Windows must not end before they start, with the parameters of the run.
+/// Windows of constant bounds must not end before they start, with the parameters of the
+/// run. A window over the person's variables may be empty for some people: it selects
+/// nothing for them.
 fn check_windows<'a>(
     variables: impl Iterator<Item = &'a VariableDef>,
     parameters: &IndexMap<String, Value>,
@@ -943,6 +963,10 @@ fn check_windows<'a>(
         let (Some(from), Some(to)) = (&ev.from, &ev.to) else {
             continue;
         };
+        let constant = |e: &Expr| e.names().iter().all(|n| parameters.contains_key(*n));
+        if !constant(from) || !constant(to) {
+            continue;
+        }
         let place = Place::Variable(var.name.clone());
         let from = eval_constant(from, parameters, &place)?;
         let to = eval_constant(to, parameters, &place)?;

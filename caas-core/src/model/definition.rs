@@ -202,11 +202,12 @@ pub struct EventVariable {
     /// of the table counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codelists: Vec<String>,
-    /// First day of the window, inclusive (parameters and literals only, e.g.
-    /// `index_date - 12 months`). Open if absent.
+    /// First day of the window, inclusive: a date over parameters and the person's earlier
+    /// variables (`index_date - 12 months`, `first_admission + 1 day`). Open if absent;
+    /// where the date is missing for a person, no event is selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    /// Last day of the window, inclusive. Open if absent.
+    /// Last day of the window, inclusive, as `from`. Open if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Smallest `value` to count, inclusive.
@@ -215,7 +216,8 @@ pub struct EventVariable {
     /// Largest `value` to count, inclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_value: Option<f64>,
-    /// An extra condition over the event's columns and parameters.
+    /// An extra condition over the event's columns, parameters and the person's earlier
+    /// variables (a name is the event's column where the table has one).
     #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
     /// What to compute from the selected events.

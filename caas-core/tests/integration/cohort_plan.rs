@@ -265,3 +265,31 @@ rules:
     .unwrap();
     check_plan_and_sql(&engine, &cohort, &TableNames::new(), &[])
 }
+
+#[test]
+fn the_plan_of_windows_of_the_persons_dates() -> Result<()> {
+    let engine = engine();
+    let cohort = Cohort::from_yaml_str(
+        r#"
+id: own_dates
+title: Windows and conditions over the person's own dates
+purpose: direct_care
+parameters: { index_date: 2025-03-31 }
+codelists:
+  asthma: { system: snomed_ct, codes: ["195967001"] }
+  resolved: { system: snomed_ct, codes: ["162660004"] }
+  asthma_icd: { system: icd10, codes: ["J45"] }
+variables:
+  latest_dx: { kind: events, table: gp, codelists: [asthma], to: index_date, returns: last_date }
+  resolved_after: { kind: events, table: gp, codelists: [resolved], from: latest_dx, to: index_date, returns: exists }
+  first_admission: { kind: events, table: apc, codelists: [asthma_icd], returns: first_date }
+  readmission: { kind: events, table: apc, codelists: [asthma_icd], from: first_admission + 1 day, returns: first_date }
+  in_between: { kind: events, table: gp, where: "date > first_admission and date < readmission and source = 'gp'", returns: count }
+  active: { kind: derived, expr: latest_dx is not null and not resolved_after }
+rules:
+  - { name: active, include: active }
+output: { columns: [resolved_after, readmission, in_between] }
+"#,
+    )?;
+    check_plan_and_sql(&engine, &cohort, &TableNames::new(), &[])
+}

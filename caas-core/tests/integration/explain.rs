@@ -195,3 +195,54 @@ fn text_ids_ties_counts_and_values() {
     let first = e.variable("bmi_first").unwrap();
     assert_eq!(first.events, [row("2024-06-01", "60621009", 28.0)]);
 }
+
+#[test]
+fn events_selected_by_the_persons_own_dates() {
+    let engine = engine();
+    let cohort = Cohort::from_yaml_str(
+        r#"
+id: own_dates
+title: Readings on the latest date
+purpose: direct_care
+codelists:
+  bmi: { system: snomed_ct, codes: ["60621009", "162863004"], description: Body mass index }
+variables:
+  latest: { kind: events, table: gp, codelists: [bmi], returns: last_date }
+  on_latest: { kind: events, table: gp, codelists: [bmi], where: date = latest, returns: count }
+  first: { kind: events, table: gp, codelists: [bmi], returns: first_date }
+  later: { kind: events, table: gp, from: first + 1 day, returns: count }
+"#,
+    )
+    .unwrap();
+    let result = engine
+        .evaluate_with_blocking(&cohort, &Parameters::new(), &keep_duplicates())
+        .unwrap();
+    let e = result.explain_blocking("9434765919").unwrap();
+    let on_latest = e.variable("on_latest").unwrap();
+    assert_eq!(on_latest.value, Datum::Int(2));
+    assert_eq!(
+        on_latest.events,
+        [
+            row("2024-06-01", "162863004", 32.0),
+            row("2024-06-01", "60621009", 35.0),
+        ]
+    );
+    assert_eq!(
+        on_latest.sentence,
+        "the number of Body mass index codes (`bmi`) in `gp` at any time where `date` is the \
+         latest Body mass index code (`latest`)"
+    );
+    let later = e.variable("later").unwrap();
+    assert_eq!(later.value, Datum::Int(2));
+    assert_eq!(
+        later.sentence,
+        "the number of events in `gp` on or after 1 day after `first`"
+    );
+    assert_eq!(
+        later.events,
+        [
+            row("2024-06-01", "162863004", 32.0),
+            row("2024-06-01", "60621009", 35.0),
+        ]
+    );
+}

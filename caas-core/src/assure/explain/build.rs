@@ -148,8 +148,9 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
     let parameters = &one.parameters;
     let cohort_plan = one.cohort_plan()?;
     let lowering = one.lowering();
-    let plan = with_rule_values(lowering.cohort(&cohort_plan)?, &cohort_plan)?;
-    let selections = selected_rows(&lowering, &cohort_plan)?;
+    let persons = lowering.cohort(&cohort_plan)?;
+    let selections = selected_rows(&lowering, &cohort_plan, &persons)?;
+    let plan = with_rule_values(persons, &cohort_plan)?;
 
     let plan_schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
     let row_schemas: Vec<SchemaRef> = selections
@@ -616,10 +617,11 @@ rules: [ { include: a > 0 } ]
         let one = result.run.for_person(ScalarValue::Int64(Some(2))).unwrap();
         let cohort_plan = one.cohort_plan().unwrap();
         let lowering = one.lowering();
-        let plan = with_rule_values(lowering.cohort(&cohort_plan).unwrap(), &cohort_plan).unwrap();
+        let persons = lowering.cohort(&cohort_plan).unwrap();
+        let plan = with_rule_values(persons.clone(), &cohort_plan).unwrap();
         let mut plans = vec![plan];
         plans.extend(
-            selected_rows(&lowering, &cohort_plan)
+            selected_rows(&lowering, &cohort_plan, &persons)
                 .unwrap()
                 .into_iter()
                 .map(|s| s.data),

@@ -9,6 +9,10 @@
 //! measure's variable index, window, value range and condition. Measures without
 //! codelists aggregate the rows directly, in a second grouped aggregate.
 //!
+//! A scan after some layers of variables ([`EventScan::after`]) joins its events to the
+//! persons' variables that its windows and conditions read, each as
+//! [`person_column`], before the same steps.
+//!
 //! Events without a date cannot be placed in time and are not selected.
 
 use std::sync::Arc;
@@ -33,29 +37,71 @@ use super::expr::{Scope, column, date_literal};
 use super::udf::{code_prefixes_expr, count_episodes_expr};
 use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
+    person_column,
 };
 use crate::error::{CaasError, Place, Result};
 use crate::model::{Aggregation, Ties};
 use crate::source::CodeLayout;
 use crate::source::quality::finite;
 
-/// The aggregates of every event and period scan of a plan.
+/// The aggregates of the event scans that come before every layer of variables, and of
+/// every period scan.
 pub(crate) fn aggregates(lowering: &Lowering<'_>, plan: &CohortPlan) -> Result<Vec<DataFrame>> {
     let mut out = Vec::new();
-    for scan in &plan.events {
-        for selection in event_selections(lowering, plan, scan)? {
-            let mut aggs = Vec::new();
-            for (measure, filter) in selection.filters {
-                let value = aggregate(scan, measure, filter, &selection.order)?;
-                aggs.push(value.alias(&measure.column));
-            }
-            out.push(selection.rows.aggregate(vec![column("person_id")], aggs)?);
-        }
+    for scan in plan.events.iter().filter(|s| s.after == 0) {
+        out.extend(scan_aggregates(lowering, plan, scan, None)?);
     }
     for scan in &plan.periods {
         out.push(period_aggregate(lowering, scan)?);
     }
     Ok(out)
+}
+
+/// The per-person aggregates of one event scan; `persons` has the variables a scan after
+/// some layers reads.
+pub(crate) fn scan_aggregates(
+    lowering: &Lowering<'_>,
+    plan: &CohortPlan,
+    scan: &EventScan,
+    persons: Option<&DataFrame>,
+) -> Result<Vec<DataFrame>> {
+    let mut out = Vec::new();
+    for selection in event_selections(lowering, plan, scan, persons)? {
+        let mut aggs = Vec::new();
+        for (measure, filter) in selection.filters {
+            let value = aggregate(scan, measure, filter, &selection.order)?;
+            aggs.push(value.alias(&measure.column));
+        }
+        out.push(selection.rows.aggregate(vec![column("person_id")], aggs)?);
+    }
+    Ok(out)
+}
+
+/// The events joined to the persons' variables that the scan reads (the persons' own rows
+/// only: people not in `persons` have no variables).
+fn with_person_columns(
+    events: DataFrame,
+    scan: &EventScan,
+    persons: Option<&DataFrame>,
+) -> Result<DataFrame> {
+    let reads = scan.reads();
+    if reads.is_empty() {
+        return Ok(events);
+    }
+    let persons = persons.ok_or_else(|| {
+        CaasError::internal(format!(
+            "a scan of {} reads variables that no layer has computed",
+            scan.table
+        ))
+    })?;
+    let mut columns = vec![column("person_id").alias("__v_person_id")];
+    columns.extend(reads.iter().map(|n| column(n).alias(person_column(n))));
+    let persons = persons.clone().select(columns)?;
+    Ok(events.join_on(
+        persons,
+        JoinType::Inner,
+        [column("person_id").eq(column("__v_person_id"))],
+    )?)
 }
 
 /// The event rows with one code per row, in canonical columns: `person_id`, the scan's
@@ -153,23 +199,45 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
     Ok(df.filter(keep)?)
 }
 
-/// The window, value range and condition of one measure, as a filter over long events.
+/// The window, value range and condition of one measure, as a filter over long events
+/// (with the person's variables it reads, [`with_person_columns`]).
 fn selection_filter(plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> Result<DfExpr> {
     let place = Place::Variable(measure.variable.clone());
+    let id = plan.person.id;
+    let parameters = &plan.parameters;
+    let variable = |n: &str| measure.reads.iter().any(|r| r == n);
+    // A name is the event's column, else a variable the scan carries, else a parameter.
+    let types = |n: &str| {
+        scan.type_of(n, id)
+            .or_else(|| plan.types.get(n).copied().filter(|_| variable(n)))
+            .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
+    };
+    let columns = |n: &str| match scan.type_of(n, id) {
+        Some(_) => Some(n.to_string()),
+        None => variable(n).then(|| person_column(n)),
+    };
+    let scope = Scope {
+        parameters,
+        columns: &columns,
+        types: &types,
+        place: &place,
+    };
     let mut filter = lit(true);
-    for (bound, is_from) in [(measure.from, true), (measure.to, false)] {
-        match bound {
-            Bound::Open => {}
-            Bound::On(d) => {
-                let b = date_literal(d);
-                filter = filter.and(if is_from {
-                    column("date").gt_eq(b)
-                } else {
-                    column("date").lt_eq(b)
-                });
+    for (bound, is_from) in [(&measure.from, true), (&measure.to, false)] {
+        let b = match bound {
+            Bound::Open => continue,
+            Bound::On(d) => date_literal(*d),
+            Bound::Unknown => {
+                filter = filter.and(lit(false));
+                continue;
             }
-            Bound::Unknown => filter = filter.and(lit(false)),
-        }
+            Bound::Person(e) => scope.lower(e)?,
+        };
+        filter = filter.and(if is_from {
+            column("date").gt_eq(b)
+        } else {
+            column("date").lt_eq(b)
+        });
     }
     if let Some(min) = measure.min_value {
         filter = filter.and(column("value").gt_eq(lit(min)));
@@ -178,19 +246,6 @@ fn selection_filter(plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> R
         filter = filter.and(column("value").lt_eq(lit(max)));
     }
     if let Some(condition) = &measure.condition {
-        let id = plan.person.id;
-        let parameters = &plan.parameters;
-        let resolve = |n: &str| {
-            scan.type_of(n, id)
-                .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
-        };
-        let columns = |n: &str| scan.type_of(n, id).map(|_| n.to_string());
-        let scope = Scope {
-            parameters,
-            columns: &columns,
-            types: &resolve,
-            place: &place,
-        };
         filter = filter.and(scope.lower(condition)?);
     }
     Ok(filter)
@@ -305,13 +360,14 @@ pub(crate) struct Selection<'p> {
 }
 
 /// The selections of an event scan: at most two, one for the coded measures and one for
-/// the others.
+/// the others. `persons` has the variables that a scan after some layers reads.
 pub(crate) fn event_selections<'p>(
     lowering: &Lowering<'_>,
     plan: &CohortPlan,
     scan: &'p EventScan,
+    persons: Option<&DataFrame>,
 ) -> Result<Vec<Selection<'p>>> {
-    let events = long_events(lowering, scan)?;
+    let events = with_person_columns(long_events(lowering, scan)?, scan, persons)?;
     let has_value = scan.has_value();
     let mut selections = Vec::new();
 

@@ -56,14 +56,16 @@ pub(crate) struct SelectedRows {
 }
 
 /// The selected rows of every event and period scan of the plan (the cohort's own
-/// variables).
+/// variables); `persons` is the plan's per-person frame, whose variables the windows and
+/// conditions of later scans read.
 pub(crate) fn selected_rows(
     lowering: &Lowering<'_>,
     plan: &CohortPlan,
+    persons: &DataFrame,
 ) -> Result<Vec<SelectedRows>> {
     let mut out = Vec::new();
     for scan in &plan.events {
-        for selection in event_selections(lowering, plan, scan)? {
+        for selection in event_selections(lowering, plan, scan, Some(persons))? {
             let value = if selection.has_value {
                 column("value")
             } else {

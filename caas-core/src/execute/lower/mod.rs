@@ -9,7 +9,9 @@
 //!    one filtered aggregate per measure ([`events`]); per period scan, one grouped
 //!    aggregate likewise; per membership, the other cohort's members;
 //! 3. those aggregates right-joined to the persons, narrowest first, then the variables
-//!    computed in the plan's layers;
+//!    computed in the plan's layers; before a layer, the aggregates of the event scans
+//!    that read the variables of the layers above it, likewise (each scan's events joined
+//!    to those variables of the persons so far);
 //! 4. the rule columns, and one boolean column per check of arithmetic
 //!    ([`CohortPlan::arithmetic`]).
 //!
@@ -87,25 +89,8 @@ impl Lowering<'_> {
                     .distinct()?,
             );
         }
-        // Narrow aggregates first: the person side of each join grows with every join, and
-        // the widest aggregate then joins a person side that is still narrow.
-        aggregates.sort_by_key(|a| a.schema().fields().len());
-        for (i, aggregate) in aggregates.into_iter().enumerate() {
-            let pid = format!("__pid{}", i + 1);
-            let mut exprs = vec![column("person_id").alias(&pid)];
-            for field in aggregate.schema().fields() {
-                if field.name() != "person_id" {
-                    exprs.push(column(field.name()));
-                }
-            }
-            // The aggregate is the build side and the growing person table streams through
-            // as the probe side, so no join copies the accumulated columns into a hash table.
-            df = aggregate.select(exprs)?.join_on(
-                df,
-                JoinType::Right,
-                [column(&pid).eq(column("person_id"))],
-            )?;
-        }
+        let mut joins = 0;
+        df = join_aggregates(df, aggregates, &mut joins)?;
 
         let types = |n: &str| {
             plan.types
@@ -114,10 +99,15 @@ impl Lowering<'_> {
                 .or_else(|| plan.parameters.get(n).map(crate::model::Value::data_type))
         };
         let columns = |n: &str| plan.types.contains_key(n).then(|| n.to_string());
-        for layer in &plan.layers {
+        for (i, layer) in plan.layers.iter().enumerate() {
             // Each layer is a step of the plan over every earlier one: a long chain takes
             // seconds to build, with no await at which a cancelled task would stop.
             crate::runtime::check_cancelled()?;
+            let mut later = Vec::new();
+            for scan in plan.events.iter().filter(|s| s.after == i && i > 0) {
+                later.extend(events::scan_aggregates(self, plan, scan, Some(&df))?);
+            }
+            df = join_aggregates(df, later, &mut joins)?;
             let mut projection: Vec<DfExpr> = df
                 .schema()
                 .fields()
@@ -180,6 +170,37 @@ impl Lowering<'_> {
             None => persons,
         })
     }
+}
+
+/// `df` with the columns of per-person `aggregates` (each with `person_id`), right-joined
+/// so that every person of `df` stays once; `joins` counts the joins of the plan, whose
+/// key columns are named after it.
+fn join_aggregates(
+    mut df: DataFrame,
+    mut aggregates: Vec<DataFrame>,
+    joins: &mut usize,
+) -> Result<DataFrame> {
+    // Narrow aggregates first: the person side of each join grows with every join, and
+    // the widest aggregate then joins a person side that is still narrow.
+    aggregates.sort_by_key(|a| a.schema().fields().len());
+    for aggregate in aggregates {
+        *joins += 1;
+        let pid = format!("__pid{joins}");
+        let mut exprs = vec![column("person_id").alias(&pid)];
+        for field in aggregate.schema().fields() {
+            if field.name() != "person_id" {
+                exprs.push(column(field.name()));
+            }
+        }
+        // The aggregate is the build side and the growing person table streams through
+        // as the probe side, so no join copies the accumulated columns into a hash table.
+        df = aggregate.select(exprs)?.join_on(
+            df,
+            JoinType::Right,
+            [column(&pid).eq(column("person_id"))],
+        )?;
+    }
+    Ok(df)
 }
 
 /// Whether a person passes a rule: an `include` whose condition is true, an `exclude`

@@ -11,6 +11,9 @@
 //!    table `<table>_periods` and its measures; per membership the other cohort's steps,
 //!    named after the variable, and its members;
 //! 3. `joined`: the persons with every aggregate, then `variables_<n>`, one step per layer;
+//!    before a layer whose event variables read the person's variables, their table's
+//!    steps again (named `<table>_layer<n>_…`, the events joined to those variables of the
+//!    step before) and `joined_<n>` with their aggregates;
 //! 4. `cohort`: `person_id`, every variable and one pass column per rule.
 
 use arrow::datatypes::DataType;
@@ -21,7 +24,7 @@ use super::expr::Scope;
 use super::{CodeTable, Dialect, TableNames};
 use crate::compile::plan::{
     Bound, CohortPlan, Conversion, EventScan, Matching, Measure, PeriodAggregate, PeriodScan,
-    VariableValue,
+    VariableValue, person_column,
 };
 use crate::error::{CaasError, Place, Result};
 use crate::model::{Aggregation, Ties};
@@ -113,8 +116,8 @@ impl<'a> SqlLowering<'a> {
     pub fn cohort(&mut self, plan: &CohortPlan, prefix: &str) -> Result<String> {
         let persons = self.persons(plan, prefix)?;
         let mut aggregates: Vec<(String, Vec<String>)> = Vec::new();
-        for scan in &plan.events {
-            aggregates.extend(self.event_scan(plan, scan, prefix)?);
+        for scan in plan.events.iter().filter(|s| s.after == 0) {
+            aggregates.extend(self.event_scan(plan, scan, prefix, &persons)?);
         }
         for scan in &plan.periods {
             aggregates.push(self.period_scan(scan, prefix)?);
@@ -133,19 +136,7 @@ impl<'a> SqlLowering<'a> {
             aggregates.push((name, vec![membership.column.clone()]));
         }
 
-        let mut joined = Select::from_step(&persons).expr(Sql::Star(Some(persons.clone())));
-        for (step, columns) in &aggregates {
-            for c in columns {
-                joined = joined.expr(Sql::qcol(step, c));
-            }
-            joined.joins.push(Join {
-                left: true,
-                relation: Relation::Step(step.clone()),
-                alias: None,
-                on: Sql::qcol(step, "person_id").eq(Sql::qcol(&persons, "person_id")),
-            });
-        }
-        let mut last = self.add(format!("{prefix}joined"), joined);
+        let mut last = self.add(format!("{prefix}joined"), joined(&persons, &aggregates));
 
         let types = |n: &str| {
             plan.types
@@ -155,6 +146,13 @@ impl<'a> SqlLowering<'a> {
         };
         let columns = |n: &str| plan.types.contains_key(n).then(|| n.to_string());
         for (i, layer) in plan.layers.iter().enumerate() {
+            let mut later = Vec::new();
+            for scan in plan.events.iter().filter(|s| s.after == i && i > 0) {
+                later.extend(self.event_scan(plan, scan, prefix, &last)?);
+            }
+            if !later.is_empty() {
+                last = self.add(format!("{prefix}joined_{i}"), joined(&last, &later));
+            }
             let mut select = Select::from_step(&last).expr(Sql::Star(None));
             for step in layer {
                 let place = Place::Variable(step.name.clone());
@@ -306,17 +304,38 @@ impl<'a> SqlLowering<'a> {
         Ok(self.add(format!("{prefix}persons_opted_in"), opted_in))
     }
 
-    /// The steps of an event scan; returns each aggregate step and its columns.
+    /// The steps of an event scan; returns each aggregate step and its columns. The events
+    /// of a scan after some layers carry the variables it reads from the step `persons`.
     fn event_scan(
         &mut self,
         plan: &CohortPlan,
         scan: &EventScan,
         prefix: &str,
+        persons: &str,
     ) -> Result<Vec<(String, Vec<String>)>> {
-        let events = self.long_events(scan, prefix)?;
+        // The steps of a later scan of a table are named after the layer it precedes.
+        let label = match scan.after {
+            0 => format!("{prefix}{}", scan.table),
+            n => format!("{prefix}{}_layer{n}", scan.table),
+        };
+        let mut events = self.long_events(scan, &label)?;
+        let reads = scan.reads();
+        if !reads.is_empty() {
+            let mut with = Select::from_step(&events).expr(Sql::Star(Some(events.clone())));
+            for n in reads {
+                with = with.item(Sql::qcol(persons, n), &person_column(n));
+            }
+            with.joins.push(Join {
+                left: false,
+                relation: Relation::Step(persons.to_string()),
+                alias: None,
+                on: Sql::qcol(persons, "person_id").eq(Sql::qcol(&events, "person_id")),
+            });
+            events = self.add(format!("{label}_with_variables"), with);
+        }
         let mut out = Vec::new();
         if !scan.coded.is_empty() {
-            let codes = self.code_table(plan, scan, prefix);
+            let codes = self.code_table(plan, scan, &label);
             let matched = match scan.matching {
                 Matching::Exact => {
                     let mut s = Select::from_step(&events)
@@ -331,7 +350,7 @@ impl<'a> SqlLowering<'a> {
                     s
                 }
                 Matching::Prefix => {
-                    let prefixes = self.prefixes(scan, &events, prefix);
+                    let prefixes = self.prefixes(scan, &events, &label);
                     let mut s = Select::from_step(&prefixes)
                         .expr(Sql::Star(Some(prefixes.clone())))
                         .item(Sql::qcol(&codes, "variable"), "__variable");
@@ -344,7 +363,7 @@ impl<'a> SqlLowering<'a> {
                     s
                 }
             };
-            let matched = self.add(format!("{prefix}{}_matched", scan.table), matched);
+            let matched = self.add(format!("{label}_matched"), matched);
             let mut filters = Vec::new();
             for measure in &scan.coded {
                 let index = measure
@@ -355,7 +374,7 @@ impl<'a> SqlLowering<'a> {
                     .and(self.selection(plan, scan, measure)?);
                 filters.push((measure, filter));
             }
-            let name = format!("{prefix}{}_measures", scan.table);
+            let name = format!("{label}_measures");
             out.push(self.measures(scan, matched, name, filters));
         }
         if !scan.uncoded.is_empty() {
@@ -363,7 +382,7 @@ impl<'a> SqlLowering<'a> {
             for measure in &scan.uncoded {
                 filters.push((measure, self.selection(plan, scan, measure)?));
             }
-            let name = format!("{prefix}{}_all_rows", scan.table);
+            let name = format!("{label}_all_rows");
             out.push(self.measures(scan, events.clone(), name, filters));
         }
         Ok(out)
@@ -415,10 +434,10 @@ impl<'a> SqlLowering<'a> {
     }
 
     /// The code table of a scan: created by the statements of the generated SQL.
-    fn code_table(&mut self, plan: &CohortPlan, scan: &EventScan, prefix: &str) -> String {
+    fn code_table(&mut self, plan: &CohortPlan, scan: &EventScan, label: &str) -> String {
         let name = format!(
             "caas_codes_{}",
-            identifier(&format!("{}_{prefix}{}", plan.cohort, scan.table))
+            identifier(&format!("{}_{label}", plan.cohort))
         );
         let rows = if scan.integer_codes {
             // Integer codes in the data can only equal codelist codes written as integers.
@@ -440,7 +459,7 @@ impl<'a> SqlLowering<'a> {
 
     /// The events with one code per row: `person_id`, the scan's columns and `code`; rows
     /// without a code or a date dropped.
-    fn long_events(&mut self, scan: &EventScan, prefix: &str) -> Result<String> {
+    fn long_events(&mut self, scan: &EventScan, label: &str) -> Result<String> {
         let table = self.table(&scan.table)?;
         let mut select = Select {
             from: Some((self.relation(&table.name), None)),
@@ -498,15 +517,12 @@ impl<'a> SqlLowering<'a> {
                 for c in cs {
                     parts.push(select.clone().item(code(c), "code"));
                 }
-                let name = self.push(
-                    format!("{prefix}{}_codes", scan.table),
-                    Body::UnionAll(parts),
-                );
+                let name = self.push(format!("{label}_codes"), Body::UnionAll(parts));
                 let filtered = Select::from_step(&name)
                     .expr(Sql::Star(None))
                     .filter(Sql::col("code").not_null_test())
                     .filter(Sql::col("date").not_null_test());
-                return Ok(self.add(format!("{prefix}{}_events", scan.table), filtered));
+                return Ok(self.add(format!("{label}_events"), filtered));
             }
             (CodeLayout::List(c), true) => (d.first_element(Sql::col(c)).cast(code_type), false),
             (CodeLayout::List(c), false) => (d.unnest(Sql::col(c)), true),
@@ -534,11 +550,11 @@ impl<'a> SqlLowering<'a> {
                 .item(code.clone(), "code")
                 .filter(code.not_null_test())
                 .filter(date.not_null_test());
-            return Ok(self.add(format!("{prefix}{}_events", scan.table), select));
+            return Ok(self.add(format!("{label}_events"), select));
         }
         // The set-returning call is in a step of its own, and the elements cast and
         // filtered after it: engines do not allow it inside other expressions.
-        let name = format!("{prefix}{}_codes", scan.table);
+        let name = format!("{label}_codes");
         let select = select.item(code, "__code");
         let unnest = self.add(name, select);
         let mut element = Sql::col("__code").cast(code_type);
@@ -553,19 +569,19 @@ impl<'a> SqlLowering<'a> {
             .item(element, "code")
             .filter(Sql::col("__code").not_null_test())
             .filter(Sql::col("date").not_null_test());
-        Ok(self.add(format!("{prefix}{}_events", scan.table), out))
+        Ok(self.add(format!("{label}_events"), out))
     }
 
     /// The events with `__prefix`, each normalised prefix of their code as long as a
     /// codelist code: each event meets each codelist code it starts with exactly once.
-    fn prefixes(&mut self, scan: &EventScan, events: &str, prefix: &str) -> String {
+    fn prefixes(&mut self, scan: &EventScan, events: &str, label: &str) -> String {
         let mut lengths: Vec<usize> = scan.code_table.iter().map(|(c, _)| c.len()).collect();
         lengths.sort_unstable();
         lengths.dedup();
         let bare = bare_code(Sql::col("code"));
-        let normalised_name = format!("{prefix}{}_normalised", scan.table);
+        let normalised_name = format!("{label}_normalised");
         let bare_step = self.add(
-            format!("{prefix}{}_bare", scan.table),
+            format!("{label}_bare"),
             Select::from_step(events)
                 .expr(Sql::Star(None))
                 .item(bare, "__bare"),
@@ -596,24 +612,42 @@ impl<'a> SqlLowering<'a> {
                     )
             })
             .collect();
-        self.push(
-            format!("{prefix}{}_prefixes", scan.table),
-            Body::UnionAll(parts),
-        )
+        self.push(format!("{label}_prefixes"), Body::UnionAll(parts))
     }
 
-    /// The window, value range and condition of one measure.
+    /// The window, value range and condition of one measure, over events with the
+    /// person's variables it reads, as in-process.
     fn selection(&self, plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> Result<Sql> {
         let place = Place::Variable(measure.variable.clone());
+        let id = plan.person.id;
+        let parameters = &plan.parameters;
+        let variable = |n: &str| measure.reads.iter().any(|r| r == n);
+        let types = |n: &str| {
+            scan.type_of(n, id)
+                .or_else(|| plan.types.get(n).copied().filter(|_| variable(n)))
+                .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
+        };
+        let columns = |n: &str| match scan.type_of(n, id) {
+            Some(_) => Some(n.to_string()),
+            None => variable(n).then(|| person_column(n)),
+        };
+        let scope = Scope {
+            dialect: self.dialect,
+            parameters,
+            columns: &columns,
+            types: &types,
+            place: &place,
+        };
         let mut terms = Vec::new();
         for (bound, op) in [
-            (measure.from, super::ast::BinOp::GtEq),
-            (measure.to, super::ast::BinOp::LtEq),
+            (&measure.from, super::ast::BinOp::GtEq),
+            (&measure.to, super::ast::BinOp::LtEq),
         ] {
             match bound {
                 Bound::Open => {}
-                Bound::On(d) => terms.push(Sql::col("date").binary(op, Sql::Date(d))),
+                Bound::On(d) => terms.push(Sql::col("date").binary(op, Sql::Date(*d))),
                 Bound::Unknown => terms.push(Sql::Bool(false)),
+                Bound::Person(e) => terms.push(Sql::col("date").binary(op, scope.lower(e)?)),
             }
         }
         if let Some(min) = measure.min_value {
@@ -623,20 +657,6 @@ impl<'a> SqlLowering<'a> {
             terms.push(Sql::col("value").binary(super::ast::BinOp::LtEq, Sql::Float(max)));
         }
         if let Some(condition) = &measure.condition {
-            let id = plan.person.id;
-            let parameters = &plan.parameters;
-            let resolve = |n: &str| {
-                scan.type_of(n, id)
-                    .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
-            };
-            let columns = |n: &str| scan.type_of(n, id).map(|_| n.to_string());
-            let scope = Scope {
-                dialect: self.dialect,
-                parameters,
-                columns: &columns,
-                types: &resolve,
-                place: &place,
-            };
             // Unknown does not select the event.
             terms.push(scope.lower(condition)?.coalesce(Sql::Bool(false)));
         }
@@ -813,6 +833,23 @@ impl<'a> SqlLowering<'a> {
             columns,
         ))
     }
+}
+
+/// The step `from` with the columns of the aggregate steps, left-joined by person.
+fn joined(from: &str, aggregates: &[(String, Vec<String>)]) -> Select {
+    let mut joined = Select::from_step(from).expr(Sql::Star(Some(from.to_string())));
+    for (step, columns) in aggregates {
+        for c in columns {
+            joined = joined.expr(Sql::qcol(step, c));
+        }
+        joined.joins.push(Join {
+            left: true,
+            relation: Relation::Step(step.clone()),
+            alias: None,
+            on: Sql::qcol(step, "person_id").eq(Sql::qcol(from, "person_id")),
+        });
+    }
+    joined
 }
 
 /// The value of a variable.
