@@ -1046,7 +1046,12 @@ fn variable_body(
         ),
         Head::Events(table, returns) => {
             let body = event_body(seed, scope, table, returns, lists_of, index_dates);
-            ("events", body, aggregation_type(returns))
+            let t = match body["column"].as_str() {
+                Some("priority") => Type::Int,
+                Some(_) => Type::Date,
+                None => aggregation_type(returns),
+            };
+            ("events", body, t)
         }
     }
 }
@@ -1142,6 +1147,25 @@ fn event_body(
             let ties = [Ties::Code, Ties::MaxValue, Ties::MinValue][usize::from(seed.on % 3)];
             if !ties.is_code() {
                 body["ties"] = json!(ties);
+            }
+            // Or, with ties by code, an order of other columns, nulls and text included.
+            let order_by: &[&str] = match (seed.on / 3) % 4 {
+                1 => &["date", "priority"],
+                2 => &["date", "value"],
+                3 => &["date", "priority", "code"],
+                _ => &[],
+            };
+            if ties.is_code() && !order_by.is_empty() {
+                body["order_by"] = json!(order_by);
+            }
+            // A first or last value may return another column of the chosen event.
+            let column = match (seed.on / 12) % 3 {
+                1 => Some("priority"),
+                2 => Some("date"),
+                _ => None,
+            };
+            if let (Some(c), Aggregation::FirstValue | Aggregation::LastValue) = (column, returns) {
+                body["column"] = json!(c);
             }
         }
     }

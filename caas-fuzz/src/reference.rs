@@ -86,7 +86,7 @@ pub fn evaluate(cohort: &Cohort, parameters: &IndexMap<String, Value>, db: &Data
         cohort,
         parameters,
         db,
-        types: variable_types(cohort, parameters, &db.person),
+        types: variable_types(cohort, parameters, db),
     };
     let id_column = column_index(&db.person, "person_id");
     let mut persons: Vec<(i64, &[Cell])> = db
@@ -317,11 +317,30 @@ impl Reference<'_> {
             })
             .collect();
 
-        // First and last by (date, code, value), a null value smallest.
+        // First and last by (date, the `order_by` columns, code, value, the returned
+        // column), a null smallest.
+        let order_by: Vec<usize> = (selection.order_by.iter())
+            .map(|c| column_index(events, c))
+            .collect();
+        let by_returned = |a: &&[Cell], b: &&[Cell]| match &selection.column {
+            Some(c) => {
+                let i = column_index(events, c);
+                order_cells(&a[i], &b[i])
+            }
+            None => Ordering::Equal,
+        };
         let by_time = |a: &&[Cell], b: &&[Cell]| {
-            order_cells(&a[date], &b[date])
+            let columns = order_by.iter().map(|i| order_cells(&a[*i], &b[*i]));
+            columns
+                .fold(order_cells(&a[date], &b[date]), Ordering::then)
                 .then(order_cells(&a[code], &b[code]))
                 .then(order_cells(&value_of(a), &value_of(b)))
+                .then(by_returned(a, b))
+        };
+        // What a first or last value returns: the value, or the chosen event's column.
+        let returned = |row: &[Cell]| match &selection.column {
+            Some(c) => row[column_index(events, c)].clone(),
+            None => value_of(row),
         };
         // With ties by value: of the events on the first (last) date, the largest
         // (smallest) value wins, a missing one only where none has one, then the code.
@@ -350,8 +369,8 @@ impl Reference<'_> {
                 // The winner is the greatest by value; of equal values, the greatest code
                 // for a last and the smallest for a first.
                 on(day).max_by(|a, b| {
-                    let codes = order_cells(&a[code], &b[code]);
-                    by_value(a, b).then(if last { codes } else { codes.reverse() })
+                    let rest = order_cells(&a[code], &b[code]).then(by_returned(a, b));
+                    by_value(a, b).then(if last { rest } else { rest.reverse() })
                 })
             }
         };
@@ -364,8 +383,8 @@ impl Reference<'_> {
             Aggregation::Count => Some(Value::Int(selected.len() as i64)),
             Aggregation::FirstDate => dates().min_by(order_cells).flatten(),
             Aggregation::LastDate => dates().max_by(order_cells).flatten(),
-            Aggregation::FirstValue => first().and_then(&value_of),
-            Aggregation::LastValue => last().and_then(&value_of),
+            Aggregation::FirstValue => first().and_then(returned),
+            Aggregation::LastValue => last().and_then(returned),
             Aggregation::FirstCode => first().and_then(|row| row[code].clone()),
             Aggregation::LastCode => last().and_then(|row| row[code].clone()),
             Aggregation::MinValue => values().min_by(order_values),
@@ -788,8 +807,9 @@ fn arithmetic(op: BinaryOp, a: &Value, b: &Value) -> Value {
 fn variable_types(
     cohort: &Cohort,
     parameters: &IndexMap<String, Value>,
-    person: &Table,
+    db: &Database,
 ) -> IndexMap<String, Type> {
+    let person = &db.person;
     let mut types: IndexMap<String, Type> = IndexMap::new();
     for var in cohort.variables() {
         let t = match &var.kind {
@@ -799,6 +819,13 @@ fn variable_types(
             VariableKind::PersonColumn { column } => person
                 .type_of(column)
                 .unwrap_or_else(|| panic!("reference: no person column `{column}`")),
+            VariableKind::Events(EventSelection {
+                table,
+                column: Some(column),
+                ..
+            }) => db.tables[table]
+                .type_of(column)
+                .unwrap_or_else(|| panic!("reference: no column `{column}` in `{table}`")),
             VariableKind::Events(selection) => match selection.returns {
                 Aggregation::Exists => Type::Bool,
                 Aggregation::Count

@@ -417,12 +417,17 @@ class CohortBuilder:
         max_value: float | None = None,
         where: str | None = None,
         ties: Ties | None = None,
+        order_by: Iterable[str] | None = None,
+        column: str | None = None,
         gap_days: int | None = None,
     ) -> CohortBuilder:
         """An aggregate over the person's events of ``table``, filtered by codelists, an
-        inclusive window, a value range and a condition; for ``first_*`` and ``last_*``,
-        ``ties`` says which of several events on one date to take (default ``"code"``);
-        for ``count_episodes``, ``gap_days`` is the days from one event to the next that
+        inclusive window, a value range and a condition (the window and the condition may
+        use the person's earlier variables); for ``first_*`` and ``last_*``, ``ties`` says
+        which of several events on one date to take (default ``"code"``), or
+        ``order_by=["date", column, ...]`` orders them by other columns; ``column`` makes
+        ``first_value``/``last_value`` return another column of the chosen event; for
+        ``count_episodes``, ``gap_days`` is the days from one event to the next that
         start a new episode."""
         return self.variable(
             name,
@@ -436,6 +441,8 @@ class CohortBuilder:
             where_=where,
             returns=returns,
             ties=ties,
+            order_by=None if order_by is None else list(order_by),
+            column=column,
             gap_days=gap_days,
         )
 

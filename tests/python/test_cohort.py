@@ -80,6 +80,54 @@ def test_the_builder_gives_ages_in_months() -> None:
     assert members == [{"person_id": 3, "age_months": 5, "age_years": 0}]
 
 
+def test_the_builder_chooses_rows_and_windows_of_the_persons_dates() -> None:
+    built = (
+        caas.Cohort.builder("admissions", "The episode of the latest admission")
+        .codelist("asthma", "icd10", codes=["J45"])
+        .events("first", table="apc", codelists=["asthma"], returns="first_date")
+        .events(
+            "latest_episode",
+            table="apc",
+            codelists=["asthma"],
+            from_="first + 1 day",
+            returns="last_value",
+            order_by=["date", "spell_days"],
+            column="episode_id",
+        )
+        .output("first", "latest_episode")
+        .build()
+    )
+    assert built.to_dict()["variables"]["latest_episode"] == {
+        "kind": "events",
+        "table": "apc",
+        "codelists": ["asthma"],
+        "from": "first + 1 day",
+        "returns": "last_value",
+        "order_by": ["date", "spell_days"],
+        "column": "episode_id",
+    }
+    engine = caas.Engine()
+    engine.register("persons", pa.table({"person_id": [1, 2]}), role="person")
+    day = dt.date
+    apc = pa.table(
+        {
+            "person_id": [1, 1, 1, 2],
+            "date": [day(2024, 1, 1), day(2024, 2, 1), day(2024, 2, 1), day(2024, 3, 1)],
+            "code": ["J45", "J451", "J459", "J45"],
+            "episode_id": ["E1", "E2", "E3", "E4"],
+            "spell_days": [4, 9, 2, 1],
+        }
+    )
+    engine.register("apc", apc, role="events", code_system="icd10")
+    members = engine.evaluate(built).members.to_pylist()
+    # Person 1: after the first admission, the two of 1 February, the longer spell last;
+    # person 2's only admission is the first, and nothing is after it.
+    assert members == [
+        {"person_id": 1, "first": day(2024, 1, 1), "latest_episode": "E2"},
+        {"person_id": 2, "first": day(2024, 3, 1), "latest_episode": None},
+    ]
+
+
 def test_documents_round_trip_through_yaml_json_and_dicts() -> None:
     cohort = caas.Cohort.from_path(FLU / "flu.yaml")
     assert caas.Cohort.from_yaml(cohort.to_yaml(), base_dir=FLU) == cohort

@@ -117,7 +117,15 @@ impl<'a> Compiler<'a> {
                 .find(|p| p.canonical == c)
                 .map(|p| p.column_type)
         };
-        let types = cohort.variable_types(&person_type)?;
+        let event_column = |table: &str, column: &str| {
+            let table = self.tables.get(table)?;
+            scans::event_columns(table)
+                .ok()?
+                .into_iter()
+                .find(|c| c.name == column)?
+                .column_type
+        };
+        let types = cohort.variable_types(&person_type, &event_column)?;
         let resolve = |n: &str| {
             types
                 .get(n)

@@ -248,6 +248,12 @@ pub struct Measure {
     pub aggregation: Aggregation,
     /// Which of several events on the first (last) date a first (last) takes.
     pub ties: Ties,
+    /// The event columns after `date` that decide the first (smallest) and last
+    /// (greatest) event, each ascending with a missing value smallest, before the code
+    /// and the value; empty for the order [`ties`](Measure::ties) decides.
+    pub order_by: Vec<String>,
+    /// The event column a first or last value returns in place of `value`.
+    pub returned_column: Option<String>,
     /// For a count of episodes, the days from one event to the next that start one.
     pub gap_days: Option<u32>,
     /// The variable's index in the code table, for a coded measure.
@@ -534,6 +540,12 @@ impl CohortPlan {
                     if !m.ties.is_code() {
                         write!(f, " ties {:?}", m.ties)?;
                     }
+                    if !m.order_by.is_empty() {
+                        write!(f, " order by date, {}", m.order_by.join(", "))?;
+                    }
+                    if let Some(c) = &m.returned_column {
+                        write!(f, " returns column {c}")?;
+                    }
                     if let Some(days) = m.gap_days {
                         write!(f, " gap {days} days")?;
                     }
@@ -630,6 +642,8 @@ mod tests {
             max_value: None,
             condition: None,
             reads: Vec::new(),
+            order_by: Vec::new(),
+            returned_column: None,
         }
     }
 

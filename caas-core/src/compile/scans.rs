@@ -87,7 +87,7 @@ pub(super) fn scans(
 }
 
 /// The columns of the events besides `person_id` and the codes, in canonical names.
-fn event_columns(table: &Table) -> Result<Vec<EventColumn>> {
+pub(super) fn event_columns(table: &Table) -> Result<Vec<EventColumn>> {
     let shape = &table.shape;
     let code_sources: Vec<&str> = match &shape.codes {
         Some(CodeLayout::Single(c) | CodeLayout::List(c) | CodeLayout::Delimited(c, _)) => {
@@ -314,7 +314,7 @@ fn measure(
         };
     }
     let by_value = ev.min_value.is_some() || ev.max_value.is_some() || !ev.ties.is_code();
-    if (by_value || ev.returns.needs_value()) && !scan.has_value() {
+    if (by_value || (ev.returns.needs_value() && ev.column.is_none())) && !scan.has_value() {
         return Err(CaasError::MissingColumn {
             table: scan.table.clone(),
             column: "value".to_string(),
@@ -355,6 +355,31 @@ fn measure(
         let is_column = |n: &str| scan.type_of(n, id).is_some() || is_variable(n);
         check_lowerable(condition, &is_column, &resolve, parameters, &place)?;
     }
+    let needed_as = |what: &str| format!("{what} of {place}");
+    let missing = |column: &str, what: &str| CaasError::MissingColumn {
+        table: scan.table.clone(),
+        column: column.to_string(),
+        needed_as: needed_as(what),
+    };
+    for column in &ev.order_by {
+        if scan.type_of(column, id).is_none() {
+            return Err(missing(column, "the order"));
+        }
+    }
+    if let Some(column) = &ev.column {
+        if matches!(column.as_str(), "code" | "person_id") {
+            return Err(CaasError::invalid(
+                place,
+                format!(
+                    "`column: {column}`: the chosen event's code is `first_code` or \
+                     `last_code`, and its person is the person's own"
+                ),
+            ));
+        }
+        if scan.type_of(column, id).is_none() {
+            return Err(missing(column, "the column"));
+        }
+    }
     let [from, to] = bounds;
     Ok(Measure {
         variable: name.to_string(),
@@ -369,6 +394,8 @@ fn measure(
         max_value: ev.max_value,
         condition: ev.condition.clone(),
         reads,
+        order_by: ev.order_by.clone(),
+        returned_column: ev.column.clone(),
     })
 }
 

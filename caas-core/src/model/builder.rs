@@ -183,8 +183,22 @@ impl EventVariable {
             condition: None,
             returns,
             ties: Ties::Code,
+            order_by: Vec::new(),
+            column: None,
             gap_days: None,
         }
+    }
+
+    /// For `first_*` and `last_*`: `date`, then the columns that break its ties.
+    pub fn order_by<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.order_by = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// For `first_value` and `last_value`: the column of the chosen event to return.
+    pub fn column(mut self, column: impl Into<String>) -> Self {
+        self.column = Some(column.into());
+        self
     }
 
     /// For `count_episodes`: the days from one event to the next that start a new

@@ -133,6 +133,12 @@ pub struct EventSelection {
     pub returns: Aggregation,
     /// Which of several events on the first (last) date `first_*` (`last_*`) takes.
     pub ties: Ties,
+    /// The event table's columns that break the ties of a date for `first_*` and
+    /// `last_*`, in order (the definition's `order_by` after `date`).
+    pub order_by: Vec<String>,
+    /// The column of the chosen event that `first_value` and `last_value` return, in
+    /// place of `value`.
+    pub column: Option<String>,
     /// For `count_episodes`, the days from one event to the next that start a new episode.
     pub gap_days: Option<u32>,
 }
@@ -369,15 +375,23 @@ impl Cohort {
         Ok(values)
     }
 
-    /// Types of the variables when the person table's columns have the given types.
+    /// Types of the variables when the person table's columns have the types
+    /// `person_column` gives, and the columns of event tables those `event_column` gives
+    /// (by table and column).
     pub fn variable_types(
         &self,
         person_column: &dyn Fn(&str) -> Option<Type>,
+        event_column: &dyn Fn(&str, &str) -> Option<Type>,
     ) -> Result<IndexMap<String, Type>> {
         let mut types: IndexMap<String, Type> = IndexMap::new();
         for var in self.variables.values() {
             let t = match &var.kind {
                 VariableKind::PersonColumn { column } => person_column(column).unwrap_or(Type::Any),
+                VariableKind::Events(EventSelection {
+                    table,
+                    column: Some(column),
+                    ..
+                }) => event_column(table, column).unwrap_or(Type::Any),
                 VariableKind::Derived { expr } => {
                     let resolve = |n: &str| {
                         types
@@ -657,6 +671,47 @@ fn parse_variable(
                      last_value, first_code or last_code",
                 ));
             }
+            let order_by = match ev.order_by.split_first() {
+                None => &[][..],
+                Some((first, rest)) if first == "date" => rest,
+                Some(_) => {
+                    return Err(CaasError::invalid(
+                        place.clone(),
+                        "`order_by` starts with `date`: events are first ordered in time",
+                    ));
+                }
+            };
+            if let Some(again) = (order_by.iter().enumerate())
+                .find(|(i, c)| *c == "date" || order_by[..*i].contains(c))
+                .map(|(_, c)| c)
+            {
+                return Err(CaasError::invalid(
+                    place.clone(),
+                    format!("`order_by` names `{again}` twice"),
+                ));
+            }
+            if !order_by.is_empty() && !ev.returns.takes_one_event() {
+                return Err(CaasError::invalid(
+                    place.clone(),
+                    "`order_by` decides the first and last event: give it only with \
+                     first_value, last_value, first_code or last_code",
+                ));
+            }
+            if !order_by.is_empty() && !ev.ties.is_code() {
+                return Err(CaasError::invalid(
+                    place.clone(),
+                    "give `ties` or `order_by`, not both: each decides the ties of a date",
+                ));
+            }
+            if ev.column.is_some()
+                && !matches!(ev.returns, Aggregation::FirstValue | Aggregation::LastValue)
+            {
+                return Err(CaasError::invalid(
+                    place.clone(),
+                    "`column` names what the chosen event gives: give it only with \
+                     first_value or last_value",
+                ));
+            }
             match (ev.returns == Aggregation::CountEpisodes, ev.gap_days) {
                 (true, Some(1..)) | (false, None) => {}
                 (true, _) => {
@@ -683,6 +738,8 @@ fn parse_variable(
                 condition: parse_opt(&ev.condition, place)?,
                 returns: ev.returns,
                 ties: ev.ties,
+                order_by: order_by.to_vec(),
+                column: ev.column.clone(),
                 gap_days: ev.gap_days,
             })
         }
@@ -845,6 +902,10 @@ fn variable_type(
             for bound in ev.from.iter().chain(ev.to.iter()) {
                 expect_type(bound, Type::Date, resolve, place, "a window bound")?;
             }
+            // The column's type is the table's, known when the cohort is compiled.
+            if ev.column.is_some() {
+                return Ok(Type::Any);
+            }
             match ev.returns {
                 Aggregation::Exists => Type::Bool,
                 Aggregation::Count
@@ -981,4 +1042,54 @@ fn check_windows<'a>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message of the error that checking an event variable with `fields` gives.
+    fn event_error(fields: &str) -> String {
+        let text = format!(
+            "id: c\ntitle: T\npurpose: direct_care\n\
+             codelists: {{ bmi: {{ system: snomed_ct, codes: [\"60621009\"] }} }}\n\
+             variables:\n  v: {{ kind: events, table: gp, codelists: [bmi], {fields} }}\n"
+        );
+        match Cohort::from_yaml_str(&text) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn row_choice_is_checked_with_the_aggregate() {
+        let cases = [
+            (
+                "returns: count, order_by: [date, value]",
+                "give it only with first_value",
+            ),
+            (
+                "returns: last_value, ties: max_value, order_by: [date, value]",
+                "give `ties` or `order_by`, not both",
+            ),
+            (
+                "returns: last_value, order_by: [date, value, value]",
+                "names `value` twice",
+            ),
+            (
+                "returns: last_value, order_by: [date, date]",
+                "names `date` twice",
+            ),
+            (
+                "returns: last_code, column: practice",
+                "give it only with first_value or last_value",
+            ),
+        ];
+        for (fields, message) in cases {
+            let error = event_error(fields);
+            assert!(error.contains(message), "{fields}: {error}");
+            assert!(error.contains("variable `v`"), "{fields}: {error}");
+        }
+        assert_eq!(event_error("returns: last_value, order_by: [date]"), "");
+    }
 }

@@ -226,6 +226,19 @@ pub struct EventVariable {
     /// take. Default `code`.
     #[serde(default, skip_serializing_if = "Ties::is_code")]
     pub ties: Ties,
+    /// For `first_*` and `last_*`: the order that decides the first (smallest) and last
+    /// (greatest) event — `date`, then columns of the event table (`value`, `code` or a
+    /// mapped column) that break its ties, each ascending with a missing value smallest,
+    /// then by code and value as without. Not with `ties`. Default `[date]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_by: Vec<String>,
+    /// For `first_value` and `last_value`: the column of the chosen event to return in
+    /// place of `value` — any column of the event table, such as its practice or episode
+    /// id; the variable has that column's type. Events equal in every key of the order
+    /// are told apart by this column: the first takes the smallest, the last the
+    /// greatest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// For `count_episodes`: how many days after the previous selected event an event
     /// starts a new episode (1 or more; required there, refused elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,6 +324,11 @@ impl Aggregation {
                 | Aggregation::FirstCode
                 | Aggregation::LastCode
         )
+    }
+
+    /// Whether the aggregate takes the last event (else, of those that take one, the first).
+    pub fn is_last(self) -> bool {
+        matches!(self, Aggregation::LastValue | Aggregation::LastCode)
     }
 
     /// Whether the aggregate reads the events' `value` column.

@@ -263,7 +263,17 @@ impl<'a> English<'a> {
             Aggregation::CountDistinctDates => ("the number of different dates of the ", true),
             Aggregation::CountEpisodes => ("the number of episodes of ", true),
         };
-        s.text(lead);
+        match (&ev.column, ev.returns) {
+            (Some(column), Aggregation::FirstValue) => {
+                s.text("the ").code(column).text(" of the earliest ");
+            }
+            (Some(column), _) => {
+                s.text("the ").code(column).text(" of the latest ");
+            }
+            (None, _) => {
+                s.text(lead);
+            }
+        }
         let codes = self.codes(ev, ev.returns == Aggregation::Exists, plural);
         s.append(codes).append(self.selection(ev));
         if let Some(days) = ev.gap_days {
@@ -346,6 +356,26 @@ impl<'a> English<'a> {
         }
         if let Some(condition) = &ev.condition {
             s.text(" where ").append(self.expr(condition));
+        }
+        if !ev.order_by.is_empty() {
+            s.text(" (of several on that date, the ");
+            s.text(if ev.returns.is_last() {
+                "greatest"
+            } else {
+                "smallest"
+            });
+            s.text(" by ");
+            for (i, column) in ev.order_by.iter().enumerate() {
+                if i > 0 {
+                    s.text(if i + 1 == ev.order_by.len() {
+                        " then "
+                    } else {
+                        ", "
+                    });
+                }
+                s.code(column);
+            }
+            s.text(")");
         }
         match ev.ties {
             Ties::Code => {}
@@ -937,6 +967,8 @@ variables:
   any_copd: { kind: derived, expr: "boolean(copd_count)" }
   review: { kind: derived, expr: "bmi_date + (copd_count + 1) months" }
   exacerbations: { kind: events, table: gp, codelists: [copd], returns: count_episodes, gap_days: 14 }
+  practice_of_latest: { kind: events, table: gp, codelists: [bmi], returns: last_value, column: practice, order_by: [date, value, practice] }
+  after_bmi: { kind: events, table: gp, codelists: [copd], from: bmi_date, to: bmi_date + 28 days, returns: exists }
 rules:
   - { name: not other, exclude: "not other" }
   - { name: unknown sex, exclude: "sex is null or age not between 0 and 120" }
@@ -1021,6 +1053,14 @@ rules:
             (
                 "exacerbations",
                 "the number of episodes of `copd` codes in `gp` at any time, a new episode starting 14 days or more after the previous event",
+            ),
+            (
+                "practice_of_latest",
+                "the `practice` of the latest Body mass index code (`bmi`) in `gp` at any time (of several on that date, the greatest by `value` then `practice`)",
+            ),
+            (
+                "after_bmi",
+                "has a `copd` code in `gp` between `bmi_date` and 28 days after `bmi_date`",
             ),
             ("not other", "remove people for whom `other` is false"),
             (

@@ -275,27 +275,47 @@ fn code_key(scan: &EventScan) -> DfExpr {
     }
 }
 
-/// The order that decides a measure's first or last event: [`event_order`], or, where the
-/// measure breaks ties by value, the date, then the value — the largest (smallest) value
-/// taken, a missing one only when no event of the date has one — then the code.
+/// The order that decides a measure's first or last event: [`event_order`]; with an
+/// `order_by`, the date, then its columns ascending (a missing value smallest), then the
+/// rest of [`event_order`]; or, where the measure breaks ties by value, the date, then
+/// the value — the largest (smallest) value taken, a missing one only when no event of
+/// the date has one — then the code. Where the measure returns another column, that
+/// column last, so that events equal in all the rest are told apart by what is returned.
 fn measure_order(scan: &EventScan, measure: &Measure, order: &[SortExpr]) -> Vec<SortExpr> {
-    let last = matches!(
-        measure.aggregation,
-        Aggregation::LastValue | Aggregation::LastCode
-    );
+    let last = measure.aggregation.is_last();
     // Whether the value that wins sorts ascending: `last_*` takes the greatest event.
     let ascending = match measure.ties {
-        Ties::Code => return order.to_vec(),
+        Ties::Code => true,
         Ties::MaxValue => last,
         Ties::MinValue => !last,
     };
-    // A missing value loses: first where the greatest is taken, last where the smallest.
-    let nulls_first = last;
-    vec![
-        column("date").sort(true, false),
-        column("value").sort(ascending, nulls_first),
-        code_key(scan).sort(true, false),
-    ]
+    let mut keys = vec![column("date").sort(true, false)];
+    if !measure.ties.is_code() {
+        // A missing value loses: first where the greatest is taken, last where the
+        // smallest.
+        keys.push(column("value").sort(ascending, last));
+        keys.push(code_key(scan).sort(true, false));
+    }
+    for c in &measure.order_by {
+        let key = if c == "code" {
+            code_key(scan)
+        } else {
+            column(c)
+        };
+        keys.push(key.sort(true, true));
+    }
+    keys.extend(order.iter().skip(1).cloned());
+    if let Some(c) = &measure.returned_column {
+        keys.push(column(c).sort(true, true));
+    }
+    // Each key once: DataFusion's first and last fail on a key given twice.
+    let mut unique: Vec<SortExpr> = Vec::with_capacity(keys.len());
+    for key in keys {
+        if !unique.iter().any(|k| k.expr == key.expr) {
+            unique.push(key);
+        }
+    }
+    unique
 }
 
 /// The aggregate of one measure over rows already restricted by `filter`; first and last
@@ -312,8 +332,8 @@ fn aggregate(
         Aggregation::LastDate => (max_udaf(), column("date"), false),
         Aggregation::MinValue => (min_udaf(), column("value"), false),
         Aggregation::MaxValue => (max_udaf(), column("value"), false),
-        Aggregation::FirstValue => (first_value_udaf(), column("value"), true),
-        Aggregation::LastValue => (last_value_udaf(), column("value"), true),
+        Aggregation::FirstValue => (first_value_udaf(), returned(measure), true),
+        Aggregation::LastValue => (last_value_udaf(), returned(measure), true),
         Aggregation::FirstCode => (first_value_udaf(), column("code"), true),
         Aggregation::LastCode => (last_value_udaf(), column("code"), true),
         Aggregation::Sum => (sum_udaf(), column("value"), false),
@@ -343,6 +363,11 @@ fn aggregate(
         call.filter(filter).build()?
     };
     Ok(built)
+}
+
+/// The column a first or last value returns: `value`, or the measure's own.
+fn returned(measure: &Measure) -> DfExpr {
+    column(measure.returned_column.as_deref().unwrap_or("value"))
 }
 
 /// The rows a group of measures of one event scan reads, and each measure's filter over

@@ -27,6 +27,7 @@ use crate::compile::plan::{
     VariableValue, person_column,
 };
 use crate::error::{CaasError, Place, Result};
+use crate::model::expr::Type;
 use crate::model::{Aggregation, Ties};
 use crate::source::{CodeLayout, Snapshot, Table};
 
@@ -678,10 +679,7 @@ impl<'a> SqlLowering<'a> {
         } else {
             Sql::col("code")
         };
-        let last = matches!(
-            measure.aggregation,
-            Aggregation::LastValue | Aggregation::LastCode
-        );
+        let last = measure.aggregation.is_last();
         // As in-process: the date, then the value where ties go by value — the winning
         // value greatest, a missing one losing (a flag first where the order would put it
         // ahead) — then the code.
@@ -694,10 +692,27 @@ impl<'a> SqlLowering<'a> {
             (flag, false)
         };
         let mut keys = vec![(Sql::col("date"), false)];
+        // The columns of an `order_by` (a missing value smallest, as `pick` orders every
+        // key), text compared as bytes.
+        let text = |c: &str| {
+            c == "code"
+                || (scan.columns.iter()).any(|x| x.name == c && x.column_type == Some(Type::Text))
+        };
+        for c in &measure.order_by {
+            let key = if c == "code" {
+                code.clone()
+            } else {
+                Sql::col(c)
+            };
+            keys.push((key, text(c)));
+        }
+        let ordered = |c: &str| measure.order_by.iter().any(|o| o == c);
         match (measure.ties, last) {
             (Ties::Code, _) => {
-                keys.push((code, true));
-                if scan.has_value() {
+                if !ordered("code") {
+                    keys.push((code, true));
+                }
+                if scan.has_value() && !ordered("value") {
                     keys.push((value, false));
                 }
             }
@@ -717,15 +732,23 @@ impl<'a> SqlLowering<'a> {
                 keys.extend([lose_if_missing(1), (value, false), (code, true)])
             }
         }
+        // As in-process, a returned column of its own tells apart events equal in the rest.
+        if let Some(c) = &measure.returned_column
+            && !matches!(c.as_str(), "date" | "value")
+            && !ordered(c)
+        {
+            keys.push((Sql::col(c), text(c)));
+        }
         let d = self.dialect;
+        let returned = Sql::col(measure.returned_column.as_deref().unwrap_or("value"));
         match measure.aggregation {
             Aggregation::Exists | Aggregation::Count => simple("count", None),
             Aggregation::FirstDate => simple("min", Some("date")),
             Aggregation::LastDate => simple("max", Some("date")),
             Aggregation::MinValue => simple("min", Some("value")),
             Aggregation::MaxValue => simple("max", Some("value")),
-            Aggregation::FirstValue => d.pick(Sql::col("value"), keys, filter, false),
-            Aggregation::LastValue => d.pick(Sql::col("value"), keys, filter, true),
+            Aggregation::FirstValue => d.pick(returned.clone(), keys, filter, false),
+            Aggregation::LastValue => d.pick(returned, keys, filter, true),
             Aggregation::FirstCode => d.pick(Sql::col("code"), keys, filter, false),
             Aggregation::LastCode => d.pick(Sql::col("code"), keys, filter, true),
             Aggregation::Sum => simple("sum", Some("value")),
