@@ -70,13 +70,13 @@ gp AS (
         max(
             CASE WHEN c.cluster = 'bmi' AND e.value BETWEEN 10 AND 100 THEN e.date END
         ) AS bmi_dat,
-        -- The value of the latest BMI by (date, code, value); rows whose key is null (other
-        -- clusters, values out of range) are ignored.
+        -- The value of the latest BMI, the largest of its date; rows whose key is null
+        -- (other clusters, values out of range) are ignored.
         arg_max(
             e.value,
             CASE
                 WHEN c.cluster = 'bmi' AND e.value BETWEEN 10 AND 100
-                THEN (e.date, e.code, e.value)
+                THEN (e.date, e.value)
             END
         ) AS bmi_val,
         bool_or(c.cluster = 'preg' AND e.date >= DATE '2025-09-01') AS preg_season,

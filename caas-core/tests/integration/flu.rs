@@ -295,10 +295,16 @@ fn hand_built() -> (People, Vec<(i64, &'static str, Expect)>) {
         .gp(9, "2025-01-01", code("ckd35"));
     case(9, "latest CKD stage code is stage 3-5", In(&["grp_risk"]));
 
-    p.person(10, "1995-01-01")
-        .bmi(10, "2020-01-01", 35.0)
-        .bmi(10, "2025-01-01", 40.0);
-    case(10, "latest BMI 40.0", In(&["grp_risk"]));
+    // Two BMIs of the latest date: the largest counts, though by code the other (a
+    // baseline BMI, 39.0) is last.
+    let baseline: i64 = codes("bmi")[1].parse().unwrap();
+    p.person(10, "1995-01-01").bmi(10, "2025-01-01", 40.0);
+    p.gp.push((10, day("2025-01-01"), baseline, Some(39.0)));
+    case(
+        10,
+        "latest BMI 40.0, the largest of its date",
+        In(&["grp_risk"]),
+    );
     p.person(11, "1995-01-01")
         .bmi(11, "2020-01-01", 41.0)
         .bmi(11, "2025-01-01", 39.9);
@@ -940,7 +946,7 @@ fn the_report_reads_as_the_clinical_specification() {
         "- `astrx_12m`: has an Asthma inhaled or systemic steroids code (`astrx`) in `gp_medications` between 31 January 2025 and 31 January 2026.",
         "- `asthma`: true when `astadm` or (`ast_dat` is not missing and `astrx_12m`).",
         "- `diabetes`: true when `addis` or (the person has a Diabetes code (`diab_dat`) in `gp_events` on or before 31 January 2026 and no later Diabetes resolved code (`dmres_dat`)).",
-        "- `bmi_val`: the value of the latest Body mass index code (`bmi`) in `gp_events` on or before 31 January 2026 with a value between 10 and 100.",
+        "- `bmi_val`: the value of the latest Body mass index code (`bmi`) in `gp_events` on or before 31 January 2026 with a value between 10 and 100 (of several on that date, the one with the largest value).",
         "- `ckd`: true when `ckd_dx` or the latest CKD stage 3-5 code (`ckd35_dat`) is on or after the latest CKD stage 1-5 code (`ckd15_dat`).",
         "- `carer`: true when the person has a Carer code (`carer_dat`) in `gp_events` on or before 31 January 2026 and no No longer a carer code (`notcarer_dat`) on or after it.",
         "- `preg_pre_dat`: the date of the latest Pregnancy code (`preg`) in `gp_events` between 1 December 2024 and 31 August 2025.",
