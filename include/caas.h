@@ -489,8 +489,8 @@ enum CaasStatus caas_cohort_to_sql(const struct CaasEngine *engine,
  * On success `*out` is a new cohort that the caller owns and frees with
  * `caas_cohort_free`; on failure `*out` is NULL and the last error says what is wrong and
  * where (for YAML/JSON errors, `caas_last_error_line` and `caas_last_error_column`; for
- * expression errors, the column inside the expression). The library does not keep the
- * argument pointers. The definition is read within the default limits; see
+ * expression errors, the line of the expression and the column inside it). The library
+ * does not keep the argument pointers. The definition is read within the default limits; see
  * `caas_cohort_parse_with_options`.
  *
  * # Safety
@@ -880,8 +880,8 @@ const char *caas_last_error_code(void);
 
 /**
  * The 1-based line of the last error on this thread: in the definition text for `syntax`
- * errors, in the JSON argument for invalid JSON. 0 when the error has no line (and for
- * `expression_syntax` errors, whose place is given by the column).
+ * errors and for `expression_syntax` errors whose expression was found in it, in the JSON
+ * argument for invalid JSON. 0 when the error has no line.
  */
 size_t caas_last_error_line(void);
 

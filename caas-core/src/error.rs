@@ -70,6 +70,79 @@ impl fmt::Display for Format {
     }
 }
 
+/// " (did you mean `x`?)" for a suggestion `x`, else nothing.
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"))
+}
+
+/// The candidate nearest to `word` by edit distance (ignoring case), if it is near enough
+/// to be what was meant — at most one edit in a word of up to four letters, two in a
+/// longer one — and is not `word` itself.
+pub(crate) fn nearest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    let most = if word.chars().count() <= 4 { 1 } else { 2 };
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&word, &c.to_lowercase()), c))
+        .filter(|(d, _)| (1..=most).contains(d))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// The end of an [`CaasError::ExpressionSyntax`] message: the suggestion, then the line of
+/// the expression that holds `column` with a caret under it, prefixed by its line of the
+/// definition when known.
+fn syntax_context(
+    expression: &str,
+    column: usize,
+    line: Option<u32>,
+    suggestion: &Option<String>,
+) -> String {
+    let mut out = did_you_mean(suggestion);
+    // The line of a multi-line expression that holds the column, and the column in it.
+    let (mut offset, mut at) = (0, column.saturating_sub(1));
+    let mut shown = expression;
+    for (i, text) in expression.split('\n').enumerate() {
+        let width = text.chars().count();
+        shown = text;
+        offset = i;
+        if at <= width {
+            break;
+        }
+        at -= width + 1;
+    }
+    if shown.trim().is_empty() {
+        return out;
+    }
+    // A long line is cut to the characters around the place.
+    let chars: Vec<char> = shown.chars().collect();
+    let (from, to) = (at.saturating_sub(SHOWN), (at + SHOWN).min(chars.len()));
+    let mut shown: String = chars[from..to].iter().collect();
+    if from > 0 {
+        shown.insert(0, '…');
+        at = at - from + 1;
+    }
+    if to < chars.len() {
+        shown.push('…');
+    }
+    let prefix = match line {
+        Some(l) => format!("line {}: ", u64::from(l) + offset as u64),
+        None => String::new(),
+    };
+    let pad = prefix.chars().count() + at;
+    out.push_str(&format!("\n  {prefix}{shown}\n  {}^", " ".repeat(pad)));
+    out
+}
+
+/// How many characters of an expression's line a syntax error shows on each side of the
+/// place.
+const SHOWN: usize = 60;
+
 /// Everything that can go wrong in caas.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -90,8 +163,14 @@ pub enum CaasError {
     },
 
     /// An expression (a rule, a derived variable, a window bound) could not be parsed.
-    /// `column` is the 1-based character position inside the expression text.
-    #[error("{place}: cannot parse expression at character {column}: {message}")]
+    /// `column` is the 1-based character position inside the expression text. The message
+    /// goes on to suggest the keyword or function meant, where one is near what is
+    /// written, and quotes the expression's line with a caret under that place, giving the
+    /// line of the definition where it is known.
+    #[error(
+        "{place}: cannot parse expression at character {column}: {message}{}",
+        syntax_context(.expression, *.column, *.line, .suggestion)
+    )]
     ExpressionSyntax {
         /// Where the expression is.
         place: Place,
@@ -99,11 +178,18 @@ pub enum CaasError {
         column: usize,
         /// What is wrong.
         message: String,
+        /// The expression's text.
+        expression: String,
+        /// The 1-based line of the definition's text where the expression starts, when
+        /// the definition was read from text and the expression found in it.
+        line: Option<u32>,
+        /// The keyword or function most likely meant by the word at `column`.
+        suggestion: Option<String>,
     },
 
     /// A name refers to nothing: a variable, parameter, codelist, table, column or cohort
     /// that does not exist.
-    #[error("{place}: unknown {what} `{name}`")]
+    #[error("{place}: unknown {what} `{name}`{}", did_you_mean(.suggestion))]
     UnknownReference {
         /// Where the reference is.
         place: Place,
@@ -111,6 +197,8 @@ pub enum CaasError {
         what: &'static str,
         /// The name that was not found.
         name: String,
+        /// The known name nearest to it, where one is near enough to be what was meant.
+        suggestion: Option<String>,
     },
 
     /// Values of incompatible types meet, e.g. a date compared with a number.
@@ -355,6 +443,22 @@ pub enum CaasError {
 }
 
 impl CaasError {
+    /// An [`UnknownReference`](CaasError::UnknownReference) to `name`, suggesting the
+    /// nearest of the `known` names.
+    pub(crate) fn unknown<'a>(
+        place: Place,
+        what: &'static str,
+        name: &str,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> CaasError {
+        CaasError::UnknownReference {
+            place,
+            what,
+            name: name.to_string(),
+            suggestion: nearest(name, known).map(str::to_string),
+        }
+    }
+
     /// A stable snake_case name for the kind of error, for front ends and tests that
     /// match on errors without parsing messages.
     ///
@@ -413,6 +517,15 @@ impl CaasError {
     pub fn line_column(&self) -> Option<(usize, usize)> {
         match self {
             CaasError::Syntax { line, column, .. } if *line > 0 => Some((*line, *column)),
+            _ => None,
+        }
+    }
+
+    /// The name most likely meant, where the error suggests one ("did you mean").
+    pub fn suggestion(&self) -> Option<&str> {
+        match self {
+            CaasError::ExpressionSyntax { suggestion, .. }
+            | CaasError::UnknownReference { suggestion, .. } => suggestion.as_deref(),
             _ => None,
         }
     }

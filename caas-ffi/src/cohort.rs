@@ -32,8 +32,8 @@ pub struct CaasCohort {
 /// On success `*out` is a new cohort that the caller owns and frees with
 /// `caas_cohort_free`; on failure `*out` is NULL and the last error says what is wrong and
 /// where (for YAML/JSON errors, `caas_last_error_line` and `caas_last_error_column`; for
-/// expression errors, the column inside the expression). The library does not keep the
-/// argument pointers. The definition is read within the default limits; see
+/// expression errors, the line of the expression and the column inside it). The library
+/// does not keep the argument pointers. The definition is read within the default limits; see
 /// `caas_cohort_parse_with_options`.
 ///
 /// # Safety

@@ -162,11 +162,15 @@ impl Error {
     }
 
     /// Line and column: in the definition text for syntax errors, in the JSON argument for
-    /// JSON errors; for expression syntax errors no line and the character position in the
-    /// expression as the column.
+    /// JSON errors; for expression syntax errors the line of the expression in the
+    /// definition's text (0 where unknown) and the character position in the expression as
+    /// the column.
     fn location(&self) -> (usize, usize) {
         match self {
-            Error::Caas(CaasError::ExpressionSyntax { column, .. }) => (0, *column),
+            Error::Caas(CaasError::ExpressionSyntax { column, line, .. }) => {
+                let line = line.and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
+                (line, *column)
+            }
             Error::Caas(err) => err.line_column().unwrap_or((0, 0)),
             Error::Json { line, column, .. } => (*line, *column),
             _ => (0, 0),
@@ -299,8 +303,8 @@ pub extern "C" fn caas_last_error_code() -> *const c_char {
 }
 
 /// The 1-based line of the last error on this thread: in the definition text for `syntax`
-/// errors, in the JSON argument for invalid JSON. 0 when the error has no line (and for
-/// `expression_syntax` errors, whose place is given by the column).
+/// errors and for `expression_syntax` errors whose expression was found in it, in the JSON
+/// argument for invalid JSON. 0 when the error has no line.
 #[unsafe(no_mangle)]
 pub extern "C" fn caas_last_error_line() -> usize {
     guard_value(0, || read_last_error(|e| e.line, 0))
@@ -394,11 +398,14 @@ mod tests {
                 place: caas_core::Place::Variable("x".into()),
                 column: 7,
                 message: "unexpected `)`".into(),
+                expression: "a + b )".into(),
+                line: Some(12),
+                suggestion: None,
             }
             .into())
         });
         assert_eq!(status, CaasStatus::CAAS_ERR_DEFINITION);
-        assert_eq!((caas_last_error_line(), caas_last_error_column()), (0, 7));
+        assert_eq!((caas_last_error_line(), caas_last_error_column()), (12, 7));
     }
 
     #[test]

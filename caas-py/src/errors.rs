@@ -76,8 +76,16 @@ fn fill(kwargs: &Bound<'_, PyDict>, err: &CaasError) -> PyResult<()> {
             _ => {}
         }
     }
+    if let Some(suggestion) = err.suggestion() {
+        kwargs.set_item("suggestion", suggestion)?;
+    }
     match err {
-        CaasError::ExpressionSyntax { column, .. } => kwargs.set_item("column", column)?,
+        CaasError::ExpressionSyntax { column, line, .. } => {
+            kwargs.set_item("column", column)?;
+            if let Some(line) = line {
+                kwargs.set_item("line", line)?;
+            }
+        }
         CaasError::UnknownReference { name, .. } => kwargs.set_item("reference", name)?,
         CaasError::UnknownParameter { name, .. } => kwargs.set_item("parameter", name)?,
         CaasError::Cycle { path, .. } => kwargs.set_item("cycle", path.clone())?,

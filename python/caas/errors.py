@@ -69,6 +69,7 @@ _LOCATION = (
     "parameter",
     "codelist",
     "reference",
+    "suggestion",
     "cycle",
     "table",
     "column_name",
@@ -91,7 +92,9 @@ class CaasError(Exception):
             ``data``, ``invalid_argument``, ``engine`` or ``internal``. It chooses the
             class of the exception.
         message: the message, as ``str(err)``.
-        line: 1-based line in the definition text (syntax errors).
+        line: 1-based line in the definition text (syntax errors; for
+            ``expression_syntax``, the line of the expression, when the definition was read
+            from text and the expression found in it).
         column: 1-based column in the definition text (syntax errors), or the 1-based
             character position inside the expression (``expression_syntax``).
         place: the place in the definition, as text (e.g. ``rule 2 (`adults`)``).
@@ -100,6 +103,8 @@ class CaasError(Exception):
         parameter: the parameter at fault.
         codelist: the codelist at fault.
         reference: the name that refers to nothing (``unknown_reference``).
+        suggestion: the name or keyword most likely meant (``unknown_reference``,
+            ``expression_syntax``), where one is near what was written.
         cycle: the names along a cycle, the first repeated at the end.
         table: the table at fault.
         column_name: the column of ``table`` at fault (for ``data_quality``, the column or
@@ -128,6 +133,7 @@ class CaasError(Exception):
     parameter: str | None
     codelist: str | None
     reference: str | None
+    suggestion: str | None
     cycle: list[str] | None
     table: str | None
     column_name: str | None
@@ -152,6 +158,7 @@ class CaasError(Exception):
         parameter: str | None = None,
         codelist: str | None = None,
         reference: str | None = None,
+        suggestion: str | None = None,
         cycle: list[str] | None = None,
         table: str | None = None,
         column_name: str | None = None,
@@ -174,6 +181,7 @@ class CaasError(Exception):
         self.parameter = parameter
         self.codelist = codelist
         self.reference = reference
+        self.suggestion = suggestion
         self.cycle = cycle
         self.table = table
         self.column_name = column_name

@@ -294,8 +294,8 @@ static void test_bad_definitions(void) {
                                    "adults, include: age >= and 18 }\noutput: { columns: [age] }\n",
                                    CAAS_FORMAT_YAML, NULL, &cohort),
                  "expression_syntax", "rule 1 (`adults`)");
-    CHECK(caas_last_error_line() == 0 && caas_last_error_column() == 8,
-          "an expression error has the character position as its column");
+    CHECK(caas_last_error_line() == 8 && caas_last_error_column() == 8,
+          "an expression error has its line and the character position as its column");
 
     EXPECT_ERROR(caas_cohort_parse("id: bad\ntitle: Bad\npurpose: direct_care\nvariables: {}\nrules:\n  - { name: "
                                    "uses missing, include: missing_var }\noutput: { columns: [] }\n",

@@ -46,6 +46,20 @@ def test_expression_error_names_the_rule_and_the_character() -> None:
     assert (err.rule, err.rule_index) == ("eligible", 2)
     assert err.place == "rule 2 (`eligible`)"
     assert err.column == 8
+    # The expression's line of the YAML text, quoted with a caret under the place.
+    line = text.splitlines().index(next(x for x in text.splitlines() if "age >= or" in x)) + 1
+    assert err.line == line
+    assert f"line {line}: age >= or asthma_recent\n" in str(err)
+    assert str(err).endswith(" " * (len(f"line {line}: ") + 7) + "^")
+
+
+def test_expression_error_suggests_the_keyword_meant() -> None:
+    text = SMALL_COHORT.replace("index_date - 12 months", "index_date - 12 mnths")
+    assert text != SMALL_COHORT
+    with pytest.raises(caas.DefinitionError) as raised:
+        caas.Cohort.from_yaml(text)
+    assert (raised.value.code, raised.value.suggestion) == ("expression_syntax", "months")
+    assert "(did you mean `months`?)" in str(raised.value)
 
 
 def test_unknown_reference_names_the_variable_and_the_name() -> None:
@@ -53,11 +67,13 @@ def test_unknown_reference_names_the_variable_and_the_name() -> None:
     with pytest.raises(caas.DefinitionError) as raised:
         caas.Cohort.from_yaml(text)
     err = raised.value
-    assert (err.code, err.variable, err.reference) == (
+    assert (err.code, err.variable, err.reference, err.suggestion) == (
         "unknown_reference",
         "asthma_recent",
         "asthmaa",
+        "asthma",
     )
+    assert str(err).endswith("unknown codelist `asthmaa` (did you mean `asthma`?)")
 
 
 def test_type_mismatch_names_the_rule() -> None:

@@ -33,6 +33,7 @@ pub(crate) fn check_lowerable(
                     place: place.clone(),
                     what: "variable, parameter or column",
                     name: name.clone(),
+                    suggestion: None,
                 });
             }
         }

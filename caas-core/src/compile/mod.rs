@@ -275,14 +275,11 @@ impl<'a> Compiler<'a> {
         place: &Place,
         outer: &IndexMap<String, Value>,
     ) -> Result<Membership> {
-        let cohort = self
-            .cohorts
-            .get(other)
-            .ok_or_else(|| CaasError::UnknownReference {
-                place: place.clone(),
-                what: "cohort (register it with the engine first)",
-                name: other.to_string(),
-            })?;
+        let cohort = self.cohorts.get(other).ok_or_else(|| {
+            let what = "cohort (register it with the engine first)";
+            let known = self.cohorts.keys().map(String::as_str);
+            CaasError::unknown(place.clone(), what, other, known)
+        })?;
         let mut parameters = cohort.parameter_defaults().clone();
         for (name, value) in parameters.iter_mut() {
             if let Some(v) = outer

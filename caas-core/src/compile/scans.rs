@@ -325,11 +325,14 @@ fn measure(
         let resolve = |n: &str| scan.type_of(n, id).or_else(|| names.type_of(n));
         for n in condition.names() {
             if resolve(n).is_none() {
-                return Err(CaasError::UnknownReference {
-                    place,
-                    what: "column, variable or parameter in `where`",
-                    name: n.to_string(),
-                });
+                let columns = ["person_id", "code"]
+                    .into_iter()
+                    .chain(scan.columns.iter().map(|c| c.name.as_str()));
+                let known = columns
+                    .chain(names.types.keys().map(String::as_str))
+                    .chain(parameters.keys().map(String::as_str));
+                let what = "column, variable or parameter in `where`";
+                return Err(CaasError::unknown(place, what, n, known));
             }
             if scan.type_of(n, id).is_some() && is_variable(n) {
                 return Err(CaasError::invalid(

@@ -8,7 +8,7 @@ use chrono::Datelike;
 use indexmap::IndexMap;
 
 use super::definition::{AgeUnit, Aggregation, Definition, Rule, Ties, Variable};
-use super::expr::{Expr, Type, eval_constant, infer_type, parse_with_depth};
+use super::expr::{Expr, KEYWORDS, Type, eval_constant, infer_type, parse_with_depth};
 use super::value::{Parameters, Value, iso_date};
 use crate::codelist::Codelist;
 use crate::error::{CaasError, Format, Place, Result};
@@ -220,7 +220,7 @@ impl Cohort {
             Format::Json => serde_json::from_str(text)
                 .map_err(|e| syntax_error(format, e.line(), e.column(), e.to_string()))?,
         };
-        check(definition, base_dir, limits)
+        check(definition, base_dir, limits).map_err(|e| with_line(e, text))
     }
 
     /// Checks a definition built in code (e.g. by a builder); codelist files are resolved
@@ -472,6 +472,47 @@ fn syntax_error(format: Format, line: usize, column: usize, message: String) -> 
     }
 }
 
+/// `error`, where it is a syntax error of an expression, with the line of `text` where the
+/// expression is: the first line holding its first line, after the line that names its
+/// variable or rule where there is one (a quoted or escaped expression is not found).
+fn with_line(error: CaasError, text: &str) -> CaasError {
+    let CaasError::ExpressionSyntax {
+        place,
+        column,
+        message,
+        expression,
+        suggestion,
+        ..
+    } = error
+    else {
+        return error;
+    };
+    let first = expression.lines().next().unwrap_or("").trim();
+    // A variable's key (`name:` in YAML, `"name":` in JSON), a rule's `name` field.
+    let names_it = |line: &str| match &place {
+        Place::Variable(name) => {
+            let key = line.trim_start().trim_start_matches('"');
+            key.strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with(':') || rest.starts_with("\":"))
+        }
+        Place::Rule { name, .. } => line.contains(&format!("name: {name}")),
+        _ => false,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| names_it(l)).unwrap_or(0);
+    let holds = |l: &&str| !first.is_empty() && l.contains(first);
+    let found = (lines.iter().skip(start).position(holds).map(|i| i + start))
+        .or_else(|| lines.iter().position(holds));
+    CaasError::ExpressionSyntax {
+        place,
+        column,
+        message,
+        expression,
+        line: found.and_then(|i| u32::try_from(i + 1).ok()),
+        suggestion,
+    }
+}
+
 fn declared_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     let names: Vec<String> = names.map(|n| format!("`{n}`")).collect();
     if names.is_empty() {
@@ -480,11 +521,6 @@ fn declared_list<'a>(names: impl Iterator<Item = &'a String>) -> String {
         names.join(", ")
     }
 }
-
-const KEYWORDS: [&str; 22] = [
-    "and", "or", "not", "is", "null", "in", "between", "true", "false", "case", "when", "then",
-    "else", "end", "day", "days", "week", "weeks", "month", "months", "year", "years",
-];
 
 /// Refuses a parameter value that no engine holds alike: a date outside the years 0001 to
 /// 9999 (year 0 would give negative ages; Python and SQL have no later years) and a
@@ -565,11 +601,9 @@ fn check(definition: Definition, base_dir: &Path, limits: &Limits) -> Result<Coh
     for (name, (_, names)) in &parsed {
         for n in names {
             if !parsed.contains_key(n) && !parameters.contains_key(n) {
-                return Err(CaasError::UnknownReference {
-                    place: Place::Variable(name.clone()),
-                    what: "variable or parameter",
-                    name: n.clone(),
-                });
+                let known = parsed.keys().chain(parameters.keys()).map(String::as_str);
+                let place = Place::Variable(name.clone());
+                return Err(CaasError::unknown(place, "variable or parameter", n, known));
             }
         }
     }
@@ -649,11 +683,8 @@ fn parse_variable(
         Variable::Events(ev) => {
             for list in &ev.codelists {
                 if !codelists.contains_key(list) {
-                    return Err(CaasError::UnknownReference {
-                        place: place.clone(),
-                        what: "codelist",
-                        name: list.clone(),
-                    });
+                    let known = codelists.keys().map(String::as_str);
+                    return Err(CaasError::unknown(place.clone(), "codelist", list, known));
                 }
             }
             if let (Some(lo), Some(hi)) = (ev.min_value, ev.max_value)
@@ -979,6 +1010,14 @@ fn check_rules(
             }
         };
         let expr = parse_with_depth(text, &place, limits.max_expression_depth)?;
+        if let Some(unknown) = expr.names().into_iter().find(|n| resolve(n).is_none()) {
+            let known = variables
+                .keys()
+                .chain(parameters.keys())
+                .map(String::as_str);
+            let what = "variable or parameter";
+            return Err(CaasError::unknown(place, what, unknown, known));
+        }
         expect_type(&expr, Type::Bool, &resolve, &place, "a rule")?;
         rules.push(RuleDef {
             name,
@@ -994,11 +1033,8 @@ fn check_output(definition: &Definition, variables: &IndexMap<String, VariableDe
     let mut seen = HashSet::new();
     for column in &definition.output.columns {
         if !variables.contains_key(column) {
-            return Err(CaasError::UnknownReference {
-                place: Place::Output,
-                what: "variable",
-                name: column.clone(),
-            });
+            let known = variables.keys().map(String::as_str);
+            return Err(CaasError::unknown(Place::Output, "variable", column, known));
         }
         if !seen.insert(column) {
             return Err(CaasError::invalid(
@@ -1058,6 +1094,91 @@ mod tests {
         match Cohort::from_yaml_str(&text) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
+        }
+    }
+
+    const TYPO: &str = "id: c
+title: T
+purpose: direct_care
+parameters: { index_date: 2025-03-31 }
+codelists:
+  asthma: { system: snomed_ct, codes: [\"195967001\"] }
+variables:
+  recent:
+    kind: events
+    table: gp
+    codelists: [asthma]
+    from: index_date - 12 mnths
+    returns: exists
+";
+
+    #[test]
+    fn an_expression_error_quotes_its_line_with_a_caret_and_a_suggestion() {
+        let error = Cohort::from_yaml_str(TYPO).map(|_| ()).unwrap_err();
+        // The caret is under the `m` of `mnths`, the 17th character of the expression.
+        let caret = format!("{}^", " ".repeat("line 12: ".len() + 16));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "variable `recent`: cannot parse expression at character 17: unexpected \
+                 text after the expression (did you mean `months`?)\n  \
+                 line 12: index_date - 12 mnths\n  {caret}"
+            )
+        );
+        // Without the definition's text (a builder's), no line; a word far from any
+        // keyword, no suggestion.
+        let bare = parse_with_depth("a + + b", &Place::Definition, 10).unwrap_err();
+        assert_eq!(
+            bare.to_string(),
+            "definition: cannot parse expression at character 5: unexpected `+`\n  \
+             a + + b\n      ^"
+        );
+    }
+
+    /// [`TYPO`] with its duration written right.
+    fn fixed() -> String {
+        TYPO.replace("12 mnths", "12 months")
+    }
+
+    #[test]
+    fn a_long_expression_is_shown_around_the_place() {
+        let text = format!("{} + + b", vec!["a"; 100].join(" + "));
+        let error = parse_with_depth(&text, &Place::Definition, 1000).unwrap_err();
+        let message = error.to_string();
+        let shown = message.lines().nth(1).unwrap();
+        // 60 characters before the place, 3 from it to the end, and a mark of the cut.
+        assert_eq!(shown.chars().count(), 2 + 1 + 60 + 3);
+        assert!(
+            shown.starts_with("  …") && shown.ends_with("+ + b"),
+            "{message}"
+        );
+        let caret = message.lines().nth(2).unwrap();
+        assert_eq!(caret, format!("{}^", " ".repeat(2 + 1 + 60)));
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_nearest_known_one() {
+        let cases = [
+            (
+                format!("{}  later: {{ kind: derived, expr: recnt }}\n", fixed()),
+                "variable `later`: unknown variable or parameter `recnt` (did you mean `recent`?)",
+            ),
+            (
+                format!("{}rules: [ {{ name: r, include: recnet }} ]\n", fixed()),
+                "rule 1 (`r`): unknown variable or parameter `recnet` (did you mean `recent`?)",
+            ),
+            (
+                fixed().replace("[asthma]", "[athsma]"),
+                "variable `recent`: unknown codelist `athsma` (did you mean `asthma`?)",
+            ),
+            (
+                format!("{}  later: {{ kind: derived, expr: zzz }}\n", fixed()),
+                "variable `later`: unknown variable or parameter `zzz`",
+            ),
+        ];
+        for (text, message) in cases {
+            let error = Cohort::from_yaml_str(&text).map(|_| ()).unwrap_err();
+            assert_eq!(error.to_string(), message);
         }
     }
 

@@ -79,6 +79,7 @@ impl Scope<'_> {
                         place: self.place.clone(),
                         what: "variable, parameter or column",
                         name: name.clone(),
+                        suggestion: None,
                     });
                 }
             }

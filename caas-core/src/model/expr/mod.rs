@@ -40,6 +40,7 @@ pub(crate) fn balanced<T>(mut items: Vec<T>, join: impl Fn(T, T) -> T) -> Option
     items.pop()
 }
 pub(crate) use constant::eval_constant;
+pub(crate) use parse::KEYWORDS;
 pub use parse::{parse, parse_with_depth};
 pub use types::{Type, infer_type};
 

@@ -39,6 +39,46 @@ pub fn parse(text: &str, place: &Place) -> Result<Expr> {
 /// assert_eq!(err.code(), "limit_exceeded");
 /// ```
 pub fn parse_with_depth(text: &str, place: &Place, max_depth: usize) -> Result<Expr> {
+    parse_tokens(text, place, max_depth).map_err(|e| in_context(e, text))
+}
+
+/// The words of the expression language, which no variable or parameter may be called.
+pub(crate) const KEYWORDS: [&str; 22] = [
+    "and", "or", "not", "is", "null", "in", "between", "true", "false", "case", "when", "then",
+    "else", "end", "day", "days", "week", "weeks", "month", "months", "year", "years",
+];
+
+/// `error`, where it is a syntax error in `text`, with the text and the keyword or
+/// function most likely meant by the word at its place (`mnths`: `months`).
+fn in_context(error: CaasError, text: &str) -> CaasError {
+    let CaasError::ExpressionSyntax {
+        place,
+        column,
+        message,
+        line,
+        ..
+    } = error
+    else {
+        return error;
+    };
+    let word: String = (text.chars().skip(column.saturating_sub(1)))
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let words = KEYWORDS
+        .into_iter()
+        .chain(["date"])
+        .chain(Function::ALL.map(Function::name));
+    CaasError::ExpressionSyntax {
+        place,
+        column,
+        message,
+        expression: text.to_string(),
+        line,
+        suggestion: crate::error::nearest(&word, words).map(str::to_string),
+    }
+}
+
+fn parse_tokens(text: &str, place: &Place, max_depth: usize) -> Result<Expr> {
     let tokens = tokenize(text, place)?;
     let mut parser = Parser {
         tokens,
@@ -83,6 +123,9 @@ fn tokenize(text: &str, place: &Place) -> Result<Vec<Token>> {
         place: place.clone(),
         column,
         message: message.to_string(),
+        expression: String::new(),
+        line: None,
+        suggestion: None,
     };
     let mut tokens = Vec::new();
     let mut i = 0;
@@ -193,6 +236,9 @@ impl Parser<'_> {
             place: self.place.clone(),
             column,
             message: message.into(),
+            expression: String::new(),
+            line: None,
+            suggestion: None,
         }
     }
 

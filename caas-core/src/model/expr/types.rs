@@ -99,6 +99,7 @@ pub fn infer_type(
             place: place.clone(),
             what: "variable or parameter",
             name: name.clone(),
+            suggestion: None,
         }),
         Expr::Duration { amount, unit } => {
             let t = ty(amount)?;
