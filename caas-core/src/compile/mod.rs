@@ -347,10 +347,16 @@ impl<'a> Compiler<'a> {
                     person_col("sex", &needed_as)?;
                     VariableValue::Sex
                 }
+                // A person table without dates of death records no deaths.
                 VariableKind::Alive { on } => {
                     check(on)?;
-                    person_col("date_of_death", &needed_as)?;
-                    VariableValue::Alive { on: on.clone() }
+                    VariableValue::Alive {
+                        on: on.clone(),
+                        deaths: person
+                            .columns
+                            .iter()
+                            .any(|p| p.canonical == "date_of_death"),
+                    }
                 }
                 VariableKind::PersonColumn { column } => VariableValue::PersonColumn {
                     column: person_col(column, &needed_as)?,

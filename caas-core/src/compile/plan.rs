@@ -365,6 +365,9 @@ pub enum VariableValue {
     Alive {
         /// The date.
         on: Expr,
+        /// Whether the person table has dates of death; without them, no death is
+        /// recorded and everyone is alive.
+        deaths: bool,
     },
     /// A person column (canonical name).
     PersonColumn {
@@ -590,7 +593,10 @@ impl CohortPlan {
                     } => format!("age in months on {on}"),
                     VariableValue::Age { on, .. } => format!("age on {on}"),
                     VariableValue::Sex => "sex".to_string(),
-                    VariableValue::Alive { on } => format!("alive on {on}"),
+                    VariableValue::Alive { on, deaths: true } => format!("alive on {on}"),
+                    VariableValue::Alive { on, deaths: false } => {
+                        format!("alive on {on}: no deaths recorded")
+                    }
                     VariableValue::PersonColumn { column } => format!("__p_{column}"),
                     VariableValue::Exists { column } => format!("exists {column}"),
                     VariableValue::Count { column } => format!("count {column}"),

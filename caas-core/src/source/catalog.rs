@@ -95,6 +95,12 @@ impl Table {
         super::dates::date_of(&self.name, column, &data_type)
     }
 
+    /// Whether the table has dates of death (a person table without them records no
+    /// deaths: `alive` is true for everyone).
+    pub fn has_deaths(&self) -> bool {
+        self.shape.column("date_of_death").is_some()
+    }
+
     fn person_id_column(&self) -> &str {
         self.shape.column("person_id").unwrap_or("person_id")
     }

@@ -246,3 +246,39 @@ variables:
         ]
     );
 }
+
+/// A person table without dates of death: `alive` is true for everyone, and the report and
+/// the explanation say why.
+#[test]
+fn alive_without_dates_of_death_says_so() {
+    let engine = Engine::new();
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "person_id",
+        DataType::Utf8,
+        false,
+    )]));
+    let persons = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(StringArray::from(vec!["1", "2"]))],
+    )
+    .unwrap();
+    engine
+        .register_batches("persons", TableSpec::person(), schema, vec![persons])
+        .unwrap();
+    let cohort = Cohort::from_yaml_str(
+        "id: a\ntitle: Alive\npurpose: direct_care\n\
+         variables: { alive: { kind: alive, on: DATE '2025-01-01' } }\n\
+         rules: [ { include: alive } ]\n",
+    )
+    .unwrap();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    assert_eq!(result.member_count(), 2);
+    let sentence = "alive on 1 January 2025: the person table has no dates of death, so no \
+                    one is recorded as dead";
+    let report = result.report(&caas_core::ReportOptions::default()).unwrap();
+    assert!(report.markdown.contains(sentence), "{}", report.markdown);
+    let e = result.explain_blocking("1").unwrap();
+    assert_eq!(e.variable("alive").unwrap().sentence, sentence);
+}

@@ -204,7 +204,7 @@ async fn explain(run: &Run, person: PersonId) -> Result<Explanation> {
         read_rows(selection, &rows, &mut events, &mut periods)?;
     }
 
-    let english = English::new(cohort, parameters);
+    let english = English::new(cohort, parameters).with_deaths(one.person_table().has_deaths());
     let mut variables = Vec::new();
     for name in cohort.definition().variables.keys() {
         let Some(var) = cohort.variable(name) else {

@@ -140,12 +140,24 @@ fn precedence(expr: &Expr) -> u8 {
 pub(crate) struct English<'a> {
     cohort: &'a Cohort,
     parameters: &'a IndexMap<String, Value>,
+    /// Whether the person table has dates of death (what `alive` means without them).
+    deaths: bool,
 }
 
 impl<'a> English<'a> {
     /// Sentences for `cohort` with the parameters of a run.
     pub fn new(cohort: &'a Cohort, parameters: &'a IndexMap<String, Value>) -> Self {
-        English { cohort, parameters }
+        English {
+            cohort,
+            parameters,
+            deaths: true,
+        }
+    }
+
+    /// The sentences over a person table that has dates of death (`deaths`) or none,
+    /// which `alive` then says.
+    pub fn with_deaths(self, deaths: bool) -> Self {
+        English { deaths, ..self }
     }
 
     /// What a variable is, e.g. "the date of the latest Diabetes code (`diab`) in
@@ -167,9 +179,12 @@ impl<'a> English<'a> {
                 s.text("sex, from the person table");
             }
             VariableKind::Alive { on } => {
-                s.text("alive on ")
-                    .append(self.expr(on))
-                    .text(": no date of death on or before that day (birth is not considered)");
+                s.text("alive on ").append(self.expr(on));
+                s.text(if self.deaths {
+                    ": no date of death on or before that day (birth is not considered)"
+                } else {
+                    ": the person table has no dates of death, so no one is recorded as dead"
+                });
             }
             VariableKind::Registered { table, on } => {
                 s.text("registered on ")

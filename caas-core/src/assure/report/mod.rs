@@ -432,7 +432,8 @@ impl Evaluation {
             definition.purpose
         };
         let count = |n: u64| disclose(n, purpose);
-        let english = English::new(&run.cohort, &run.parameters);
+        let english =
+            English::new(&run.cohort, &run.parameters).with_deaths(run.person_table().has_deaths());
 
         let steps = AttritionStep::from_batch(&self.attrition)?;
         let mut funnel = Funnel::of(&definition.title, count(self.population), &steps, count);

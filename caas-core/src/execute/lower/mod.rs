@@ -232,7 +232,8 @@ fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<DfExpr> {
             udf::between_expr(*unit, person("date_of_birth"), scope.lower(on)?)
         }
         VariableValue::Sex => cast(person("sex"), DataType::Utf8),
-        VariableValue::Alive { on } => {
+        VariableValue::Alive { deaths: false, .. } => lit(true),
+        VariableValue::Alive { on, .. } => {
             let on = cast(scope.lower(on)?, DataType::Date32);
             let dod = person("date_of_death");
             dod.clone().is_null().or(dod.gt(on))

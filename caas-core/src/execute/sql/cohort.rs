@@ -884,7 +884,8 @@ fn variable(scope: &Scope<'_>, value: &VariableValue) -> Result<Sql> {
             scope.whole_between(*unit, person("date_of_birth"), scope.date(on)?)
         }
         VariableValue::Sex => person("sex").cast(SqlType::Text),
-        VariableValue::Alive { on } => {
+        VariableValue::Alive { deaths: false, .. } => Sql::Bool(true),
+        VariableValue::Alive { on, .. } => {
             let on = scope.date(on)?;
             let dod = person("date_of_death");
             dod.clone()
