@@ -156,7 +156,7 @@ pub use results::provenance::{self, Provenance};
 pub use results::{Difference, Evaluation};
 pub use runtime::{Cancellation, runtime};
 pub use source::quality;
-pub use source::{ColumnMapping, Role, TableSpec};
+pub use source::{ColumnMapping, DateFormat, Role, TableSpec};
 
 /// A cohort as SQL for Apache Spark, PostgreSQL or DuckDB, lowered from the same plan as
 /// the in-process evaluation: [`Engine::to_sql`] over registered tables, or [`sql::to_sql`]

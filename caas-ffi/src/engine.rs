@@ -89,7 +89,9 @@ pub unsafe extern "C" fn caas_engine_free(engine: *mut CaasEngine) {
 /// "codes": ["DIAG_4_01", "DIAG_4_02"]}}` (roles: `person`, `events`, `periods`; code
 /// systems: `snomed_ct`, `dmd`, `icd10`, `opcs4`; mapping parts: `person_id`,
 /// `date_of_birth`, `sex`, `date_of_death`, `date`, `code`, `codes`, `code_delimiter`,
-/// `primary_code_only`, `value`, `start_date`, `end_date`, `practice`).
+/// `primary_code_only`, `value`, `start_date`, `end_date`, `practice`). Date columns may
+/// hold text: `"date_format": "%d/%m/%Y"` (or an object of column names and formats) says
+/// how it is written, ISO 8601 without it.
 ///
 /// Ownership: the library takes ownership of `*stream` whatever the outcome (unless
 /// `stream` is NULL or already released): it reads it, releases it, and leaves `*stream`

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arrow::compute::concat_batches;
 use caas_core::sql::{ArithmeticSql, Dialect, PseudonymSql, QualityQuery};
 use caas_core::{
-    CaasError, CodeSystem, ColumnMapping, Engine, EngineOptions, Evaluation, Format, Role,
-    TableSpec,
+    CaasError, CodeSystem, ColumnMapping, DateFormat, Engine, EngineOptions, Evaluation, Format,
+    Role, TableSpec,
 };
 use indexmap::IndexMap;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -469,6 +469,8 @@ struct TableEntry {
     code_system: Option<CodeSystem>,
     #[serde(default)]
     mapping: ColumnMapping,
+    #[serde(default)]
+    date_format: Option<DateFormat>,
 }
 
 /// A tables file: how the files of a data folder are registered.
@@ -523,6 +525,7 @@ pub fn read_tables_file<'py>(
                 role: entry.role,
                 code_system: entry.code_system,
                 mapping: entry.mapping,
+                date_format: entry.date_format,
             };
             let spec = pythonize::pythonize(py, &spec).map_err(|e| {
                 to_py(

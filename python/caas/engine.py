@@ -42,10 +42,17 @@ Run: TypeAlias = (
 _OPTIONS = ("quality", "reference_date", "pseudonym_key")
 
 
-def _spec(role: str, mapping: Mapping[str, Any] | None, code_system: str | None) -> dict[str, Any]:
+def _spec(
+    role: str,
+    mapping: Mapping[str, Any] | None,
+    code_system: str | None,
+    date_format: str | Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"role": role, "mapping": dict(mapping or {})}
     if code_system is not None:
         spec["code_system"] = code_system
+    if date_format is not None:
+        spec["date_format"] = date_format if isinstance(date_format, str) else dict(date_format)
     return spec
 
 
@@ -163,6 +170,7 @@ class Engine:
         role: Role,
         mapping: Mapping[str, str | list[str] | bool] | None = None,
         code_system: CodeSystem | None = None,
+        date_format: str | Mapping[str, str] | None = None,
         progress: Progress | None = None,
     ) -> None:
         """Registers a table.
@@ -173,9 +181,13 @@ class Engine:
         ``sex``, ``date_of_death``, ``date``, ``code``, ``codes``, ``code_delimiter``,
         ``primary_code_only``, ``value``, ``start_date``, ``end_date``, ``practice``).
         Event tables need a ``code_system``: ``snomed_ct``, ``dmd``, ``icd10``, ``opcs4``.
+        Date columns may hold dates or text: ``date_format`` says how the text is written
+        (strftime, e.g. ``"%d/%m/%Y"``; ISO ``%Y-%m-%d`` without it), for every date column
+        or, as a mapping, per column; text that is not a date in it fails the evaluation
+        with an error naming the table and column.
         Raises :class:`caas.DataError` naming the table and column at fault.
         """
-        spec = _spec(role, mapping, code_system)
+        spec = _spec(role, mapping, code_system, date_format)
         if isinstance(source, (str, os.PathLike)):
             self._raw.register_file(name, Path(source), spec, progress)
         else:

@@ -14,7 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 
 import caas
-from conftest import FLU, NHS, QUICKSTART, caas_command, governed_cohort, governed_tables
+from conftest import (
+    EXAMPLE_DATA,
+    FLU,
+    NHS,
+    QUICKSTART,
+    caas_command,
+    governed_cohort,
+    governed_tables,
+)
 
 
 def caas_run(
@@ -116,6 +124,41 @@ def test_run_over_a_folder_with_a_tables_file(
         rows = list(csv.DictReader(f))
     assert [r["person_id"] for r in rows] == expected.column("person_id").to_pylist()
     assert [r["age_band"] for r in rows] == expected.column("age_band").to_pylist()
+
+
+def test_a_tables_file_gives_the_date_format(
+    cli_env: dict[str, str], quickstart_data: Path, tmp_path: Path
+) -> None:
+    # The persons' dates rewritten as 01/06/1950, and the tables file saying so.
+    persons = quickstart_data / "persons.csv"
+    with persons.open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for column in ("date_of_birth", "date_of_death"):
+            if row[column]:
+                year, month, day = row[column].split("-")
+                row[column] = f"{day}/{month}/{year}"
+    with persons.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tables = quickstart_data / "tables.yaml"
+    tables.write_text(
+        tables.read_text().replace("role: person }", "role: person, date_format: '%d/%m/%Y' }")
+    )
+    out = tmp_path / "members.csv"
+    args = ["run", str(QUICKSTART), "--data", str(quickstart_data), "--out", str(out)]
+    done = caas_run(*args, "--param", "index_date=2025-03-31", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    engine = caas.Engine()
+    engine.register("persons", EXAMPLE_DATA / "persons.csv", role="person")
+    engine.register(
+        "gp_events", EXAMPLE_DATA / "gp_events.csv", role="events", code_system="snomed_ct"
+    )
+    expected = engine.evaluate(caas.Cohort.from_path(QUICKSTART)).members
+    with out.open() as f:
+        members = list(csv.DictReader(f))
+    assert [r["age"] for r in members] == [str(a) for a in expected.column("age").to_pylist()]
 
 
 def test_a_bad_tables_file_names_its_line(

@@ -65,6 +65,74 @@ def test_polars_strings_and_pandas_timestamps() -> None:
     assert result.members.to_pylist() == SMALL_MEMBERS
 
 
+def uk_dates(table: pa.Table, column: str) -> pa.Table:
+    """`table` with the dates of `column` as UK-style text (01/06/1950)."""
+    text = [None if d is None else d.strftime("%d/%m/%Y") for d in table[column].to_pylist()]
+    index = table.schema.get_field_index(column)
+    return table.set_column(index, column, pa.array(text, pa.string()))
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "pyarrow_table"])
+def test_text_dates_in_a_date_format_give_the_same_members(kind: str) -> None:
+    persons, events = small_tables()
+    convert = CONVERSIONS[kind]
+    engine = caas.Engine()
+    persons_uk = uk_dates(persons, "date_of_birth")
+    engine.register("persons", convert(persons_uk), role="person", date_format="%d/%m/%Y")
+    events_uk = uk_dates(events, "date")
+    engine.register(
+        "gp_events",
+        convert(events_uk),
+        role="events",
+        code_system="snomed_ct",
+        date_format={"date": "%d/%m/%Y"},
+    )
+    result = engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+    assert result.members.to_pylist() == SMALL_MEMBERS
+
+
+def test_text_dates_from_csv_and_iso_text_from_pandas(tmp_path: Path) -> None:
+    persons, events = small_tables()
+    path = write_csv(uk_dates(persons, "date_of_birth"), tmp_path, "persons")
+    engine = caas.Engine()
+    # The dates of death are ISO 8601, as the columns without a format.
+    engine.register("persons", path, role="person", date_format={"date_of_birth": "%d/%m/%Y"})
+    # ISO 8601 text needs no format.
+    frame = events.to_pandas()
+    frame["date"] = frame["date"].astype(str)
+    engine.register("gp_events", frame, role="events", code_system="snomed_ct")
+    result = engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+    # Ids read from CSV are text.
+    members = [{**m, "person_id": int(m["person_id"])} for m in result.members.to_pylist()]
+    assert members == SMALL_MEMBERS
+
+
+def test_text_that_is_not_a_date_names_table_column_and_format() -> None:
+    persons, events = small_tables()
+    engine = caas.Engine()
+    # The UK dates read as ISO 8601: not dates in that format.
+    engine.register("persons", uk_dates(persons, "date_of_birth"), role="person")
+    engine.register("gp_events", events, role="events", code_system="snomed_ct")
+    with pytest.raises(caas.DataError) as raised:
+        engine.evaluate(caas.Cohort.from_yaml(SMALL_COHORT))
+    err = raised.value
+    assert (err.code, err.table, err.column_name) == ("column_type", "persons", "date_of_birth")
+    assert "`%Y-%m-%d`" in str(err)
+    assert "/19" not in str(err)  # no value of the table
+
+
+def test_sql_backends_refuse_a_date_format_they_cannot_read() -> None:
+    persons, events = small_tables()
+    engine = caas.Engine()
+    persons_uk = uk_dates(persons, "date_of_birth")
+    engine.register("persons", persons_uk, role="person", date_format="%d/%m/%Y")
+    engine.register("gp_events", events, role="events", code_system="snomed_ct")
+    with pytest.raises(caas.CaasError) as raised:
+        engine.to_sql(caas.Cohort.from_yaml(SMALL_COHORT), dialect="duckdb")
+    assert raised.value.code == "unsupported"
+    assert "written as `%d/%m/%Y`" in str(raised.value)
+
+
 def write_parquet(table: pa.Table, folder: Path, name: str) -> Path:
     path = folder / f"{name}.parquet"
     pq.write_table(table, path)

@@ -85,14 +85,18 @@ impl Table {
         })
     }
 
-    /// `column` as a date: itself when it holds dates, else read as one, failing with an
-    /// error naming the table and the column where a value is beyond any calendar date.
+    /// `column` as a date: itself when it holds dates, else read as one — text in the
+    /// table's format for the column — failing with an error naming the table and the
+    /// column where a value is beyond any calendar date or not a date in that format.
     pub fn date(&self, column: &str) -> DfExpr {
         let schema = self.data.schema().as_arrow();
         let data_type = schema
             .field_with_name(column)
             .map_or(DataType::Date32, |f| f.data_type().clone());
-        super::dates::date_of(&self.name, column, &data_type)
+        let format = (self.shape.text_dates.iter())
+            .find(|(c, _)| c == column)
+            .map(|(_, f)| f.as_str());
+        super::dates::date_of(&self.name, column, &data_type, format)
     }
 
     /// Whether the table has dates of death (a person table without them records no

@@ -1,8 +1,13 @@
 //! Date columns read as dates: a date and time is read as its day, and one that no calendar
-//! date can hold fails with an error that names its table and column.
+//! date can hold fails with an error that names its table and column; text is read in the
+//! table's format for the column (ISO 8601 without one), blank text as a missing date, and
+//! text that is not a date in that format fails likewise, naming the format, never the
+//! value.
 
-use arrow::compute::{CastOptions, cast_with_options};
+use arrow::array::{Array, ArrayRef, Date32Array, StringArray};
+use arrow::compute::{CastOptions, cast, cast_with_options};
 use arrow::datatypes::DataType;
+use chrono::NaiveDate;
 use datafusion::common::{DataFusionError, Result as DfResult, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -19,6 +24,39 @@ struct DateOf {
     signature: Signature,
     table: String,
     column: String,
+    /// The strftime format of a text column.
+    format: Option<String>,
+}
+
+impl DateOf {
+    /// The text `values` read as dates in `format`.
+    fn parse(&self, values: &ArrayRef, format: &str) -> DfResult<ArrayRef> {
+        let text = cast(values, &DataType::Utf8)?;
+        let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
+            return exec_err!("caas_date_of: text that is not text");
+        };
+        // 1970-01-01, from which a Date32 counts its days.
+        let epoch = NaiveDate::default();
+        let mut days = Vec::with_capacity(text.len());
+        for value in text {
+            let day = match value.map(str::trim) {
+                None | Some("") => None,
+                Some(v) => {
+                    let date = NaiveDate::parse_from_str(v, format).map_err(|_| {
+                        DataFusionError::External(Box::new(CaasError::ColumnType {
+                            table: self.table.clone(),
+                            column: self.column.clone(),
+                            expected: format!("dates written as `{format}`"),
+                            actual: "text that is not a date in that format".to_string(),
+                        }))
+                    })?;
+                    i32::try_from((date - epoch).num_days()).ok()
+                }
+            };
+            days.push(day);
+        }
+        Ok(std::sync::Arc::new(Date32Array::from(days)))
+    }
 }
 
 impl ScalarUDFImpl for DateOf {
@@ -40,6 +78,9 @@ impl ScalarUDFImpl for DateOf {
             return exec_err!("caas_date_of takes one column");
         };
         let values = values.to_array(n)?;
+        if let Some(format) = &self.format {
+            return Ok(ColumnarValue::Array(self.parse(&values, format)?));
+        }
         let strict = CastOptions {
             safe: false,
             ..CastOptions::default()
@@ -56,8 +97,14 @@ impl ScalarUDFImpl for DateOf {
     }
 }
 
-/// `column` of `table`, of type `data_type`, as a date.
-pub(crate) fn date_of(table: &str, column: &str, data_type: &DataType) -> Expr {
+/// `column` of `table`, of type `data_type`, as a date; `format` is the strftime format of
+/// a column of text.
+pub(crate) fn date_of(
+    table: &str,
+    column: &str,
+    data_type: &DataType,
+    format: Option<&str>,
+) -> Expr {
     let values = crate::source::column(column);
     if data_type == &DataType::Date32 {
         return values;
@@ -66,6 +113,7 @@ pub(crate) fn date_of(table: &str, column: &str, data_type: &DataType) -> Expr {
         signature: Signature::any(1, Volatility::Immutable),
         table: table.to_string(),
         column: column.to_string(),
+        format: format.map(str::to_string),
     });
     udf.call(vec![values])
 }

@@ -67,6 +67,17 @@ impl std::fmt::Display for Role {
 ///     ..ColumnMapping::default()
 /// });
 /// assert_eq!(spec, built);
+///
+/// // Dates written as text in another format than ISO 8601: for every date column, or
+/// // per column.
+/// use caas_core::DateFormat;
+/// let uk: TableSpec =
+///     serde_json::from_str(r#"{"role": "person", "date_format": "%d/%m/%Y"}"#).unwrap();
+/// assert_eq!(uk.date_format, Some(DateFormat::All("%d/%m/%Y".into())));
+/// let one: TableSpec = serde_json::from_str(
+///     r#"{"role": "person", "date_format": {"dob": "%Y%m%d"}}"#,
+/// ).unwrap();
+/// assert_eq!(one.date_format.and_then(|f| f.of("dob").map(str::to_string)), Some("%Y%m%d".into()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +90,49 @@ pub struct TableSpec {
     /// Which columns play which part; unmapped parts use their canonical names.
     #[serde(default)]
     pub mapping: ColumnMapping,
+    /// How the date columns that hold text are read; ISO 8601 (`%Y-%m-%d`) without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<DateFormat>,
+}
+
+/// How the text of a table's date columns is written, in strftime syntax (`%d/%m/%Y` for
+/// 01/06/1950): one format for every date column of the table, or one per column (by the
+/// column's name in the table; the others ISO 8601). It applies to the date columns that
+/// hold text; columns of dates are read as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DateFormat {
+    /// One format for every date column.
+    All(String),
+    /// A format per column.
+    Columns(indexmap::IndexMap<String, String>),
+}
+
+/// The format of text dates without a `date_format`.
+pub(crate) const ISO_DATE: &str = "%Y-%m-%d";
+
+impl DateFormat {
+    /// The format of `column`, where it has one.
+    pub fn of(&self, column: &str) -> Option<&str> {
+        match self {
+            DateFormat::All(format) => Some(format),
+            DateFormat::Columns(formats) => formats.get(column).map(String::as_str),
+        }
+    }
+}
+
+/// Whether `format` reads a whole calendar date: valid strftime, with a year, a month and a
+/// day (a date written in it and read back is the same date).
+fn reads_whole_dates(format: &str) -> bool {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
+        return false;
+    }
+    let Some(sample) = chrono::NaiveDate::from_ymd_opt(1987, 11, 23) else {
+        return false;
+    };
+    let written = sample.format(format).to_string();
+    chrono::NaiveDate::parse_from_str(&written, format).ok() == Some(sample)
 }
 
 /// Which columns of a table play which part. Every field is optional: an absent field means
@@ -164,7 +218,14 @@ impl TableSpec {
             role,
             code_system,
             mapping: ColumnMapping::default(),
+            date_format: None,
         }
+    }
+
+    /// Sets how the date columns that hold text are written.
+    pub fn with_date_format(mut self, format: DateFormat) -> Self {
+        self.date_format = Some(format);
+        self
     }
 
     /// Sets which columns play which part.
@@ -204,6 +265,8 @@ pub(crate) struct TableShape {
     pub integer_person_id: bool,
     /// Whether codes are integers (else text).
     pub integer_codes: bool,
+    /// The date columns that hold text, each with the format it is written in.
+    pub text_dates: Vec<(String, String)>,
 }
 
 impl TableShape {
@@ -322,6 +385,7 @@ impl TableSpec {
         };
 
         let mut parts = Vec::new();
+        let mut text_dates = Vec::new();
         let mut integer_person_id = false;
         for (part, mapped) in given {
             if !required.contains(&part) && !optional.contains(&part) {
@@ -360,11 +424,15 @@ impl TableSpec {
                         return Err(wrong_type(&column, "text", &t));
                     }
                 }
+                _ if is_text(&t) => {
+                    let format = self.date_format.as_ref().and_then(|f| f.of(&column));
+                    text_dates.push((column.clone(), format.unwrap_or(ISO_DATE).to_string()));
+                }
                 _ => {
                     if !is_date(&t) {
                         return Err(wrong_type(
                             &column,
-                            "a date (Date32, Date64 or Timestamp)",
+                            "a date (Date32, Date64 or Timestamp), or text",
                             &t,
                         ));
                     }
@@ -372,6 +440,7 @@ impl TableSpec {
             }
             parts.push((part, column));
         }
+        self.check_date_format(table, &parts)?;
 
         let (codes, integer_codes) = if self.role == Role::Events {
             let (layout, integer) = self.code_layout(table, &field_type, &wrong_type)?;
@@ -395,7 +464,49 @@ impl TableSpec {
             primary_code_only: m.primary_code_only,
             integer_person_id,
             integer_codes,
+            text_dates,
         })
+    }
+
+    /// Checks the `date_format`: each format reads whole dates, and each column it names
+    /// is one of the table's date columns (`parts`).
+    fn check_date_format(&self, table: &str, parts: &[(&str, String)]) -> Result<()> {
+        let Some(date_format) = &self.date_format else {
+            return Ok(());
+        };
+        let err = |message: String| CaasError::Registration {
+            table: table.to_string(),
+            message,
+        };
+        let is_date_part = |p: &str| {
+            matches!(
+                p,
+                "date_of_birth" | "date_of_death" | "date" | "end_date" | "start_date"
+            )
+        };
+        let formats: Vec<(Option<&str>, &str)> = match date_format {
+            DateFormat::All(format) => vec![(None, format.as_str())],
+            DateFormat::Columns(formats) => (formats.iter())
+                .map(|(c, f)| (Some(c.as_str()), f.as_str()))
+                .collect(),
+        };
+        for (column, format) in formats {
+            if !reads_whole_dates(format) {
+                return Err(err(format!(
+                    "date_format `{format}` does not read a whole date: give the year, month \
+                     and day, e.g. `%d/%m/%Y`"
+                )));
+            }
+            if let Some(column) = column
+                && !parts.iter().any(|(p, c)| c == column && is_date_part(p))
+            {
+                return Err(err(format!(
+                    "date_format names `{column}`, which is not a date column of {}",
+                    self.role
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn code_layout(

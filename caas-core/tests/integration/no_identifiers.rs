@@ -307,6 +307,34 @@ fn errors(dir: &Path) -> Vec<(&'static str, CaasError)> {
         )
         .unwrap_err(),
     ));
+    // A number the CSV reader cannot read: its own error, with the value hidden.
+    let number_engine = Engine::new();
+    let (good_csv, gp_csv) = (dir.join("good_persons.csv"), dir.join("gp.csv"));
+    std::fs::write(
+        &good_csv,
+        "person_id,date_of_birth\n9434765919,1931-07-19\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &gp_csv,
+        "person_id,date,code,value\n9434765919,2024-01-01,195967001,ZEBRA-9434765919\n",
+    )
+    .unwrap();
+    number_engine
+        .register_file_blocking("persons", &good_csv, TableSpec::person())
+        .unwrap();
+    number_engine
+        .register_file_blocking("gp", &gp_csv, TableSpec::events(CodeSystem::SnomedCt))
+        .unwrap();
+    out.push((
+        "unparsable number in a CSV file",
+        evaluate(
+            &number_engine,
+            &definition("direct_care", ASTHMA, "  - include: asthma"),
+            &default,
+        )
+        .unwrap_err(),
+    ));
     let corrupt = dir.join("corrupt.parquet");
     std::fs::write(&corrupt, b"PAR1 9434765919 ZEBRA-PATIENT-0042").unwrap();
     out.push((
@@ -400,7 +428,13 @@ fn engine_errors_keep_their_meaning_without_the_values() {
             .map(|(_, e)| e.to_string())
             .unwrap()
     };
-    let csv = message("unparsable date in a CSV file");
+    let date = message("unparsable date in a CSV file");
+    assert_eq!(
+        date,
+        "table `persons`, column `date_of_birth`: expected dates written as `%Y-%m-%d`, \
+         found text that is not a date in that format"
+    );
+    let csv = message("unparsable number in a CSV file");
     assert!(csv.starts_with("evaluation failed:"), "{csv}");
     assert!(csv.contains("'…'"), "{csv}");
     let parquet = message("corrupt Parquet file");

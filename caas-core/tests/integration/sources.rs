@@ -362,3 +362,96 @@ fn code_columns_of_one_table_have_one_type() -> Result<(), Box<dyn std::error::E
     );
     Ok(())
 }
+
+/// The ages on 2025-06-01 of the persons of a CSV file whose dates of birth are written as
+/// the spec's `date_format` says.
+fn ages_from_csv(csv: &str, spec: TableSpec) -> caas_core::Result<Vec<(i64, Option<i64>)>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("persons.csv");
+    std::fs::write(&path, csv).unwrap();
+    let engine = Engine::new();
+    engine.register_file_blocking("persons", &path, spec)?;
+    let cohort = Cohort::from_yaml_str(
+        "id: ages\ntitle: Ages\npurpose: direct_care\n\
+         variables: { age: { kind: age, on: DATE '2025-06-01' } }\n\
+         output: { columns: [age] }\n",
+    )?;
+    let result = engine.evaluate_blocking(&cohort, &Parameters::new())?;
+    let members = &result.members;
+    // Ids from CSV are text.
+    let ids = members
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let ages = members
+        .column(1)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    Ok((0..members.num_rows())
+        .map(|i| {
+            let id = ids.value(i).parse().unwrap();
+            (id, ages.is_valid(i).then(|| ages.value(i)))
+        })
+        .collect())
+}
+
+#[test]
+fn text_dates_in_the_tables_format() {
+    use caas_core::DateFormat;
+    let uk = TableSpec::person().with_date_format(DateFormat::All("%d/%m/%Y".into()));
+    // 1 June 1950 (75 on the day), 2 June 1950 (not yet), a blank date.
+    let csv = "person_id,date_of_birth\n1,01/06/1950\n2,02/06/1950\n3, \n";
+    assert_eq!(
+        ages_from_csv(csv, uk.clone()).unwrap(),
+        [(1, Some(75)), (2, Some(74)), (3, None)]
+    );
+    // Per column, and ISO 8601 text without a format.
+    let per_column = TableSpec::person().with_date_format(DateFormat::Columns(
+        [("date_of_birth".to_string(), "%Y%m%d".to_string())].into(),
+    ));
+    let csv = "person_id,date_of_birth\n1,19500601\n";
+    assert_eq!(ages_from_csv(csv, per_column).unwrap(), [(1, Some(75))]);
+    let csv = "person_id,date_of_birth\n1,1950-06-01\n2,unknown\n";
+    let iso = ages_from_csv(csv, TableSpec::person())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        iso.contains("table `persons`") && iso.contains("`date_of_birth`"),
+        "{iso}"
+    );
+    assert!(
+        iso.contains("`%Y-%m-%d`") && !iso.contains("unknown"),
+        "{iso}"
+    );
+
+    // Text that is not a date in the format names the table, the column and the format,
+    // never the value.
+    let csv = "person_id,date_of_birth\n1,1950-06-01\n";
+    let error = ages_from_csv(csv, uk).unwrap_err();
+    assert_eq!(error.code(), "column_type");
+    let message = error.to_string();
+    assert!(message.contains("`persons`") && message.contains("`date_of_birth`"));
+    assert!(
+        message.contains("`%d/%m/%Y`") && !message.contains("1950"),
+        "{message}"
+    );
+
+    // A format that cannot read a whole date, and one for a column that is not a date.
+    let no_day = TableSpec::person().with_date_format(DateFormat::All("%m/%Y".into()));
+    let message = ages_from_csv("person_id,date_of_birth\n1,06/1950\n", no_day)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("does not read a whole date"), "{message}");
+    let not_a_date = TableSpec::person().with_date_format(DateFormat::Columns(
+        [("person_id".to_string(), "%d/%m/%Y".to_string())].into(),
+    ));
+    let message = ages_from_csv("person_id,date_of_birth\n1,1950-06-01\n", not_a_date)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("`person_id`, which is not a date column"),
+        "{message}"
+    );
+}

@@ -276,6 +276,23 @@ pub(crate) fn lower(
     names: &TableNames,
     options: &EvaluationOptions,
 ) -> Result<CohortSql> {
+    // Text dates are cast, which every engine reads in ISO 8601 only: another format of
+    // the tables the cohort reads would need each engine's own parsing.
+    for table in checked.iter().filter_map(|t| tables.get(t)) {
+        if let Some((column, format)) =
+            (table.shape.text_dates.iter()).find(|(_, format)| format != crate::source::ISO_DATE)
+        {
+            return Err(CaasError::Unsupported {
+                place: crate::error::Place::Definition,
+                feature: format!(
+                    "the dates of `{}` written as `{format}` (column `{column}`; register \
+                     them as dates, or as ISO 8601 text)",
+                    table.name
+                ),
+                dialect: dialect.name(),
+            });
+        }
+    }
     let reference_date = options.reference_date_or_today();
     let mut lowering = SqlLowering {
         dialect,
