@@ -58,10 +58,19 @@ def _spec(
 
 def _arrow_source(source: Any, action: str = "register") -> Any:
     """An object the compiled module reads through the Arrow PyCapsule interface."""
+    module = type(source).__module__.split(".")[0]
+    # A pandas frame whose index is a column (``person_id``, after a ``set_index``) would
+    # otherwise lose it: the index becomes a column again.
+    if module == "pandas":
+        names = [n for n in source.index.names if n is not None and n not in source.columns]
+        if names:
+            source = source.reset_index(level=names)
     if hasattr(source, "__arrow_c_stream__") or hasattr(source, "__arrow_c_array__"):
         return source
+    # A polars LazyFrame runs its query (streaming) into a frame.
+    if module == "polars" and hasattr(source, "collect"):
+        return source.collect(engine="streaming")
     # pandas before 2.2 and other data frames without the interface go through pyarrow.
-    module = type(source).__module__.split(".")[0]
     if module == "pandas":
         return pa.Table.from_pandas(source, preserve_index=False)
     if module == "duckdb" and hasattr(source, "arrow"):
@@ -176,7 +185,8 @@ class Engine:
         """Registers a table.
 
         ``source`` is a path to a Parquet, CSV or Arrow IPC file or a folder of them, or an
-        object with ``__arrow_c_stream__``. ``mapping`` says which columns play which part
+        object with ``__arrow_c_stream__`` (a polars LazyFrame is collected first; a pandas
+        frame's named index is read as its columns). ``mapping`` says which columns play which part
         when they do not have the canonical names (``person_id``, ``date_of_birth``,
         ``sex``, ``date_of_death``, ``date``, ``code``, ``codes``, ``code_delimiter``,
         ``primary_code_only``, ``value``, ``start_date``, ``end_date``, ``practice``).

@@ -65,6 +65,12 @@ def test_polars_strings_and_pandas_timestamps() -> None:
     assert result.members.to_pylist() == SMALL_MEMBERS
 
 
+def test_a_lazy_polars_frame_and_a_pandas_frame_indexed_by_person() -> None:
+    persons, events = small_tables()
+    result = evaluate(persons.to_pandas().set_index("person_id"), pl.from_arrow(events).lazy())
+    assert result.members.to_pylist() == SMALL_MEMBERS
+
+
 def uk_dates(table: pa.Table, column: str) -> pa.Table:
     """`table` with the dates of `column` as UK-style text (01/06/1950)."""
     text = [None if d is None else d.strftime("%d/%m/%Y") for d in table[column].to_pylist()]
