@@ -45,7 +45,7 @@ WITH
 "prescriptions_code_checks" AS (
   SELECT
     "code",
-    NOT regexp_matches(trim(CAST("code" AS VARCHAR)), '^[1-9][0-9]{5,17}$') AS "bad"
+    NOT regexp_matches(CAST("code" AS VARCHAR), '^[1-9][0-9]{5,17}$') AS "bad"
   FROM "prescriptions_codes"
 )
 SELECT

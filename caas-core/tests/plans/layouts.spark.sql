@@ -45,7 +45,7 @@ WITH
 `prescriptions_code_checks` AS (
   SELECT
     `code`,
-    NOT regexp_like(trim(CAST(`code` AS STRING)), '^[1-9][0-9]{5,17}$') AS `bad`
+    NOT regexp_like(CAST(`code` AS STRING), '^[1-9][0-9]{5,17}$') AS `bad`
   FROM `prescriptions_codes`
 )
 SELECT

@@ -300,8 +300,9 @@ impl SqlLowering<'_> {
         let d = self.dialect;
         let identifier = "[1-9][0-9]{5,17}";
         match system {
+            // Matched exactly, so checked untrimmed, as in-process.
             CodeSystem::SnomedCt | CodeSystem::Dmd => {
-                let text = Sql::Call("trim", vec![code.cast(SqlType::Text)]);
+                let text = code.cast(SqlType::Text);
                 let well_formed = d.matches(text.clone(), identifier);
                 if system == CodeSystem::Dmd {
                     well_formed

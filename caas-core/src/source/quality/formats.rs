@@ -183,7 +183,13 @@ pub fn code_has_format(system: CodeSystem, code: &str) -> bool {
 }
 
 fn code_has_format_with(system: CodeSystem, code: &str, memo: &mut Memo) -> bool {
-    let code = code.trim_matches(' ');
+    // ICD-10 and OPCS-4 codes are matched trimmed (normalised); SNOMED CT and dm+d codes
+    // exactly, so one with a space around it matches no codelist and is no valid code.
+    let code = if system.matches_by_prefix() {
+        code.trim_matches(' ')
+    } else {
+        code
+    };
     match system {
         CodeSystem::SnomedCt => {
             is_identifier(code) && code.parse::<u64>().is_ok_and(|n| memo.verhoeff_valid(n))
@@ -474,9 +480,9 @@ mod tests {
     fn snomed_formats() {
         let ok = |c: &str| code_has_format(CodeSystem::SnomedCt, c);
         assert!(ok("22298006")); // myocardial infarction
-        assert!(ok(" 195967001 "));
-        // Spaces are trimmed, as SQL's `trim` does, and nothing else: a code with a tab
-        // matches no codelist, in-process or in another engine.
+        // Codes are matched exactly: one with spaces or a tab around it matches no
+        // codelist, and is reported.
+        assert!(!ok(" 195967001") && !ok("195967001 "));
         assert!(!ok("195967001\t"));
         assert!(!ok("0195967001"), "leading zero");
         assert!(!ok("12345"), "too short");
