@@ -275,6 +275,26 @@ pub struct Measure {
 }
 
 impl Measure {
+    /// The type of a name in the measure's window or condition, over `scan`'s events in
+    /// `plan`: the event's column where it has one, else a variable the measure reads,
+    /// else a parameter.
+    pub fn name_type(&self, plan: &CohortPlan, scan: &EventScan, name: &str) -> Option<Type> {
+        let read = || self.reads.iter().any(|r| r == name);
+        scan.type_of(name, plan.person.id)
+            .or_else(|| plan.types.get(name).copied().filter(|_| read()))
+            .or_else(|| plan.parameters.get(name).map(Value::data_type))
+    }
+
+    /// The column of an event row that holds a name in the measure's window or condition:
+    /// the event's own, else that of a variable the measure reads ([`person_column`]);
+    /// `None` for a parameter.
+    pub fn name_column(&self, scan: &EventScan, id: IdType, name: &str) -> Option<String> {
+        match scan.type_of(name, id) {
+            Some(_) => Some(name.to_string()),
+            None => (self.reads.iter().any(|r| r == name)).then(|| person_column(name)),
+        }
+    }
+
     /// For a count of episodes, the column that holds on each event row the previous date
     /// the measure selected (of an earlier row in date order).
     pub fn previous_column(&self) -> String {

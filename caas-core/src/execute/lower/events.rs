@@ -203,21 +203,10 @@ fn long_events(lowering: &Lowering<'_>, scan: &EventScan) -> Result<DataFrame> {
 /// (with the person's variables it reads, [`with_person_columns`]).
 fn selection_filter(plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> Result<DfExpr> {
     let place = Place::Variable(measure.variable.clone());
-    let id = plan.person.id;
-    let parameters = &plan.parameters;
-    let variable = |n: &str| measure.reads.iter().any(|r| r == n);
-    // A name is the event's column, else a variable the scan carries, else a parameter.
-    let types = |n: &str| {
-        scan.type_of(n, id)
-            .or_else(|| plan.types.get(n).copied().filter(|_| variable(n)))
-            .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
-    };
-    let columns = |n: &str| match scan.type_of(n, id) {
-        Some(_) => Some(n.to_string()),
-        None => variable(n).then(|| person_column(n)),
-    };
+    let types = |n: &str| measure.name_type(plan, scan, n);
+    let columns = |n: &str| measure.name_column(scan, plan.person.id, n);
     let scope = Scope {
-        parameters,
+        parameters: &plan.parameters,
         columns: &columns,
         types: &types,
         place: &place,

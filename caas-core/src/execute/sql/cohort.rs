@@ -620,21 +620,11 @@ impl<'a> SqlLowering<'a> {
     /// person's variables it reads, as in-process.
     fn selection(&self, plan: &CohortPlan, scan: &EventScan, measure: &Measure) -> Result<Sql> {
         let place = Place::Variable(measure.variable.clone());
-        let id = plan.person.id;
-        let parameters = &plan.parameters;
-        let variable = |n: &str| measure.reads.iter().any(|r| r == n);
-        let types = |n: &str| {
-            scan.type_of(n, id)
-                .or_else(|| plan.types.get(n).copied().filter(|_| variable(n)))
-                .or_else(|| parameters.get(n).map(crate::model::Value::data_type))
-        };
-        let columns = |n: &str| match scan.type_of(n, id) {
-            Some(_) => Some(n.to_string()),
-            None => variable(n).then(|| person_column(n)),
-        };
+        let types = |n: &str| measure.name_type(plan, scan, n);
+        let columns = |n: &str| measure.name_column(scan, plan.person.id, n);
         let scope = Scope {
             dialect: self.dialect,
-            parameters,
+            parameters: &plan.parameters,
             columns: &columns,
             types: &types,
             place: &place,
