@@ -59,7 +59,7 @@ impl std::fmt::Display for Role {
 ///     "code_system": "icd10",
 ///     "mapping": {"person_id": "patient", "date": "admidate",
 ///                 "codes": ["DIAG_4_01", "DIAG_4_02"]}
-/// }"#).unwrap();
+/// }"#)?;
 /// let built = TableSpec::events(CodeSystem::Icd10).with_mapping(ColumnMapping {
 ///     person_id: Some("patient".into()),
 ///     date: Some("admidate".into()),
@@ -72,12 +72,12 @@ impl std::fmt::Display for Role {
 /// // per column.
 /// use caas_core::DateFormat;
 /// let uk: TableSpec =
-///     serde_json::from_str(r#"{"role": "person", "date_format": "%d/%m/%Y"}"#).unwrap();
+///     serde_json::from_str(r#"{"role": "person", "date_format": "%d/%m/%Y"}"#)?;
 /// assert_eq!(uk.date_format, Some(DateFormat::All("%d/%m/%Y".into())));
-/// let one: TableSpec = serde_json::from_str(
-///     r#"{"role": "person", "date_format": {"dob": "%Y%m%d"}}"#,
-/// ).unwrap();
+/// let one: TableSpec =
+///     serde_json::from_str(r#"{"role": "person", "date_format": {"dob": "%Y%m%d"}}"#)?;
 /// assert_eq!(one.date_format.and_then(|f| f.of("dob").map(str::to_string)), Some("%Y%m%d".into()));
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
