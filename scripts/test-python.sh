@@ -50,8 +50,10 @@ clean=target/py-clean
 echo "caas $("$clean/bin/python" -c 'import caas; print(caas.__version__)') imports and runs"
 
 echo "== python: format, lint and types"
-"$venv/bin/ruff" format --check python tests/python tests/soak examples/python
-"$venv/bin/ruff" check python tests/python tests/soak examples/python
+# The documentation site's Python: its build hooks, example programs and tutorial notebook.
+docs_python=(docs/hooks docs/examples docs/tutorial)
+"$venv/bin/ruff" format --check python tests/python tests/soak examples/python "${docs_python[@]}"
+"$venv/bin/ruff" check python tests/python tests/soak examples/python "${docs_python[@]}"
 "$venv/bin/mypy" --strict --ignore-missing-imports --cache-dir target/mypy-cache python/caas
 
 echo "== python: the C library (the tests compare the error categories of all front ends)"

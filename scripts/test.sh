@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, as CI does: the Rust workspace, then the C
-# library and the Python package over the same build. Usage: bash scripts/test.sh
+# library and the Python package over the same build, then the documentation site.
+# Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,7 @@ bash scripts/test-c.sh
 
 echo "== Python"
 bash scripts/test-python.sh
+
+# The site installs the wheel that the Python step built, and links the Rust API of `cargo doc`.
+echo "== docs site"
+bash scripts/docs.sh
