@@ -212,9 +212,11 @@ def test_missing_file_is_an_io_error(tmp_path: Path) -> None:
 
 def test_codelist_files_are_read_from_the_base_folder(tmp_path: Path) -> None:
     text = SMALL_COHORT.replace('codes: ["195967001"]', "file: asthma.csv")
-    with pytest.raises(caas.DataError) as raised:
+    with pytest.raises(caas.DefinitionError) as raised:
         caas.Cohort.from_yaml(text, base_dir=tmp_path)
-    assert (raised.value.code, raised.value.path) == ("io", str(tmp_path / "asthma.csv"))
+    assert (raised.value.code, raised.value.codelist) == ("codelist", "asthma")
+    assert raised.value.path == str(tmp_path / "asthma.csv")
+    assert "codelist `asthma`" in str(raised.value)
     (tmp_path / "asthma.csv").write_text("code,term\n195967001,Asthma\n")
     assert caas.Cohort.from_yaml(text, base_dir=tmp_path).id == "small"
     (tmp_path / "asthma.csv").write_text("term\nAsthma\n")

@@ -186,7 +186,14 @@ pub fn read_codes(
         path: path.to_path_buf(),
         message,
     };
-    let bytes = limits.read_file(path, crate::Place::Codelist(name.to_string()))?;
+    // A file that is not there is the definition's mistake: name the codelist that
+    // points to it, not only the path.
+    let bytes = (limits.read_file(path, crate::Place::Codelist(name.to_string()))).map_err(
+        |e| match e {
+            CaasError::Io { source, .. } => error(format!("cannot read the file: {source}")),
+            other => other,
+        },
+    )?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(bytes.as_slice());
