@@ -43,13 +43,19 @@ impl Table {
     /// `' 1'` are not person 1, and convert to null. Such a row matches nobody, and counts
     /// as an `unknown_person` finding (see [`Table::unmatched_id`]); no value is ever
     /// printed in an error. NHS numbers used as ids lose their spaces, so `943 476 5919`
-    /// and `9434765919` are one person.
+    /// and `9434765919` are one person, whether the person table holds them as text or as
+    /// integers.
     pub fn person_key(&self, key: IdKey) -> DfExpr {
         let source = column(self.person_id_column());
         match (self.shape.integer_person_id, key.integer) {
             (false, true) => {
-                let number = try_cast(source.clone(), DataType::Int64);
-                let exact = cast(number.clone(), DataType::Utf8).eq(cast(source, DataType::Utf8));
+                let text = if key.nhs_numbers {
+                    replace(cast(source, DataType::Utf8), lit(" "), lit(""))
+                } else {
+                    cast(source, DataType::Utf8)
+                };
+                let number = try_cast(text.clone(), DataType::Int64);
+                let exact = cast(number.clone(), DataType::Utf8).eq(text);
                 DfExpr::Case(Case::new(
                     None,
                     vec![(Box::new(exact), Box::new(number))],
@@ -112,12 +118,12 @@ impl Table {
 
 /// How the person ids of every table are compared: in the type of the person table's ids,
 /// and, when those are NHS numbers (the person table's `nhs_number` is its `person_id`),
-/// without spaces.
+/// with the spaces of text ids removed (`943 476 5919` is the usual layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IdKey {
     /// Whether ids are compared as integers, else as text.
     pub integer: bool,
-    /// Whether ids are text NHS numbers, compared without spaces.
+    /// Whether ids are NHS numbers, whose text is compared without spaces.
     pub nhs_numbers: bool,
 }
 
@@ -127,7 +133,7 @@ impl IdKey {
         let id = person.column("person_id").unwrap_or("person_id");
         IdKey {
             integer: person.integer_person_id,
-            nhs_numbers: !person.integer_person_id && person.column("nhs_number") == Some(id),
+            nhs_numbers: person.column("nhs_number") == Some(id),
         }
     }
 }

@@ -455,3 +455,68 @@ fn text_dates_in_the_tables_format() {
         "{message}"
     );
 }
+
+#[test]
+fn nhs_numbers_held_as_integers_match_the_usual_spaced_text() {
+    use caas_core::quality::FindingKind;
+    // The person table holds NHS numbers as integers; the GP extract writes them as text,
+    // spaced as usual, unspaced, or in a layout that is no NHS number at all.
+    let nhs = ColumnMapping {
+        nhs_number: Some("person_id".into()),
+        ..ColumnMapping::default()
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Int64, false),
+        Field::new("date_of_birth", DataType::Date32, true),
+    ]));
+    let persons = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![9434765919, 9000000009])),
+            Arc::new(Date32Array::from(vec![day("1950-01-01"); 2])),
+        ],
+    )
+    .unwrap();
+    let engine = Engine::new();
+    let spec = TableSpec::person().with_mapping(nhs);
+    engine
+        .register_batches("persons", spec, schema, vec![persons])
+        .unwrap();
+    let csv = "person_id,date,code\n\
+               943 476 5919,2024-01-01,195967001\n\
+               9000000009,2024-01-01,195967001\n\
+               900-000-0009,2024-02-01,195967001\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gp.csv");
+    std::fs::write(&path, csv).unwrap();
+    engine
+        .register_file_blocking("gp", &path, TableSpec::events(CodeSystem::SnomedCt))
+        .unwrap();
+    let cohort = Cohort::from_yaml_str(
+        "id: nhs\ntitle: NHS numbers\npurpose: direct_care\n\
+         codelists: { asthma: { system: snomed_ct, codes: ['195967001'] } }\n\
+         variables:\n  \
+           asthma: { kind: events, table: gp, codelists: [asthma], returns: count }\n\
+         output: { columns: [asthma] }\n",
+    )
+    .unwrap();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    let counts = result
+        .members
+        .column(1)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    // Sorted by id: 9000000009 has its unspaced event only; 9434765919 its spaced one.
+    assert_eq!(counts.values(), &[1, 1]);
+    // The dashed id matches nobody, and is counted, not lost.
+    assert_eq!(
+        result.data_quality.count("gp", FindingKind::UnknownPerson),
+        Some(1)
+    );
+    // An explanation finds the person by the spaced text as well.
+    let why = result.explain_blocking("943 476 5919").unwrap();
+    assert_eq!(why.variable("asthma").unwrap().events.len(), 1);
+}

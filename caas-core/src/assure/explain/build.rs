@@ -117,23 +117,24 @@ impl Evaluation {
 /// number, for integer ids: `01` is not person 1).
 fn typed_id(run: &Run, person: &PersonId) -> Result<Option<ScalarValue>> {
     let key = IdKey::of(&run.person_table().shape);
-    let text = |s: String| {
-        let s = if key.nhs_numbers {
+    let without_spaces = |s: &str| {
+        if key.nhs_numbers {
             s.replace(' ', "")
         } else {
-            s
-        };
-        ScalarValue::Utf8(Some(s))
+            s.to_string()
+        }
     };
+    let text = |s: &str| ScalarValue::Utf8(Some(without_spaces(s)));
     Ok(match (person, key.integer) {
         (PersonId::Int(n), true) => Some(ScalarValue::Int64(Some(*n))),
-        (PersonId::Text(s), true) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| n.to_string() == *s)
-            .map(|n| ScalarValue::Int64(Some(n))),
-        (PersonId::Int(n), false) => Some(text(n.to_string())),
-        (PersonId::Text(s), false) => Some(text(s.clone())),
+        (PersonId::Text(s), true) => {
+            let s = without_spaces(s);
+            (s.parse::<i64>().ok())
+                .filter(|n| n.to_string() == s)
+                .map(|n| ScalarValue::Int64(Some(n)))
+        }
+        (PersonId::Int(n), false) => Some(text(&n.to_string())),
+        (PersonId::Text(s), false) => Some(text(s)),
     })
 }
 

@@ -248,8 +248,13 @@ impl<'a> SqlLowering<'a> {
         match (table.shape.integer_person_id, key.integer) {
             // Only the exact decimal form of an integer is that integer, as in-process.
             (false, true) => {
-                let number = self.dialect.try_cast(Sql::col(source), target);
-                let exact = number.clone().cast(SqlType::Text).eq(Sql::col(source));
+                let text = if key.nhs_numbers {
+                    without_spaces(Sql::col(source))
+                } else {
+                    Sql::col(source)
+                };
+                let number = self.dialect.try_cast(text.clone(), target);
+                let exact = number.clone().cast(SqlType::Text).eq(text);
                 Sql::Case {
                     branches: vec![(exact, number)],
                     otherwise: None,
