@@ -23,7 +23,7 @@ use crate::quality::{ArithmeticFinding, DataQuality, FindingKind};
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
 use crate::source::quality::inspect::{Inspection, checked_tables};
-use crate::source::{Catalog, SourceFile, TableSpec};
+use crate::source::{Catalog, SourceFile, TableSpec, dates};
 
 /// Evaluates cohort definitions over registered tables.
 ///
@@ -278,7 +278,20 @@ impl Engine {
         parameters: &Parameters,
         options: &EvaluationOptions,
     ) -> Result<Evaluation> {
-        let mut run = self.snapshot(cohort, parameters)?;
+        let run = self.snapshot(cohort, parameters)?;
+        let tables = run.tables.clone();
+        match self.evaluate_run(run, cohort, options).await {
+            Err(err) => Err(dates::with_row(err, &tables).await),
+            done => done,
+        }
+    }
+
+    async fn evaluate_run(
+        &self,
+        mut run: Run,
+        cohort: &Cohort,
+        options: &EvaluationOptions,
+    ) -> Result<Evaluation> {
         let reference_date = options.reference_date_or_today();
         // Explanations and audits read the same tables as the evaluation: after the rows
         // that an `exclude` policy removes.

@@ -322,6 +322,24 @@ pub enum CaasError {
         actual: String,
     },
 
+    /// A column of text dates holds text that is not a date in the table's format for it.
+    #[error(
+        "table `{table}`, column `{column}`: expected dates written as `{format}`, found text \
+         that is not a date in that format{}",
+        row.map(|r| format!(" (first at row {r})")).unwrap_or_default()
+    )]
+    UnreadableDate {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The strftime format the column is read in.
+        format: String,
+        /// The first row (1-based, in the table's order: its files by name, each from the
+        /// top, not counting a header) whose text is not a date, when it could be found.
+        row: Option<u64>,
+    },
+
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -482,7 +500,7 @@ impl CaasError {
             CaasError::Table { .. } => "table",
             CaasError::Registration { .. } => "registration",
             CaasError::MissingColumn { .. } => "missing_column",
-            CaasError::ColumnType { .. } => "column_type",
+            CaasError::ColumnType { .. } | CaasError::UnreadableDate { .. } => "column_type",
             CaasError::Io { .. } => "io",
             CaasError::Engine {
                 kind: EngineFailure::ResourcesExhausted,
@@ -682,6 +700,40 @@ impl fmt::Display for Category {
     }
 }
 
+impl CaasError {
+    /// A copy of an error that caas raises inside a plan (a text date that is not a date, a
+    /// date and time beyond the calendar, a cancelled run): DataFusion may hand it back
+    /// shared, and only these are ever raised there.
+    fn raised_in_plan(&self) -> Option<CaasError> {
+        match self {
+            CaasError::UnreadableDate {
+                table,
+                column,
+                format,
+                row,
+            } => Some(CaasError::UnreadableDate {
+                table: table.clone(),
+                column: column.clone(),
+                format: format.clone(),
+                row: *row,
+            }),
+            CaasError::ColumnType {
+                table,
+                column,
+                expected,
+                actual,
+            } => Some(CaasError::ColumnType {
+                table: table.clone(),
+                column: column.clone(),
+                expected: expected.clone(),
+                actual: actual.clone(),
+            }),
+            CaasError::Cancelled => Some(CaasError::Cancelled),
+            _ => None,
+        }
+    }
+}
+
 impl From<datafusion::error::DataFusionError> for CaasError {
     fn from(err: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;
@@ -694,6 +746,16 @@ impl From<datafusion::error::DataFusionError> for CaasError {
                 _ => false,
             }
         }
+        // The same, shared by the partitions that wait for the build side of a join: not
+        // to be moved out, so copied.
+        fn shared_own(err: &E) -> Option<&CaasError> {
+            match err {
+                E::Context(_, inner) => shared_own(inner),
+                E::Shared(inner) => shared_own(inner),
+                E::External(inner) => inner.downcast_ref::<CaasError>(),
+                _ => None,
+            }
+        }
         let err = match err {
             E::Context(_, inner) if is_own(&inner) => return CaasError::from(*inner),
             E::External(inner) => match inner.downcast::<CaasError>() {
@@ -702,6 +764,9 @@ impl From<datafusion::error::DataFusionError> for CaasError {
             },
             other => other,
         };
+        if let Some(own) = shared_own(&err).and_then(CaasError::raised_in_plan) {
+            return own;
+        }
         let kind = match err.find_root() {
             E::ResourcesExhausted(_) => EngineFailure::ResourcesExhausted,
             E::IoError(_) | E::ObjectStore(_) => EngineFailure::Io,

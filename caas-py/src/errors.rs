@@ -107,6 +107,13 @@ fn fill(kwargs: &Bound<'_, PyDict>, err: &CaasError) -> PyResult<()> {
             kwargs.set_item("table", table)?;
             kwargs.set_item("column_name", column)?;
         }
+        CaasError::UnreadableDate {
+            table, column, row, ..
+        } => {
+            kwargs.set_item("table", table)?;
+            kwargs.set_item("column_name", column)?;
+            kwargs.set_item("row", row)?;
+        }
         CaasError::Io { path, .. } => kwargs.set_item("path", path)?,
         CaasError::DataQuality {
             table,

@@ -73,6 +73,7 @@ _LOCATION = (
     "cycle",
     "table",
     "column_name",
+    "row",
     "path",
     "kind",
     "count",
@@ -109,6 +110,8 @@ class CaasError(Exception):
         table: the table at fault.
         column_name: the column of ``table`` at fault (for ``data_quality``, the column or
             columns checked, comma-separated).
+        row: the first row of ``table`` (1-based, in the table's order, not counting a
+            header) whose text in ``column_name`` is not a date in the table's format.
         path: the file at fault.
         kind: the kind of data-quality finding (``data_quality``), e.g.
             ``invalid_nhs_number``, or ``arithmetic_error`` (with ``variable`` or ``rule``).
@@ -137,6 +140,7 @@ class CaasError(Exception):
     cycle: list[str] | None
     table: str | None
     column_name: str | None
+    row: int | None
     path: str | None
     kind: str | None
     count: int | None
@@ -162,6 +166,7 @@ class CaasError(Exception):
         cycle: list[str] | None = None,
         table: str | None = None,
         column_name: str | None = None,
+        row: int | None = None,
         path: object = None,
         kind: str | None = None,
         count: int | None = None,
@@ -185,6 +190,7 @@ class CaasError(Exception):
         self.cycle = cycle
         self.table = table
         self.column_name = column_name
+        self.row = row
         self.path = None if path is None else str(path)
         self.kind = kind
         self.count = count

@@ -13,6 +13,10 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use datafusion::dataframe::DataFrame;
+use futures::StreamExt;
+
+use super::catalog::Snapshot;
 use crate::error::CaasError;
 
 /// A date or date-and-time column of a table as Date32. Arrow's cast of a date and time so
@@ -31,32 +35,100 @@ struct DateOf {
 impl DateOf {
     /// The text `values` read as dates in `format`.
     fn parse(&self, values: &ArrayRef, format: &str) -> DfResult<ArrayRef> {
-        let text = cast(values, &DataType::Utf8)?;
-        let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
-            return exec_err!("caas_date_of: text that is not text");
-        };
+        let text = as_text(values)?;
         // 1970-01-01, from which a Date32 counts its days.
         let epoch = NaiveDate::default();
         let mut days = Vec::with_capacity(text.len());
-        for value in text {
-            let day = match value.map(str::trim) {
-                None | Some("") => None,
-                Some(v) => {
-                    let date = NaiveDate::parse_from_str(v, format).map_err(|_| {
-                        DataFusionError::External(Box::new(CaasError::ColumnType {
+        for value in &text {
+            let day = match read(value, format) {
+                Ok(date) => date.and_then(|d| i32::try_from((d - epoch).num_days()).ok()),
+                Err(NotADate) => {
+                    return Err(DataFusionError::External(Box::new(
+                        CaasError::UnreadableDate {
                             table: self.table.clone(),
                             column: self.column.clone(),
-                            expected: format!("dates written as `{format}`"),
-                            actual: "text that is not a date in that format".to_string(),
-                        }))
-                    })?;
-                    i32::try_from((date - epoch).num_days()).ok()
+                            format: format.to_string(),
+                            // Found afterwards by `with_row`: a batch does not know its place.
+                            row: None,
+                        },
+                    )));
                 }
             };
             days.push(day);
         }
         Ok(std::sync::Arc::new(Date32Array::from(days)))
     }
+}
+
+/// Text that is not a date in the format it is read in.
+struct NotADate;
+
+/// A text date in `format`: blank text is no date.
+fn read(value: Option<&str>, format: &str) -> Result<Option<NaiveDate>, NotADate> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => NaiveDate::parse_from_str(v, format)
+            .map(Some)
+            .map_err(|_| NotADate),
+    }
+}
+
+fn as_text(values: &ArrayRef) -> DfResult<StringArray> {
+    let text = cast(values, &DataType::Utf8)?;
+    match text.as_any().downcast_ref::<StringArray>() {
+        Some(text) => Ok(text.clone()),
+        None => exec_err!("caas_date_of: text that is not text"),
+    }
+}
+
+/// `err` with the row at fault, when it is a text date that could not be read and its table
+/// is among `tables`. The parse runs inside the scans, over batches that do not know their
+/// place in the table, so the row is found here by reading that one column again in the
+/// table's order — the cost of a second look falls only on a run that has already failed.
+pub(crate) async fn with_row(err: CaasError, tables: &Snapshot) -> CaasError {
+    let CaasError::UnreadableDate {
+        table,
+        column,
+        format,
+        row: None,
+    } = &err
+    else {
+        return err;
+    };
+    let Some(data) = tables.get(table).map(|t| t.data.clone()) else {
+        return err;
+    };
+    match first_unreadable(data, column, format).await {
+        Ok(Some(row)) => CaasError::UnreadableDate {
+            table: table.clone(),
+            column: column.clone(),
+            format: format.clone(),
+            row: Some(row),
+        },
+        // Without the row the error still names the table, the column and the format.
+        Ok(None) | Err(_) => err,
+    }
+}
+
+/// The first row (1-based) of `data` whose `column` is text that is not a date in `format`.
+/// The partitions of a scan are read one after the other, each from its start: a file's
+/// ranges and a folder's files in order.
+async fn first_unreadable(data: DataFrame, column: &str, format: &str) -> DfResult<Option<u64>> {
+    let streams = (data.select(vec![crate::source::column(column)])?)
+        .execute_stream_partitioned()
+        .await?;
+    let mut rows = 0u64;
+    for mut stream in streams {
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let text = as_text(batch.column(0))?;
+            if let Some(at) = (&text).into_iter().position(|v| read(v, format).is_err()) {
+                return Ok(Some(rows + at as u64 + 1));
+            }
+            rows += batch.num_rows() as u64;
+        }
+    }
+    Ok(None)
 }
 
 impl ScalarUDFImpl for DateOf {

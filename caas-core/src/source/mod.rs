@@ -11,7 +11,7 @@
 //! | periods | `person_id`, `start_date`, `end_date`, `practice` (optional) |
 
 pub(crate) mod catalog;
-mod dates;
+pub(crate) mod dates;
 pub mod quality;
 mod read;
 

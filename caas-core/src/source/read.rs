@@ -140,21 +140,12 @@ fn csv_schema(inferred: &Schema, spec: &TableSpec) -> Schema {
         Role::Events => &[(&m.date, "date"), (&m.end_date, "end_date")],
         Role::Periods => &[(&m.start_date, "start_date"), (&m.end_date, "end_date")],
     };
-    // Dates in another format than ISO 8601, and columns the reader did not take for dates,
-    // are read as text and parsed in the table's format: a value that is not a date is then
-    // an error naming the table and the column, not the reader's naming a line.
-    let inferred_text = |column: &str| {
-        (inferred.field_with_name(column)).is_ok_and(|f| super::is_text(f.data_type()))
-    };
+    // Dates are read as text and parsed in the table's format (ISO 8601 without one): the
+    // reader infers a column's type from its first rows only, and would fail on a later
+    // value that is not a date with an error naming a line of no table; the parse names
+    // the table, the column and the row.
     for (mapped, part) in dates {
-        let column = name(mapped, part);
-        let written = spec.date_format.as_ref().and_then(|f| f.of(&column));
-        let data_type = match written {
-            Some(format) if format != super::ISO_DATE => DataType::Utf8,
-            _ if inferred_text(&column) => DataType::Utf8,
-            _ => DataType::Date32,
-        };
-        wanted.push((column, data_type));
+        wanted.push((name(mapped, part), DataType::Utf8));
     }
     match spec.role {
         Role::Person => {

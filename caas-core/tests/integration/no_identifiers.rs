@@ -432,7 +432,7 @@ fn engine_errors_keep_their_meaning_without_the_values() {
     assert_eq!(
         date,
         "table `persons`, column `date_of_birth`: expected dates written as `%Y-%m-%d`, \
-         found text that is not a date in that format"
+         found text that is not a date in that format (first at row 2)"
     );
     let csv = message("unparsable number in a CSV file");
     assert!(csv.starts_with("evaluation failed:"), "{csv}");

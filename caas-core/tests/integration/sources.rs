@@ -425,6 +425,22 @@ fn text_dates_in_the_tables_format() {
         iso.contains("`%Y-%m-%d`") && !iso.contains("unknown"),
         "{iso}"
     );
+    assert!(iso.ends_with("(first at row 2)"), "{iso}");
+    // The row is counted across the batches of the scan (8,192 rows each).
+    let mut csv = "person_id,date_of_birth\n".to_string();
+    for id in 1..=20_000 {
+        let date = if id == 17_001 {
+            "31/02/1950"
+        } else {
+            "1950-06-01"
+        };
+        csv.push_str(&format!("{id},{date}\n"));
+    }
+    let error = ages_from_csv(&csv, TableSpec::person()).unwrap_err();
+    assert!(
+        error.to_string().ends_with("(first at row 17001)"),
+        "{error}"
+    );
 
     // Text that is not a date in the format names the table, the column and the format,
     // never the value.
@@ -519,4 +535,29 @@ fn nhs_numbers_held_as_integers_match_the_usual_spaced_text() {
     // An explanation finds the person by the spaced text as well.
     let why = result.explain_blocking("943 476 5919").unwrap();
     assert_eq!(why.variable("asthma").unwrap().events.len(), 1);
+}
+
+#[test]
+fn a_bad_text_date_of_an_event_table_names_table_column_and_row() {
+    // Events are read on the build side of a join, whose error DataFusion shares between
+    // partitions: it came back as an `engine` error quoting ours.
+    let engine = engine_with_persons();
+    let csv = "person_id,date,code,value\n\
+               1,2024-01-01,60621009,41.0\n\
+               2,2024-13-01,60621009,39.0\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gp.csv");
+    std::fs::write(&path, csv).unwrap();
+    engine
+        .register_file_blocking("gp", &path, TableSpec::events(CodeSystem::SnomedCt))
+        .unwrap();
+    let err = engine
+        .evaluate_blocking(&bmi_cohort(), &Parameters::new())
+        .unwrap_err();
+    assert_eq!(err.code(), "column_type");
+    assert_eq!(
+        err.to_string(),
+        "table `gp`, column `date`: expected dates written as `%Y-%m-%d`, found text that \
+         is not a date in that format (first at row 2)"
+    );
 }
