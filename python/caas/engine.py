@@ -56,6 +56,38 @@ def _spec(
     return spec
 
 
+def _files_of(source: Any) -> Path | None:
+    """The file or folder that a pyarrow dataset reads, when caas can scan it itself at
+    evaluation instead of holding a copy in memory: a dataset of local Parquet or Arrow IPC
+    files, without a filter or columns taken from folder names, that is one file or every
+    file of its format in one folder."""
+    if type(source).__name__ != "FileSystemDataset" or not hasattr(source, "files"):
+        return None
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    formats = {
+        pads.ParquetFileFormat: (".parquet",),
+        pads.IpcFileFormat: (".arrow", ".ipc", ".feather"),
+    }
+    suffixes = next((s for f, s in formats.items() if isinstance(source.format, f)), None)
+    if suffixes is None or not isinstance(source.filesystem, pafs.LocalFileSystem):
+        return None
+    if getattr(source, "_scan_options", {}).get("filter") is not None:
+        return None
+    files = sorted(Path(f) for f in source.files)
+    if not files or any(f.suffix.lower() not in suffixes for f in files):
+        return None
+    # Columns made from a partitioned layout's folder names are not in the files.
+    if source.schema != source.format.inspect(str(files[0]), source.filesystem):
+        return None
+    if len(files) == 1:
+        return files[0]
+    folder = files[0].parent
+    every = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    return folder if every == files else None
+
+
 def _arrow_source(source: Any, action: str = "register") -> Any:
     """An object the compiled module reads through the Arrow PyCapsule interface."""
     module = type(source).__module__.split(".")[0]
@@ -75,6 +107,9 @@ def _arrow_source(source: Any, action: str = "register") -> Any:
         return pa.Table.from_pandas(source, preserve_index=False)
     if module == "duckdb" and hasattr(source, "arrow"):
         return source.arrow()
+    # Any other pyarrow dataset (filtered, partitioned, remote) is scanned with its filter.
+    if module == "pyarrow" and hasattr(source, "scanner"):
+        return source.scanner().to_reader()
     raise TypeError(
         f"cannot {action} a {type(source).__name__}: give a file or folder path, or an object "
         "with __arrow_c_stream__ (a pyarrow Table or RecordBatchReader, a polars, pandas or "
@@ -186,10 +221,13 @@ class Engine:
 
         ``source`` is a path to a Parquet, CSV or Arrow IPC file or a folder of them, or an
         object with ``__arrow_c_stream__`` (a polars LazyFrame is collected first; a pandas
-        frame's named index is read as its columns). ``mapping`` says which columns play which part
-        when they do not have the canonical names (``person_id``, ``date_of_birth``,
-        ``sex``, ``date_of_death``, ``date``, ``code``, ``codes``, ``code_delimiter``,
-        ``primary_code_only``, ``value``, ``start_date``, ``end_date``, ``practice``).
+        frame's named index is read as its columns), or a ``pyarrow.dataset`` Dataset. Files
+        are scanned at each evaluation, not held in memory; so is a dataset of local Parquet
+        or Arrow IPC files that is one file or a whole folder (others are read in).
+        ``mapping`` says which columns play which part when they do not have the canonical
+        names (``person_id``, ``date_of_birth``, ``sex``, ``date_of_death``, ``date``,
+        ``code``, ``codes``, ``code_delimiter``, ``primary_code_only``, ``value``,
+        ``start_date``, ``end_date``, ``practice``).
         Event tables need a ``code_system``: ``snomed_ct``, ``dmd``, ``icd10``, ``opcs4``.
         Date columns may hold dates or text: ``date_format`` says how the text is written
         (strftime, e.g. ``"%d/%m/%Y"``; ISO ``%Y-%m-%d`` without it), for every date column
@@ -198,6 +236,8 @@ class Engine:
         Raises :class:`caas.DataError` naming the table and column at fault.
         """
         spec = _spec(role, mapping, code_system, date_format)
+        if not isinstance(source, (str, os.PathLike)):
+            source = _files_of(source) or source
         if isinstance(source, (str, os.PathLike)):
             self._raw.register_file(name, Path(source), spec, progress)
         else:

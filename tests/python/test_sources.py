@@ -179,6 +179,31 @@ def test_every_file_format_gives_the_same_members(
     assert result.members.to_pylist() == expected
 
 
+def test_arrow_datasets_are_scanned_lazily_where_they_can_be(tmp_path: Path) -> None:
+    import pyarrow.dataset as pads
+
+    persons, events = small_tables()
+    folder = write_folder(persons, tmp_path, "persons")
+    events_file = write_parquet(events, tmp_path, "events")
+    engine = caas.Engine()
+    engine.register("persons", pads.dataset(folder), role="person")
+    engine.register("gp_events", pads.dataset(events_file), role="events", code_system="snomed_ct")
+    cohort = caas.Cohort.from_yaml(SMALL_COHORT)
+    assert engine.evaluate(cohort).members.to_pylist() == SMALL_MEMBERS
+    # Both are read from their files at evaluation, not copied into memory.
+    plan = engine.plan(cohort)
+    assert "part-0.parquet" in plan and "events.parquet" in plan
+    # A filtered dataset and one with columns from folder names are read through their
+    # scanner, with the filter applied.
+    everyone = pads.dataset(events_file).filter(pads.field("person_id") >= 0)
+    engine.register("gp_events", everyone, role="events", code_system="snomed_ct")
+    assert engine.evaluate(cohort).members.to_pylist() == SMALL_MEMBERS
+    assert "events.parquet" not in engine.plan(cohort)
+    nobody = pads.dataset(events_file).filter(pads.field("person_id") < 0)
+    engine.register("gp_events", nobody, role="events", code_system="snomed_ct")
+    assert engine.evaluate(cohort).members.to_pylist() != SMALL_MEMBERS
+
+
 def test_mapping_and_code_columns() -> None:
     persons, events = small_tables()
     persons = persons.rename_columns(["nhs_number", "dob", "sex", "dod"])
