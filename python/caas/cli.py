@@ -7,6 +7,9 @@
     caas run DEFINITION --data DIR --out FILE [--param NAME=VALUE ...] [--tables FILE]
              [--policy KIND=POLICY ...] [--reference-date DATE] [--pseudonym-key-env NAME]
              [--report DIR] [--previous FILE]
+    caas explain DEFINITION --data DIR --person ID [--format text|markdown|json]
+             [--param NAME=VALUE ...] [--tables FILE] [--policy KIND=POLICY ...]
+             [--reference-date DATE] [--pseudonym-key-env NAME]
     caas sql DEFINITION --dialect spark|postgres|duckdb --data DIR [--tables FILE]
              [--param NAME=VALUE ...] [--policy KIND=POLICY ...] [--views]
     caas validate DEFINITION [--param NAME=VALUE ...]
@@ -22,10 +25,12 @@ other users of the machine can see.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,7 +39,8 @@ import pyarrow as pa
 from . import _caas, examples, synth
 from .cohort import Cohort
 from .engine import Engine, Quality, Result
-from .errors import CaasError, InvalidArgumentError
+from .errors import CaasError, InvalidArgumentError, UnknownPersonError
+from .explain import Explanation
 from .quality import finding_kinds
 
 EXIT_FAILED = 1
@@ -191,6 +197,37 @@ def register_folder(
     )
 
 
+def _data_folder(args: argparse.Namespace) -> Path:
+    data = Path(args.data)
+    if not data.is_dir():
+        raise UsageError(f"--data {data}: not a folder")
+    return data
+
+
+def _load(
+    args: argparse.Namespace,
+) -> tuple[Cohort, dict[str, Any], Engine, list[tuple[str, Path, str]]]:
+    """The definition (checked with the parameters) and an engine with the data folder's
+    tables: what ``run``, ``explain`` and ``sql`` start from."""
+    parameters = _params(args.param)
+    data = _data_folder(args)
+    cohort = Cohort.from_path(args.definition)
+    cohort.validate(parameters)
+    engine = Engine()
+    registered = register_folder(engine, data, Path(args.tables) if args.tables else None)
+    return cohort, parameters, engine, registered
+
+
+def _evaluation_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The evaluation options of the command line: policies, reference date, pseudonym
+    key."""
+    return {
+        "quality": _policies(args.policy),
+        "reference_date": args.reference_date,
+        "pseudonym_key": _pseudonym_key(args.pseudonym_key_env),
+    }
+
+
 def _evaluate(
     engine: Engine, cohort: Cohort, parameters: dict[str, Any], **options: Any
 ) -> tuple[Result, float]:
@@ -276,22 +313,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     out = _check_output(args.out)
-    parameters = _params(args.param)
-    data = Path(args.data)
-    if not data.is_dir():
-        raise UsageError(f"--data {data}: not a folder")
     previous = Path(args.previous) if args.previous else None
     if previous is not None and not previous.exists():
         raise UsageError(f"--previous {previous}: no such file or folder")
-    options = {
-        "quality": _policies(args.policy),
-        "reference_date": args.reference_date,
-        "pseudonym_key": _pseudonym_key(args.pseudonym_key_env),
-    }
-    cohort = Cohort.from_path(args.definition)
-    cohort.validate(parameters)
-    engine = Engine()
-    register_folder(engine, data, Path(args.tables) if args.tables else None)
+    options = _evaluation_options(args)
+    cohort, parameters, engine, _ = _load(args)
     result, seconds = _evaluate(engine, cohort, parameters, **options)
     _summary(result, seconds)
     write_table(result.members, out)
@@ -303,33 +329,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _views(dialect: str, tables: list[tuple[str, Path, str]]) -> list[str]:
+def _views(dialect: str, registered: list[tuple[str, Path, str]]) -> list[str]:
     """Statements that make each registered file a view of its name in the engine."""
-    for _, path, _ in tables:
+    for _, path, _ in registered:
         if path.is_file() and path.suffix.lower() != ".parquet":
             raise UsageError(f"--views reads Parquet files only, not {path}")
-    return [_caas.parquet_view(dialect, table, path.resolve()) for _, path, table in tables]
+    return [_caas.parquet_view(dialect, table, path.resolve()) for _, path, table in registered]
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    parameters = _params(args.param)
-    data = Path(args.data)
-    if not data.is_dir():
-        raise UsageError(f"--data {data}: not a folder")
-    cohort = Cohort.from_path(args.definition)
-    cohort.validate(parameters)
-    engine = Engine()
-    tables = register_folder(engine, data, Path(args.tables) if args.tables else None)
+    cohort, parameters, engine, registered = _load(args)
     sql = engine.to_sql(
         cohort,
         parameters or None,
         dialect=args.dialect,
-        tables={name: table for name, _, table in tables},
+        tables={name: table for name, _, table in registered},
         quality=_policies(args.policy),
     )
     if args.views:
         sys.stdout.write("-- The tables, as views over their Parquet files.\n")
-        for statement in _views(args.dialect, tables):
+        for statement in _views(args.dialect, registered):
             sys.stdout.write(statement + ";\n")
         sys.stdout.write("\n")
     for counts in sql["quality"]:
@@ -339,6 +358,126 @@ def cmd_sql(args: argparse.Namespace) -> int:
             f"{counts['query']};\n\n"
         )
     sys.stdout.write(sql["script"])
+    return 0
+
+
+def _number(x: float) -> str:
+    """A decimal number as the engine prints one: no exponent, no trailing ``.0``."""
+    if not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    text = format(Decimal(repr(x)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _value(value: Any) -> str:
+    """A variable's value as the engine's text explanation writes it."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, str):
+        return f'"{value}"'
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span."""
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def explanation_markdown(why: Explanation) -> str:
+    """The engine's explanation of one person as Markdown: the verdict, a table of the
+    rules, a table of the variables, and the rows behind each value (the same content as
+    the text form, laid out for a document)."""
+    lines = [f"# Person {why.person_id} and cohort {_code(why.cohort)}", ""]
+    if why.in_cohort:
+        lines.append(f"**Verdict:** in the cohort (passed all {len(why.rules)} rules)")
+    else:
+        lines.append(
+            f"**Verdict:** not in the cohort: removed at step {why.removed_at} by rule "
+            f"{_code(str(why.removed_by))}"
+        )
+    lines += ["", "## Rules", ""]
+    if why.rules:
+        lines += ["| Step | Rule | Condition | Outcome | Passed |", "|---:|---|---|---|---|"]
+        for r in why.rules:
+            passed = "passed" if r.passed else "not passed"
+            if why.removed_at == r.step:
+                passed += ", removed here"
+            condition = f"{r.action} {_code(r.condition)}"
+            lines.append(
+                f"| {r.step} | {_cell(r.name)} | {_cell(condition)} | {r.outcome} | {passed} |"
+            )
+    else:
+        lines.append("None.")
+    lines += ["", "## Variables", ""]
+    if why.variables:
+        lines += ["| Variable | Value | What it is | Rows selected |", "|---|---|---|---:|"]
+        for v in why.variables:
+            selected = "" if v.selected is None else str(v.selected)
+            lines.append(
+                f"| {_code(v.name)} | {_cell(_code(_value(v.value)))} | {_cell(v.sentence)} "
+                f"| {selected} |"
+            )
+    else:
+        lines.append("None.")
+    behind = [v for v in why.variables if v.events or v.periods]
+    if behind:
+        lines += ["", "## Rows behind the values"]
+    for v in behind:
+        lines += ["", f"### {_code(v.name)}", ""]
+        if v.events:
+            lines += ["| Table | Date | Code | Value |", "|---|---|---|---:|"]
+            for e in v.events:
+                value = "" if e.value is None else _number(e.value)
+                lines.append(
+                    f"| {_cell(e.table)} | {e.date.isoformat()} | {_cell(e.code)} | {value} |"
+                )
+        if v.periods:
+            if v.events:
+                lines.append("")
+            lines += ["| Table | From | To | Practice |", "|---|---|---|---|"]
+            for p in v.periods:
+                start = p.start_date.isoformat() if p.start_date else "unknown"
+                end = p.end_date.isoformat() if p.end_date else "open"
+                lines.append(
+                    f"| {_cell(p.table)} | {start} | {end} | {_cell(p.practice or 'unknown')} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    person = args.person.strip()
+    if not person:
+        raise UsageError("--person takes a person id")
+    options = _evaluation_options(args)
+    cohort, parameters, engine, _ = _load(args)
+    result, _ = _evaluate(engine, cohort, parameters, **options)
+    progress = Progress(f"explaining in {cohort.id}")
+    try:
+        # As text: the engine reads it as the person table's ids are (`01` is not 1).
+        why = result.explain(person, progress=progress)
+    except UnknownPersonError as err:
+        # The engine's message does not repeat the id, and neither does this one.
+        raise UsageError(f"--person: {err}") from None
+    finally:
+        progress.done()
+    if args.format == "json":
+        sys.stdout.write(why.to_json() + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(explanation_markdown(why))
+    else:
+        sys.stdout.write(str(why))
     return 0
 
 
@@ -390,29 +529,8 @@ def parser() -> argparse.ArgumentParser:
         description="Evaluates DEFINITION over the tables of a data folder (listed in its "
         "tables.yaml, or a synthetic population) and writes the members.",
     )
-    run.add_argument("definition", metavar="DEFINITION")
-    run.add_argument("--data", required=True, help="the data folder")
+    _evaluation_arguments(run)
     run.add_argument("--out", required=True, help="the members file (.parquet, .csv, .arrow)")
-    run.add_argument("--param", action="append", metavar="NAME=VALUE")
-    run.add_argument("--tables", help="the tables file (default: DATA/tables.yaml)")
-    run.add_argument(
-        "--policy",
-        action="append",
-        metavar="KIND=POLICY",
-        help="what to do with rows of a data-quality finding: keep, exclude or fail "
-        "(e.g. invalid_nhs_number=exclude)",
-    )
-    run.add_argument(
-        "--reference-date",
-        metavar="YYYY-MM-DD",
-        help="the day after which a date is in the future (default: today)",
-    )
-    run.add_argument(
-        "--pseudonym-key-env",
-        metavar="NAME",
-        help="replace person ids by pseudonyms keyed by the hexadecimal key in the "
-        "environment variable NAME (never give the key on the command line)",
-    )
     run.add_argument(
         "--report", metavar="DIR", help="write report.md, report.html and provenance.json"
     )
@@ -423,6 +541,23 @@ def parser() -> argparse.ArgumentParser:
         "beside --out (NAME_joined and NAME_left)",
     )
     run.set_defaults(run=cmd_run)
+
+    explain = commands.add_parser(
+        "explain",
+        help="why one person is in a cohort or not",
+        description="Evaluates DEFINITION over the tables of a data folder, as `caas run` "
+        "does, and prints the engine's explanation of one person: the verdict, each rule's "
+        "outcome, each variable's value and the rows behind it. A run with pseudonyms "
+        "explains nobody by id.",
+    )
+    _evaluation_arguments(explain)
+    explain.add_argument(
+        "--person", required=True, metavar="ID", help="the person id, as the person table has it"
+    )
+    explain.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="default text"
+    )
+    explain.set_defaults(run=cmd_explain)
 
     sql = commands.add_parser(
         "sql",
@@ -457,6 +592,33 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _evaluation_arguments(command: argparse.ArgumentParser) -> None:
+    """The arguments of an evaluation over a data folder, shared by ``run`` and
+    ``explain``."""
+    command.add_argument("definition", metavar="DEFINITION")
+    command.add_argument("--data", required=True, help="the data folder")
+    command.add_argument("--param", action="append", metavar="NAME=VALUE")
+    command.add_argument("--tables", help="the tables file (default: DATA/tables.yaml)")
+    command.add_argument(
+        "--policy",
+        action="append",
+        metavar="KIND=POLICY",
+        help="what to do with rows of a data-quality finding: keep, exclude or fail "
+        "(e.g. invalid_nhs_number=exclude)",
+    )
+    command.add_argument(
+        "--reference-date",
+        metavar="YYYY-MM-DD",
+        help="the day after which a date is in the future (default: today)",
+    )
+    command.add_argument(
+        "--pseudonym-key-env",
+        metavar="NAME",
+        help="replace person ids by pseudonyms keyed by the hexadecimal key in the "
+        "environment variable NAME (never give the key on the command line)",
+    )
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -470,23 +632,24 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; returns the exit code."""
     args = parser().parse_args(argv)
+    command = args.command
     try:
         code: int = args.run(args)
         return code
     except UsageError as err:
-        print(f"caas {args.command}: {err}", file=sys.stderr)
+        print(f"caas {command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except InvalidArgumentError as err:
-        print(f"caas {args.command}: {err}", file=sys.stderr)
+        print(f"caas {command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except CaasError as err:
-        print(f"caas {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"caas {command}: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as err:
-        print(f"caas {args.command}: {err}", file=sys.stderr)
+        print(f"caas {command}: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"caas {args.command}: interrupted", file=sys.stderr)
+        print(f"caas {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
