@@ -12,6 +12,7 @@
              [--reference-date DATE] [--pseudonym-key-env NAME]
     caas sql DEFINITION --dialect spark|postgres|duckdb --data DIR [--tables FILE]
              [--param NAME=VALUE ...] [--policy KIND=POLICY ...] [--views]
+    caas tables init DIR [--out FILE] [--force]
     caas validate DEFINITION [--param NAME=VALUE ...]
 
 Exit codes: 0 done; 1 the definition, the data or the evaluation is at fault (the message
@@ -36,7 +37,7 @@ from typing import Any, cast
 
 import pyarrow as pa
 
-from . import _caas, examples, synth
+from . import _caas, examples, synth, tables
 from .cohort import Cohort
 from .engine import Engine, Quality, Result
 from .errors import CaasError, InvalidArgumentError, UnknownPersonError
@@ -481,6 +482,61 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mapping_text(guess: tables.Guess) -> str:
+    parts = []
+    for part, column in guess.mapping.items():
+        if isinstance(column, list):
+            shown = column[0] if len(column) == 1 else f"{column[0]}...{column[-1]}"
+            parts.append(f"{part}={shown} ({len(column)} columns)")
+        else:
+            parts.append(f"{part}={column}")
+    if isinstance(guess.date_format, str):
+        parts.append(f"dates {guess.date_format}")
+    elif guess.date_format:
+        parts += [f"{column} dates {fmt}" for column, fmt in guess.date_format.items()]
+    return ", ".join(parts) if parts else "canonical column names"
+
+
+def cmd_tables_init(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    out = Path(args.out) if args.out else folder / "tables.yaml"
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(f"--out {out}: the tables file is YAML (.yaml or .yml)")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; give --force to overwrite it")
+    inspection = tables.guess_folder(folder, ignore=[out])
+    if not inspection.tables:
+        raise UsageError(f"{folder} holds no Parquet, CSV or Arrow files, or folders of them")
+    usable = [g for g in inspection.tables if g.usable]
+    _say(f"Tables of {folder}, guessed from their column names and types:")
+    for g in usable:
+        path = g.source.name + ("/" if g.source.is_dir() else "")
+        role = g.role if g.code_system is None else f"{g.role} ({g.code_system})"
+        _say(f"  {g.name:<16} {role:<20} {path:<20} {_mapping_text(g)}")
+        if g.code_system_from == "the table's name":
+            _say(f"  {'':<16} the code system comes from the table's name")
+    pending = [(g.name, text) for g in inspection.tables for text in g.todo + g.notes]
+    pending += [("", text) for text in inspection.notes]
+    if pending:
+        _say("\nNot guessed (a `# TODO:` in the file):")
+        for name, text in pending:
+            _say(f"  {name + ': ' if name else ''}{text}")
+    if inspection.skipped:
+        _say("\nSkipped:")
+        for name, reason in inspection.skipped:
+            _say(f"  {name}: {reason}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(tables.tables_yaml(inspection, out), encoding="utf-8")
+    left_out = len(inspection.tables) - len(usable)
+    _say(
+        f"\nWritten to {out}: {len(usable)} table(s)"
+        + (f", {left_out} commented out until their TODO is answered" if left_out else "")
+    )
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     cohort = Cohort.from_path(args.definition)
     cohort.validate(_params(args.param))
@@ -581,6 +637,27 @@ def parser() -> argparse.ArgumentParser:
     )
     sql.set_defaults(run=cmd_sql)
 
+    group = commands.add_parser(
+        "tables",
+        help="write a data folder's tables file",
+        description="Commands about a data folder's tables file (tables.yaml).",
+    )
+    table_commands = group.add_subparsers(dest="tables_command", required=True, metavar="COMMAND")
+    init = table_commands.add_parser(
+        "init",
+        help="guess a folder's tables.yaml from its files' columns",
+        description="Reads the schemas of the Parquet, CSV and Arrow files (or folders of "
+        "them) in DIR, and the first rows of CSV files, guesses each table's role, column "
+        "mapping, code system and date format from the column names and types, and writes "
+        "a tables.yaml that `caas run --data DIR` reads. What it cannot guess is listed, "
+        "and written as `# TODO:` comments (a table with an open question is commented "
+        "out). No value from the data is printed.",
+    )
+    init.add_argument("folder", metavar="DIR", help="the data folder")
+    init.add_argument("--out", metavar="FILE", help="the file to write (default: DIR/tables.yaml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(run=cmd_tables_init, name="tables init")
+
     check = commands.add_parser(
         "validate",
         help="check a definition",
@@ -632,7 +709,7 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; returns the exit code."""
     args = parser().parse_args(argv)
-    command = args.command
+    command = getattr(args, "name", args.command)
     try:
         code: int = args.run(args)
         return code
