@@ -57,9 +57,11 @@
 //!    [`Difference`] between two runs' members; and the attrition had the rules been
 //!    others ([`WhatIf`](results::WhatIf)), from the rule outcomes held for every person.
 //! 6. `assure` — for clinical assurance after a run: [`explain`] — why one person is in or
-//!    out, and the audit table of every person's rule outcomes; [`report`] — the definition
-//!    in plain English, codelists, attrition and provenance as Markdown and HTML, with
-//!    disclosure control of counts.
+//!    out, and the audit table of every person's rule outcomes; [`characterise`] — who the
+//!    members are ("Table 1": ages, sex, region, practices, each output variable's
+//!    distribution); [`report`] — the definition in plain English, codelists, attrition,
+//!    the members' characteristics and provenance as Markdown and HTML, with disclosure
+//!    control of counts.
 //! 7. [`Engine`] — the facade: registration of tables and cohorts, and evaluation (async,
 //!    with blocking conveniences on the process-wide [`runtime`]; any of it stopped by a
 //!    [`Cancellation`]).
@@ -143,7 +145,8 @@ pub mod source;
 mod vocabulary;
 
 // The public API: the types of the facade, and the modules a user names.
-pub use assure::{explain, report};
+pub use assure::{characterise, explain, report};
+pub use characterise::{Characterisation, CharacteriseOptions};
 pub use codelist::{CodeSystem, Codelist};
 pub use engine::Engine;
 pub use error::{CaasError, Category, EngineFailure, Format, Place, Result};

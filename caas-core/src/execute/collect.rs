@@ -25,9 +25,11 @@ pub(crate) struct Collected {
     /// Per check of arithmetic of the plan, the people whose value it left missing (none
     /// from another engine, which counts them with its data quality).
     pub arithmetic: Vec<u64>,
-    /// Per person of the population, whether they pass each rule (`__rule_N`) and the
-    /// values of [`CohortPlan::what_if_variables`], for rules changed afterwards (none
-    /// from another engine).
+    /// Per person of the population, `person_id` (the person table's, even when the
+    /// members get pseudonyms: the characterisation reads the person table by it), whether
+    /// they pass each rule (`__rule_N`) and the values of
+    /// [`CohortPlan::what_if_variables`], for rules changed afterwards (none from another
+    /// engine).
     pub outcomes: Option<RecordBatch>,
     /// People in the person table and those of them opted out, when the purpose applies
     /// opt-outs (the attrition's first step).
@@ -107,7 +109,8 @@ pub(crate) async fn collect(
         .map(|c| index_of(&plan_schema, &c.column))
         .collect::<Result<Vec<_>>>()?;
     let mut arithmetic = vec![0u64; checks.len()];
-    let mut held = rule_indexes.clone();
+    let mut held = vec![index_of(&plan_schema, "person_id")?];
+    held.extend(&rule_indexes);
     for name in compiled.what_if_variables() {
         held.push(index_of(&plan_schema, name)?);
     }

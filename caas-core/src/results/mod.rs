@@ -38,7 +38,7 @@ pub struct Evaluation {
     pub(crate) run: Arc<Run>,
     /// Whether the members carry pseudonyms instead of person ids.
     pub(crate) pseudonymised: bool,
-    /// Every person's rule outcomes and what-if variables (none from another engine).
+    /// Every person's id, rule outcomes and what-if variables (none from another engine).
     pub(crate) outcomes: Option<RecordBatch>,
     /// People in the person table and those of them opted out, when the purpose applies
     /// opt-outs.

@@ -8,6 +8,7 @@
 // Tests may unwrap, expect and panic, helpers too: a failed assertion is how they report.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod characterise;
 mod cohort_plan;
 mod conformance;
 mod diff;

@@ -10,6 +10,7 @@
 //! The [notebook views](notebook) that the front ends show are rendered by the same
 //! environment, under the same control.
 
+mod characterisation;
 mod describe;
 pub mod disclosure;
 pub(crate) mod english;
@@ -35,6 +36,9 @@ use crate::source::quality::Policy;
 const MARKDOWN: &str = include_str!("templates/report.md");
 const HTML: &str = include_str!("templates/report.html");
 const FUNNEL: &str = include_str!("templates/funnel.svg");
+const CHARACTERISATION_MD: &str = include_str!("templates/characterisation.md");
+const CHARACTERISATION_HTML: &str = include_str!("templates/characterisation.html");
+const BARS: &str = include_str!("templates/bars.svg");
 
 /// How to render a report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,6 +348,13 @@ fn environment() -> Result<Environment<'static>> {
         .map_err(template_error)?;
     env.add_template("funnel.svg", FUNNEL)
         .map_err(template_error)?;
+    for (name, source) in [
+        ("characterisation.md", CHARACTERISATION_MD),
+        ("characterisation.html", CHARACTERISATION_HTML),
+        ("bars.svg", BARS),
+    ] {
+        env.add_template(name, source).map_err(template_error)?;
+    }
     Ok(env)
 }
 

@@ -14,7 +14,8 @@ use minijinja::{Environment, Value as Template};
 use serde::Serialize;
 
 use super::disclosure::{self, disclose};
-use super::{Funnel, StepContext, environment, purpose_words, template_error};
+use super::{Funnel, StepContext, characterisation, environment, purpose_words, template_error};
+use crate::characterise::{Characterisation, CharacteriseOptions};
 use crate::error::Result;
 use crate::explain::Explanation;
 use crate::model::{Cohort, Purpose};
@@ -29,6 +30,7 @@ const COHORT: &str = include_str!("templates/notebook_cohort.html");
 const EVALUATION: &str = include_str!("templates/notebook_evaluation.html");
 const EXPLANATION: &str = include_str!("templates/notebook_explanation.html");
 const DATA_QUALITY: &str = include_str!("templates/notebook_data_quality.html");
+const CHARACTERISATION: &str = include_str!("templates/notebook_characterisation.html");
 
 /// The report's environment with the notebook templates added.
 fn notebook_environment() -> Result<Environment<'static>> {
@@ -39,6 +41,7 @@ fn notebook_environment() -> Result<Environment<'static>> {
         ("notebook_evaluation.html", EVALUATION),
         ("notebook_explanation.html", EXPLANATION),
         ("notebook_data_quality.html", DATA_QUALITY),
+        ("notebook_characterisation.html", CHARACTERISATION),
     ] {
         env.add_template(name, source).map_err(template_error)?;
     }
@@ -90,17 +93,22 @@ struct EvaluationContext {
     steps: Vec<StepContext>,
 }
 
-/// An evaluation's attrition as an HTML table with the report's funnel picture. For
-/// purposes other than direct care every count, and the funnel drawn from them, is under
-/// disclosure control, as in the [report](Evaluation::report).
+/// An evaluation's attrition as an HTML table with the report's funnel picture, and the
+/// [characteristics of the members](crate::characterise) collapsed below it. For purposes
+/// other than direct care every count, and the pictures drawn from them, is under
+/// disclosure control, as in the [report](Evaluation::report). It reads the person table
+/// for the members' ages, sex and region: a blocking call, like
+/// [`Evaluation::characterise_blocking`].
 pub fn evaluation_html(evaluation: &Evaluation) -> Result<String> {
     let definition = evaluation.run.cohort.definition();
+    let characterisation = evaluation.characterise_blocking(&CharacteriseOptions::default())?;
     attrition_html(
         &definition.title,
         definition.purpose,
         evaluation.population,
         evaluation.member_count() as u64,
         &evaluation.attrition,
+        Some(&characterisation),
     )
 }
 
@@ -113,6 +121,7 @@ pub fn what_if_html(what_if: &WhatIf) -> Result<String> {
         what_if.population,
         what_if.members,
         &what_if.attrition,
+        None,
     )
 }
 
@@ -122,6 +131,7 @@ fn attrition_html(
     population: u64,
     members: u64,
     attrition: &RecordBatch,
+    characterisation: Option<&Characterisation>,
 ) -> Result<String> {
     let count = |n: u64| disclose(n, purpose);
     let steps = AttritionStep::from_batch(attrition)?;
@@ -139,8 +149,18 @@ fn attrition_html(
         members: count(members).to_string(),
         steps: steps.iter().map(|s| StepContext::new(s, count)).collect(),
     };
+    let characterisation = match characterisation {
+        Some(characterisation) => {
+            let (_, body) = characterisation::render(&env, characterisation, 4)?;
+            env.get_template("notebook_characterisation.html")
+                .and_then(|t| t.render(minijinja::context! { body }))
+                .map_err(template_error)?
+        }
+        None => String::new(),
+    };
     let context = minijinja::context! {
         funnel => Template::from_safe_string(funnel),
+        characterisation => Template::from_safe_string(characterisation),
         ..Template::from(Serde(&context))
     };
     render(&env, "notebook_evaluation.html", context)
@@ -393,7 +413,9 @@ output: {{ columns: [age] }}
             ),
             "{html}"
         );
-        assert!(!html.contains(">12<") && !html.contains(">9<") && !html.contains(">8"));
+        // (The members' characteristics below it have an age band `80+`.)
+        assert!(!html.contains(">12<") && !html.contains(">9<"));
+        assert!(!html.contains(">8<") && !html.contains(">8 ("));
         // The funnel is drawn from the controlled counts too: every bar is full.
         let full = |colour: &str| format!("width=\"320\" height=\"20\" fill=\"#{colour}\"");
         assert_eq!(html.matches(&full("425563")).count(), 1);
