@@ -751,6 +751,41 @@ enum CaasStatus caas_result_report(const struct CaasResult *result,
 enum CaasStatus caas_result_audit(const struct CaasResult *result, struct ArrowArrayStream *out);
 
 /**
+ * The characterisation of the members ("Table 1"): their number, their ages on the
+ * cohort's date parameter in bands and in years, their sex and region (from the person
+ * table), their practices, and each output variable's distribution — one row per
+ * statistic, with the columns `section`, `variable`, `category` (nullable), `statistic`
+ * (utf8), `value` (float64, nullable), `date` (date32, nullable) and `shown` (utf8: the
+ * text the report shows). For every purpose but `direct_care` it is under the report's
+ * disclosure control: counts of 1 to 7 are null and shown as `*`, others rounded to the
+ * nearest 5; values held by 1 to 7 people are counted in `(other)`; minima, maxima,
+ * earliest and latest dates are never shown, a median needs 16 values, quartiles 32 and
+ * a mean 8. It reads the person table, for the members only.
+ *
+ * `options_json`: NULL for the defaults, or an object with any of `disclosure_control`
+ * (true puts a `direct_care` characterisation under control too), `age_on` (the date
+ * parameter of the ages; by default `index_date`, else the first date parameter),
+ * `age_bands` (the bands' lower bounds from 0, ascending; by default `[0, 18, 30, 40, 50,
+ * 60, 70, 80]`), `region` (the person table's column of regions; by default `region` when
+ * it has one) and `top` (the values listed per text variable; by default 10). Text that
+ * is not such an object is `CAAS_ERR_INVALID_ARGUMENT`; options that cannot be used
+ * (bands not ascending from 0, `top` 0, a parameter or column that is not there) are
+ * `CAAS_ERR_DATA` with the code `invalid_input`.
+ *
+ * Ownership: as for `caas_result_members`: on success `*out` is a new stream that the
+ * caller owns and releases; on failure it is a released stream.
+ *
+ * # Safety
+ *
+ * `result` is NULL or a live result; `options_json` is NULL or a NUL-terminated string;
+ * `out` is NULL or points to writable memory for a `struct ArrowArrayStream` (its previous
+ * content is overwritten, not released).
+ */
+enum CaasStatus caas_result_characterise(const struct CaasResult *result,
+                                         const char *options_json,
+                                         struct ArrowArrayStream *out);
+
+/**
  * Who joined the cohort and who left it since an earlier run, so that a campaign
  * refreshed every week invites nobody twice.
  *

@@ -1,15 +1,15 @@
 //! What a result tells beyond its members, for clinical assurance and information
 //! governance: why a person is in or out, the provenance manifest, the data-quality findings
 //! and the report, as text the caller frees with `caas_string_free`; the audit table, the
-//! difference with an earlier run and the attrition under changed rules, as Arrow C
-//! streams.
+//! members' characterisation, the difference with an earlier run and the attrition under
+//! changed rules, as Arrow C streams.
 
 use std::ffi::c_char;
 
 use arrow::compute::concat_batches;
 use arrow::ffi_stream::FFI_ArrowArrayStream;
 use caas_core::results::RuleChanges;
-use caas_core::{CaasError, Difference, Evaluation, PersonId, ReportOptions};
+use caas_core::{CaasError, CharacteriseOptions, Difference, Evaluation, PersonId, ReportOptions};
 
 use crate::args;
 use crate::error::{CaasStatus, Error, guard};
@@ -243,6 +243,50 @@ pub unsafe extern "C" fn caas_result_audit(
 ) -> CaasStatus {
     // SAFETY: the caller's contract, passed on.
     unsafe { write_stream(result, out, |e| Ok(e.audit_blocking()?)) }
+}
+
+/// The characterisation of the members ("Table 1"): their number, their ages on the
+/// cohort's date parameter in bands and in years, their sex and region (from the person
+/// table), their practices, and each output variable's distribution — one row per
+/// statistic, with the columns `section`, `variable`, `category` (nullable), `statistic`
+/// (utf8), `value` (float64, nullable), `date` (date32, nullable) and `shown` (utf8: the
+/// text the report shows). For every purpose but `direct_care` it is under the report's
+/// disclosure control: counts of 1 to 7 are null and shown as `*`, others rounded to the
+/// nearest 5; values held by 1 to 7 people are counted in `(other)`; minima, maxima,
+/// earliest and latest dates are never shown, a median needs 16 values, quartiles 32 and
+/// a mean 8. It reads the person table, for the members only.
+///
+/// `options_json`: NULL for the defaults, or an object with any of `disclosure_control`
+/// (true puts a `direct_care` characterisation under control too), `age_on` (the date
+/// parameter of the ages; by default `index_date`, else the first date parameter),
+/// `age_bands` (the bands' lower bounds from 0, ascending; by default `[0, 18, 30, 40, 50,
+/// 60, 70, 80]`), `region` (the person table's column of regions; by default `region` when
+/// it has one) and `top` (the values listed per text variable; by default 10). Text that
+/// is not such an object is `CAAS_ERR_INVALID_ARGUMENT`; options that cannot be used
+/// (bands not ascending from 0, `top` 0, a parameter or column that is not there) are
+/// `CAAS_ERR_DATA` with the code `invalid_input`.
+///
+/// Ownership: as for `caas_result_members`: on success `*out` is a new stream that the
+/// caller owns and releases; on failure it is a released stream.
+///
+/// # Safety
+///
+/// `result` is NULL or a live result; `options_json` is NULL or a NUL-terminated string;
+/// `out` is NULL or points to writable memory for a `struct ArrowArrayStream` (its previous
+/// content is overwritten, not released).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_result_characterise(
+    result: *const CaasResult,
+    options_json: *const c_char,
+    out: *mut FFI_ArrowArrayStream,
+) -> CaasStatus {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        write_stream(result, out, |evaluation| {
+            let options: CharacteriseOptions = args::json_or_default(options_json, "options_json")?;
+            Ok(evaluation.characterise_blocking(&options)?.table)
+        })
+    }
 }
 
 /// The two out-streams of a difference, each checked not to be NULL and set to a released

@@ -28,7 +28,7 @@
  * KEY, sorted) and cross-checked once with `openssl dgst -sha256 -mac HMAC -macopt
  * hexkey:KEY`, and that the key is in nothing the result says; the report's key sentences
  * in Markdown and HTML and that the HTML refers to nothing outside itself; the audit stream
- * (audit.csv); who joined and left against previous members given as a stream built here
+ * (audit.csv); the members' characterisation (characterisation.csv); who joined and left against previous members given as a stream built here
  * and as a file (previous.csv: 1, 3, 7); the cohort as DuckDB SQL over another engine's
  * table names (its queries are run on the engines by tests/python/test_sql_backends.py);
  * NULL and invalid arguments to every function of
@@ -533,6 +533,75 @@ static void test_audit(void) {
     caas_engine_free(engine);
 }
 
+/* Checks that a stream holds the table of the CSV text `expected` in the columns it names
+ * (by name, in any order among the stream's), row for row. */
+static void expect_columns(struct ArrowArrayStream *stream, const char *expected, const char *what) {
+    TextTable actual, wanted;
+    char error[256];
+    size_t r, c;
+    long at;
+    int same;
+    if (read_stream(stream, &actual) != 0) return;
+    if (table_from_csv(expected, &wanted, error, sizeof error) != 0) {
+        CHECK(0, error);
+        table_free(&actual);
+        return;
+    }
+    same = actual.n_rows == wanted.n_rows;
+    for (c = 0; same && c < wanted.n_columns; c++) {
+        at = table_column(&actual, wanted.names[c]);
+        same = at >= 0;
+        for (r = 0; same && r < wanted.n_rows; r++)
+            same = strcmp(table_cell(&actual, r, (size_t)at), table_cell(&wanted, r, c)) == 0;
+        if (!same) fprintf(stderr, "%s: column %s differs (row %zu of %zu)\n", what, wanted.names[c], r, actual.n_rows);
+    }
+    CHECK(same, what);
+    table_free(&actual);
+    table_free(&wanted);
+}
+
+/* The members' characterisation: characterisation.csv, computed by hand from the table at
+ * the top (ages 74, 34 and 85 on 2025-03-31; sexes F, M, M); under disclosure control every
+ * count of 3 people or fewer is `*`. */
+static void test_characterise(void) {
+    CaasEngine *engine = engine_with_tables();
+    CaasCohort *cohort = cohort_from("cohort.yaml", CAAS_FORMAT_YAML);
+    CaasResult *result = evaluate(engine, cohort, OPTIONS);
+    char *expected = data_file("characterisation.csv");
+    struct ArrowArrayStream stream;
+    TextTable table;
+
+    CHECK(caas_result_characterise(result, NULL, &stream) == CAAS_OK, "characterise");
+    expect_columns(&stream, expected, "the members' characterisation");
+    free(expected);
+
+    CHECK(caas_result_characterise(result, "{\"disclosure_control\": true, \"age_bands\": [0, 65]}", &stream) ==
+              CAAS_OK,
+          "characterise under control");
+    if (read_stream(&stream, &table) == 0) {
+        long shown = table_column(&table, "shown");
+        CHECK(table.n_rows > 4 && shown >= 0, "a table with a `shown` column");
+        if (table.n_rows > 4 && shown >= 0) {
+            CHECK(strcmp(table_cell(&table, 0, (size_t)shown), "*") == 0, "3 members are *");
+            CHECK(strcmp(table_cell(&table, 2, 2), "0-64") == 0, "the bands asked for");
+            CHECK(strcmp(table_cell(&table, 4, 2), "65+") == 0, "the bands asked for");
+        }
+        table_free(&table);
+    }
+
+    EXPECT_ERROR(caas_result_characterise(result, "{\"age_bands\": [18]}", &stream), "invalid_input",
+                 "the lower bounds of the bands start at 0");
+    CHECK(stream.release == NULL, "a failed call leaves a released stream");
+    EXPECT_ERROR(caas_result_characterise(result, "{\"bands\": [0]}", &stream), "invalid_argument",
+                 "unknown field `bands`");
+    EXPECT_ERROR(caas_result_characterise(NULL, NULL, &stream), "invalid_argument", "`result` is NULL");
+    EXPECT_ERROR(caas_result_characterise(result, NULL, NULL), "invalid_argument", "`out` is NULL");
+
+    caas_result_free(result);
+    caas_cohort_free(cohort);
+    caas_engine_free(engine);
+}
+
 /* What-if attrition, against the outcomes of audit.csv counted by hand. */
 static void test_what_if(void) {
     CaasEngine *engine = engine_with_tables();
@@ -822,6 +891,7 @@ int main(int argc, char **argv) {
     test_pseudonyms();
     test_report();
     test_audit();
+    test_characterise();
     test_diff();
     test_what_if();
     test_sql();
