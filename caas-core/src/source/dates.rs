@@ -7,7 +7,7 @@
 use arrow::array::{Array, ArrayRef, Date32Array, StringArray};
 use arrow::compute::{CastOptions, cast, cast_with_options};
 use arrow::datatypes::DataType;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use datafusion::common::{DataFusionError, Result as DfResult, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -63,14 +63,24 @@ impl DateOf {
 /// Text that is not a date in the format it is read in.
 struct NotADate;
 
-/// A text date in `format`: blank text is no date.
+/// A text date in `format`: blank text is no date. In ISO 8601, the format without a
+/// `date_format`, a date and time is read as its day (in UTC, where it has an offset), as
+/// a column of dates and times is.
 fn read(value: Option<&str>, format: &str) -> Result<Option<NaiveDate>, NotADate> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => NaiveDate::parse_from_str(v, format)
-            .map(Some)
-            .map_err(|_| NotADate),
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(date) = NaiveDate::parse_from_str(v, format) {
+        return Ok(Some(date));
     }
+    if format != super::ISO_DATE {
+        return Err(NotADate);
+    }
+    let date_time = (v.parse::<NaiveDateTime>())
+        .or_else(|_| NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f"))
+        .map(|t| t.date())
+        .or_else(|_| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc).date_naive()));
+    date_time.map(Some).map_err(|_| NotADate)
 }
 
 fn as_text(values: &ArrayRef) -> DfResult<StringArray> {

@@ -108,7 +108,8 @@ pub enum DateFormat {
     Columns(indexmap::IndexMap<String, String>),
 }
 
-/// The format of text dates without a `date_format`.
+/// The format of text dates without a `date_format`: ISO 8601, a date or a date and time
+/// (read as its day, as a column of dates and times is).
 pub(crate) const ISO_DATE: &str = "%Y-%m-%d";
 
 impl DateFormat {
@@ -122,17 +123,28 @@ impl DateFormat {
 }
 
 /// Whether `format` reads a whole calendar date: valid strftime, with a year, a month and a
-/// day (a date written in it and read back is the same date).
+/// day (a date written in it and read back is the same date). It may also read a time and
+/// an offset (`%Y-%m-%d %H:%M:%S`), which are ignored.
 fn reads_whole_dates(format: &str) -> bool {
+    use std::fmt::Write;
+
+    use chrono::TimeZone;
     use chrono::format::{Item, StrftimeItems};
     if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
         return false;
     }
-    let Some(sample) = chrono::NaiveDate::from_ymd_opt(1987, 11, 23) else {
+    // A date, time and offset, so that any field of the format can be written; writing
+    // fails (rather than panics, as `to_string` would) on a field it cannot.
+    let chrono::LocalResult::Single(sample) =
+        chrono::Utc.with_ymd_and_hms(1987, 11, 23, 13, 45, 56)
+    else {
         return false;
     };
-    let written = sample.format(format).to_string();
-    chrono::NaiveDate::parse_from_str(&written, format).ok() == Some(sample)
+    let mut written = String::new();
+    if write!(written, "{}", sample.format(format)).is_err() {
+        return false;
+    }
+    chrono::NaiveDate::parse_from_str(&written, format).ok() == Some(sample.date_naive())
 }
 
 /// Which columns of a table play which part. Every field is optional: an absent field means

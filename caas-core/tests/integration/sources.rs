@@ -413,6 +413,28 @@ fn text_dates_in_the_tables_format() {
     ));
     let csv = "person_id,date_of_birth\n1,19500601\n";
     assert_eq!(ages_from_csv(csv, per_column).unwrap(), [(1, Some(75))]);
+    // Dates and times: ISO 8601 without a format (read as their day; with an offset, in
+    // UTC), and a format with time fields, which are read and ignored.
+    let csv = "person_id,date_of_birth\n1,1950-06-01 10:00:00\n2,1950-06-01T23:59:59.5\n\
+               3,1950-06-02T01:00:00+02:00\n";
+    assert_eq!(
+        ages_from_csv(csv, TableSpec::person()).unwrap(),
+        [(1, Some(75)), (2, Some(75)), (3, Some(75))]
+    );
+    for format in ["%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S %z"] {
+        let spec = TableSpec::person().with_date_format(DateFormat::All(format.into()));
+        let csv = "person_id,date_of_birth\n1,02/06/1950 00:30 +0000\n";
+        let csv = if format.ends_with("%M") {
+            csv.replace(" +0000", "")
+        } else {
+            csv.replace(" 00:30", " 00:30:00")
+        };
+        assert_eq!(
+            ages_from_csv(&csv, spec).unwrap(),
+            [(1, Some(74))],
+            "{format}"
+        );
+    }
     let csv = "person_id,date_of_birth\n1,1950-06-01\n2,unknown\n";
     let iso = ages_from_csv(csv, TableSpec::person())
         .unwrap_err()
