@@ -15,6 +15,7 @@ mod describe;
 pub mod disclosure;
 pub(crate) mod english;
 mod findings;
+mod html;
 pub mod notebook;
 
 pub use describe::Description;
@@ -342,6 +343,7 @@ fn environment() -> Result<Environment<'static>> {
     });
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("md", markdown_escape);
+    env.add_filter("prose", html::prose);
     env.add_template("report.md", MARKDOWN)
         .map_err(template_error)?;
     env.add_template("report.html", HTML)
