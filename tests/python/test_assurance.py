@@ -221,11 +221,14 @@ def test_explanation_html_shows_verdict_rules_and_rows(result: caas.Result) -> N
     assert "<h3>Person 2 and cohort <code>explained</code></h3>" in html
     assert "removed at step 3 by rule <code>high marker</code>" in html
     assert (
-        "<tr><td>3</td><td><code>high marker</code></td><td>exclude</td>"
-        "<td><code>latest_marker &gt; 7</code></td><td>true</td>"
-        "<td><b>not passed</b> &larr; removed here</td></tr>"
+        "<tr><td class='n'>3</td><td class='nowrap'><code>high marker</code></td>"
+        "<td>exclude</td><td><code>latest_marker &gt; 7</code></td><td>true</td>"
+        "<td class='nowrap'><b>not passed</b> &larr; removed here</td></tr>"
     ) in html
-    assert "<tr><td>gp_events</td><td>2025-02-01</td><td>22298006</td><td>7.5</td></tr>" in html
+    assert (
+        "<tr><td>gp_events</td><td class='nowrap'>2025-02-01</td><td>22298006</td>"
+        "<td class='n'>7.5</td></tr>"
+    ) in html
     assert "http" not in html and "<script" not in html
 
 

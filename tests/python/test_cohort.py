@@ -276,7 +276,8 @@ def test_cohort_html_shows_the_summary() -> None:
     assert "<code>astrx_12m</code>" in html
     assert "dm+d, " in html and "Asthma inhaled or systemic steroids" in html
     assert "Example clinical safety officer" in html
-    assert "keep only people for whom `alive` is true" in html
+    # Names in the sentences show as code, not in backticks.
+    assert "keep only people for whom <code>alive</code> is true" in html
     # Escaped: the definition's text never becomes markup.
     weird = caas.Cohort.from_yaml(SMALL_COHORT.replace("title: Aged", "title: <b>Aged"))
     assert "&lt;b&gt;Aged" in weird._repr_html_()

@@ -70,7 +70,9 @@ def test_data_quality_counts_bad_nhs_numbers_and_orphan_events(engine: caas.Engi
     ]
     assert quality.to_dict()["tables"][0]["table"] == "persons"
     html = quality._repr_html_()
-    assert "<td>an invalid NHS number</td><td>2</td><td>keep</td><td>0</td>" in html
+    assert (
+        "<td>an invalid NHS number</td><td class='n'>2</td><td>keep</td><td class='n'>0</td>"
+    ) in html
     # Kept: everyone is in the cohort.
     assert members(result) == [1, 2, 3, 4, 5, 6]
 
@@ -204,7 +206,7 @@ def test_opt_outs_are_the_first_step_for_research(engine: caas.Engine) -> None:
     ) in html
     assert "<p>6 of 6 people in the cohort</p>" in care._repr_html_()
     # The data-quality view too: the 2 invalid NHS numbers are suppressed for research.
-    finding = "<td>an invalid NHS number</td><td>{}</td><td>keep</td><td>0</td>"
+    finding = "<td>an invalid NHS number</td><td class='n'>{}</td><td>keep</td><td class='n'>0</td>"
     assert finding.format("*") in research.data_quality._repr_html_()
     assert finding.format("2") in care.data_quality._repr_html_()
 

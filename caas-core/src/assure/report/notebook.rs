@@ -24,7 +24,7 @@ use crate::quality::DataQuality;
 use crate::results::{Evaluation, WhatIf};
 
 /// The views' style, scoped to their `caas` block so that it leaves the rest of a notebook
-/// alone; put before each view.
+/// alone, and strong enough to beat the notebook's own table style; put before each view.
 const STYLE: &str = include_str!("templates/notebook_style.html");
 const COHORT: &str = include_str!("templates/notebook_cohort.html");
 const EVALUATION: &str = include_str!("templates/notebook_evaluation.html");
@@ -32,11 +32,17 @@ const EXPLANATION: &str = include_str!("templates/notebook_explanation.html");
 const DATA_QUALITY: &str = include_str!("templates/notebook_data_quality.html");
 const CHARACTERISATION: &str = include_str!("templates/notebook_characterisation.html");
 
+/// The longest list that a view shows open: a longer one (the flu cohort's 31 codelists)
+/// starts collapsed to a line with its count, so that the view fits on a screen.
+const OPEN_UP_TO: usize = 8;
+
 /// The report's environment with the notebook templates added.
 fn notebook_environment() -> Result<Environment<'static>> {
     let mut env = environment()?;
     env.add_filter("thousands", disclosure::thousands);
+    env.add_global("open_up_to", OPEN_UP_TO);
     for (name, source) in [
+        ("notebook_style.html", STYLE),
         ("notebook_cohort.html", COHORT),
         ("notebook_evaluation.html", EVALUATION),
         ("notebook_explanation.html", EXPLANATION),
@@ -49,11 +55,14 @@ fn notebook_environment() -> Result<Environment<'static>> {
 }
 
 fn render(env: &Environment<'_>, name: &str, context: Template) -> Result<String> {
-    let view = env
-        .get_template(name)
-        .and_then(|t| t.render(context))
-        .map_err(template_error)?;
-    Ok(format!("{}{view}", STYLE.trim_end()))
+    let render = |name: &str, context: Template| {
+        env.get_template(name)
+            .and_then(|t| t.render(context))
+            .map_err(template_error)
+    };
+    let style = render("notebook_style.html", minijinja::context! {})?;
+    let view = render(name, context)?;
+    Ok(format!("{}{view}", style.trim_end()))
 }
 
 /// A cohort's plain-English description (see [`Cohort::describe`]) as HTML.
@@ -327,7 +336,10 @@ output: {{ columns: [age] }}
     #[test]
     fn a_cohort_is_its_description_escaped() {
         let html = cohort_html(&cohort("direct_care")).unwrap();
-        assert!(html.starts_with("<style>.caas table{"), "{html}");
+        assert!(
+            html.starts_with("<style>\n.caas.caas{text-align:left}"),
+            "{html}"
+        );
         assert!(
             html.contains("<h3>Aged 65 or over &amp; &lt;b&gt;well&lt;&#x2f;b&gt;</h3>"),
             "{html}"
@@ -335,15 +347,16 @@ output: {{ columns: [age] }}
         assert!(!html.contains("<b>well"));
         assert!(
             html.contains(
-                "<h4>Parameters</h4><table><tr><td><code>index_date</code></td>\
-             <td>2026-03-31</td></tr></table>"
+                "<details open><summary><h4>Parameters</h4></summary>\n<table><tr>\
+             <td><code>index_date</code></td><td>2026-03-31</td></tr></table>\n</details>"
             ),
             "{html}"
         );
         assert!(
             html.contains(
-                "<tr><td class='n'>2</td><td><code>high &lt;marker&gt;</code></td>\
-             <td>remove people for whom the latest Marker value (`marker`) is more than 7</td></tr>"
+                "<tr><td class='n'>2</td><td class='nowrap'><code>high &lt;marker&gt;</code></td>\
+             <td>remove people for whom the latest Marker value (<code>marker</code>) is more \
+             than 7</td></tr>"
             ),
             "{html}"
         );
@@ -352,6 +365,29 @@ output: {{ columns: [age] }}
             "{html}"
         );
         assert!(!html.contains("<script") && !html.contains("http"));
+    }
+
+    #[test]
+    fn a_long_list_starts_collapsed_with_its_count() {
+        let variables: Vec<String> = (1..=9)
+            .map(|i| format!("  age{i}: {{ kind: age, on: index_date }}"))
+            .collect();
+        let cohort = Cohort::from_yaml_str(&format!(
+            "id: many\ntitle: Many\npurpose: direct_care\n\
+             parameters: {{ index_date: 2026-03-31 }}\nvariables:\n{}\n\
+             rules: [ {{ name: old, include: age1 >= 65 }} ]\n",
+            variables.join("\n")
+        ))
+        .unwrap();
+        let html = cohort_html(&cohort).unwrap();
+        assert!(
+            html.contains("<details><summary><h4>Variables</h4> (9)</summary>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<h4>Rules, in order</h4><table><tr><td class='n'>1</td>"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -449,27 +485,33 @@ output: {{ columns: [age] }}
         );
         assert!(
             html.contains(
-                "<tr><td>2</td><td><code>high &lt;marker&gt;</code></td><td>exclude</td>\
+                "<tr><td class='n'>2</td><td class='nowrap'><code>high &lt;marker&gt;</code></td>\
+             <td>exclude</td>\
              <td><code>marker &gt; 7</code></td><td>true</td>\
-             <td><b>not passed</b> &larr; removed here</td></tr>"
+             <td class='nowrap'><b>not passed</b> &larr; removed here</td></tr>"
             ),
             "{html}"
         );
         assert!(
             html.contains(
-                "<tr><td>1</td><td><code>aged 65+</code></td><td>include</td>\
-             <td><code>age &gt;= 65</code></td><td>true</td><td>passed</td></tr>"
+                "<tr><td class='n'>1</td><td class='nowrap'><code>aged 65+</code></td><td>include</td>\
+             <td><code>age &gt;= 65</code></td><td>true</td><td class='nowrap'>passed</td></tr>"
             ),
             "{html}"
         );
-        assert!(html.contains(
-            "<td><code>age</code></td><td>76</td><td>age in whole years on 31 March 2026</td><td></td></tr>"
-        ), "{html}");
+        assert!(
+            html.contains(
+                "<td><code>age</code></td><td class='nowrap'>76</td><td>age in whole years on \
+             <span class=\"nowrap\">31 March 2026</span></td><td></td></tr>"
+            ),
+            "{html}"
+        );
         assert!(
             html.contains(
                 "<td>1 row(s) selected<table><thead><tr><th>table</th><th>date</th><th>code</th>\
-             <th>value</th></tr></thead><tbody><tr><td>gp</td><td>2025-02-01</td>\
-             <td>22298006</td><td>7.5</td></tr></tbody></table></td></tr>"
+             <th class='n'>value</th></tr></thead><tbody><tr><td>gp</td>\
+             <td class='nowrap'>2025-02-01</td><td>22298006</td><td class='n'>7.5</td></tr>\
+             </tbody></table></td></tr>"
             ),
             "{html}"
         );
@@ -481,7 +523,7 @@ output: {{ columns: [age] }}
             "{html}"
         );
         assert!(
-            html.contains("<td><code>marker</code></td><td><i>unknown</i></td>"),
+            html.contains("<td><code>marker</code></td><td class='nowrap'><i>unknown</i></td>"),
             "{html}"
         );
         assert!(!html.contains("removed here"));
@@ -521,7 +563,8 @@ output: {{ columns: [age] }}
         assert!(
             exact.contains(
                 "<tr><td><code>persons &lt;1&gt;</code></td><td><code>nhs_number</code></td>\
-             <td>an invalid NHS number</td><td>1,234</td><td>keep</td><td>0</td></tr>"
+             <td>an invalid NHS number</td><td class='n'>1,234</td><td>keep</td>\
+             <td class='n'>0</td></tr>"
             ),
             "{exact}"
         );
@@ -530,13 +573,14 @@ output: {{ columns: [age] }}
         let controlled = data_quality_html(&quality(6, 6), Purpose::Planning).unwrap();
         assert!(
             controlled.contains(
-                "<td>an invalid NHS number</td><td>*</td><td>exclude</td><td>*</td></tr>"
+                "<td>an invalid NHS number</td><td class='n'>*</td><td>exclude</td>\
+                 <td class='n'>*</td></tr>"
             ),
             "{controlled}"
         );
         let rounded = data_quality_html(&quality(1234, 0), Purpose::Research).unwrap();
         assert!(
-            rounded.contains("<td>1,235</td><td>keep</td><td>0</td>"),
+            rounded.contains("<td class='n'>1,235</td><td>keep</td><td class='n'>0</td>"),
             "{rounded}"
         );
         let nothing = data_quality_html(&quality(0, 0), Purpose::DirectCare).unwrap();
