@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::disclosure::thousands;
 use super::english::English;
 use crate::model::{Assurance, Cohort, Purpose};
 
@@ -93,8 +94,12 @@ impl Cohort {
             .iter()
             .map(|(name, list)| {
                 let n = list.codes().len();
-                let mut text =
-                    format!("{}, {n} code{}", list.system, if n == 1 { "" } else { "s" });
+                let mut text = format!(
+                    "{}, {} code{}",
+                    list.system,
+                    thousands(n as u64),
+                    if n == 1 { "" } else { "s" }
+                );
                 if let Some(d) = definition
                     .codelists
                     .get(name)
