@@ -5,8 +5,9 @@
 # runs ruff, mypy and pytest (the conformance suite in-process and on DuckDB, PostgreSQL and
 # Spark through the generated SQL, sources, errors and their categories in Python and C,
 # threads, HTML, the command line, Ctrl-C, and the examples in the package's docstrings).
-# It installs Java 17 (for Spark) and PostgreSQL when they are absent, and starts a
-# PostgreSQL server of its own for the run (scripts/postgres.sh), stopped at the end.
+# It installs Java 17 (for Spark), PostgreSQL and Chromium (for the screenshots of the HTML
+# views) when they are absent, and starts a PostgreSQL server of its own for the run
+# (scripts/postgres.sh), stopped at the end.
 # Usage: bash scripts/test-python.sh [pytest arguments]
 # With CAAS_SETUP_ONLY=1, stops once the wheel is installed in the environment (for
 # scripts that run the package otherwise, such as scripts/soak.sh).
@@ -69,6 +70,12 @@ trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
 CAAS_TEST_POSTGRES=$(bash scripts/postgres.sh start "$pgdir")
 export CAAS_TEST_POSTGRES
 echo "PostgreSQL at $CAAS_TEST_POSTGRES"
+
+echo "== python: the browser of the screenshots"
+if ! command -v chromium > /dev/null; then
+    echo "Chromium is not installed: installing it for the screenshots of the HTML views"
+    apt-get install -y -q chromium > /dev/null
+fi
 
 echo "== python: tests"
 "$venv/bin/python" -m pytest tests/python --doctest-modules --pyargs caas -p no:cacheprovider "$@"
