@@ -4,7 +4,8 @@
 # with the pinned test dependencies, checks that it imports in a clean environment too, and
 # runs ruff, mypy and pytest (the conformance suite in-process and on DuckDB, PostgreSQL and
 # Spark through the generated SQL, sources, errors and their categories in Python and C,
-# threads, HTML, the command line, Ctrl-C, and the examples in the package's docstrings).
+# threads, HTML and its screenshots (target/screenshots/), the command line, Ctrl-C, and
+# the examples in the package's docstrings).
 # It installs Java 17 (for Spark), PostgreSQL and Chromium (for the screenshots of the HTML
 # views) when they are absent, and starts a PostgreSQL server of its own for the run
 # (scripts/postgres.sh), stopped at the end.

@@ -11,7 +11,7 @@ use arrow::compute::concat_batches;
 use caas_core::explain::PersonId;
 use caas_core::report::{ReportOptions, notebook};
 use caas_core::results::{Difference, RuleChanges, WhatIf};
-use caas_core::{CaasError, Evaluation};
+use caas_core::{CaasError, CharacteriseOptions, Evaluation};
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 use pyo3_arrow::input::AnyRecordBatch;
@@ -94,10 +94,36 @@ impl PyEvaluation {
         self.inner.shown(count).to_string()
     }
 
-    /// The notebook view: the attrition with the report's funnel, counts under the
-    /// report's disclosure control for purposes other than direct care.
+    /// The notebook view: the attrition with the report's funnel and the members'
+    /// characteristics, counts under the report's disclosure control for purposes other
+    /// than direct care. It reads the person table, with the GIL released.
     fn notebook_html(&self, py: Python<'_>) -> PyResult<String> {
-        check(py, notebook::evaluation_html(&self.inner))
+        let evaluation = &self.inner;
+        let html = py.detach(|| notebook::evaluation_html(evaluation));
+        check(py, html)
+    }
+
+    /// The characterisation of the members ("Table 1") as a pyarrow Table, one row per
+    /// statistic; `options` is JSON (`disclosure_control`, `age_on`, `age_bands`, `region`,
+    /// `top`). Reads the person table with the GIL released.
+    #[pyo3(signature = (options=None, progress=None))]
+    fn characterise<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&str>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = match options {
+            Some(text) => check(py, CharacteriseOptions::from_json(text))?,
+            None => CharacteriseOptions::default(),
+        };
+        let evaluation = Arc::clone(&self.inner);
+        let characterisation = run(
+            py,
+            async move { evaluation.characterise(&options).await },
+            progress,
+        )?;
+        to_pyarrow(py, &characterisation.table)
     }
 
     /// People in the person table.

@@ -516,6 +516,47 @@ class Result(_Counts):
         ``disclosure_control=True``."""
         return Report(*self._raw.report(disclosure_control))
 
+    def characterise(
+        self,
+        *,
+        disclosure_control: bool = False,
+        age_on: str | None = None,
+        age_bands: Iterable[int] | None = None,
+        region: str | None = None,
+        top: int = 10,
+        progress: Progress | None = None,
+    ) -> pa.Table:
+        """The characterisation of the members ("Table 1"), computed in the engine as the
+        report shows it: one row per statistic, with the columns ``section`` (``cohort``,
+        ``age``, ``sex``, ``region``, ``practice``, ``variable``), ``variable``,
+        ``category`` (a value, an age band, ``(other)``, ``(missing)``, or null),
+        ``statistic`` (``count``, ``percent``, ``on``, ``n``, ``missing``, ``min``, ``q1``,
+        ``median``, ``q3``, ``max``, ``mean``, ``earliest``, ``latest``, ``practices``),
+        ``value`` (the number shown), ``date`` (for dates) and ``shown`` (the report's
+        text), each ``(section, variable, category, statistic)`` once:
+        ``table.to_pandas().pivot(index=["section", "variable", "category"],
+        columns="statistic", values="shown")`` lays it out (as numbers with
+        ``values="value"``).
+
+        Ages are whole years on ``age_on`` (a date parameter; by default ``index_date``, else
+        the first date parameter), in bands from the lower bounds ``age_bands`` (by default
+        0, 18, 30, ..., 80); sex and region (the person table's column ``region``, or the one
+        named) come from the person table, read for the members only, with the GIL
+        released; text variables, sex and region list their ``top`` most frequent values.
+        For every purpose but direct care (and with ``disclosure_control=True``) it is under
+        the report's disclosure control: counts of 1 to 7 are null (shown ``*``), others
+        rounded to the nearest 5; values held by 1 to 7 people are counted in ``(other)``;
+        minima, maxima, earliest and latest dates are never shown; a median needs 16
+        values, quartiles 32 and a mean 8."""
+        options: dict[str, Any] = {"disclosure_control": disclosure_control, "top": top}
+        if age_on is not None:
+            options["age_on"] = age_on
+        if age_bands is not None:
+            options["age_bands"] = list(age_bands)
+        if region is not None:
+            options["region"] = region
+        return self._raw.characterise(json.dumps(options), progress)
+
     def diff(self, previous: Result | str | os.PathLike[str] | Any) -> Difference:
         """Who joined and who left since an earlier run. ``previous`` is its members: a
         :class:`Result`, an object with ``__arrow_c_stream__`` (a pyarrow Table, a polars
