@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use caas_core::explain::PersonId;
-use caas_core::report::{ReportOptions, notebook};
+use caas_core::report::{ReportOptions, SavedRun, notebook};
 use caas_core::results::{Difference, RuleChanges, WhatIf};
 use caas_core::{CaasError, CharacteriseOptions, Evaluation};
 use pyo3::prelude::*;
@@ -196,6 +196,11 @@ impl PyEvaluation {
         Ok((report.markdown, report.html, report.funnel_svg))
     }
 
+    /// The run saved for reporting later, as JSON.
+    fn saved_run_json(&self, py: Python<'_>) -> PyResult<String> {
+        check(py, self.inner.saved().to_json())
+    }
+
     /// Who joined and who left since an earlier run, given its members as any object with
     /// `__arrow_c_stream__`: (joined, left, how many stayed).
     fn diff<'py>(
@@ -290,4 +295,17 @@ impl PyWhatIf {
     fn member_count(&self) -> u64 {
         self.inner.members
     }
+}
+
+/// The report of a saved run (its JSON, from `saved_run_json`): (Markdown, HTML, funnel SVG).
+#[pyfunction]
+pub fn saved_run_report(
+    py: Python<'_>,
+    json: &str,
+    disclosure_control: bool,
+) -> PyResult<(String, String, String)> {
+    let options = ReportOptions { disclosure_control };
+    let report = py.detach(|| SavedRun::from_json(json)?.report(&options));
+    let report = check(py, report)?;
+    Ok((report.markdown, report.html, report.funnel_svg))
 }

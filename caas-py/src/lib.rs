@@ -54,6 +54,7 @@ fn _caas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(engine::read_tables_file, m)?)?;
     m.add_function(wrap_pyfunction!(engine::quote_table, m)?)?;
     m.add_function(wrap_pyfunction!(engine::parquet_view, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluation::saved_run_report, m)?)?;
     m.add_function(wrap_pyfunction!(synthetic::generate, m)?)?;
     m.add_function(wrap_pyfunction!(synthetic::table_specs, m)?)?;
     m.add_function(wrap_pyfunction!(examples::example_files, m)?)?;

@@ -516,6 +516,13 @@ class Result(_Counts):
         ``disclosure_control=True``."""
         return Report(*self._raw.report(disclosure_control))
 
+    def saved_run_json(self) -> str:
+        """The run saved for reporting later (JSON, format ``caas-run/1``): the definition
+        with its codelists' codes, the provenance and the data-quality findings, without
+        the members. :meth:`caas.Report.from_saved_run` renders its report again, without
+        the data — as ``caas report`` does."""
+        return self._raw.saved_run_json()
+
     def characterise(
         self,
         *,

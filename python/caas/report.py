@@ -7,6 +7,8 @@ import os
 from html import escape
 from pathlib import Path
 
+from . import _caas
+
 __all__ = ["Report"]
 
 _SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -36,6 +38,13 @@ class Report:
         self.markdown = markdown
         self.html = html
         self.funnel_svg = funnel_svg
+
+    @classmethod
+    def from_saved_run(cls, text: str, *, disclosure_control: bool = False) -> Report:
+        """The report of a saved run (the JSON of :meth:`caas.Result.saved_run_json`), as
+        its evaluation gave it; ``disclosure_control`` as in :meth:`caas.Result.report`.
+        Raises :class:`caas.CaasError` for text that is not a saved run."""
+        return cls(*_caas.saved_run_report(text, disclosure_control))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes the report to ``path``: Markdown for ``.md``, HTML for ``.html`` (or

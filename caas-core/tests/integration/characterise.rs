@@ -626,3 +626,47 @@ fn the_notebook_shows_the_characterisation_under_the_attrition() {
     assert!(view.contains("<tr><td>18-29</td><td class=\"n\">*</td><td class=\"n\">*</td></tr>"));
     assert!(!view.contains("White") && !view.contains("North"));
 }
+
+/// The C assurance case (`tests/c/assurance`), whose characterisation was computed by hand
+/// into `characterisation.csv`: the C and Python tests check their tables against the same
+/// file, so that every front end gives the table the core gives.
+#[test]
+fn the_assurance_case_gives_the_table_computed_by_hand() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/c/assurance");
+    let engine = Engine::new();
+    engine
+        .register_file_blocking("persons", data.join("persons.csv"), TableSpec::person())
+        .unwrap();
+    engine
+        .register_file_blocking(
+            "gp",
+            data.join("gp.csv"),
+            TableSpec::events(CodeSystem::SnomedCt),
+        )
+        .unwrap();
+    let cohort = Cohort::from_path(data.join("cohort.yaml")).unwrap();
+    let result = engine
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    let table = result
+        .characterise_blocking(&CharacteriseOptions::default())
+        .unwrap()
+        .table;
+    let expected: Vec<String> = std::fs::read_to_string(data.join("characterisation.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let category = match cells[2] {
+                "" => "-",
+                c => c,
+            };
+            format!(
+                "{} | {} | {category} | {} | {}",
+                cells[0], cells[1], cells[3], cells[4]
+            )
+        })
+        .collect();
+    assert_eq!(rows(&table), expected);
+}

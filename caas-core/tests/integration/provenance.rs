@@ -251,3 +251,46 @@ fn formatting_keeps_the_definition_hash_and_content_changes_it() {
         codelist_hash(&original.codelists()["chd"])
     );
 }
+
+#[test]
+fn a_saved_run_gives_the_report_of_its_evaluation() {
+    use caas_core::report::{ReportOptions, SavedRun};
+    let dir = tempfile::tempdir().unwrap();
+    let config = SynthConfig {
+        persons: 600,
+        seed: 5,
+        threads: 2,
+        ..SynthConfig::default()
+    };
+    synth::generate(&config, &flu_dir().join("codelists"), dir.path()).unwrap();
+    let engine = Engine::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(synth::register(&engine, dir.path()))
+        .unwrap();
+    let result = runtime
+        .block_on(engine.evaluate(&flu(), &Parameters::new()))
+        .unwrap();
+
+    let json = result.saved().to_json().unwrap();
+    // The codelists read from files are saved with their codes: the run stands alone.
+    let saved = SavedRun::from_json(&json).unwrap();
+    assert!(
+        saved
+            .definition
+            .codelists
+            .values()
+            .all(|c| c.file.is_none())
+    );
+    for disclosure_control in [false, true] {
+        let options = ReportOptions { disclosure_control };
+        assert_eq!(
+            saved.report(&options).unwrap(),
+            result.report(&options).unwrap()
+        );
+    }
+    let other = json.replace("\"caas-run/1\"", "\"caas-run/9\"");
+    let err = SavedRun::from_json(&other).unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("`caas-run/9`"), "{err}");
+}

@@ -30,9 +30,10 @@
 //!
 //! ## The table
 //!
-//! [`Characterisation::table`] is tidy: one row per statistic, so that
-//! `table.to_pandas().pivot_table(index=["section", "variable", "category"],
-//! columns="statistic", values="value")` lays it out.
+//! [`Characterisation::table`] is tidy: one row per statistic, each `(section, variable,
+//! category, statistic)` once, so that `table.to_pandas().pivot(index=["section",
+//! "variable", "category"], columns="statistic", values="shown")` lays it out (with
+//! `values="value"`, as numbers).
 //!
 //! | column | type | meaning |
 //! |---|---|---|

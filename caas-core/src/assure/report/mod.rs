@@ -17,9 +17,12 @@ pub(crate) mod english;
 mod findings;
 mod html;
 pub mod notebook;
+mod saved;
 
 pub use describe::Description;
+pub use saved::{SAVED_RUN_FORMAT, SavedRun};
 
+use indexmap::IndexMap;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Value as Template};
@@ -29,10 +32,10 @@ use self::describe::assurance_text;
 use self::disclosure::{Disclosed, disclose};
 use self::english::{English, Sentence, long_date};
 use crate::error::{CaasError, Result};
-use crate::model::{Purpose, Value};
+use crate::model::{Cohort, Purpose, Value};
 use crate::results::Evaluation;
-use crate::results::provenance::AttritionStep;
-use crate::source::quality::Policy;
+use crate::results::provenance::{AttritionStep, Provenance};
+use crate::source::quality::{DataQuality, Policy};
 
 const MARKDOWN: &str = include_str!("templates/report.md");
 const HTML: &str = include_str!("templates/report.html");
@@ -435,9 +438,32 @@ impl Evaluation {
     /// assert!(report.html.starts_with("<!DOCTYPE html>"));
     /// ```
     pub fn report(&self, options: &ReportOptions) -> Result<Report> {
-        let run = &self.run;
-        let definition = run.cohort.definition();
-        let provenance = &self.provenance;
+        Reported {
+            cohort: &self.run.cohort,
+            parameters: &self.run.parameters,
+            deaths: self.run.person_table().has_deaths(),
+            provenance: &self.provenance,
+            data_quality: &self.data_quality,
+        }
+        .render(options)
+    }
+}
+
+/// What a report is made of: a run's definition, parameters, provenance and data quality,
+/// from an evaluation or from a [saved run](SavedRun) alike.
+struct Reported<'a> {
+    cohort: &'a Cohort,
+    parameters: &'a IndexMap<String, Value>,
+    /// Whether the person table has dates of death (else `alive` is everyone).
+    deaths: bool,
+    provenance: &'a Provenance,
+    data_quality: &'a DataQuality,
+}
+
+impl Reported<'_> {
+    fn render(&self, options: &ReportOptions) -> Result<Report> {
+        let definition = self.cohort.definition();
+        let provenance = self.provenance;
         let controlled = options.disclosure_control || disclosure::applies(definition.purpose);
         let purpose = if options.disclosure_control {
             Purpose::Research
@@ -445,11 +471,15 @@ impl Evaluation {
             definition.purpose
         };
         let count = |n: u64| disclose(n, purpose);
-        let english =
-            English::new(&run.cohort, &run.parameters).with_deaths(run.person_table().has_deaths());
+        let english = English::new(self.cohort, self.parameters).with_deaths(self.deaths);
 
-        let steps = AttritionStep::from_batch(&self.attrition)?;
-        let mut funnel = Funnel::of(&definition.title, count(self.population), &steps, count);
+        let steps = &provenance.attrition;
+        let mut funnel = Funnel::of(
+            &definition.title,
+            count(provenance.population),
+            steps,
+            count,
+        );
 
         let context = Context {
             cohort: CohortContext {
@@ -469,13 +499,11 @@ impl Evaluation {
             run: RunContext {
                 started_at: provenance.started_at.clone(),
                 finished_at: provenance.finished_at.clone(),
-                population: count(self.population).to_string(),
-                members: count(self.member_count() as u64).to_string(),
+                population: count(provenance.population).to_string(),
+                members: count(provenance.members).to_string(),
             },
             disclosure: controlled,
-            parameters: run
-                .parameters
-                .iter()
+            parameters: (self.parameters.iter())
                 .map(|(name, value)| ParameterContext {
                     name: name.clone(),
                     value: parameter_words(value),
@@ -489,9 +517,7 @@ impl Evaluation {
                     sentence: english.variable(name),
                 })
                 .collect(),
-            rules: run
-                .cohort
-                .rules()
+            rules: (self.cohort.rules())
                 .iter()
                 .enumerate()
                 .map(|(i, rule)| RuleContext {
