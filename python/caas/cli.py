@@ -7,6 +7,7 @@
     caas run DEFINITION --data DIR --out FILE [--param NAME=VALUE ...] [--tables FILE]
              [--policy KIND=POLICY ...] [--reference-date DATE] [--pseudonym-key-env NAME]
              [--report DIR] [--previous FILE]
+    caas report RUN [--out DIR] [--disclosure-control]
     caas explain DEFINITION --data DIR --person ID [--format text|markdown|json]
              [--param NAME=VALUE ...] [--tables FILE] [--policy KIND=POLICY ...]
              [--reference-date DATE] [--pseudonym-key-env NAME]
@@ -43,6 +44,7 @@ from .engine import Engine, Quality, Result
 from .errors import CaasError, InvalidArgumentError, UnknownPersonError
 from .explain import Explanation
 from .quality import finding_kinds
+from .report import Report
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -243,30 +245,36 @@ def _summary(result: Result, seconds: float) -> None:
     _say(f"\n{result.cohort.title} — attrition")
     _say(result.attrition_text())
     _say(
-        f"{result.member_count:,} of {result.population:,} people in the cohort; "
-        f"evaluated in {seconds:.2f} s"
+        f"{result.shown(result.member_count)} of {result.shown(result.population)} people "
+        f"in the cohort; evaluated in {seconds:.2f} s"
     )
     _say(f"\n{result.data_quality}")
 
 
+#: The saved run that ``caas run --report`` writes and ``caas report`` reads.
+SAVED_RUN = "run.json"
+
+
 def write_report(result: Result, folder: Path) -> None:
-    """Writes ``report.md``, ``report.html`` and ``provenance.json`` into ``folder``."""
+    """Writes ``report.md``, ``report.html``, ``provenance.json`` and the saved run
+    ``run.json`` (for ``caas report``) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     report = result.report()
     report.save(folder / "report.md")
     report.save(folder / "report.html")
     (folder / "provenance.json").write_text(result.provenance_json, encoding="utf-8")
-    _say(f"Report written to {folder / 'report.html'} (and report.md, provenance.json)")
+    (folder / SAVED_RUN).write_text(result.saved_run_json(), encoding="utf-8")
+    _say(
+        f"Report written to {folder / 'report.html'} (and report.md, provenance.json, {SAVED_RUN})"
+    )
 
 
 def _difference(result: Result, previous: Path, out: Path) -> None:
     """Compares the members with an earlier run's and writes who joined and who left next
     to ``out``."""
     diff = result.diff(previous)
-    _say(
-        f"\nSince {previous}: {diff.joined.num_rows:,} joined, {diff.left.num_rows:,} left, "
-        f"{diff.stayed:,} stayed"
-    )
+    joined, left = result.shown(diff.joined.num_rows), result.shown(diff.left.num_rows)
+    _say(f"\nSince {previous}: {joined} joined, {left} left, {result.shown(diff.stayed)} stayed")
     for name, table in (("joined", diff.joined), ("left", diff.left)):
         path = out.with_name(f"{out.stem}_{name}{out.suffix}")
         write_table(table, path)
@@ -537,6 +545,23 @@ def cmd_tables_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    given = Path(args.saved)
+    saved = given / SAVED_RUN if given.is_dir() else given
+    if not saved.is_file():
+        raise UsageError(f"{given}: no saved run (write one with `caas run --report DIR`)")
+    out = Path(args.out) if args.out else saved.parent
+    report = Report.from_saved_run(
+        saved.read_text(encoding="utf-8"), disclosure_control=args.disclosure_control
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    report.save(out / "report.md")
+    report.save(out / "report.html")
+    report.save(out / "funnel.svg")
+    _say(f"Report written to {out / 'report.html'} (and report.md, funnel.svg)")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     cohort = Cohort.from_path(args.definition)
     cohort.validate(_params(args.param))
@@ -588,7 +613,9 @@ def parser() -> argparse.ArgumentParser:
     _evaluation_arguments(run)
     run.add_argument("--out", required=True, help="the members file (.parquet, .csv, .arrow)")
     run.add_argument(
-        "--report", metavar="DIR", help="write report.md, report.html and provenance.json"
+        "--report",
+        metavar="DIR",
+        help="write report.md, report.html, provenance.json and the saved run run.json",
     )
     run.add_argument(
         "--previous",
@@ -597,6 +624,22 @@ def parser() -> argparse.ArgumentParser:
         "beside --out (NAME_joined and NAME_left)",
     )
     run.set_defaults(run=cmd_run)
+
+    report = commands.add_parser(
+        "report",
+        help="render the report of a saved run again",
+        description="Renders the report of a run saved by `caas run --report DIR` (its "
+        f"{SAVED_RUN}, or the folder holding it) without the data: the report the run "
+        "gave, or with --disclosure-control its counts suppressed and rounded for sharing.",
+    )
+    report.add_argument("saved", metavar="RUN", help=f"the saved run ({SAVED_RUN} or its folder)")
+    report.add_argument("--out", metavar="DIR", help="where to write (default: beside RUN)")
+    report.add_argument(
+        "--disclosure-control",
+        action="store_true",
+        help="suppress and round the counts even for direct care",
+    )
+    report.set_defaults(run=cmd_report)
 
     explain = commands.add_parser(
         "explain",

@@ -37,6 +37,12 @@ class _Counts:
     def __len__(self) -> int:
         return self.member_count
 
+    def shown(self, count: int) -> str:
+        """``count`` as this evaluation's purpose lets it be printed: for purposes other
+        than direct care under the report's disclosure control (1 to 7 as ``*``, others
+        rounded to 5), as everything caas prints."""
+        return self._raw.shown(count)
+
     def attrition_text(self) -> str:
         """The attrition as a text table. For purposes other than direct care its counts
         are under the report's disclosure control (1 to 7 shown as ``*``, others rounded

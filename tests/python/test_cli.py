@@ -311,8 +311,25 @@ def test_run_with_policy_previous_and_report(
         "provenance.json",
         "report.html",
         "report.md",
+        "run.json",
     ]
     assert (report / "report.md").read_text().startswith("# Adults\n")
+    # The saved run renders the same report again, without the data.
+    again = tmp_path / "again"
+    done = caas_run("report", str(report), "--out", str(again), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert (again / "report.md").read_text() == (report / "report.md").read_text()
+    assert (again / "report.html").read_text() == (report / "report.html").read_text()
+    assert (again / "funnel.svg").read_text().startswith("<svg")
+    # With disclosure control for sharing: 4 people are shown as `*`.
+    done = caas_run(
+        "report", str(report / "run.json"), "--out", str(again), "--disclosure-control", env=cli_env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| 1 | adult | include | \\* | \\* | 0 |" in (again / "report.md").read_text()
+    missing = caas_run("report", str(tmp_path), env=cli_env)
+    assert missing.returncode == 2
+    assert "no saved run" in missing.stderr
     html = (report / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "https://" not in html
     manifest = json.loads((report / "provenance.json").read_text())
@@ -321,6 +338,24 @@ def test_run_with_policy_previous_and_report(
         4,
         4,
     )
+
+
+def test_a_research_run_prints_its_counts_under_disclosure_control(
+    cli_env: dict[str, str], governed_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, definition = governed_data
+    definition.write_text(governed_cohort("research").to_json())
+    previous = tmp_path / "last_week.parquet"
+    pq.write_table(pa.table({"person_id": pa.array([1, 7], pa.int64())}), previous)
+    out = tmp_path / "members.parquet"
+    args = ["run", str(definition), "--data", str(data), "--out", str(out)]
+    done = caas_run(
+        *args, "--reference-date", "2025-03-31", "--previous", str(previous), env=cli_env
+    )
+    assert done.returncode == 0, done.stderr
+    # Every count of 1 to 7 is `*`: the summary's and the difference's too.
+    assert "* of * people in the cohort" in done.stdout
+    assert f"Since {previous}: * joined, * left, * stayed" in done.stdout
 
 
 def test_run_with_pseudonyms_reads_the_key_from_the_environment(
