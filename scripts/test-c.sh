@@ -81,6 +81,11 @@ head -n 1 "$out/flu-report/flu-report.md" | grep -qx '# Seasonal influenza vacci
 head -c 15 "$out/flu-report/flu-report.html" | grep -qx '<!DOCTYPE html>'
 grep -q '<svg xmlns="http://www.w3.org/2000/svg"' "$out/flu-report/flu-funnel.svg"
 echo "flu: data-quality summary as tests/c/expected/flu-data-quality.txt; report written to $out/flu-report"
+# Without arguments, flu reads the small population checked in for `make -C examples/c run`.
+(cd "$tmp" && "$root/$bin/flu" > flu-population.csv 2> flu-population.err) \
+    || { cat "$tmp/flu-population.err" >&2; exit 1; }
+diff -u tests/c/expected/flu-population.csv "$tmp/flu-population.csv"
+echo "flu: the attrition over examples/data/flu-population, run from another folder, as tests/c/expected/flu-population.csv"
 
 echo "== C: conformance cases through the C API"
 rm -rf "$out/cases"

@@ -7,7 +7,10 @@
  * data-quality findings to stderr; and, given a folder, writes the report there as
  * flu-report.md, flu-report.html and flu-funnel.svg.
  *
- * Usage: flu POPULATION_DIR [FLU_YAML [REPORT_DIR]]   (default ../../examples/flu/flu.yaml)
+ * Usage: flu [POPULATION_DIR [FLU_YAML [REPORT_DIR]]]
+ * By default the small population checked in at examples/data/flu-population and
+ * examples/flu/flu.yaml, in the repository the program was built from (CAAS_EXAMPLES_ROOT,
+ * which examples/c/Makefile sets), so that it runs from any folder.
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 
@@ -19,6 +22,10 @@
 
 #include "caas.h"
 #include "print.h"
+
+#ifndef CAAS_EXAMPLES_ROOT
+#define CAAS_EXAMPLES_ROOT "../.." /* built without the Makefile: run from examples/c */
+#endif
 
 /* The tables of a synthetic population: name, folder of Parquet files, specification (as
  * caas_synth::table_specs gives them). The person id is the NHS number, checked for
@@ -78,7 +85,10 @@ static double seconds_since(const struct timespec *start) {
 }
 
 int main(int argc, char **argv) {
-    const char *definition_path = argc > 2 ? argv[2] : "../../examples/flu/flu.yaml";
+    static const char default_population[] = CAAS_EXAMPLES_ROOT "/examples/data/flu-population";
+    static const char default_definition[] = CAAS_EXAMPLES_ROOT "/examples/flu/flu.yaml";
+    const char *population = argc > 1 ? argv[1] : default_population;
+    const char *definition_path = argc > 2 ? argv[2] : default_definition;
     char path[1024], base_dir[1024];
     char *definition, *slash;
     CaasEngine *engine = NULL;
@@ -90,13 +100,14 @@ int main(int argc, char **argv) {
     size_t i;
     int status = 1;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s POPULATION_DIR [FLU_YAML [REPORT_DIR]]\n", argv[0]);
+    if (argc > 4 || (argc > 1 && argv[1][0] == '-')) {
+        fprintf(stderr, "usage: %s [POPULATION_DIR [FLU_YAML [REPORT_DIR]]]\n(default %s and %s)\n", argv[0],
+                default_population, default_definition);
         return 2;
     }
     if (caas_engine_new(NULL, &engine) != CAAS_OK) return fail("caas_engine_new");
     for (i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", argv[1], tables[i][1]);
+        snprintf(path, sizeof path, "%s/%s", population, tables[i][1]);
         if (caas_engine_register_file(engine, tables[i][0], path, tables[i][2]) != CAAS_OK) {
             fail(tables[i][0]);
             goto done;

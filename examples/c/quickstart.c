@@ -3,7 +3,10 @@
  * GP events registered from a file, the cohort of examples/definitions/quickstart.yaml,
  * then its attrition and members printed from the Arrow C streams the library returns.
  *
- * Usage: quickstart [REPO_ROOT]   (default ../..; run `make run` in this folder)
+ * Usage: quickstart [REPO_ROOT]
+ * REPO_ROOT is the folder holding examples/data and examples/definitions; by default the
+ * repository the program was built from (CAAS_EXAMPLES_ROOT, which examples/c/Makefile
+ * sets), so that it runs from any folder.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +15,10 @@
 
 #include "caas.h"
 #include "print.h"
+
+#ifndef CAAS_EXAMPLES_ROOT
+#define CAAS_EXAMPLES_ROOT "../.." /* built without the Makefile: run from examples/c */
+#endif
 
 /* --- A person table as an Arrow C stream of one batch, built by hand ---------------- */
 
@@ -122,7 +129,7 @@ static void persons_stream(struct ArrowArrayStream *stream) {
 /* --- The cohort ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
-    const char *root = argc > 1 ? argv[1] : "../..";
+    const char *root = argc > 1 ? argv[1] : CAAS_EXAMPLES_ROOT;
     char events[1100], definition_path[1100], definitions[1024];
     char *definition;
     CaasEngine *engine = NULL;
@@ -132,6 +139,10 @@ int main(int argc, char **argv) {
     uint64_t count = 0, population = 0;
     int status = 1;
 
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        fprintf(stderr, "usage: %s [REPO_ROOT]   (default %s)\n", argv[0], CAAS_EXAMPLES_ROOT);
+        return 2;
+    }
     if (strlen(root) > 900) {
         fprintf(stderr, "the path %s is too long\n", root);
         return 2;
