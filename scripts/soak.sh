@@ -22,6 +22,11 @@ target/py-venv/bin/python tests/soak/stress.py --seconds "$seconds" --threads 8 
 
 echo "== soak: the C library, $seconds s"
 cargo build --locked -p caas-ffi
+# libcaas.so's SONAME is libcaas.so.N (caas-ffi/build.rs): the program asks for that name
+# at run time, and Cargo writes only libcaas.so.
+soname=$(readelf -d target/debug/libcaas.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[[ $soname == libcaas.so.* ]] || { echo "target/debug/libcaas.so has no SONAME" >&2; exit 1; }
+ln -sfn libcaas.so "target/debug/$soname"
 mkdir -p target/caas-c
 gcc -std=c99 -Wall -Wextra -Werror -pedantic -g -pthread -Iinclude -Itests/c \
     tests/soak/stress.c tests/c/test_stream.c -o target/caas-c/stress -Ltarget/debug -lcaas \

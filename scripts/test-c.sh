@@ -30,6 +30,15 @@ cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -g)
 echo "== C: library (dev profile)"
 cargo build -p caas-ffi --locked
 lib=$root/target/debug
+# The library's SONAME is libcaas.so.N (caas-ffi/build.rs); programs linked against it here
+# load it by that name from $lib, where Cargo writes only libcaas.so.
+soname=$(readelf -d "$lib/libcaas.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+abi=$(sed -n 's/^#define CAAS_ABI_VERSION \([0-9]*\)$/\1/p' include/caas.h)
+if [[ $soname != "libcaas.so.$abi" ]]; then
+    echo "libcaas.so's SONAME is '$soname', not libcaas.so.$abi (CAAS_ABI_VERSION)" >&2
+    exit 1
+fi
+ln -sfn libcaas.so "$lib/$soname"
 
 echo "== C: include/caas.h is current"
 target/tools/bin/cbindgen --quiet --config caas-ffi/cbindgen.toml --crate caas-ffi --output "$tmp/caas.h"
