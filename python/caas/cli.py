@@ -6,7 +6,7 @@
     caas synth --persons N --out DIR [--seed S]
     caas run DEFINITION --data DIR --out FILE [--param NAME=VALUE ...] [--tables FILE]
              [--policy KIND=POLICY ...] [--reference-date DATE] [--pseudonym-key-env NAME]
-             [--report DIR] [--previous FILE]
+             [--memory-limit SIZE] [--report DIR] [--previous FILE]
     caas report RUN [--out DIR] [--disclosure-control]
     caas explain DEFINITION --data DIR --person ID [--format text|markdown|json]
              [--param NAME=VALUE ...] [--tables FILE] [--policy KIND=POLICY ...]
@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from . import _caas, examples, synth, tables
 from .cohort import Cohort
-from .engine import Engine, Quality, Result
+from .engine import Engine, Quality, Result, memory_size
 from .errors import CaasError, InvalidArgumentError, UnknownPersonError
 from .explain import Explanation
 from .quality import finding_kinds
@@ -216,7 +216,7 @@ def _load(
     data = _data_folder(args)
     cohort = Cohort.from_path(args.definition)
     cohort.validate(parameters)
-    engine = Engine()
+    engine = Engine(memory_limit=getattr(args, "memory_limit", None))
     registered = register_folder(engine, data, Path(args.tables) if args.tables else None)
     return cohort, parameters, engine, registered
 
@@ -737,6 +737,23 @@ def _evaluation_arguments(command: argparse.ArgumentParser) -> None:
         help="replace person ids by pseudonyms keyed by the hexadecimal key in the "
         "environment variable NAME (never give the key on the command line)",
     )
+    command.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        type=_memory_size,
+        help="memory for the evaluation (e.g. 16G); over it, sorts and aggregates spill "
+        "to disk, and a run that cannot fit even so fails (default: no limit)",
+    )
+
+
+def _memory_size(text: str) -> int:
+    try:
+        size = memory_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if not size:
+        raise argparse.ArgumentTypeError("must be more than 0 bytes")
+    return size
 
 
 def _positive(text: str) -> int:

@@ -56,6 +56,28 @@ def _spec(
     return spec
 
 
+_BINARY_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def memory_size(size: int | str | None) -> int | None:
+    """Bytes of a memory size given as bytes or as text with a binary suffix::
+
+    >>> memory_size("16G") == 16 * 2**30
+    True
+    >>> memory_size("512m"), memory_size(4096), memory_size(None)
+    (536870912, 4096, None)
+    """
+    if not isinstance(size, str):
+        return size
+    text = size.strip().upper().removesuffix("IB").removesuffix("B")
+    digits, suffix = (text[:-1], text[-1]) if text[-1:] in _BINARY_SUFFIXES else (text, "")
+    if not digits.isdigit():
+        raise ValueError(
+            f"memory size {size!r}: give bytes, or a whole number with K, M, G or T (16G)"
+        )
+    return int(digits) * _BINARY_SUFFIXES[suffix]
+
+
 def _files_of(source: Any) -> Path | None:
     """The file or folder that a pyarrow dataset reads, when caas can scan it itself at
     evaluation instead of holding a copy in memory: a dataset of local Parquet or Arrow IPC
@@ -172,7 +194,7 @@ class Engine:
         self,
         *,
         target_partitions: int | None = None,
-        memory_limit: int | None = None,
+        memory_limit: int | str | None = None,
         batch_size: int | None = None,
         max_expression_depth: int | None = None,
         max_expression_nodes: int | None = None,
@@ -183,8 +205,11 @@ class Engine:
         max_file_bytes: int | None = None,
     ) -> None:
         """``target_partitions``: partitions (and threads) per plan, default the machine's
-        cores; ``memory_limit``: bytes for evaluation, over which sorts and aggregates
-        spill to disk, default no limit; ``batch_size``: rows per batch.
+        cores; ``memory_limit``: memory for evaluation, in bytes or as text with a binary
+        suffix (``"16G"`` is 16 GiB; ``K``, ``M``, ``G``, ``T``), over which sorts and
+        aggregates spill to disk and, when even that cannot fit, the evaluation fails
+        with an :class:`caas.EngineError` of code ``resources_exhausted``; default no
+        limit; ``batch_size``: rows per batch.
 
         The ``max_*`` options are the limits a cohort must keep to be evaluated here (how
         deep its expressions nest, how large they grow once lowered, how many variables
@@ -195,7 +220,7 @@ class Engine:
         the code ``limit_exceeded`` whose ``option`` names the limit."""
         self._raw = _caas.Engine(
             target_partitions,
-            memory_limit,
+            memory_size(memory_limit),
             batch_size,
             max_expression_depth,
             max_expression_nodes,

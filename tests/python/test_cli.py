@@ -195,6 +195,19 @@ def test_synth_then_run_the_flu_cohort(cli_env: dict[str, str], tmp_path: Path) 
     engine.register_synthetic(data)
     expected = engine.evaluate(caas.Cohort.from_path(FLU / "flu.yaml"))
     assert pq.read_table(out).equals(expected.members)
+    # Within a memory limit the same members; under one that nothing fits in, an error
+    # that says so (never a killed process); a size that is no size, a usage error.
+    args = ["run", str(FLU / "flu.yaml"), "--data", str(data), "--out", str(out)]
+    done = caas_run(*args, "--memory-limit", "1G", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(out).equals(expected.members)
+    done = caas_run(*args, "--memory-limit", "4K", env=cli_env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("caas run: EngineError: "), done.stderr
+    assert "Resources exhausted" in done.stderr, done.stderr
+    done = caas_run(*args, "--memory-limit", "lots", env=cli_env)
+    assert done.returncode == 2
+    assert "memory size 'lots'" in done.stderr
 
 
 def test_demo_gives_the_golden_attrition(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 import caas
-from conftest import governed_cohort, governed_engine
+from conftest import FLU, governed_cohort, governed_engine
 
 
 def one_rule(rule: str, purpose: str = "direct_care") -> dict[str, Any]:
@@ -190,3 +190,16 @@ def test_threads_engines_registrations_and_cancellations_hold(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     summary = next(line for line in done.stdout.splitlines() if " operations in " in line)
     assert " cancel " in summary and " evaluate " in summary and " register " in summary, summary
+
+
+def test_a_memory_limit_nothing_fits_in_is_an_error_not_a_crash(population: Path) -> None:
+    cohort = caas.Cohort.from_path(FLU / "flu.yaml")
+    engine = caas.Engine(memory_limit="4K")
+    engine.register_synthetic(population)
+    with pytest.raises(caas.EngineError) as raised:
+        engine.evaluate(cohort)
+    assert raised.value.code == "resources_exhausted"
+    # Bytes or a binary suffix; text that is no size is refused before any work.
+    assert caas.engine.memory_size("16GiB") == caas.engine.memory_size("16G") == 16 << 30
+    with pytest.raises(ValueError, match="memory size '16 gigs'"):
+        caas.Engine(memory_limit="16 gigs")
