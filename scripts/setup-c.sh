@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the C layer's checks need beyond the Rust toolchain and gcc: the pinned
-# cbindgen (into target/tools, so a fresh clone gets the same header generator), valgrind
-# and PyYAML (for the conversion of the conformance cases), each only if missing.
+# cbindgen (into target/tools, so a fresh clone gets the same header generator), valgrind,
+# PyYAML (for the conversion of the conformance cases), and cmake and pkg-config (to build
+# a program against an installed libcaas both ways), each only if missing.
 # Usage: bash scripts/setup-c.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,15 @@ if ! command -v valgrind >/dev/null; then
     echo "== installing valgrind"
     apt-get update
     apt-get install -y valgrind
+fi
+
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if ((${#missing[@]})); then
+    echo "== installing ${missing[*]}"
+    apt-get update
+    apt-get install -y "${missing[@]}"
 fi
 
 if ! python3 -c "import yaml" 2>/dev/null; then

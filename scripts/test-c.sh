@@ -3,7 +3,8 @@
 # compiles as C and C++, builds and runs the C examples, and runs the C conformance runner,
 # the C error-path tests and the C assurance tests (explanations, provenance, data quality,
 # pseudonyms, reports, audit, run-to-run differences), every C program under valgrind
-# memcheck, and the concurrency stress briefly.
+# memcheck, and the concurrency stress briefly; installs the library into a temporary prefix
+# (make install) and builds programs against it through pkg-config and CMake.
 #
 # Usage: bash scripts/test-c.sh
 # Expects the dev profile built by `cargo test --workspace --locked` (it then only compiles
@@ -119,5 +120,37 @@ echo "== C: concurrency stress, 5 s"
 gcc "${cflags[@]}" -pthread -Iinclude -Itests/c tests/soak/stress.c tests/c/test_stream.c \
     -o "$bin/stress" -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "$bin/stress" . 5 4 2
+
+# A consumer's view: the library installed into a prefix as a packager would, then a program
+# built against it through pkg-config (shared) and through CMake (shared and static), each
+# loading the installed library.
+echo "== C: make install, then pkg-config and CMake"
+# The version as Cargo reads it, to check the one the Makefile reads from the manifests.
+version=$(cargo pkgid -p caas-ffi | sed 's/.*[#@]//')
+prefix=$tmp/prefix
+make -s install PREFIX="$prefix" PROFILE=dev > /dev/null
+test "$(readlink "$prefix/lib/libcaas.so")" = "$soname"
+test "$(readlink "$prefix/lib/$soname")" = "$soname.$version"
+test -f "$prefix/lib/$soname.$version" -a -f "$prefix/lib/libcaas.a" -a -f "$prefix/include/caas.h"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+test "$(pkg-config --modversion caas)" = "$version"
+# shellcheck disable=SC2046 # pkg-config's flags are meant to be split into words
+gcc "${cflags[@]}" tests/c/installed/installed.c -o "$tmp/installed-pc" $(pkg-config --cflags --libs caas) \
+    -Wl,-rpath,"$(pkg-config --variable=libdir caas)"
+ldd "$tmp/installed-pc" | grep -F "$soname => $prefix/lib/$soname" > /dev/null
+test "$("$tmp/installed-pc")" = "caas $version, C ABI $abi"
+cmake -S tests/c/installed -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCAAS_VERSION="$version" \
+    -DCMAKE_C_FLAGS="${cflags[*]}" > "$tmp/cmake.log" || { cat "$tmp/cmake.log" >&2; exit 1; }
+cmake --build "$tmp/cmake" > "$tmp/cmake-build.log" || { cat "$tmp/cmake-build.log" >&2; exit 1; }
+ldd "$tmp/cmake/installed" | grep -F "$soname => $prefix/lib/$soname" > /dev/null
+test "$("$tmp/cmake/installed")" = "caas $version, C ABI $abi"
+test "$("$tmp/cmake/minimal-static")" = "2 members"
+if ldd "$tmp/cmake/minimal-static" | grep -F libcaas; then
+    echo "minimal-static, linked with caas::caas_static, loads a shared libcaas" >&2
+    exit 1
+fi
+make -s uninstall PREFIX="$prefix" > /dev/null
+test -z "$(find "$prefix" -type f -o -type l)"
+echo "install: caas $version (SONAME $soname) found through pkg-config and CMake, shared and static"
 
 echo "== C: all checks passed in $((SECONDS - started)) s"
