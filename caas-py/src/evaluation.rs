@@ -198,7 +198,9 @@ impl PyEvaluation {
 
     /// The run saved for reporting later, as JSON.
     fn saved_run_json(&self, py: Python<'_>) -> PyResult<String> {
-        check(py, self.inner.saved().to_json())
+        let evaluation = &self.inner;
+        let saved = py.detach(|| evaluation.saved()?.to_json());
+        check(py, saved)
     }
 
     /// Who joined and who left since an earlier run, given its members as any object with

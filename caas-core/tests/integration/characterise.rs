@@ -670,3 +670,61 @@ fn the_assurance_case_gives_the_table_computed_by_hand() {
         .collect();
     assert_eq!(rows(&table), expected);
 }
+
+#[test]
+fn the_report_has_the_characterisation_as_the_table_shows_it() {
+    let engine = engine();
+    let result = engine
+        .evaluate_blocking(&cohort("direct_care"), &Parameters::new())
+        .unwrap();
+    let report = result.report(&caas_core::ReportOptions::default()).unwrap();
+    let md = &report.markdown;
+    for line in [
+        "## Characteristics of the members\n\nPeople in the cohort: 12.\n",
+        "### Age on 31 March 2026 (`index_date`)",
+        "| 18-29 | 2 | 16.7 |",
+        "| `age` | 11 | 1 | 18 | 37.5 | 56 | 73 | 86 | 54.82 |",
+        "### Sex",
+        "| F | 7 | 58.3 |",
+        "### Region (`region`)",
+        "| `practice` | 3 | 1 | 2 | 3 | 4 | 4.5 | 5 | 3.67 |",
+        "| `asthma` | true | 4 | 33.3 |",
+        "|  | false | 8 | 66.7 |",
+        "| `bmi` | 5 | 7 | 22 | 24.5 | 28.5 | 31 | 35.5 | 28.3 |",
+        "| `first_asthma` | 4 | 8 | 2019-09-09 | 2020-05-01 | 2024-01-10 |\n\n## Data quality",
+        "| `ethnicity` | White | 6 | 50.0 |",
+        "|  | (missing) | 2 | 16.7 |\n\n| Variable | n |",
+    ] {
+        assert!(
+            md.contains(line),
+            "missing from the Markdown: {line}\n\n{md}"
+        );
+    }
+    // The HTML has the same tables, and the charts inline.
+    let html = &report.html;
+    for part in [
+        "<h2>Characteristics of the members</h2>\n<p>People in the cohort: 12.</p>",
+        "<h3>Age on 31 March 2026 (<code>index_date</code>)</h3>",
+        "<tr><td>18-29</td><td class=\"n\">2</td><td class=\"n\">16.7</td></tr>",
+        "<title id=\"bars-sex-title\">Sex: members by sex</title>",
+        "<tr><td><code>bmi</code></td><td class=\"n\">5</td>",
+    ] {
+        assert!(html.contains(part), "missing from the HTML: {part}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4);
+
+    // A saved run renders the same report, and so under control for research.
+    let saved = result.saved().unwrap().to_json().unwrap();
+    let again = caas_core::report::SavedRun::from_json(&saved).unwrap();
+    assert_eq!(
+        again.report(&caas_core::ReportOptions::default()).unwrap(),
+        report
+    );
+    let controlled = caas_core::ReportOptions {
+        disclosure_control: true,
+    };
+    let md = again.report(&controlled).unwrap().markdown;
+    assert!(md.contains("| 18-29 | \\* | \\* |"), "{md}");
+    assert!(md.contains("| (other) | 10 | 100.0 |"), "{md}");
+    assert!(!md.contains("White") && !md.contains("North") && !md.contains("| 86 |"));
+}

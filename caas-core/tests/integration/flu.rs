@@ -998,7 +998,10 @@ fn the_report_reads_as_the_clinical_specification() {
             "the HTML refers outside itself: {outside}"
         );
     }
-    assert_eq!(lower.matches("<svg").count(), 1);
+    // The funnel, and the chart of the members' age bands (the person table has no sex
+    // and no region).
+    assert_eq!(lower.matches("<svg").count(), 2);
+    assert!(html.contains("<title id=\"bars-age-title\">Age on 31 January 2026: members by band"));
     assert!(
         report
             .funnel_svg

@@ -272,7 +272,7 @@ fn a_saved_run_gives_the_report_of_its_evaluation() {
         .block_on(engine.evaluate(&flu(), &Parameters::new()))
         .unwrap();
 
-    let json = result.saved().to_json().unwrap();
+    let json = result.saved().unwrap().to_json().unwrap();
     // The codelists read from files are saved with their codes: the run stands alone.
     let saved = SavedRun::from_json(&json).unwrap();
     assert!(

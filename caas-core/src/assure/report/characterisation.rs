@@ -247,9 +247,11 @@ pub(crate) fn render(
             Content::Practices(stats) => context.practices.push(summary(variable, stats)),
         }
     }
+    // Without the last line's end: the report and the notebook put their own around it.
     let render = |name: &str| {
         env.get_template(name)
             .and_then(|t| t.render(Serde(&context)))
+            .map(|text| text.trim_end().to_string())
             .map_err(template_error)
     };
     Ok((

@@ -2,7 +2,8 @@
 //! HTML page (inline CSS and SVG, no scripts, nothing loaded from elsewhere): the cohort's
 //! metadata and sign-off, the definition in plain English (each variable and rule as a
 //! sentence), the codelists with their sizes and hashes, the attrition with a funnel
-//! picture, the data-quality findings and the provenance.
+//! picture, the [characteristics of the members](crate::characterise) with a bar chart each
+//! of age, sex and region, the data-quality findings and the provenance.
 //!
 //! The layout lives in templates (`report/templates/`, rendered with minijinja); this module
 //! gives them their data. For purposes other than direct care, every count in the report
@@ -31,10 +32,12 @@ use serde::{Deserialize, Serialize};
 use self::describe::assurance_text;
 use self::disclosure::{Disclosed, disclose};
 use self::english::{English, Sentence, long_date};
+use crate::characterise::{CharacteriseOptions, Characteristics};
 use crate::error::{CaasError, Result};
 use crate::model::{Cohort, Purpose, Value};
 use crate::results::Evaluation;
 use crate::results::provenance::{AttritionStep, Provenance};
+use crate::runtime::block_on;
 use crate::source::quality::{DataQuality, Policy};
 
 const MARKDOWN: &str = include_str!("templates/report.md");
@@ -438,12 +441,14 @@ impl Evaluation {
     /// assert!(report.html.starts_with("<!DOCTYPE html>"));
     /// ```
     pub fn report(&self, options: &ReportOptions) -> Result<Report> {
+        let characteristics = block_on(self.characteristics(&CharacteriseOptions::default()))??;
         Reported {
             cohort: &self.run.cohort,
             parameters: &self.run.parameters,
             deaths: self.run.person_table().has_deaths(),
             provenance: &self.provenance,
             data_quality: &self.data_quality,
+            characteristics: Some(&characteristics),
         }
         .render(options)
     }
@@ -458,6 +463,8 @@ struct Reported<'a> {
     deaths: bool,
     provenance: &'a Provenance,
     data_quality: &'a DataQuality,
+    /// The members' characteristics (none in a run saved by a caas without them).
+    characteristics: Option<&'a Characteristics>,
 }
 
 impl Reported<'_> {
@@ -617,10 +624,22 @@ impl Reported<'_> {
         funnel.standalone = true;
         let mut funnel_svg = render("funnel.svg", Template::from(Serde(&funnel)))?;
         funnel_svg.push('\n');
-        let mut markdown = render("report.md", Template::from(Serde(&context)))?;
+        // The members' characteristics, under the same control as the report's counts.
+        let (characterisation_md, characterisation_html) = match self.characteristics {
+            Some(characteristics) => {
+                characterisation::render(&env, &characteristics.shown(purpose)?, 3)?
+            }
+            None => (String::new(), String::new()),
+        };
+        let markdown_context = minijinja::context! {
+            characterisation => Template::from_safe_string(characterisation_md),
+            ..Template::from(Serde(&context))
+        };
+        let mut markdown = render("report.md", markdown_context)?;
         markdown.push('\n');
         let html_context = minijinja::context! {
             funnel => Template::from_safe_string(inline_funnel),
+            characterisation => Template::from_safe_string(characterisation_html),
             ..Template::from(Serde(&context))
         };
         let mut html = render("report.html", html_context)?;

@@ -6,21 +6,24 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Report, ReportOptions, Reported};
+use crate::characterise::{CharacteriseOptions, Characteristics};
 use crate::error::{CaasError, Result};
 use crate::model::{Cohort, Definition, Parameters};
 use crate::results::Evaluation;
 use crate::results::provenance::Provenance;
+use crate::runtime::block_on;
 use crate::source::quality::DataQuality;
 
 /// The format of a saved run, written in its `format` field.
 pub const SAVED_RUN_FORMAT: &str = "caas-run/1";
 
-/// An evaluation's definition, provenance and data-quality findings, without its members.
+/// An evaluation's definition, provenance, data-quality findings and the characteristics of
+/// its members, without the members.
 ///
 /// The definition is kept with every codelist's codes written in (a codelist read from a
 /// file holds the codes the run matched, whatever the file says now), so the saved run
-/// stands alone. It holds exact counts, like the provenance: the report rendered from it
-/// applies disclosure control as the report of the evaluation does.
+/// stands alone. It holds exact counts and summaries, like the provenance: the report
+/// rendered from it applies disclosure control as the report of the evaluation does.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -45,7 +48,7 @@ pub const SAVED_RUN_FORMAT: &str = "caas-run/1";
 ///      rules: [ { include: age >= 65 } ]\n",
 /// )?;
 /// let result = engine.evaluate_blocking(&cohort, &Parameters::new())?;
-/// let saved = result.saved().to_json()?;
+/// let saved = result.saved()?.to_json()?;
 /// // Later, elsewhere, without the data:
 /// let report = SavedRun::from_json(&saved)?.report(&ReportOptions::default())?;
 /// assert_eq!(report, result.report(&ReportOptions::default())?);
@@ -65,6 +68,10 @@ pub struct SavedRun {
     pub provenance: Provenance,
     /// The run's data-quality findings.
     pub data_quality: DataQuality,
+    /// The members' exact characteristics, which the report shows under its disclosure
+    /// control; a run saved without them has no such section in its report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub characteristics: Option<Characteristics>,
 }
 
 impl SavedRun {
@@ -108,14 +115,17 @@ impl SavedRun {
             deaths: self.deaths,
             provenance: &self.provenance,
             data_quality: &self.data_quality,
+            characteristics: self.characteristics.as_ref(),
         }
         .render(options)
     }
 }
 
 impl Evaluation {
-    /// The evaluation saved for reporting later (see [`SavedRun`]).
-    pub fn saved(&self) -> SavedRun {
+    /// The evaluation saved for reporting later (see [`SavedRun`]). It reads the person
+    /// table for the members' characteristics: a blocking call, like
+    /// [`Evaluation::characterise_blocking`].
+    pub fn saved(&self) -> Result<SavedRun> {
         let cohort = &self.run.cohort;
         let mut definition = cohort.definition().clone();
         for (name, spec) in &mut definition.codelists {
@@ -127,12 +137,14 @@ impl Evaluation {
                 spec.categories = None;
             }
         }
-        SavedRun {
+        let characteristics = block_on(self.characteristics(&CharacteriseOptions::default()))??;
+        Ok(SavedRun {
             format: SAVED_RUN_FORMAT.to_string(),
             definition,
             deaths: self.run.person_table().has_deaths(),
             provenance: self.provenance.clone(),
             data_quality: self.data_quality.clone(),
-        }
+            characteristics: Some(characteristics),
+        })
     }
 }
