@@ -177,7 +177,7 @@ def shots(views: dict[str, str], flu_result: caas.Result) -> list[Shot]:
         Shot("notebook-explanation", notebook_page(views["explanation"]), 1000),
         Shot("notebook-explanation-expanded", notebook_page(expanded(views["explanation"])), 5000),
         Shot("notebook-data-quality", notebook_page(views["data_quality"]), 400),
-        Shot("report", flu_result.report().html, 10000),
+        Shot("report", flu_result.report().html, 14000),
         Shot("alignment-probe", probe, 100),
     ]
     take(taken)
@@ -195,6 +195,11 @@ def test_screenshots_have_the_windows_size_and_are_not_blank(shots: list[Shot]) 
             # The ink reaches the upper part: the page did not render off the window.
             top = grey.crop((0, 0, WIDTH, min(shot.height, 200))).tobytes()
             assert min(top) < 128, f"{shot.name}: nothing dark at the top"
+    # The whole report is in its screenshot: its last rows are blank page.
+    report = next(s for s in shots if s.name == "report")
+    with Image.open(report.png) as image:
+        bottom = image.convert("L").crop((0, report.height - 100, WIDTH, report.height))
+        assert min(bottom.tobytes()) > 200, "the report is longer than its screenshot"
 
 
 def ink_columns(png: Path) -> list[int]:
