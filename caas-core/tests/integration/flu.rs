@@ -5,7 +5,7 @@
 //! Regenerate the golden file with `CAAS_UPDATE_GOLDEN=1 cargo test -p caas-core --test integration flu`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -18,12 +18,10 @@ use caas_core::report::ReportOptions;
 use caas_core::{
     CodeSystem, Cohort, ColumnMapping, Engine, Explanation, Parameters, PersonId, TableSpec,
 };
-use caas_synth::{self as synth, SynthConfig};
+use caas_synth::SynthConfig;
 use chrono::NaiveDate;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use super::common::root;
 
 fn flu() -> Cohort {
     Cohort::from_path(root().join("examples/flu/flu.yaml")).unwrap()
@@ -543,22 +541,15 @@ fn attrition_csv(attrition: &RecordBatch) -> String {
 
 #[test]
 fn golden_attrition_on_a_fixed_seed_population() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = SynthConfig {
+    let (engine, _files) = super::common::synthetic_engine(&SynthConfig {
         persons: 5_000,
         seed: 7,
         persons_per_file: 2_000,
         threads: 2,
         ..SynthConfig::default()
-    };
-    synth::generate(&config, &root().join("examples/flu/codelists"), dir.path()).unwrap();
-    let engine = Engine::new();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(synth::register(&engine, dir.path()))
-        .unwrap();
-    let result = runtime
-        .block_on(engine.evaluate(&flu(), &Parameters::new()))
+    });
+    let result = engine
+        .evaluate_blocking(&flu(), &Parameters::new())
         .unwrap();
     let actual = format!(
         "members,{}\n{}",

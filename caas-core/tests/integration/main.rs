@@ -10,6 +10,7 @@
 
 mod characterise;
 mod cohort_plan;
+mod common;
 mod conformance;
 mod diff;
 mod explain;

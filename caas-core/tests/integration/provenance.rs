@@ -4,7 +4,7 @@
 //!
 //! Regenerate the schema with `CAAS_UPDATE_SCHEMA=1 cargo test -p caas-core --test integration provenance`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
 use arrow::ipc::writer::StreamWriter;
@@ -13,9 +13,7 @@ use caas_core::provenance::{Provenance, codelist_hash, definition_hash, provenan
 use caas_core::{CodeSystem, Cohort, Engine, Format, Parameters, Role};
 use caas_synth::{self as synth, SynthConfig};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use super::common::root;
 
 fn flu_dir() -> PathBuf {
     root().join("examples/flu")
@@ -255,21 +253,14 @@ fn formatting_keeps_the_definition_hash_and_content_changes_it() {
 #[test]
 fn a_saved_run_gives_the_report_of_its_evaluation() {
     use caas_core::report::{ReportOptions, SavedRun};
-    let dir = tempfile::tempdir().unwrap();
-    let config = SynthConfig {
+    let (engine, _files) = super::common::synthetic_engine(&SynthConfig {
         persons: 600,
         seed: 5,
         threads: 2,
         ..SynthConfig::default()
-    };
-    synth::generate(&config, &flu_dir().join("codelists"), dir.path()).unwrap();
-    let engine = Engine::new();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime
-        .block_on(synth::register(&engine, dir.path()))
-        .unwrap();
-    let result = runtime
-        .block_on(engine.evaluate(&flu(), &Parameters::new()))
+    });
+    let result = engine
+        .evaluate_blocking(&flu(), &Parameters::new())
         .unwrap();
 
     let json = result.saved().unwrap().to_json().unwrap();

@@ -2,16 +2,12 @@
 //! on a fixed-seed synthetic population, its rules dropped, reordered and added to, for
 //! direct care and (with its opt-out step) for research; and the changes it refuses.
 
-use std::path::{Path, PathBuf};
-
 use caas_core::model::{Purpose, Rule};
 use caas_core::results::RuleChanges;
 use caas_core::{Cohort, Engine, Evaluation, Parameters};
-use caas_synth::{self as synth, SynthConfig};
+use caas_synth::SynthConfig;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use super::common::root;
 
 fn flu(purpose: Purpose) -> Cohort {
     let mut definition = Cohort::from_path(root().join("examples/flu/flu.yaml"))
@@ -23,21 +19,13 @@ fn flu(purpose: Purpose) -> Cohort {
 }
 
 fn engine() -> (Engine, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = SynthConfig {
+    super::common::synthetic_engine(&SynthConfig {
         persons: 3_000,
         seed: 11,
         persons_per_file: 3_000,
         threads: 2,
         ..SynthConfig::default()
-    };
-    synth::generate(&config, &root().join("examples/flu/codelists"), dir.path()).unwrap();
-    let engine = Engine::new();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(synth::register(&engine, dir.path()))
-        .unwrap();
-    (engine, dir)
+    })
 }
 
 fn rule(name: &str, include: Option<&str>, exclude: Option<&str>) -> Rule {
