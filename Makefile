@@ -1,7 +1,7 @@
 # Builds and installs the C library of caas: the header, the shared and static libraries, a
 # pkg-config file and a CMake package.
 #
-#   make                                    # cargo build --profile dist -p caas-ffi
+#   make                                    # builds caas-ffi in the dist profile (see `all`)
 #   sudo make install                       # into /usr/local
 #   make install PREFIX=$HOME/.local        # or any prefix; DESTDIR=... stages a package
 #   make install PROFILE=release            # what `cargo build --release -p caas-ffi` built
@@ -64,14 +64,17 @@ SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REA
 	-e 's|@SIZEOF_VOID_P@|$(shell expr $$(getconf LONG_BIT) / 8)|g'
 
 .PHONY: all install uninstall check-build
+# caas-ffi is an rlib too (caas-fuzz links it), and Cargo applies no link-time optimisation
+# to a library that is one: naming only the C crate types lets the dist profile's LTO work.
 all:
-	$(CARGO) build --locked --profile $(CARGO_PROFILE) -p caas-ffi --manifest-path $(HERE)/Cargo.toml
+	$(CARGO) rustc --locked --profile $(CARGO_PROFILE) -p caas-ffi --lib --crate-type cdylib,staticlib \
+		--manifest-path $(HERE)/Cargo.toml
 
 check-build:
 	@test -n "$(VERSION)" || { echo "no version found in caas-ffi/Cargo.toml or Cargo.toml" >&2; exit 1; }
 	@test -f $(BUILD)/libcaas.so -a -f $(BUILD)/libcaas.a || { \
 		echo "no libcaas.so and libcaas.a in $(BUILD): build them first with" >&2; \
-		echo "  make PROFILE=$(PROFILE)   (or cargo build --profile $(CARGO_PROFILE) -p caas-ffi)" >&2; exit 1; }
+		echo "  make PROFILE=$(PROFILE)" >&2; exit 1; }
 	@test -n "$(SONAME)" || { echo "$(BUILD)/libcaas.so has no SONAME: it predates caas-ffi/build.rs; rebuild it" >&2; exit 1; }
 
 install: check-build
