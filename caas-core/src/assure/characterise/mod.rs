@@ -413,9 +413,11 @@ impl Evaluation {
     /// "#)?;
     /// let result = engine.evaluate_blocking(&cohort, &Parameters::new())?;
     /// let table = result.characterise_blocking(&CharacteriseOptions::default())?.table;
-    /// let text = |name: &str| table.column_by_name(name).unwrap().as_string::<i32>().clone();
+    /// let text = |name: &str| {
+    ///     table.column_by_name(name).map(|c| c.as_string::<i32>().clone()).ok_or(name.to_string())
+    /// };
     /// let (section, category, statistic, shown) =
-    ///     (text("section"), text("category"), text("statistic"), text("shown"));
+    ///     (text("section")?, text("category")?, text("statistic")?, text("shown")?);
     /// // What the table shows of a section's category (or whole) and statistic.
     /// let shown_of = |s: &str, c: Option<&str>, stat: &str| {
     ///     (0..table.num_rows())
