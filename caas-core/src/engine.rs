@@ -23,7 +23,7 @@ use crate::quality::{ArithmeticFinding, DataQuality, FindingKind};
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
 use crate::source::quality::inspect::{Inspection, checked_tables};
-use crate::source::{Catalog, SourceFile, TableSpec, dates};
+use crate::source::{Catalog, SourceFile, TableSpec, counted, dates};
 
 /// Evaluates cohort definitions over registered tables.
 ///
@@ -159,7 +159,7 @@ impl Engine {
 
     fn add(&self, name: &str, spec: TableSpec, data: DataFrame) -> Result<()> {
         let shape = spec.check(name, data.schema().as_arrow())?;
-        self.catalog.add(name, shape, data)
+        self.catalog.add(name, shape, counted(name, data)?)
     }
 
     /// Removes a table; returns whether it was registered.

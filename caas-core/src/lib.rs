@@ -64,7 +64,7 @@
 //!    control of counts.
 //! 7. [`Engine`] — the facade: registration of tables and cohorts, and evaluation (async,
 //!    with blocking conveniences on the process-wide [`runtime`]; any of it stopped by a
-//!    [`Cancellation`]).
+//!    [`Cancellation`], and its rows read of rows expected reported by [`with_progress`]).
 //!
 //! Beside that path, [`nhs`] checks NHS numbers. The synthetic NHS-like population of the
 //! demonstrations, tests and benchmarks is the crate `caas-synth`.
@@ -159,7 +159,7 @@ pub use results::provenance::{self, Provenance};
 pub use results::{Difference, Evaluation};
 pub use runtime::{Cancellation, runtime};
 pub use source::quality;
-pub use source::{ColumnMapping, DateFormat, Role, TableSpec};
+pub use source::{ColumnMapping, DateFormat, Reads, Role, TableReads, TableSpec, with_progress};
 
 /// A cohort as SQL for Apache Spark, PostgreSQL or DuckDB, lowered from the same plan as
 /// the in-process evaluation: [`Engine::to_sql`] over registered tables, or [`sql::to_sql`]

@@ -14,9 +14,12 @@ pub(crate) mod catalog;
 pub(crate) mod dates;
 pub mod quality;
 mod read;
+mod reads;
 
 pub(crate) use catalog::{Catalog, IdKey, Snapshot, Table};
 pub(crate) use read::SourceFile;
+pub(crate) use reads::counted;
+pub use reads::{Reads, TableReads, with_progress};
 
 use arrow::datatypes::{DataType, Schema};
 use datafusion::common::Column;

@@ -19,6 +19,7 @@ mod governance;
 mod hardening;
 mod no_identifiers;
 mod plan_shape;
+mod progress;
 mod provenance;
 mod quality;
 mod robustness;
