@@ -1,10 +1,10 @@
 //! The engine handle: creation, registration of tables and cohorts.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char, c_void};
 
 use arrow::ffi_stream::FFI_ArrowArrayStream;
 use caas_core::sql::{Dialect, TableNames};
-use caas_core::{Engine, EngineOptions, EvaluationOptions, Parameters, TableSpec};
+use caas_core::{Engine, EngineOptions, EvaluationOptions, Parameters, TableSpec, with_progress};
 
 use crate::args;
 use crate::cohort::CaasCohort;
@@ -302,6 +302,77 @@ pub unsafe extern "C" fn caas_engine_evaluate_with(
             engine
                 .engine
                 .evaluate_with_blocking(&cohort.cohort, &parameters, &options)?;
+        *out = Box::into_raw(Box::new(CaasResult { evaluation }));
+        Ok(())
+    })
+}
+
+/// The `rows_expected` of a `CaasProgress` call when the table's source cannot say how
+/// many rows it holds (CSV files).
+pub const CAAS_ROWS_UNKNOWN: u64 = u64::MAX;
+
+/// Told how far an evaluation has read: `table` (a NUL-terminated name, valid during the
+/// call), the rows of it read so far and the rows expected (`CAAS_ROWS_UNKNOWN` when its
+/// source cannot say; a table read twice, by the data-quality checks and by the cohort, is
+/// expected twice), and the caller's `user_data`. Returning `false` cancels the evaluation.
+pub type CaasProgress = Option<
+    unsafe extern "C" fn(
+        table: *const c_char,
+        rows_read: u64,
+        rows_expected: u64,
+        user_data: *mut c_void,
+    ) -> bool,
+>;
+
+/// `caas_engine_evaluate_with`, telling `progress` how far it has read: about every 100 ms
+/// for each table whose count moved, then once for every table it read when it has ended.
+/// `progress` is called on the calling thread, never after this returns; when it returns
+/// `false` the evaluation stops (no thread of the library stays busy with it) and this
+/// fails with `CAAS_ERR_ENGINE` and the code `cancelled`. A NULL `progress` evaluates
+/// as `caas_engine_evaluate_with` does.
+///
+/// # Safety
+///
+/// As for `caas_engine_evaluate_with`; `progress` is NULL or a function that returns (it
+/// must not unwind or jump out of the call), and `user_data` is whatever it expects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn caas_engine_evaluate_with_progress(
+    engine: *const CaasEngine,
+    cohort: *const CaasCohort,
+    parameters_json: *const c_char,
+    options_json: *const c_char,
+    progress: CaasProgress,
+    user_data: *mut c_void,
+    out: *mut *mut CaasResult,
+) -> CaasStatus {
+    guard(|| {
+        // SAFETY: the caller's contract, passed on.
+        let out = unsafe { args::out_handle(out, "out") }?;
+        // SAFETY: `engine` is NULL or a live handle, by the caller's contract.
+        let engine = unsafe { args::handle(engine, "engine") }?;
+        // SAFETY: `cohort` is NULL or a live handle, by the caller's contract.
+        let cohort = unsafe { args::handle(cohort, "cohort") }?;
+        // SAFETY: `parameters_json` is NULL or a NUL-terminated string, by the caller's contract.
+        let parameters: Parameters =
+            unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
+        // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
+        let options: EvaluationOptions =
+            unsafe { args::json_or_default(options_json, "options_json") }?;
+        let work = engine
+            .engine
+            .evaluate_with(&cohort.cohort, &parameters, &options);
+        let evaluation =
+            caas_core::runtime()?.block_on(with_progress(work, |table, read, expected| {
+                let Some(progress) = progress else {
+                    return true;
+                };
+                // Registered names come from C strings, so hold no NUL.
+                let table = CString::new(table).unwrap_or_default();
+                let expected = expected.unwrap_or(CAAS_ROWS_UNKNOWN);
+                // SAFETY: `progress` is a function of this signature, by the caller's contract;
+                // `table` outlives the call.
+                unsafe { progress(table.as_ptr(), read, expected, user_data) }
+            }))?;
         *out = Box::into_raw(Box::new(CaasResult { evaluation }));
         Ok(())
     })

@@ -96,7 +96,7 @@ pub use assurance::{
     CAAS_REPORT_FUNNEL_SVG, CAAS_REPORT_HTML, CAAS_REPORT_MARKDOWN, CaasReportFormat,
 };
 pub use cohort::{CAAS_FORMAT_JSON, CAAS_FORMAT_YAML, CaasCohort};
-pub use engine::CaasEngine;
+pub use engine::{CAAS_ROWS_UNKNOWN, CaasEngine, CaasProgress};
 pub use error::CaasStatus;
 pub use result::CaasResult;
 

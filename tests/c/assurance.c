@@ -878,6 +878,56 @@ static void test_null_arguments(void) {
     caas_engine_free(engine);
 }
 
+/* The last report of each of the two tables, and how many reports came. */
+typedef struct {
+    uint64_t persons_read, gp_read, expected;
+    int calls, cancel;
+} Progress;
+
+static bool on_progress(const char *table, uint64_t rows_read, uint64_t rows_expected, void *user_data) {
+    Progress *seen = user_data;
+    seen->calls++;
+    if (strcmp(table, "persons") == 0) seen->persons_read = rows_read;
+    if (strcmp(table, "gp") == 0) seen->gp_read = rows_read;
+    seen->expected = rows_expected;
+    return !seen->cancel;
+}
+
+static void test_progress(void) {
+    CaasEngine *engine = engine_with_tables();
+    CaasCohort *cohort = cohort_from("cohort.yaml", CAAS_FORMAT_YAML);
+    CaasResult *result = NULL, *plain = evaluate(engine, cohort, OPTIONS);
+    Progress seen = {0, 0, 0, 0, 0};
+    uint64_t members = 0, plain_members = 0;
+    CHECK(caas_engine_evaluate_with_progress(engine, cohort, NULL, OPTIONS, on_progress, &seen, &result) == CAAS_OK,
+          "evaluate with progress");
+    CHECK(caas_result_member_count(plain, &plain_members) == CAAS_OK && plain_members == 3, "three members");
+    CHECK(result && caas_result_member_count(result, &members) == CAAS_OK && members == plain_members,
+          "the same members");
+    caas_result_free(plain);
+    /* 6 people and 4 events, each read whole by the checks and by the cohort; a CSV file
+     * cannot say beforehand how many rows it holds. */
+    CHECK(seen.persons_read >= 6 && seen.persons_read % 6 == 0, "every person row read");
+    CHECK(seen.gp_read >= 4 && seen.gp_read % 4 == 0, "every event row read");
+    CHECK(seen.expected == CAAS_ROWS_UNKNOWN, "CSV rows unknown");
+    caas_result_free(result);
+
+    /* Returning false cancels: no result, the code `cancelled`, and no call after it. */
+    memset(&seen, 0, sizeof seen);
+    seen.cancel = 1;
+    result = NULL;
+    EXPECT_ERROR(caas_engine_evaluate_with_progress(engine, cohort, NULL, OPTIONS, on_progress, &seen, &result),
+                 "cancelled", "cancelled");
+    CHECK(result == NULL && seen.calls == 1, "cancelled after the first report");
+
+    /* Without a callback it evaluates as caas_engine_evaluate_with. */
+    CHECK(caas_engine_evaluate_with_progress(engine, cohort, NULL, OPTIONS, NULL, NULL, &result) == CAAS_OK,
+          "no callback");
+    caas_result_free(result);
+    caas_cohort_free(cohort);
+    caas_engine_free(engine);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DATA_DIR   (tests/c/assurance)\n", argv[0]);
@@ -895,6 +945,7 @@ int main(int argc, char **argv) {
     test_diff();
     test_what_if();
     test_sql();
+    test_progress();
     test_null_arguments();
 
     printf("C assurance tests: %d checks, %d failed\n", checks, failures);

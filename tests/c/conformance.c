@@ -433,6 +433,22 @@ static char *text_in(const char *dir, const char *file) {
     return text;
 }
 
+/* What the progress callback saw of one evaluation. */
+typedef struct {
+    size_t calls;
+    int bad;
+} Watch;
+
+/* Every case is evaluated with this progress callback, so that the suite also checks that
+ * counting the rows read changes no result. Each report names a table and reads no more
+ * rows than expected. */
+static bool on_progress(const char *table, uint64_t rows_read, uint64_t rows_expected, void *user_data) {
+    Watch *watch = user_data;
+    watch->calls++;
+    if (!table || !*table || (rows_expected != CAAS_ROWS_UNKNOWN && rows_read > rows_expected)) watch->bad = 1;
+    return true;
+}
+
 /* The body of one case, up to the evaluation: registration, cohorts, definition. */
 static CaasStatus prepare_and_evaluate(CaasEngine *engine, const char *dir, const Line *lines, size_t n,
                                        CaasResult **result, char *error, size_t size) {
@@ -444,6 +460,7 @@ static CaasStatus prepare_and_evaluate(CaasEngine *engine, const char *dir, cons
     CaasCohort *cohort = NULL;
     CaasStatus status = CAAS_OK;
     char *text, *parameters = NULL, *options = NULL;
+    Watch watch = {0, 0};
     size_t i;
     for (i = 0; i < n && status == CAAS_OK; i++) {
         if (strcmp(lines[i].field[0], "table") == 0 && lines[i].n == 4) {
@@ -475,8 +492,11 @@ static CaasStatus prepare_and_evaluate(CaasEngine *engine, const char *dir, cons
     if (status != CAAS_OK) return status;
     if (parameters_file) parameters = text_in(dir, parameters_file);
     if (options_file) options = text_in(dir, options_file);
-    status = options ? caas_engine_evaluate_with(engine, cohort, parameters, options, result)
-                     : caas_engine_evaluate(engine, cohort, parameters, result);
+    status = caas_engine_evaluate_with_progress(engine, cohort, parameters, options, on_progress, &watch, result);
+    if (status == CAAS_OK && (watch.calls == 0 || watch.bad)) {
+        snprintf(error, size, "progress: %zu reports, %s", watch.calls, watch.bad ? "one of them wrong" : "none");
+        status = CAAS_ERR_INTERNAL;
+    }
     free(parameters);
     free(options);
     caas_cohort_free(cohort);
