@@ -470,6 +470,64 @@ fn bands_top_values_and_the_age_date_are_options() {
 }
 
 #[test]
+fn each_step_of_the_attrition_is_characterised_by_age_sex_and_region() {
+    // A second rule removes the people aged 70 or more: persons 1 (76), 5 (86), 9 (80) and
+    // 11 (70); person 12, of unknown age, stays.
+    let text = definition("direct_care", "{ index_date: 2026-03-31 }").replace(
+        "  - { name: not a child, exclude: age < 18 }",
+        "  - { name: not a child, exclude: age < 18 }\n  - { name: under 70, exclude: age >= 70 }",
+    );
+    let cohort = Cohort::from_yaml_str(&text).unwrap();
+    let result = engine()
+        .evaluate_blocking(&cohort, &Parameters::new())
+        .unwrap();
+    assert_eq!(result.member_count(), 8);
+    let after = |rule: &str| {
+        let options = CharacteriseOptions {
+            after_rule: Some(rule.to_string()),
+            ..CharacteriseOptions::default()
+        };
+        result.characterise_blocking(&options).unwrap()
+    };
+    // After the first rule: the twelve of the members' table of `direct_care_table`, by
+    // age, sex and region, without the variables.
+    let first = after("not a child");
+    let expected: Vec<String> = direct_care_table()
+        .into_iter()
+        .filter(|r| !r.starts_with("variable") && !r.starts_with("practice"))
+        .collect();
+    assert_eq!(rows(&first.table), expected);
+    assert_eq!(
+        first.notes(),
+        [
+            "The people still in after the rule `not a child`; variables are characterised for \
+          the members only."
+        ]
+    );
+    // After the last rule: the members, with no one of 70 or more.
+    let last = rows(&after("under 70").table);
+    for row in [
+        "cohort | people | - | count | 8",
+        "age | age | 70-79 | count | 0",
+        "age | age | 80+ | count | 0",
+        "age | age | 60-69 | count | 1",
+    ] {
+        assert!(last.contains(&row.to_string()), "{row}\n{last:#?}");
+    }
+    let err = result
+        .characterise_blocking(&CharacteriseOptions {
+            after_rule: Some("adults".into()),
+            ..CharacteriseOptions::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "characterisation option `after_rule`: `adults` is not a rule of the cohort; its \
+         rules are `not a child`, `under 70`"
+    );
+}
+
+#[test]
 fn research_is_under_the_reports_disclosure_control() {
     let result = engine()
         .evaluate_blocking(&cohort("research"), &Parameters::new())

@@ -97,7 +97,7 @@ const NOT_YET_BORN: &str = "(not yet born)";
 
 /// How to characterise the members. As JSON (what the Python and C front ends hand over),
 /// every key is optional: `{"disclosure_control": true, "age_on": "index_date",
-/// "age_bands": [0, 18, 65], "region": "nuts1", "top": 5}`.
+/// "age_bands": [0, 18, 65], "region": "nuts1", "top": 5, "after_rule": "aged 65+"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CharacteriseOptions {
@@ -117,6 +117,10 @@ pub struct CharacteriseOptions {
     /// How many values of a text variable, sex or region are listed (the most frequent);
     /// the others are counted in `(other)`. By default 10.
     pub top: usize,
+    /// Characterise the people still in after this rule (its name in the attrition)
+    /// instead of the members: who each step of the attrition keeps. Ages, sex and region
+    /// only, since an evaluation holds the output variables of its members alone.
+    pub after_rule: Option<String>,
 }
 
 impl Default for CharacteriseOptions {
@@ -127,6 +131,7 @@ impl Default for CharacteriseOptions {
             age_bands: vec![0, 18, 30, 40, 50, 60, 70, 80],
             region: None,
             top: 10,
+            after_rule: None,
         }
     }
 }
@@ -179,7 +184,7 @@ fn invalid(option: &str, message: String) -> CaasError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Characteristics {
-    /// The members.
+    /// The people characterised: the members, or those still in after a rule.
     members: u64,
     /// The parts, in the order of the table.
     parts: Vec<Part>,
@@ -375,6 +380,14 @@ pub struct Characterisation {
     pub(crate) notes: Vec<String>,
 }
 
+impl Characterisation {
+    /// What could not be characterised, and why, and whom it characterises when not the
+    /// members: sentences, as the report shows them.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}
+
 impl Evaluation {
     /// The characterisation of the members ("Table 1"): their number, ages, sex, region
     /// and practices, and each output variable's distribution, under the report's
@@ -460,6 +473,8 @@ impl Evaluation {
         let mut notes = Vec::new();
         let age_on = self.age_on(options)?;
         let region = self.region(options)?;
+        let rules = self.rules_passed(options)?;
+        let mut people_count = self.member_count() as u64;
         match &self.outcomes {
             Some(outcomes) => {
                 let births = run.person_table().shape.column("date_of_birth").is_some();
@@ -474,11 +489,19 @@ impl Evaluation {
                     _ => {}
                 }
                 let age_on = age_on.filter(|_| births);
-                let ids = member_ids(outcomes, run.cohort.rules().len())?;
+                let ids = ids_passing(outcomes, rules)?;
+                people_count = ids.len() as u64;
                 let people = demographics(run, ids, age_on.as_ref(), region.as_deref()).await?;
                 if let Some(people) = people {
                     parts.extend(demographic_parts(&people, age_on, region, options)?);
                 }
+            }
+            None if options.after_rule.is_some() => {
+                return Err(invalid(
+                    "after_rule",
+                    "the evaluation ran in another engine: only its members are known here"
+                        .to_string(),
+                ));
             }
             None => notes.push(
                 "Age, sex and region are not given: the evaluation ran in another engine, \
@@ -486,12 +509,41 @@ impl Evaluation {
                     .to_string(),
             ),
         }
-        parts.extend(self.variable_parts(options)?);
+        match &options.after_rule {
+            None => parts.extend(self.variable_parts(options)?),
+            Some(rule) => notes.push(format!(
+                "The people still in after the rule `{rule}`; variables are characterised \
+                 for the members only."
+            )),
+        }
         Ok(Characteristics {
-            members: self.member_count() as u64,
+            members: people_count,
             parts,
             notes,
         })
+    }
+
+    /// How many rules the people characterised have passed: all of them (the members), or
+    /// those up to `after_rule`.
+    fn rules_passed(&self, options: &CharacteriseOptions) -> Result<usize> {
+        let rules = self.run.cohort.rules();
+        let Some(name) = &options.after_rule else {
+            return Ok(rules.len());
+        };
+        match rules.iter().position(|r| &r.name == name) {
+            Some(i) => Ok(i + 1),
+            None => Err(invalid(
+                "after_rule",
+                format!(
+                    "`{name}` is not a rule of the cohort; its rules are {}",
+                    rules
+                        .iter()
+                        .map(|r| format!("`{}`", r.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
     }
 
     /// The date parameter ages are counted on, if any.
@@ -569,8 +621,9 @@ impl Evaluation {
     }
 }
 
-/// The person ids of the members: the rows of the held outcomes that pass every rule.
-fn member_ids(outcomes: &RecordBatch, rules: usize) -> Result<ArrayRef> {
+/// The person ids of the rows of the held outcomes that pass the first `rules` rules: the
+/// members when that is every rule.
+fn ids_passing(outcomes: &RecordBatch, rules: usize) -> Result<ArrayRef> {
     let ids = outcomes
         .column_by_name("person_id")
         .ok_or_else(|| CaasError::internal("the outcomes hold no person ids"))?;
