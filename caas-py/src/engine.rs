@@ -105,21 +105,19 @@ impl PyEngine {
 
     /// Registers a Parquet, CSV or Arrow IPC file, or a folder of them; `spec` is a
     /// `TableSpec` as a dict.
-    #[pyo3(signature = (name, path, spec, progress=None))]
     fn register_file(
         &self,
         py: Python<'_>,
         name: String,
         path: PathBuf,
         spec: &Bound<'_, PyAny>,
-        progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let spec = table_spec(py, &name, spec)?;
         let engine = Arc::clone(&self.inner);
         run(
             py,
             async move { engine.register_file(&name, &path, spec).await },
-            progress,
+            None,
         )
     }
 

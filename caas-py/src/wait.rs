@@ -1,23 +1,28 @@
 //! Running async work of the engine from Python: on the process-wide runtime, with the GIL
 //! released so that other Python threads run (and evaluate) meanwhile, waking every few
-//! milliseconds to let Python handle signals. Ctrl-C cancels the work (its planning stops
-//! at the next step, its DataFusion streams are dropped, so no core stays busy) and raises
-//! `KeyboardInterrupt`.
+//! milliseconds to let Python handle signals and to report progress. Ctrl-C cancels the
+//! work (its planning stops at the next step, its DataFusion streams are dropped, so no
+//! core stays busy) and raises `KeyboardInterrupt`; so does a progress callback that
+//! returns `False` (raising `caas.EngineError` with the code `cancelled`) or raises.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use caas_core::{CaasError, Cancellation};
+use caas_core::{CaasError, Cancellation, Reads};
 use pyo3::prelude::*;
+use pyo3::types::PyBool;
 
 use crate::errors::{check, to_py};
 
 /// How often the waiting thread wakes to check for signals and report progress.
 const SLICE: Duration = Duration::from_millis(50);
 
-/// Runs `future` to completion on the caas runtime; `progress`, when given, is called with
-/// the seconds elapsed about every `SLICE` while it runs.
+/// Runs `future` to completion on the caas runtime. `progress`, when given, is called as
+/// `progress(table, rows_read, rows_expected)` (`rows_expected` None when the source
+/// cannot say) for each table whose count moved, about every `SLICE` while the work runs,
+/// and once more for every table it read when it has ended; returning `False` cancels it.
 pub fn run<T, F>(py: Python<'_>, future: F, progress: Option<&Bound<'_, PyAny>>) -> PyResult<T>
 where
     F: Future<Output = caas_core::Result<T>> + Send + 'static,
@@ -26,12 +31,13 @@ where
     let runtime = check(py, caas_core::runtime())?;
     let (sender, receiver) = sync_channel(1);
     let cancellation = Cancellation::new();
-    let work = cancellation.clone();
+    let reads = Reads::new();
+    let (work, counted) = (cancellation.clone(), reads.clone());
     runtime.spawn(async move {
         // The receiver is gone only when the caller was interrupted.
-        let _ = sender.send(work.run(future).await);
+        let _ = sender.send(work.run(counted.count(future)).await);
     });
-    let started = Instant::now();
+    let mut shown = Shown::default();
     let mut receiver: Receiver<caas_core::Result<T>> = receiver;
     loop {
         let (back, received) = py.detach(move || {
@@ -40,17 +46,29 @@ where
         });
         receiver = back;
         match received {
-            Ok(result) => return check(py, result),
+            Ok(result) => {
+                if result.is_ok()
+                    && let Some(callback) = progress
+                {
+                    // Cancelling now would throw away a finished result: the last report
+                    // only reports.
+                    shown.report(callback, &reads, true)?;
+                }
+                return check(py, result);
+            }
             Err(RecvTimeoutError::Timeout) => {
                 let step = py.check_signals().and_then(|()| match progress {
-                    Some(callback) => callback
-                        .call1((started.elapsed().as_secs_f64(),))
-                        .map(|_| ()),
-                    None => Ok(()),
+                    Some(callback) => shown.report(callback, &reads, false),
+                    None => Ok(true),
                 });
-                if let Err(interrupt) = step {
-                    cancellation.cancel();
-                    return Err(interrupt);
+                match step {
+                    Ok(true) => {}
+                    // The work ends with `CaasError::Cancelled`, raised when it arrives.
+                    Ok(false) => cancellation.cancel(),
+                    Err(interrupt) => {
+                        cancellation.cancel();
+                        return Err(interrupt);
+                    }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -60,5 +78,28 @@ where
                 ));
             }
         }
+    }
+}
+
+/// The counts last given to the progress callback, per table.
+#[derive(Default)]
+struct Shown(HashMap<String, (u64, Option<u64>)>);
+
+impl Shown {
+    /// Calls `callback` for each table whose count moved (every table when `last`);
+    /// `Ok(false)` when it returned `False`.
+    fn report(&mut self, callback: &Bound<'_, PyAny>, reads: &Reads, last: bool) -> PyResult<bool> {
+        for t in reads.tables() {
+            let now = (t.rows_read, t.rows_expected);
+            if !last && self.0.get(&t.table) == Some(&now) {
+                continue;
+            }
+            let answer = callback.call1((t.table.as_str(), t.rows_read, t.rows_expected))?;
+            self.0.insert(t.table, now);
+            if answer.is_instance_of::<PyBool>() && !answer.is_truthy()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }

@@ -43,6 +43,7 @@ from .cohort import Cohort
 from .engine import Engine, Quality, Result, memory_size
 from .errors import CaasError, InvalidArgumentError, UnknownPersonError
 from .explain import Explanation
+from .progress import RowsBar
 from .quality import finding_kinds
 from .report import Report
 
@@ -58,7 +59,7 @@ class UsageError(Exception):
     """A wrong command line that argparse cannot see (a bad --param, an unknown format)."""
 
 
-class Progress:
+class Elapsed:
     """Shows how long a step has been running, on one line of a terminal's stderr; stays
     silent when stderr is not a terminal (logs and pipes get the step lines only)."""
 
@@ -182,9 +183,7 @@ def register_folder(
             raise type(err)(f"{tables_file}: {err}", **located) from None  # type: ignore[arg-type]
         base = tables_file.parent
         for name, path, spec, table in entries:
-            progress = Progress(f"reading {name}")
-            engine._raw.register_file(name, base / path, spec, progress)
-            progress.done()
+            engine._raw.register_file(name, base / path, spec)
             registered.append((name, base / path, table or name))
         return registered
     if synth.is_population(data):
@@ -234,10 +233,9 @@ def _evaluation_options(args: argparse.Namespace) -> dict[str, Any]:
 def _evaluate(
     engine: Engine, cohort: Cohort, parameters: dict[str, Any], **options: Any
 ) -> tuple[Result, float]:
-    progress = Progress(f"evaluating {cohort.id}")
     started = time.perf_counter()
-    result = engine.evaluate(cohort, parameters or None, progress=progress, **options)
-    progress.done()
+    with RowsBar(f"evaluating {cohort.id}") as bar:
+        result = engine.evaluate(cohort, parameters or None, progress=bar, **options)
     return result, time.perf_counter() - started
 
 
@@ -283,7 +281,7 @@ def _difference(result: Result, previous: Path, out: Path) -> None:
 
 def _generate(persons: int, out: Path, seed: int | None) -> None:
     _say(f"Generating {persons:,} synthetic people into {out} ...")
-    progress = Progress("generating")
+    progress = Elapsed("generating")
     summary = synth.generate(persons, out, seed=seed, progress=progress)
     progress.done()
     for table, rows in summary["rows"].items():
@@ -472,15 +470,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     options = _evaluation_options(args)
     cohort, parameters, engine, _ = _load(args)
     result, _ = _evaluate(engine, cohort, parameters, **options)
-    progress = Progress(f"explaining in {cohort.id}")
     try:
-        # As text: the engine reads it as the person table's ids are (`01` is not 1).
-        why = result.explain(person, progress=progress)
+        with RowsBar(f"explaining in {cohort.id}") as bar:
+            # As text: the engine reads it as the person table's ids are (`01` is not 1).
+            why = result.explain(person, progress=bar)
     except UnknownPersonError as err:
         # The engine's message does not repeat the id, and neither does this one.
         raise UsageError(f"--person: {err}") from None
-    finally:
-        progress.done()
     if args.format == "json":
         sys.stdout.write(why.to_json() + "\n")
     elif args.format == "markdown":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -16,6 +20,7 @@ from . import _caas
 from .cohort import CodeSystem, Cohort, parameter_values
 from .diff import Difference
 from .explain import Explanation
+from .progress import Progress, watched
 from .quality import DataQuality, Policy
 from .report import Report
 from .what_if import WhatIf, _Counts
@@ -27,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "Result"]
 
 Role = Literal["person", "events", "periods"]
-Progress = Callable[[float], None]
 #: Data-quality policies: finding kind (see :func:`caas.quality.finding_kinds`) to policy.
 Quality: TypeAlias = Mapping[str, Policy]
 #: A dialect of the SQL that caas generates.
@@ -110,6 +114,30 @@ def _files_of(source: Any) -> Path | None:
     return folder if every == files else None
 
 
+def _spilled(source: Any) -> Path | None:
+    """A polars LazyFrame or a DuckDB relation run by its own engine, streaming, into a
+    Parquet file of the process's spill folder: held in memory by neither engine, and
+    scanned at each evaluation like any file (with its statistics and filters). The files
+    stay until the process ends, since results read them again to explain people."""
+    kind = (type(source).__module__.split(".")[0], type(source).__name__)
+    if kind not in {("polars", "LazyFrame"), ("duckdb", "DuckDBPyRelation")}:
+        return None
+    global _SPILL
+    if _SPILL is None:
+        _SPILL = Path(tempfile.mkdtemp(prefix="caas-spill-"))
+        atexit.register(shutil.rmtree, _SPILL, True)
+    path = _SPILL / f"{uuid.uuid4().hex}.parquet"
+    if kind[0] == "polars":
+        source.sink_parquet(path)
+    else:
+        source.write_parquet(str(path))
+    return path
+
+
+#: The folder of the tables that `_spilled` wrote, made when first needed.
+_SPILL: Path | None = None
+
+
 def _arrow_source(source: Any, action: str = "register") -> Any:
     """An object the compiled module reads through the Arrow PyCapsule interface."""
     module = type(source).__module__.split(".")[0]
@@ -121,7 +149,7 @@ def _arrow_source(source: Any, action: str = "register") -> Any:
             source = source.reset_index(level=names)
     if hasattr(source, "__arrow_c_stream__") or hasattr(source, "__arrow_c_array__"):
         return source
-    # A polars LazyFrame runs its query (streaming) into a frame.
+    # A polars LazyFrame given elsewhere than to `register` runs its query into a frame.
     if module == "polars" and hasattr(source, "collect"):
         return source.collect(engine="streaming")
     # pandas before 2.2 and other data frames without the interface go through pyarrow.
@@ -240,15 +268,17 @@ class Engine:
         mapping: Mapping[str, str | list[str] | bool] | None = None,
         code_system: CodeSystem | None = None,
         date_format: str | Mapping[str, str] | None = None,
-        progress: Progress | None = None,
     ) -> None:
         """Registers a table.
 
         ``source`` is a path to a Parquet, CSV or Arrow IPC file or a folder of them, or an
-        object with ``__arrow_c_stream__`` (a polars LazyFrame is collected first; a pandas
-        frame's named index is read as its columns), or a ``pyarrow.dataset`` Dataset. Files
-        are scanned at each evaluation, not held in memory; so is a dataset of local Parquet
-        or Arrow IPC files that is one file or a whole folder (others are read in).
+        object with ``__arrow_c_stream__`` (a pandas frame's named index is read as its
+        columns), or a ``pyarrow.dataset`` Dataset, a polars LazyFrame or a DuckDB relation.
+        Files are scanned at each evaluation, not held in memory; so is a dataset of local
+        Parquet or Arrow IPC files that is one file or a whole folder (others are read in).
+        A LazyFrame or a DuckDB relation runs once, streaming, into a Parquet file of a
+        temporary folder kept until the process ends, which is then scanned like any file:
+        neither engine holds the table in memory.
         ``mapping`` says which columns play which part when they do not have the canonical
         names (``person_id``, ``date_of_birth``, ``sex``, ``date_of_death``, ``date``,
         ``code``, ``codes``, ``code_delimiter``, ``primary_code_only``, ``value``,
@@ -262,9 +292,9 @@ class Engine:
         """
         spec = _spec(role, mapping, code_system, date_format)
         if not isinstance(source, (str, os.PathLike)):
-            source = _files_of(source) or source
+            source = _files_of(source) or _spilled(source) or source
         if isinstance(source, (str, os.PathLike)):
-            self._raw.register_file(name, Path(source), spec, progress)
+            self._raw.register_file(name, Path(source), spec)
         else:
             self._raw.register_arrow(name, _arrow_source(source), spec)
 
@@ -277,7 +307,7 @@ class Engine:
         under its table names: ``persons``, ``registrations``, ``gp_events``,
         ``gp_medications``, ``apc`` and ``apc_procedures``."""
         for name, folder, spec in _caas.table_specs():
-            self._raw.register_file(name, Path(directory) / folder, spec, None)
+            self._raw.register_file(name, Path(directory) / folder, spec)
 
     def deregister(self, name: str) -> bool:
         """Removes a table; returns whether it was registered."""
@@ -296,7 +326,7 @@ class Engine:
         quality: Quality | None = None,
         reference_date: _dt.date | str | None = None,
         pseudonym_key: PseudonymKey | None = None,
-        progress: Progress | None = None,
+        progress: Progress | bool | None = None,
     ) -> Result:
         """Evaluates a cohort.
 
@@ -308,16 +338,21 @@ class Engine:
         date; default today). With a ``pseudonym_key`` (bytes, or hexadecimal text; 32
         random bytes recommended) the members' ``person_id`` is replaced by a
         ``pseudonym`` column, the HMAC-SHA256 of the NHS number; the key is not kept.
-        ``progress``, if given, is called with the seconds elapsed while it runs.
+        ``progress``: ``True`` for a progress bar of the rows read, or a callable
+        ``progress(table, rows_read, rows_expected)`` that may return ``False`` to cancel
+        (see :mod:`caas.progress`).
 
         Raises :class:`caas.DataQualityError` when rows have a finding whose policy is
         ``fail``, and :class:`caas.InvalidOptionError` for an unusable option.
         """
-        raw = self._raw.evaluate(
-            _cohort(cohort),
-            parameter_values(parameters),
-            *_options(quality, reference_date, pseudonym_key),
+        raw = watched(
             progress,
+            lambda callback: self._raw.evaluate(
+                _cohort(cohort),
+                parameter_values(parameters),
+                *_options(quality, reference_date, pseudonym_key),
+                callback,
+            ),
         )
         return Result(raw, cohort, parameters)
 
@@ -328,13 +363,14 @@ class Engine:
         quality: Quality | None = None,
         reference_date: _dt.date | str | None = None,
         pseudonym_key: PseudonymKey | None = None,
-        progress: Progress | None = None,
+        progress: Progress | bool | None = None,
     ) -> list[Result]:
         """Evaluates several cohorts concurrently. Each run is a cohort, a (cohort,
         parameters) pair, or a (cohort, parameters, options) triple where options is a
         mapping with any of ``quality``, ``reference_date`` and ``pseudonym_key``; a
         run's options replace those given here for every run. The results come in the
-        order of the runs; the first error of any run is raised and stops the others."""
+        order of the runs; the first error of any run is raised and stops the others.
+        ``progress`` counts the rows that all of them read, as for :meth:`evaluate`."""
         shared = {
             "quality": quality,
             "reference_date": reference_date,
@@ -365,7 +401,7 @@ class Engine:
                     ),
                 )
             )
-        raw = self._raw.evaluate_many(raw_runs, progress)
+        raw = watched(progress, lambda callback: self._raw.evaluate_many(raw_runs, callback))
         return [Result(r, c, p) for r, (c, p) in zip(raw, cohorts)]
 
     def variables(self, cohort: Cohort, parameters: Mapping[str, Any] | None = None) -> pa.Table:
@@ -493,7 +529,9 @@ class Result(_Counts):
         frame: pandas.DataFrame = self.members.to_pandas()
         return frame
 
-    def explain(self, person_id: int | str, *, progress: Progress | None = None) -> Explanation:
+    def explain(
+        self, person_id: int | str, *, progress: Progress | bool | None = None
+    ) -> Explanation:
         """Why a person is in the cohort or not: each variable's value with the event rows
         behind it, each rule's outcome (true, false or unknown) and the verdict.
 
@@ -504,14 +542,14 @@ class Result(_Counts):
         """
         if isinstance(person_id, bool) or not isinstance(person_id, (int, str)):
             raise TypeError(f"person_id must be an int or a str, not {type(person_id).__name__}")
-        return self._raw.explain(person_id, progress)
+        return watched(progress, lambda callback: self._raw.explain(person_id, callback))
 
-    def audit(self, *, progress: Progress | None = None) -> pa.Table:
+    def audit(self, *, progress: Progress | bool | None = None) -> pa.Table:
         """Every person's rule outcomes, sorted by person id: ``person_id``, one nullable
         boolean column per rule named after it (the value of its condition; null for
         unknown), ``member`` and ``removed_by`` (the first rule the person did not pass;
         null for members). This runs the cohort's plan again over every person."""
-        return self._raw.audit(progress)
+        return watched(progress, self._raw.audit)
 
     @cached_property
     def provenance_json(self) -> str:
@@ -556,7 +594,8 @@ class Result(_Counts):
         age_bands: Iterable[int] | None = None,
         region: str | None = None,
         top: int = 10,
-        progress: Progress | None = None,
+        after_rule: str | None = None,
+        progress: Progress | bool | None = None,
     ) -> pa.Table:
         """The characterisation of the members ("Table 1"), computed in the engine as the
         report shows it: one row per statistic, with the columns ``section`` (``cohort``,
@@ -579,7 +618,11 @@ class Result(_Counts):
         the report's disclosure control: counts of 1 to 7 are null (shown ``*``), others
         rounded to the nearest 5; values held by 1 to 7 people are counted in ``(other)``;
         minima, maxima, earliest and latest dates are never shown; a median needs 16
-        values, quartiles 32 and a mean 8."""
+        values, quartiles 32 and a mean 8.
+
+        With ``after_rule`` (a rule's name, as in the attrition) it characterises the
+        people still in after that rule instead of the members — who each step keeps —
+        by age, sex and region only."""
         options: dict[str, Any] = {"disclosure_control": disclosure_control, "top": top}
         if age_on is not None:
             options["age_on"] = age_on
@@ -587,7 +630,11 @@ class Result(_Counts):
             options["age_bands"] = list(age_bands)
         if region is not None:
             options["region"] = region
-        return self._raw.characterise(json.dumps(options), progress)
+        if after_rule is not None:
+            options["after_rule"] = after_rule
+        return watched(
+            progress, lambda callback: self._raw.characterise(json.dumps(options), callback)
+        )
 
     def diff(self, previous: Result | str | os.PathLike[str] | Any) -> Difference:
         """Who joined and who left since an earlier run. ``previous`` is its members: a

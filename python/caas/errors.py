@@ -277,8 +277,8 @@ class InvalidOptionError(InvalidArgumentError):
 class EngineError(CaasError):
     """Evaluation failed inside the engine (DataFusion or Arrow), memory ran out under the
     engine's memory limit (code ``resources_exhausted``), a report could not be rendered
-    (code ``report``), or the work was cancelled (code ``cancelled``; Ctrl-C raises
-    ``KeyboardInterrupt`` instead): category ``engine``."""
+    (code ``report``), or the work was cancelled (code ``cancelled``: a progress callback
+    returned ``False``; Ctrl-C raises ``KeyboardInterrupt`` instead): category ``engine``."""
 
 
 class InternalError(CaasError):

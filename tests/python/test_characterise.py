@@ -122,3 +122,19 @@ def test_the_notebook_view_has_the_characterisation() -> None:
     assert "<h4>Age on 31 March 2025 (<code>index_date</code>)</h4>" in html
     assert '<svg class="bars"' in html
     assert "<script" not in html
+
+
+def test_each_step_of_the_attrition_by_age_sex_and_region() -> None:
+    result = evaluate()
+    # After `adult`: persons 1 (74), 2 (34), 3 (39) and 4 (85); person 5 is 10 and person
+    # 6's age is unknown. The members are three of them.
+    table = result.characterise(after_rule="adult")
+    counts = {(r[0], r[2]): r[4] for r in rows(table) if r[3] == "count"}
+    assert counts[("cohort", "")] == "4"
+    assert (counts[("sex", "F")], counts[("sex", "M")]) == ("2", "2")
+    assert counts[("age", "30-39")] == "2"
+    assert not any(r[0] == "variable" for r in rows(table))
+    members = {(r[0], r[2]): r[4] for r in rows(result.characterise()) if r[3] == "count"}
+    assert members[("cohort", "")] == "3"
+    with pytest.raises(caas.InvalidInputError, match="`adults` is not a rule of the cohort"):
+        result.characterise(after_rule="adults")

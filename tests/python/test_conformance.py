@@ -113,10 +113,26 @@ def case_options(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_case(path: Path, tmp_path: Path) -> caas.Result:
+    """Evaluates a case with a progress callback, so that the suite also checks that
+    counting the rows read changes no result: every report names a table the case
+    registered and reads no more rows than expected, and each table's count only grows."""
     loaded = load_case(path, tmp_path)
-    return loaded.engine.evaluate(
-        loaded.cohort, loaded.case.get("parameters"), **case_options(loaded.case)
+    reports: dict[str, int] = {}
+
+    def progress(table: str, rows_read: int, rows_expected: int | None) -> None:
+        assert table in loaded.case.get("tables", {}), table
+        assert rows_expected is None or rows_read <= rows_expected, (table, rows_read)
+        assert rows_read >= reports.get(table, 0), (table, rows_read)
+        reports[table] = rows_read
+
+    result = loaded.engine.evaluate(
+        loaded.cohort,
+        loaded.case.get("parameters"),
+        progress=progress,
+        **case_options(loaded.case),
     )
+    assert reports, "no progress reported"
+    return result
 
 
 def same_value(actual: Any, expected: Any) -> bool:

@@ -71,6 +71,30 @@ def test_a_lazy_polars_frame_and_a_pandas_frame_indexed_by_person() -> None:
     assert result.members.to_pylist() == SMALL_MEMBERS
 
 
+def test_lazy_frames_and_duckdb_relations_are_scanned_from_files() -> None:
+    # Each runs once, streaming, into a Parquet file that caas scans at each evaluation:
+    # the plan reads files, and the query of each ran (the filter took person 99 out).
+    persons, events = small_tables()
+    extra = pa.Table.from_pylist([{"person_id": 99}], schema=persons.schema)
+    lazy = pl.from_arrow(pa.concat_tables([persons, extra])).lazy().filter(pl.col("person_id") < 99)
+    connection = duckdb.connect()
+    connection.register("events_source", events)
+    relation = connection.sql("SELECT * FROM events_source WHERE person_id < 99")
+    engine = caas.Engine()
+    engine.register("persons", lazy, role="person")
+    engine.register("gp_events", relation, role="events", code_system="snomed_ct")
+    cohort = caas.Cohort.from_yaml(SMALL_COHORT)
+    result = engine.evaluate(cohort)
+    assert result.members.to_pylist() == SMALL_MEMBERS
+    assert result.population == persons.num_rows
+    plan = engine.plan(cohort)
+    assert plan.count(".parquet") >= 2 and "caas-spill-" in plan
+    # The source can go: the engine reads its own copy, and so do explanations.
+    connection.close()
+    assert engine.evaluate(cohort).member_count == len(SMALL_MEMBERS)
+    assert result.explain(SMALL_MEMBERS[0]["person_id"]).verdict == "in"
+
+
 def uk_dates(table: pa.Table, column: str) -> pa.Table:
     """`table` with the dates of `column` as UK-style text (01/06/1950)."""
     text = [None if d is None else d.strftime("%d/%m/%Y") for d in table[column].to_pylist()]
