@@ -159,7 +159,10 @@ pub use results::provenance::{self, Provenance};
 pub use results::{Difference, Evaluation};
 pub use runtime::{Cancellation, runtime};
 pub use source::quality;
-pub use source::{ColumnMapping, DateFormat, Reads, Role, TableReads, TableSpec, with_progress};
+pub use source::{
+    ColumnMapping, DateFormat, Reads, Role, TableReads, TableSpec, with_progress,
+    with_progress_blocking,
+};
 
 /// A cohort as SQL for Apache Spark, PostgreSQL or DuckDB, lowered from the same plan as
 /// the in-process evaluation: [`Engine::to_sql`] over registered tables, or [`sql::to_sql`]

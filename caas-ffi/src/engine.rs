@@ -4,7 +4,9 @@ use std::ffi::{CString, c_char, c_void};
 
 use arrow::ffi_stream::FFI_ArrowArrayStream;
 use caas_core::sql::{Dialect, TableNames};
-use caas_core::{Engine, EngineOptions, EvaluationOptions, Parameters, TableSpec, with_progress};
+use caas_core::{
+    Engine, EngineOptions, EvaluationOptions, Parameters, TableSpec, with_progress_blocking,
+};
 
 use crate::args;
 use crate::cohort::CaasCohort;
@@ -285,26 +287,18 @@ pub unsafe extern "C" fn caas_engine_evaluate_with(
     options_json: *const c_char,
     out: *mut *mut CaasResult,
 ) -> CaasStatus {
-    guard(|| {
-        // SAFETY: the caller's contract, passed on.
-        let out = unsafe { args::out_handle(out, "out") }?;
-        // SAFETY: `engine` is NULL or a live handle, by the caller's contract.
-        let engine = unsafe { args::handle(engine, "engine") }?;
-        // SAFETY: `cohort` is NULL or a live handle, by the caller's contract.
-        let cohort = unsafe { args::handle(cohort, "cohort") }?;
-        // SAFETY: `parameters_json` is NULL or a NUL-terminated string, by the caller's contract.
-        let parameters: Parameters =
-            unsafe { args::json_or_default(parameters_json, "parameters_json") }?;
-        // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
-        let options: EvaluationOptions =
-            unsafe { args::json_or_default(options_json, "options_json") }?;
-        let evaluation =
-            engine
-                .engine
-                .evaluate_with_blocking(&cohort.cohort, &parameters, &options)?;
-        *out = Box::into_raw(Box::new(CaasResult { evaluation }));
-        Ok(())
-    })
+    // SAFETY: the caller's contract, passed on; no callback.
+    unsafe {
+        caas_engine_evaluate_with_progress(
+            engine,
+            cohort,
+            parameters_json,
+            options_json,
+            None,
+            std::ptr::null_mut(),
+            out,
+        )
+    }
 }
 
 /// The `rows_expected` of a `CaasProgress` call when the table's source cannot say how
@@ -358,21 +352,21 @@ pub unsafe extern "C" fn caas_engine_evaluate_with_progress(
         // SAFETY: `options_json` is NULL or a NUL-terminated string, by the caller's contract.
         let options: EvaluationOptions =
             unsafe { args::json_or_default(options_json, "options_json") }?;
-        let work = engine
-            .engine
-            .evaluate_with(&cohort.cohort, &parameters, &options);
-        let evaluation =
-            caas_core::runtime()?.block_on(with_progress(work, |table, read, expected| {
-                let Some(progress) = progress else {
-                    return true;
-                };
-                // Registered names come from C strings, so hold no NUL.
-                let table = CString::new(table).unwrap_or_default();
-                let expected = expected.unwrap_or(CAAS_ROWS_UNKNOWN);
-                // SAFETY: `progress` is a function of this signature, by the caller's contract;
-                // `table` outlives the call.
-                unsafe { progress(table.as_ptr(), read, expected, user_data) }
-            }))?;
+        let engine = &engine.engine;
+        let evaluation = match progress {
+            None => engine.evaluate_with_blocking(&cohort.cohort, &parameters, &options)?,
+            Some(progress) => {
+                let work = engine.evaluate_with(&cohort.cohort, &parameters, &options);
+                with_progress_blocking(work, |table, read, expected| {
+                    // Registered names come from C strings, so hold no NUL.
+                    let table = CString::new(table).unwrap_or_default();
+                    let expected = expected.unwrap_or(CAAS_ROWS_UNKNOWN);
+                    // SAFETY: `progress` is a function of this signature, by the caller's
+                    // contract; `table` outlives the call.
+                    unsafe { progress(table.as_ptr(), read, expected, user_data) }
+                })?
+            }
+        };
         *out = Box::into_raw(Box::new(CaasResult { evaluation }));
         Ok(())
     })

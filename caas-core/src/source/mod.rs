@@ -19,7 +19,7 @@ mod reads;
 pub(crate) use catalog::{Catalog, IdKey, Snapshot, Table};
 pub(crate) use read::SourceFile;
 pub(crate) use reads::counted;
-pub use reads::{Reads, TableReads, with_progress};
+pub use reads::{Reads, TableReads, with_progress, with_progress_blocking};
 
 use arrow::datatypes::{DataType, Schema};
 use datafusion::common::Column;

@@ -43,7 +43,7 @@ use futures::future::{Either, select};
 use indexmap::IndexMap;
 
 use crate::error::{CaasError, Result};
-use crate::runtime::Cancellation;
+use crate::runtime::{Cancellation, block_on};
 
 /// How often [`with_progress`] reports.
 const TICK: Duration = Duration::from_millis(100);
@@ -126,7 +126,7 @@ impl Reads {
 /// calling thread.
 ///
 /// ```
-/// use caas_core::{Cohort, Engine, Parameters, TableSpec, with_progress};
+/// use caas_core::{Cohort, Engine, Parameters, TableSpec, with_progress_blocking};
 ///
 /// # let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
 /// #     arrow::datatypes::Field::new("person_id", arrow::datatypes::DataType::Int64, false)]));
@@ -139,11 +139,10 @@ impl Reads {
 /// )?;
 /// let (parameters, mut seen) = (Parameters::new(), Vec::new());
 /// let work = engine.evaluate(&cohort, &parameters);
-/// let run = with_progress(work, |table, read, expected| {
+/// let result = with_progress_blocking(work, |table, read, expected| {
 ///     seen.push((table.to_string(), read, expected));
 ///     true
-/// });
-/// let result = caas_core::runtime()?.block_on(run)?;
+/// })?;
 /// assert_eq!(result.member_count(), 3);
 /// // The 3 people were read three times, by the data-quality checks and by the cohort.
 /// assert_eq!(seen.last(), Some(&("persons".to_string(), 9, Some(9))));
@@ -186,6 +185,14 @@ pub async fn with_progress<T>(
             }
         }
     }
+}
+
+/// [`with_progress`], blocking the calling thread, on which `progress` is called.
+pub fn with_progress_blocking<T>(
+    work: impl Future<Output = Result<T>>,
+    progress: impl FnMut(&str, u64, Option<u64>) -> bool,
+) -> Result<T> {
+    block_on(with_progress(work, progress))?
 }
 
 /// One scan's count: rows emitted, rows its Parquet row filter dropped, and whether every

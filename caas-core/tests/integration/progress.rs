@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use caas_core::{CaasError, Cohort, Parameters, Reads, with_progress};
+use caas_core::{CaasError, Cohort, Parameters, Reads, with_progress_blocking};
 use caas_synth::SynthConfig;
 
 use super::common::{root, synthetic_engine};
@@ -30,13 +30,11 @@ fn every_row_of_every_table_read_is_counted_and_the_members_are_the_same() {
     let mut calls: Vec<(String, u64, Option<u64>)> = Vec::new();
     let parameters = Parameters::new();
     let work = engine.evaluate(&flu, &parameters);
-    let watched = caas_core::runtime()
-        .unwrap()
-        .block_on(with_progress(work, |table, read, expected| {
-            calls.push((table.to_string(), read, expected));
-            true
-        }))
-        .unwrap();
+    let watched = with_progress_blocking(work, |table, read, expected| {
+        calls.push((table.to_string(), read, expected));
+        true
+    })
+    .unwrap();
     let unwatched = engine.evaluate_blocking(&flu, &Parameters::new()).unwrap();
     assert_eq!(watched.members, unwatched.members);
 
@@ -82,12 +80,10 @@ fn a_callback_that_returns_false_cancels_the_evaluation() {
     let mut calls = 0;
     let parameters = Parameters::new();
     let work = engine.evaluate(&flu, &parameters);
-    let outcome = caas_core::runtime()
-        .unwrap()
-        .block_on(with_progress(work, |_, _, _| {
-            calls += 1;
-            false
-        }));
+    let outcome = with_progress_blocking(work, |_, _, _| {
+        calls += 1;
+        false
+    });
     assert!(matches!(outcome, Err(CaasError::Cancelled)), "{outcome:?}");
     assert_eq!(calls, 1, "no call after the one that cancelled");
 }
