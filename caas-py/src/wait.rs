@@ -31,11 +31,18 @@ where
     let runtime = check(py, caas_core::runtime())?;
     let (sender, receiver) = sync_channel(1);
     let cancellation = Cancellation::new();
-    let reads = Reads::new();
+    // Rows are counted only for a callback: otherwise the plans are the plain ones.
+    let reads = progress.map(|_| Reads::new());
     let (work, counted) = (cancellation.clone(), reads.clone());
     runtime.spawn(async move {
+        let future = async move {
+            match counted {
+                Some(reads) => reads.count(future).await,
+                None => future.await,
+            }
+        };
         // The receiver is gone only when the caller was interrupted.
-        let _ = sender.send(work.run(counted.count(future)).await);
+        let _ = sender.send(work.run(future).await);
     });
     let mut shown = Shown::default();
     let mut receiver: Receiver<caas_core::Result<T>> = receiver;
@@ -48,18 +55,18 @@ where
         match received {
             Ok(result) => {
                 if result.is_ok()
-                    && let Some(callback) = progress
+                    && let (Some(callback), Some(reads)) = (progress, &reads)
                 {
                     // Cancelling now would throw away a finished result: the last report
                     // only reports.
-                    shown.report(callback, &reads, true)?;
+                    shown.report(callback, reads, true)?;
                 }
                 return check(py, result);
             }
             Err(RecvTimeoutError::Timeout) => {
-                let step = py.check_signals().and_then(|()| match progress {
-                    Some(callback) => shown.report(callback, &reads, false),
-                    None => Ok(true),
+                let step = py.check_signals().and_then(|()| match (progress, &reads) {
+                    (Some(callback), Some(reads)) => shown.report(callback, reads, false),
+                    _ => Ok(true),
                 });
                 match step {
                     Ok(true) => {}

@@ -37,6 +37,13 @@ def test_every_row_read_is_reported(population: Path, flu_cohort: caas.Cohort) -
         assert read == expected and read % rows == 0 and read >= rows, (table, read, rows)
 
 
+def test_rows_are_counted_only_for_a_callback(population: Path, flu_cohort: caas.Cohort) -> None:
+    # Without a callback the plans are the plain ones, with no counting node in them.
+    engine = caas.Engine()
+    engine.register_synthetic(population)
+    assert "CountedScan" not in engine.plan(flu_cohort)
+
+
 def test_returning_false_cancels(population: Path, flu_cohort: caas.Cohort) -> None:
     engine = caas.Engine()
     engine.register_synthetic(population)

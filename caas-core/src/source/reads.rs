@@ -7,7 +7,8 @@
 //! scan, which adds up the rows the scan goes past — the rows it emits, the rows its
 //! Parquet row filter drops, and at its end the row groups its statistics ruled out — and
 //! which is transparent to DataFusion's optimizer (filters, dynamic ones included, pass
-//! through it into the scan). Counting costs an atomic addition per batch.
+//! through it into the scan). Counting costs, per batch, an atomic addition and a look
+//! at the scan's metrics.
 
 use std::borrow::Cow;
 use std::future::Future;
