@@ -62,7 +62,8 @@ def test_sigint_cancels_the_evaluation(population: Path, tmp_path: Path) -> None
     returncode, out, err = interrupted(script, str(population), after=0.5)
     assert returncode == 130, err
     lines = out.splitlines()
-    assert lines[0] == "interrupted in evaluate raw = self._raw.evaluate", out
+    # The innermost frame is the call of the compiled module's evaluate.
+    assert lines[0].startswith("interrupted in ") and lines[0].endswith("self._raw.evaluate"), out
     assert lines[1].startswith("members ") and int(lines[1].split()[1]) > 0
 
 
