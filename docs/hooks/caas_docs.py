@@ -241,7 +241,12 @@ def header_page(path: Path) -> str:
     entries: list[tuple[str, str, str]] = []  # (name, declaration, comment)
     for match in DOC_COMMENT.finditer(text):
         declaration, _ = _declaration(text, match.end())
-        name_match = re.search(r"^#define (\w+)|(\w+);$|\b(caas_\w+)\(", declaration, re.MULTILINE)
+        # A macro, a type or variable, a function, or a typedef of a function pointer.
+        name_match = re.search(
+            r"^#define (\w+)|(\w+);$|\b(caas_\w+)\(|^typedef \w+ \(\*(\w+)\)",
+            declaration,
+            re.MULTILINE,
+        )
         if name_match is None:
             raise PluginError(f"caas.h: cannot name the declaration {declaration!r}")
         name = next(g for g in name_match.groups() if g)
