@@ -29,9 +29,9 @@ Progress: TypeAlias = Callable[[str, int, "int | None"], "bool | None"]
 class RowsBar:
     """A tqdm progress bar (a widget in a notebook) of the rows an evaluation has read of
     all its tables, of the rows it expects, naming the table being read. Use it as the
-    ``progress`` of one evaluation; ``progress=True`` makes one and closes it after. On a
-    terminal that is not interactive (a log, a pipe) it stays silent. ``options`` go to
-    ``tqdm``.
+    ``progress`` of one evaluation; ``progress=True`` makes one, shown even where stderr
+    is not a terminal, and closes it after. Made here, it stays silent where stderr is not
+    a terminal (a log, a pipe), as ``caas run``'s does. ``options`` go to ``tqdm``.
 
     >>> bar = RowsBar(disable=True)
     >>> bar("gp_events", 500, 1000)
@@ -91,6 +91,7 @@ def watched(progress: Progress | bool | None, run: Callable[[Progress | None], _
     """``run(callback)`` with ``progress`` as the engine's callback: ``True`` is a
     :class:`RowsBar`, closed when the run ends."""
     if progress is True:
-        with RowsBar() as bar:
+        # Asked for, the bar shows wherever it can (a notebook's stderr is no terminal).
+        with RowsBar(disable=False) as bar:
             return run(bar)
     return run(progress or None)
