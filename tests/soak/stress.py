@@ -88,7 +88,7 @@ def main() -> int:
         record("register")
 
     def cancel(engine: caas.Engine) -> None:
-        def progress(_: float) -> None:
+        def progress(table: str, rows_read: int, rows_expected: int | None) -> None:
             raise Cancel
 
         try:
