@@ -23,6 +23,14 @@ fn population() -> SynthConfig {
     }
 }
 
+/// An engine over 200 synthetic people, for what does not depend on the rows read.
+fn small_engine() -> (caas_core::Engine, tempfile::TempDir) {
+    synthetic_engine(&SynthConfig {
+        persons: 200,
+        ..population()
+    })
+}
+
 #[test]
 fn every_row_of_every_table_read_is_counted_and_the_members_are_the_same() {
     let (engine, _files) = synthetic_engine(&population());
@@ -72,10 +80,7 @@ fn every_row_of_every_table_read_is_counted_and_the_members_are_the_same() {
 
 #[test]
 fn a_callback_that_returns_false_cancels_the_evaluation() {
-    let (engine, _files) = synthetic_engine(&SynthConfig {
-        persons: 200,
-        ..population()
-    });
+    let (engine, _files) = small_engine();
     let flu = flu();
     let mut calls = 0;
     let parameters = Parameters::new();
@@ -90,10 +95,7 @@ fn a_callback_that_returns_false_cancels_the_evaluation() {
 
 #[test]
 fn counting_keeps_the_filters_pushed_into_the_scans() {
-    let (engine, _files) = synthetic_engine(&SynthConfig {
-        persons: 200,
-        ..population()
-    });
+    let (engine, _files) = small_engine();
     let flu = flu();
     let runtime = caas_core::runtime().unwrap();
     let plain = engine.plan_blocking(&flu, &Parameters::new()).unwrap();
