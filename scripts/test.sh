@@ -5,28 +5,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== layers"
+# Each step's header carries the minutes and seconds since the start, so a slow run's log
+# shows which step grew.
+step() { printf '== %s (at %dm%02ds)\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); }
+trap 'step "end"' EXIT
+
+step "layers"
 python3 scripts/check_layers.py
 
-echo "== format"
+step "format"
 cargo fmt --all --check
 
-echo "== lint"
+step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== docs"
+step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-echo "== tests"
+step "tests"
 cargo test --workspace --locked
 
 # The C and Python layers reuse the dev-profile build above (one build of DataFusion).
-echo "== C"
+step "C"
 bash scripts/test-c.sh
 
-echo "== Python"
-bash scripts/test-python.sh
+step "Python"
+# The slowest tests are listed, to keep the run within its budget.
+bash scripts/test-python.sh --durations=15
 
 # The site installs the wheel that the Python step built, and links the Rust API of `cargo doc`.
-echo "== docs site"
+step "docs site"
 bash scripts/docs.sh
