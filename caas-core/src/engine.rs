@@ -14,12 +14,15 @@ use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
 use indexmap::IndexMap;
 
+use crate::compile::plan::CohortPlan;
+use crate::compile::shared;
 use crate::error::{CaasError, Place, Result};
 use crate::execute::sql::{CohortSql, Dialect, TableNames};
 use crate::execute::{self, Collected, EngineOptions, EvaluationOptions, Run, governance};
 use crate::limits::Limits;
 use crate::model::{Cohort, Parameters, Purpose};
 use crate::quality::{ArithmeticFinding, DataQuality, FindingKind};
+use crate::results::provenance::InputTable;
 use crate::results::{Evaluation, provenance};
 use crate::runtime::block_on;
 use crate::source::quality::inspect::{Inspection, checked_tables};
@@ -288,38 +291,87 @@ impl Engine {
 
     async fn evaluate_run(
         &self,
-        mut run: Run,
+        run: Run,
         cohort: &Cohort,
         options: &EvaluationOptions,
     ) -> Result<Evaluation> {
-        let reference_date = options.reference_date_or_today();
-        // Explanations and audits read the same tables as the evaluation: after the rows
-        // that an `exclude` policy removes.
-        let (inspection, tables) = Inspection::new(
-            &run.tables,
-            &run.cohorts,
-            cohort,
-            &options.quality,
-            reference_date,
-        )
-        .await?;
-        run.tables = tables;
-        let run = Arc::new(run);
-        let plan = run.cohort_plan()?;
-        let frame = run.lowering().cohort(&plan)?;
-        let person = run.person_table();
-        let (mut data_quality, mut collected, opt_outs, inputs) = futures::try_join!(
-            inspection.run(),
-            execute::collect(cohort, &plan, frame),
-            governance::count_opt_outs(person, cohort),
-            provenance::inputs(&run),
-        )?;
+        let prepared = Prepared::new(run, cohort, options).await?;
+        let mut evaluations = self.evaluate_group(vec![prepared]).await?;
+        evaluations
+            .pop()
+            .ok_or_else(|| CaasError::internal("an evaluation gave no result"))
+    }
+
+    /// Evaluates runs that [`shared::groups`] put together: one alone, several over their
+    /// shared scans. The data-quality counts run one after another, alongside: the first
+    /// counts a table, the others find its counts kept with the registration.
+    async fn evaluate_group(
+        &self,
+        group: Vec<(Prepared<'_>, Inspection)>,
+    ) -> Result<Vec<Evaluation>> {
+        let (runs, inspections): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+        let quality = async {
+            let mut found = Vec::with_capacity(inspections.len());
+            for inspection in inspections {
+                found.push(inspection.run().await?);
+            }
+            Ok(found)
+        };
+        let collected = async {
+            match runs.as_slice() {
+                [one] => {
+                    let frame = one.run.lowering().cohort(&one.plan)?;
+                    Ok(vec![
+                        execute::collect(one.cohort(), &one.plan, frame).await?,
+                    ])
+                }
+                many => {
+                    let plans: Vec<(&Run, &CohortPlan)> =
+                        many.iter().map(|r| (r.run.as_ref(), &r.plan)).collect();
+                    execute::collect_shared(&plans).await
+                }
+            }
+        };
+        let opt_outs = futures::future::try_join_all(
+            runs.iter()
+                .map(|r| governance::count_opt_outs(r.run.person_table(), r.cohort())),
+        );
+        let inputs = futures::future::try_join_all(runs.iter().map(|r| provenance::inputs(&r.run)));
+        let (quality, collected, opt_outs, inputs) =
+            futures::try_join!(quality, collected, opt_outs, inputs)?;
+        let mut evaluations = Vec::with_capacity(runs.len());
+        for ((((run, quality), collected), opt_outs), inputs) in runs
+            .into_iter()
+            .zip(quality)
+            .zip(collected)
+            .zip(opt_outs)
+            .zip(inputs)
+        {
+            evaluations.push(
+                self.finish(run, collected, quality, opt_outs, inputs)
+                    .await?,
+            );
+        }
+        Ok(evaluations)
+    }
+
+    /// The evaluation of a run from what its pass over the tables gave.
+    async fn finish(
+        &self,
+        prepared: Prepared<'_>,
+        mut collected: Collected,
+        mut data_quality: DataQuality,
+        opt_outs: Option<(u64, u64)>,
+        inputs: Vec<InputTable>,
+    ) -> Result<Evaluation> {
+        let Prepared { run, plan, options } = prepared;
         let places: Vec<Place> = plan.arithmetic.iter().map(|c| c.place.clone()).collect();
         let policy = options.quality.get(FindingKind::ArithmeticError);
         data_quality.arithmetic =
             ArithmeticFinding::from_counts(&places, &collected.arithmetic, policy)?;
         governance::record_opt_outs(&mut collected, opt_outs)?;
         if let Some(key) = &options.pseudonym_key {
+            let person = run.person_table();
             collected.members =
                 governance::pseudonymise(&self.ctx, collected.members, person, key).await?;
         }
@@ -338,14 +390,69 @@ impl Engine {
         block_on(self.evaluate_with(cohort, parameters, options))?
     }
 
-    /// Evaluates several cohorts concurrently; the results come in the order of `runs`.
-    /// Fails with the first error of any of them.
+    /// Evaluates several cohorts with the default [`EvaluationOptions`]; see
+    /// [`Engine::evaluate_many_with`].
     pub async fn evaluate_many(&self, runs: &[(&Cohort, &Parameters)]) -> Result<Vec<Evaluation>> {
-        futures::future::try_join_all(
-            runs.iter()
-                .map(|(cohort, parameters)| self.evaluate(cohort, parameters)),
-        )
-        .await
+        let options = EvaluationOptions::default();
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|(cohort, parameters)| (*cohort, *parameters, &options))
+            .collect();
+        self.evaluate_many_with(&runs).await
+    }
+
+    /// Evaluates several cohorts, each with its parameters and options, in one pass over
+    /// the tables where they allow it; the results come in the order of `runs`, each what
+    /// [`Engine::evaluate_with`] gives for that run alone. Fails with the first error of
+    /// any of them.
+    ///
+    /// Runs with the same data-quality policies and reference date, the same person step
+    /// and no scan that reads a person's own variables share their scans: each event and
+    /// period table is read and aggregated per person once for all of them, and a measure
+    /// that several compute alike is computed once; each cohort's variables and rules run
+    /// over those rows as they stream. The other runs go alongside, each alone.
+    pub async fn evaluate_many_with(
+        &self,
+        runs: &[(&Cohort, &Parameters, &EvaluationOptions)],
+    ) -> Result<Vec<Evaluation>> {
+        let mut prepared = Vec::with_capacity(runs.len());
+        for (cohort, parameters, options) in runs {
+            let run = self.snapshot(cohort, parameters)?;
+            let tables = run.tables.clone();
+            match Prepared::new(run, cohort, options).await {
+                Ok(ready) => prepared.push(ready),
+                Err(err) => return Err(dates::with_row(err, &tables).await),
+            }
+        }
+        let groups = Prepared::groups(&prepared);
+        let mut slots: Vec<Option<_>> = prepared.into_iter().map(Some).collect();
+        let evaluations = groups.into_iter().map(|group| {
+            let runs: Vec<_> = group.iter().filter_map(|i| slots[*i].take()).collect();
+            let tables = runs.first().map(|(r, _)| r.run.tables.clone());
+            async move {
+                match self.evaluate_group(runs).await {
+                    Ok(evaluations) => Ok(group.into_iter().zip(evaluations)),
+                    Err(err) => Err(match tables {
+                        Some(tables) => dates::with_row(err, &tables).await,
+                        None => err,
+                    }),
+                }
+            }
+        });
+        let mut results: Vec<Option<Evaluation>> = runs.iter().map(|_| None).collect();
+        for (i, evaluation) in futures::future::try_join_all(evaluations)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(evaluation);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.ok_or_else(|| CaasError::internal("a run of evaluate_many gave no result")))
+            .collect()
     }
 
     /// [`Engine::evaluate_many`], blocking the calling thread.
@@ -354,6 +461,14 @@ impl Engine {
         runs: &[(&Cohort, &Parameters)],
     ) -> Result<Vec<Evaluation>> {
         block_on(self.evaluate_many(runs))?
+    }
+
+    /// [`Engine::evaluate_many_with`], blocking the calling thread.
+    pub fn evaluate_many_with_blocking(
+        &self,
+        runs: &[(&Cohort, &Parameters, &EvaluationOptions)],
+    ) -> Result<Vec<Evaluation>> {
+        block_on(self.evaluate_many_with(runs))?
     }
 
     /// Every person's value of every variable (one row per person, sorted by person id):
@@ -523,4 +638,67 @@ pub fn to_sql(
 
 fn poisoned() -> CaasError {
     CaasError::internal("a thread panicked while holding the engine's cohorts")
+}
+
+/// A run ready to be evaluated: its tables after the rows that `exclude` policies remove
+/// (explanations and audits read the same), and its plan.
+struct Prepared<'a> {
+    run: Arc<Run>,
+    plan: CohortPlan,
+    options: &'a EvaluationOptions,
+}
+
+impl<'a> Prepared<'a> {
+    /// Plans the data-quality checks of `run` (returned, to run alongside the cohort) and
+    /// the cohort's plan over the tables they leave.
+    async fn new(
+        mut run: Run,
+        cohort: &Cohort,
+        options: &'a EvaluationOptions,
+    ) -> Result<(Self, Inspection)> {
+        let (inspection, tables) = Inspection::new(
+            &run.tables,
+            &run.cohorts,
+            cohort,
+            &options.quality,
+            options.reference_date_or_today(),
+        )
+        .await?;
+        run.tables = tables;
+        let plan = run.cohort_plan()?;
+        let run = Arc::new(run);
+        Ok((Prepared { run, plan, options }, inspection))
+    }
+
+    fn cohort(&self) -> &Cohort {
+        &self.run.cohort
+    }
+
+    /// The runs (by index) in groups that evaluate together: the same data-quality
+    /// policies and reference date, and plans that [`shared::groups`] puts together.
+    fn groups(runs: &[(Self, Inspection)]) -> Vec<Vec<usize>> {
+        let mut by_options: Vec<Vec<usize>> = Vec::new();
+        for (i, (run, _)) in runs.iter().enumerate() {
+            let agrees = |j: &usize| {
+                let other = &runs[*j].0.options;
+                other.quality == run.options.quality
+                    && other.reference_date_or_today() == run.options.reference_date_or_today()
+            };
+            match by_options
+                .iter_mut()
+                .find(|g| g.first().is_some_and(agrees))
+            {
+                Some(group) => group.push(i),
+                None => by_options.push(vec![i]),
+            }
+        }
+        let mut groups = Vec::new();
+        for group in by_options {
+            let plans: Vec<&CohortPlan> = group.iter().map(|i| &runs[*i].0.plan).collect();
+            for shared in shared::groups(&plans) {
+                groups.push(shared.into_iter().map(|i| group[i]).collect());
+            }
+        }
+        groups
+    }
 }

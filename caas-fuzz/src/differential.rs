@@ -6,7 +6,8 @@
 //! them: codelists, variables of every kind but `member_of` (derived variables are random
 //! expression trees over the variables before them), rules and output columns. The engine
 //! and the reference must agree on every person's every variable, on the members and on the
-//! attrition.
+//! attrition; so must both runs of the cohort evaluated twice in one `evaluate_many`, which
+//! share their scans.
 //!
 //! Random choices are drawn as plain numbers ("seeds") and turned into a definition by
 //! `build_case`, which keeps every choice well typed; shrinking a failure shrinks those
@@ -1672,6 +1673,26 @@ pub fn check(case: &Case) -> Result<(), TestCaseError> {
                 "population: engine {}, reference {population}",
                 evaluation.population
             )
+        })
+    });
+    // The same cohort twice in one `evaluate_many`: both runs over shared scans.
+    let together = engine
+        .evaluate_many_blocking(&[(&cohort, &parameters), (&cohort, &parameters)])
+        .map_err(|e| {
+            fail(
+                "the engine failed to evaluate the cohort twice together",
+                &e,
+            )
+        })?;
+    let problem = problem.or_else(|| {
+        together.iter().enumerate().find_map(|(i, run)| {
+            difference(
+                &format!("members of run {} of two together", i + 1),
+                &output_names,
+                &rows(&run.members),
+                &expected.members,
+            )
+            .or_else(|| attrition_difference(&run.attrition, &expected))
         })
     });
     match problem {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arrow::compute::concat_batches;
 use caas_core::sql::{ArithmeticSql, Dialect, PseudonymSql, QualityQuery};
 use caas_core::{
-    CaasError, CodeSystem, ColumnMapping, DateFormat, Engine, EngineOptions, Evaluation, Format,
-    Role, TableSpec,
+    CaasError, CodeSystem, ColumnMapping, DateFormat, Engine, EngineOptions, Format, Role,
+    TableSpec,
 };
 use indexmap::IndexMap;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -16,7 +16,6 @@ use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 use pyo3_arrow::input::AnyRecordBatch;
 use serde::Deserialize;
-use tokio::task::JoinSet;
 
 use crate::cohort::{PyCohort, to_parameters};
 use crate::errors::{check, to_py};
@@ -343,10 +342,10 @@ impl PyEngine {
         Ok(PyEvaluation::new(check(py, evaluation)?))
     }
 
-    /// Evaluates several cohorts concurrently: a list of (cohort, parameters, quality,
-    /// reference date, pseudonym key), each but the cohort possibly None. The results come
-    /// in the order of the runs; the first error of any of them is raised and stops the
-    /// others.
+    /// Evaluates several cohorts, sharing their scans where they can (see the core's
+    /// `Engine::evaluate_many_with`): a list of (cohort, parameters, quality, reference
+    /// date, pseudonym key), each but the cohort possibly None. The results come in the
+    /// order of the runs; the first error of any of them is raised and stops the others.
     #[pyo3(signature = (runs, progress=None))]
     fn evaluate_many(
         &self,
@@ -373,26 +372,11 @@ impl PyEngine {
         let results = run(
             py,
             async move {
-                let count = owned.len();
-                // Dropping the set (on the first error, or when Ctrl-C aborts this task)
-                // aborts the evaluations still running.
-                let mut set = JoinSet::new();
-                for (i, (cohort, parameters, options)) in owned.into_iter().enumerate() {
-                    let engine = Arc::clone(&engine);
-                    set.spawn(async move {
-                        (
-                            i,
-                            engine.evaluate_with(&cohort, &parameters, &options).await,
-                        )
-                    });
-                }
-                let mut results: Vec<Option<Evaluation>> = (0..count).map(|_| None).collect();
-                while let Some(joined) = set.join_next().await {
-                    let (i, result) = joined
-                        .map_err(|e| CaasError::Internal(format!("an evaluation stopped: {e}")))?;
-                    results[i] = Some(result?);
-                }
-                Ok(results.into_iter().flatten().collect::<Vec<_>>())
+                let runs: Vec<_> = owned
+                    .iter()
+                    .map(|(cohort, parameters, options)| (cohort.as_ref(), parameters, options))
+                    .collect();
+                engine.evaluate_many_with(&runs).await
             },
             progress,
         )?;

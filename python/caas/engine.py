@@ -365,11 +365,15 @@ class Engine:
         pseudonym_key: PseudonymKey | None = None,
         progress: Progress | bool | None = None,
     ) -> list[Result]:
-        """Evaluates several cohorts concurrently. Each run is a cohort, a (cohort,
-        parameters) pair, or a (cohort, parameters, options) triple where options is a
-        mapping with any of ``quality``, ``reference_date`` and ``pseudonym_key``; a
-        run's options replace those given here for every run. The results come in the
-        order of the runs; the first error of any run is raised and stops the others.
+        """Evaluates several cohorts in one pass over the tables where they allow it.
+        Each run is a cohort, a (cohort, parameters) pair, or a (cohort, parameters,
+        options) triple where options is a mapping with any of ``quality``,
+        ``reference_date`` and ``pseudonym_key``; a run's options replace those given here
+        for every run. Runs with the same quality policies and reference date share their
+        scans: each table is read and aggregated per person once for all of them, and a
+        measure that several compute alike (the same codes, window and aggregate) once;
+        each result is what :meth:`evaluate` gives for that run alone. The results come in
+        the order of the runs; the first error of any run is raised and stops the others.
         ``progress`` counts the rows that all of them read, as for :meth:`evaluate`."""
         shared = {
             "quality": quality,

@@ -14,6 +14,7 @@ mod check;
 pub(crate) mod opt_out;
 pub mod plan;
 mod scans;
+pub(crate) mod shared;
 
 use std::sync::Arc;
 

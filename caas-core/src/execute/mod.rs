@@ -8,9 +8,11 @@ pub mod governance;
 pub(crate) mod lower;
 mod options;
 mod run;
+mod shared;
 pub mod sql;
 
 pub(crate) use collect::{Collected, attrition, collect, sort_by_person, variables};
 pub(crate) use options::session;
 pub use options::{EngineOptions, EvaluationOptions};
 pub(crate) use run::Run;
+pub(crate) use shared::collect_shared;

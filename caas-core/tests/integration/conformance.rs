@@ -2,7 +2,9 @@
 //! through the Rust engine: tables are written as CSV files and registered from them, the
 //! definition is read as text, it is evaluated with the case's options, and the members,
 //! attrition, data-quality findings, explanations and provenance, or the error, are
-//! compared with the case's expectations.
+//! compared with the case's expectations. Each case runs twice: alone, and as both runs of
+//! an `evaluate_many_with` of its cohort twice, which share their scans (both results are
+//! checked).
 //!
 //! Every case runs; one line per case and a summary go to standard error, and all failures
 //! are listed together. `CAAS_CASE=001_age_leap_day,002_events_window_inclusive` runs only
@@ -329,7 +331,16 @@ struct Actual {
     explanations: Vec<Result<Explanation, CaasError>>,
 }
 
-async fn evaluate(case: &Case, persons: &[PersonId], base: &Path, dir: &Path) -> Actual {
+/// How a case's cohort is evaluated.
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    /// Alone.
+    Alone,
+    /// Twice in one `evaluate_many_with`, over shared scans: the first (0) or second (1) run.
+    Together(usize),
+}
+
+async fn evaluate(case: &Case, persons: &[PersonId], base: &Path, dir: &Path, way: Way) -> Actual {
     let outcome: Result<Evaluation, CaasError> = async {
         let engine = Engine::new();
         for (name, table) in &case.tables {
@@ -357,9 +368,18 @@ async fn evaluate(case: &Case, persons: &[PersonId], base: &Path, dir: &Path) ->
             _ => Format::Yaml,
         };
         let cohort = Cohort::from_str_in(&case.definition, format, base)?;
-        engine
-            .evaluate_with(&cohort, &case.parameters, &case.options)
-            .await
+        match way {
+            Way::Alone => {
+                engine
+                    .evaluate_with(&cohort, &case.parameters, &case.options)
+                    .await
+            }
+            Way::Together(which) => {
+                let run = (&cohort, &case.parameters, &case.options);
+                let mut both = engine.evaluate_many_with(&[run, run]).await?;
+                Ok(both.swap_remove(which))
+            }
+        }
     }
     .await;
     let mut explanations = Vec::new();
@@ -654,9 +674,17 @@ async fn run_case(path: &Path, bless: bool) -> Result<bool, String> {
         .iter()
         .map(|e| person_of(&e.person))
         .collect::<Result<_, _>>()?;
-    let actual = evaluate(&case, &persons, base, dir.path()).await;
+    let actual = evaluate(&case, &persons, base, dir.path(), Way::Alone).await;
     match check(&case, &actual) {
-        Ok(()) => Ok(false),
+        Ok(()) => {
+            for which in [0, 1] {
+                let together =
+                    evaluate(&case, &persons, base, dir.path(), Way::Together(which)).await;
+                check(&case, &together)
+                    .map_err(|m| format!("run {} of two together: {m}", which + 1))?;
+            }
+            Ok(false)
+        }
         Err(message) if !bless => Err(message),
         Err(_) => {
             let block = bless::expect_block(&case.expect, &actual)?;

@@ -17,6 +17,7 @@ mod explain;
 mod flu;
 mod governance;
 mod hardening;
+mod many;
 mod no_identifiers;
 mod plan_shape;
 mod progress;

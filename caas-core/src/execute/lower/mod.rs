@@ -69,9 +69,30 @@ impl Lowering<'_> {
 
     /// The per-person DataFrame of `plan`.
     pub fn cohort(&self, plan: &CohortPlan) -> Result<DataFrame> {
-        let mut df = self.persons(plan)?;
+        let mut joins = 0;
+        let scanned = self.scanned(plan, &mut joins)?;
+        self.over(plan, scanned, &mut joins)
+    }
 
-        let mut aggregates = events::aggregates(self, plan)?;
+    /// The persons with the aggregates of the plan's scans that read no variable: the
+    /// part of a plan that cohorts evaluated together share
+    /// ([`SharedScans`](crate::compile::shared::SharedScans)). `joins` counts the joins
+    /// of the plan, whose key columns are named after it.
+    pub fn scanned(&self, plan: &CohortPlan, joins: &mut usize) -> Result<DataFrame> {
+        let persons = self.persons(plan)?;
+        join_aggregates(persons, events::aggregates(self, plan)?, joins)
+    }
+
+    /// The rest of the per-person DataFrame of `plan` over `scanned`, the persons with the
+    /// aggregates of [`Lowering::scanned`]: the memberships, the variables in layers (with
+    /// the scans that read them), the rules and the checks of arithmetic.
+    pub fn over(
+        &self,
+        plan: &CohortPlan,
+        scanned: DataFrame,
+        joins: &mut usize,
+    ) -> Result<DataFrame> {
+        let mut memberships = Vec::new();
         for membership in &plan.memberships {
             let members = self.cohort(&membership.plan)?;
             let rules = membership.plan.rules.iter();
@@ -79,7 +100,7 @@ impl Lowering<'_> {
                 .unwrap_or(lit(true));
             // One row per member id: an id on several rows of the person table (kept by
             // its data-quality policy) would otherwise multiply the rows of the join.
-            aggregates.push(
+            memberships.push(
                 members
                     .filter(passes)?
                     .select(vec![
@@ -89,8 +110,7 @@ impl Lowering<'_> {
                     .distinct()?,
             );
         }
-        let mut joins = 0;
-        df = join_aggregates(df, aggregates, &mut joins)?;
+        let mut df = join_aggregates(scanned, memberships, joins)?;
 
         let types = |n: &str| {
             plan.types
@@ -107,7 +127,7 @@ impl Lowering<'_> {
             for scan in plan.events.iter().filter(|s| s.after == i && i > 0) {
                 later.extend(events::scan_aggregates(self, plan, scan, Some(&df))?);
             }
-            df = join_aggregates(df, later, &mut joins)?;
+            df = join_aggregates(df, later, joins)?;
             let mut projection: Vec<DfExpr> = df
                 .schema()
                 .fields()
