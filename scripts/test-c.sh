@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 started=$SECONDS
+# Each step's header carries the seconds since the start, for the budget of the CI run.
+step() { echo "== C: $1 (at $((SECONDS - started)) s)"; }
 
 bash scripts/setup-c.sh
 
@@ -28,7 +30,7 @@ memcheck=(valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kind
     --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
 cflags=(-std=c99 -Wall -Wextra -Werror -pedantic -g)
 
-echo "== C: library (dev profile)"
+step "library (dev profile)"
 cargo build -p caas-ffi --locked
 lib=$root/target/debug
 # The library's SONAME is libcaas.so.N (caas-ffi/build.rs); programs linked against it here
@@ -41,7 +43,7 @@ if [[ $soname != "libcaas.so.$abi" ]]; then
 fi
 ln -sfn libcaas.so "$lib/$soname"
 
-echo "== C: include/caas.h is current"
+step "include/caas.h is current"
 target/tools/bin/cbindgen --quiet --config caas-ffi/cbindgen.toml --crate caas-ffi --output "$tmp/caas.h"
 if ! diff -u include/caas.h "$tmp/caas.h"; then
     echo "include/caas.h is stale; regenerate it with:" >&2
@@ -49,7 +51,7 @@ if ! diff -u include/caas.h "$tmp/caas.h"; then
     exit 1
 fi
 
-echo "== C: the header compiles as C and C++, before or after Arrow's declarations"
+step "the header compiles as C and C++, before or after Arrow's declarations"
 gcc "${cflags[@]}" -fsyntax-only -x c include/caas.h
 g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ include/caas.h
 # Arrow's own headers declare the structs under the same guards (taken here from ours).
@@ -62,7 +64,7 @@ for order in after before; do
     g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -Iinclude -I"$tmp" -x c++ "$tmp/$order.c"
 done
 
-echo "== C: examples (shared and static library)"
+step "examples (shared and static library)"
 make -s -C examples/c OUT="$root/$bin" LIBDIR="$lib" all
 test "$("${memcheck[@]}" "$bin/minimal")" = "2 members"
 echo "minimal: 2 members, as expected"
@@ -97,26 +99,26 @@ echo "flu: data-quality summary as tests/c/expected/flu-data-quality.txt; report
 diff -u tests/c/expected/flu-population.csv "$tmp/flu-population.csv"
 echo "flu: the attrition over examples/data/flu-population, run from another folder, as tests/c/expected/flu-population.csv"
 
-echo "== C: conformance cases through the C API"
+step "conformance cases through the C API"
 rm -rf "$out/cases"
 python3 tests/c/convert_cases.py tests/conformance/cases "$out/cases"
 gcc "${cflags[@]}" -Iinclude tests/c/conformance.c tests/c/table_text.c tests/c/json_value.c -o "$bin/conformance" \
     -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "${memcheck[@]}" "$bin/conformance" "$out/cases" | tee "$out/conformance.txt"
 
-echo "== C: error paths"
+step "error paths"
 gcc "${cflags[@]}" -pthread -Iinclude tests/c/errors.c tests/c/table_text.c tests/c/test_stream.c \
     -o "$bin/errors" -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "${memcheck[@]}" "$bin/errors" .
 
-echo "== C: assurance and governance"
+step "assurance and governance"
 gcc "${cflags[@]}" -Iinclude tests/c/assurance.c tests/c/table_text.c tests/c/test_stream.c \
     -o "$bin/assurance" -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "${memcheck[@]}" "$bin/assurance" tests/c/assurance
 
 # The soak's concurrency stress (scripts/soak.sh runs it for minutes), briefly and without
 # valgrind, which would serialise its threads.
-echo "== C: concurrency stress, 5 s"
+step "concurrency stress, 5 s"
 gcc "${cflags[@]}" -pthread -Iinclude -Itests/c tests/soak/stress.c tests/c/test_stream.c \
     -o "$bin/stress" -L"$lib" -lcaas -Wl,-rpath,"$lib"
 "$bin/stress" . 5 4 2
@@ -124,7 +126,7 @@ gcc "${cflags[@]}" -pthread -Iinclude -Itests/c tests/soak/stress.c tests/c/test
 # A consumer's view: the library installed into a prefix as a packager would, then a program
 # built against it through pkg-config (shared) and through CMake (shared and static), each
 # loading the installed library.
-echo "== C: make install, then pkg-config and CMake"
+step "make install, then pkg-config and CMake"
 # The version as Cargo reads it, to check the one the Makefile reads from the manifests.
 version=$(cargo pkgid -p caas-ffi | sed 's/.*[#@]//')
 prefix=$tmp/prefix
