@@ -331,17 +331,24 @@ struct Actual {
     explanations: Vec<Result<Explanation, CaasError>>,
 }
 
-/// How a case's cohort is evaluated.
+/// How a case's cohort is evaluated: alone, or twice in one `evaluate_many_with`, over
+/// shared scans.
 #[derive(Clone, Copy, PartialEq)]
 enum Way {
-    /// Alone.
     Alone,
-    /// Twice in one `evaluate_many_with`, over shared scans: the first (0) or second (1) run.
-    Together(usize),
+    Together,
 }
 
-async fn evaluate(case: &Case, persons: &[PersonId], base: &Path, dir: &Path, way: Way) -> Actual {
-    let outcome: Result<Evaluation, CaasError> = async {
+/// What evaluating a case the `way` given gave: one result alone, two together, or the
+/// error.
+async fn evaluate(
+    case: &Case,
+    persons: &[PersonId],
+    base: &Path,
+    dir: &Path,
+    way: Way,
+) -> Vec<Actual> {
+    let outcomes: Result<Vec<Evaluation>, CaasError> = async {
         let engine = Engine::new();
         for (name, table) in &case.tables {
             let file = dir.join(format!("{name}.csv"));
@@ -368,30 +375,35 @@ async fn evaluate(case: &Case, persons: &[PersonId], base: &Path, dir: &Path, wa
             _ => Format::Yaml,
         };
         let cohort = Cohort::from_str_in(&case.definition, format, base)?;
+        let run = (&cohort, &case.parameters, &case.options);
         match way {
-            Way::Alone => {
+            Way::Alone => Ok(vec![
                 engine
                     .evaluate_with(&cohort, &case.parameters, &case.options)
-                    .await
-            }
-            Way::Together(which) => {
-                let run = (&cohort, &case.parameters, &case.options);
-                let mut both = engine.evaluate_many_with(&[run, run]).await?;
-                Ok(both.swap_remove(which))
-            }
+                    .await?,
+            ]),
+            Way::Together => engine.evaluate_many_with(&[run, run]).await,
         }
     }
     .await;
-    let mut explanations = Vec::new();
-    if let Ok(result) = &outcome {
-        for person in persons {
-            explanations.push(result.explain(person.clone()).await);
+    let outcomes: Vec<Result<Evaluation, CaasError>> = match outcomes {
+        Ok(evaluations) => evaluations.into_iter().map(Ok).collect(),
+        Err(err) => vec![Err(err)],
+    };
+    let mut actuals = Vec::new();
+    for outcome in outcomes {
+        let mut explanations = Vec::new();
+        if let Ok(result) = &outcome {
+            for person in persons {
+                explanations.push(result.explain(person.clone()).await);
+            }
         }
+        actuals.push(Actual {
+            outcome,
+            explanations,
+        });
     }
-    Actual {
-        outcome,
-        explanations,
-    }
+    actuals
 }
 
 /// The name of an arithmetic finding's variable or rule.
@@ -674,14 +686,15 @@ async fn run_case(path: &Path, bless: bool) -> Result<bool, String> {
         .iter()
         .map(|e| person_of(&e.person))
         .collect::<Result<_, _>>()?;
-    let actual = evaluate(&case, &persons, base, dir.path(), Way::Alone).await;
+    let actual = evaluate(&case, &persons, base, dir.path(), Way::Alone)
+        .await
+        .pop()
+        .ok_or("no result alone")?;
     match check(&case, &actual) {
         Ok(()) => {
-            for which in [0, 1] {
-                let together =
-                    evaluate(&case, &persons, base, dir.path(), Way::Together(which)).await;
-                check(&case, &together)
-                    .map_err(|m| format!("run {} of two together: {m}", which + 1))?;
+            let together = evaluate(&case, &persons, base, dir.path(), Way::Together).await;
+            for (i, run) in together.iter().enumerate() {
+                check(&case, run).map_err(|m| format!("run {} of two together: {m}", i + 1))?;
             }
             Ok(false)
         }
