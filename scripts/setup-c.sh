@@ -13,7 +13,9 @@ if [[ ! -x $cbindgen ]] || [[ "$($cbindgen --version)" != "cbindgen $CBINDGEN_VE
     echo "== installing cbindgen $CBINDGEN_VERSION into target/tools"
     # cbindgen builds in a target folder of its own: installing it never touches the
     # workspace's build of arrow and DataFusion.
-    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --root target/tools
+    # A debug build: it compiles in a third of the time of a release build, and generating
+    # the header takes it a second either way.
+    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --debug --root target/tools
 fi
 
 if ! command -v valgrind >/dev/null; then

@@ -3,7 +3,8 @@
 # compiles as C and C++, builds and runs the C examples, and runs the C conformance runner,
 # the C error-path tests and the C assurance tests (explanations, provenance, data quality,
 # pseudonyms, reports, audit, run-to-run differences), every C program under valgrind
-# memcheck, and the concurrency stress briefly; installs the library into a temporary prefix
+# memcheck (the conformance runner on a quarter of the cases, after all of them without),
+# and the concurrency stress briefly; installs the library into a temporary prefix
 # (make install) and builds programs against it through pkg-config and CMake.
 #
 # Usage: bash scripts/test-c.sh
@@ -104,7 +105,14 @@ rm -rf "$out/cases"
 python3 tests/c/convert_cases.py tests/conformance/cases "$out/cases"
 gcc "${cflags[@]}" -Iinclude tests/c/conformance.c tests/c/table_text.c tests/c/json_value.c -o "$bin/conformance" \
     -L"$lib" -lcaas -Wl,-rpath,"$lib"
-"${memcheck[@]}" "$bin/conformance" "$out/cases" | tee "$out/conformance.txt"
+"$bin/conformance" "$out/cases" | tee "$out/conformance.txt"
+# Every case calls the same functions of the library the same way; under memcheck, which
+# makes each plan tens of times slower, one case in four (evenly through the suite) checks
+# those calls for errors and leaks in a fraction of the time of all of them.
+mapfile -t sample < <(awk 'NR % 4 == 1' "$out/cases/index.txt")
+"${memcheck[@]}" "$bin/conformance" "$out/cases" "${sample[@]}" > "$out/conformance-memcheck.txt" \
+    || { cat "$out/conformance-memcheck.txt" >&2; exit 1; }
+echo "under memcheck: $(tail -n 1 "$out/conformance-memcheck.txt")"
 
 step "error paths"
 gcc "${cflags[@]}" -pthread -Iinclude tests/c/errors.c tests/c/table_text.c tests/c/test_stream.c \
