@@ -20,7 +20,8 @@
 //! compile/            Cohort + snapshot -> the backend-neutral cohort plan (plain data: the
 //!                     person step with opt-outs; per event table one scan with its
 //!                     (code, variable) table and measures; memberships; variables in
-//!                     layers; rules), every check of the definition against the tables
+//!                     layers; rules), every check of the definition against the tables;
+//!                     the scans that several cohorts' plans share (evaluate_many)
 //! execute/            lowering the plan to DataFusion (lower/) and running it: one pass for
 //!                     members and attrition; or to SQL for Spark, PostgreSQL and DuckDB
 //!                     (sql/); governance that acts on rows (opt-out counts, pseudonyms);
