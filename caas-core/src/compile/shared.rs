@@ -32,6 +32,8 @@ pub struct SharedScans {
     /// Per plan of the group, in order: each of its measures' columns, and the column of
     /// the shared plan that holds its values.
     pub columns: Vec<Vec<(String, String)>>,
+    /// The measures added to the shared plan so far, which name their columns.
+    added: usize,
 }
 
 /// Whether a plan can take part in shared scans: none of its event scans reads the
@@ -114,6 +116,7 @@ impl SharedScans {
                 columns: Vec::new(),
             },
             columns: Vec::new(),
+            added: 0,
         };
         for plan in plans {
             shared.plan.parameters.extend(scan_parameters(plan));
@@ -142,23 +145,6 @@ impl SharedScans {
         }
     }
 
-    /// A fresh column of the shared plan.
-    fn fresh(&self) -> String {
-        let measures: usize = self
-            .plan
-            .events
-            .iter()
-            .map(|s| s.coded.len() + s.uncoded.len())
-            .sum::<usize>()
-            + self
-                .plan
-                .periods
-                .iter()
-                .map(|s| s.measures.len())
-                .sum::<usize>();
-        format!("__s{}", measures + 1)
-    }
-
     fn add_events(&mut self, scan: &EventScan, columns: &mut Vec<(String, String)>) {
         let bare = bare_events(scan);
         let index = match self.plan.events.iter().position(|s| bare_events(s) == bare) {
@@ -177,7 +163,8 @@ impl SharedScans {
             let column = match found {
                 Some(m) => m.column.clone(),
                 None => {
-                    let column = self.fresh();
+                    self.added += 1;
+                    let column = format!("__s{}", self.added);
                     let target = &mut self.plan.events[index];
                     let code_index = target
                         .coded
@@ -199,21 +186,9 @@ impl SharedScans {
             columns.push((measure.column.clone(), column));
         }
         for measure in &scan.uncoded {
-            let found = self.plan.events[index]
-                .uncoded
-                .iter()
-                .find(|m| canonical(m) == canonical(measure));
-            let column = match found {
-                Some(m) => m.column.clone(),
-                None => {
-                    let column = self.fresh();
-                    self.plan.events[index].uncoded.push(Measure {
-                        column: column.clone(),
-                        ..measure.clone()
-                    });
-                    column
-                }
-            };
+            let list = &mut self.plan.events[index].uncoded;
+            let same = |m: &Measure| canonical(m) == canonical(measure);
+            let column = shared_column(list, measure, same, &mut self.added);
             columns.push((measure.column.clone(), column));
         }
     }
@@ -233,24 +208,48 @@ impl SharedScans {
             }
         };
         for measure in &scan.measures {
-            let found = self.plan.periods[index]
-                .measures
-                .iter()
-                .find(|m| (m.aggregate, m.on) == (measure.aggregate, measure.on));
-            let column = match found {
-                Some(m) => m.column.clone(),
-                None => {
-                    let column = self.fresh();
-                    self.plan.periods[index].measures.push(PeriodMeasure {
-                        column: column.clone(),
-                        ..measure.clone()
-                    });
-                    column
-                }
-            };
+            let list = &mut self.plan.periods[index].measures;
+            let same = |m: &PeriodMeasure| (m.aggregate, m.on) == (measure.aggregate, measure.on);
+            let column = shared_column(list, measure, same, &mut self.added);
             columns.push((measure.column.clone(), column));
         }
     }
+}
+
+/// A measure of the shared plan, under its column.
+trait Column: Clone {
+    fn column(&mut self) -> &mut String;
+}
+
+impl Column for Measure {
+    fn column(&mut self) -> &mut String {
+        &mut self.column
+    }
+}
+
+impl Column for PeriodMeasure {
+    fn column(&mut self) -> &mut String {
+        &mut self.column
+    }
+}
+
+/// The column of the measure of `list` that is the `same` as `measure`, or of `measure`
+/// added to `list` under a fresh column, `added` counting the columns added so far.
+fn shared_column<M: Column>(
+    list: &mut Vec<M>,
+    measure: &M,
+    same: impl Fn(&M) -> bool,
+    added: &mut usize,
+) -> String {
+    if let Some(found) = list.iter_mut().find(|m| same(m)) {
+        return found.column().clone();
+    }
+    *added += 1;
+    let column = format!("__s{added}");
+    let mut shared = measure.clone();
+    *shared.column() = column.clone();
+    list.push(shared);
+    column
 }
 
 /// An event scan without its code table and measures: scans of the same table that agree
